@@ -1,0 +1,1 @@
+"""Use cases of orderstream: ports, handlers, the consumer policy and the relay."""

@@ -1,0 +1,1 @@
+"""The orders and inventory domain: plain Python, standard library only."""

@@ -1,0 +1,27 @@
+"""Run a command in its own unit of work and commit it."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from application.handlers import place_order, set_stock_level
+from application.ports import UnitOfWorkFactory
+from domain.commands import Command, PlaceOrder, SetStockLevel
+
+COMMAND_HANDLERS: dict[type[Command], Callable[[Any, Any], Awaitable[Any]]] = {
+    PlaceOrder: place_order,
+    SetStockLevel: set_stock_level,
+}
+
+
+class CommandBus:
+    """Dispatches each command to its one handler inside a fresh, committed unit of work."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory) -> None:
+        self._uow_factory = uow_factory
+
+    async def handle(self, command: Command) -> Any:
+        handler = COMMAND_HANDLERS[type(command)]
+        async with self._uow_factory() as uow:
+            result = await handler(command, uow)
+            await uow.commit()
+        return result

@@ -1,0 +1,118 @@
+"""Ports: what the application needs from the outside, as structural types."""
+
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from types import TracebackType
+from typing import Protocol, Self
+
+from application.messages import DecodedMessage, InboundMessage, OutboxMessage, TopicPartition
+from domain.inventory import Reservation, StockItem
+from domain.orders import Order
+
+
+class OrderRepository(Protocol):
+    def add(self, order: Order) -> None: ...
+
+    async def get(self, order_id: str) -> Order | None: ...
+
+
+class StockRepository(Protocol):
+    def add(self, item: StockItem) -> None: ...
+
+    async def get(self, sku: str) -> StockItem | None: ...
+
+    async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
+        """Load the items of `skus` for update, locking them in sorted SKU order.
+
+        One global lock order means two orders over the same SKUs can never deadlock.
+        Unknown SKUs are absent from the result.
+        """
+        ...
+
+
+class ReservationRepository(Protocol):
+    def add(self, reservation: Reservation) -> None: ...
+
+    async def get(self, order_id: str) -> Reservation | None: ...
+
+
+class Inbox(Protocol):
+    async def record(self, consumer_group: str, message_id: str) -> bool:
+        """Record that `consumer_group` processed `message_id` in this transaction.
+
+        Returns False when it was recorded before: the message is a redelivery and its
+        effects are already committed, so the caller must do nothing.
+        """
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic transaction over the repositories, the inbox and the outbox.
+
+    `async with uow:` rolls back unless `commit()` was called. On commit, the events
+    that the loaded and added aggregates recorded are written to the outbox in the
+    same transaction as the state change.
+    """
+
+    orders: OrderRepository
+    stock: StockRepository
+    reservations: ReservationRepository
+    inbox: Inbox
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: an exception inside undoes only what happened inside."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self) -> UnitOfWork: ...
+
+
+class OutboxReader(Protocol):
+    """The relay's view of one outbox."""
+
+    async def fetch_pending(self, limit: int) -> Sequence[OutboxMessage]:
+        """Unpublished messages in commit order, never skipping one that commits late."""
+        ...
+
+    async def mark_published(self, ids: Sequence[str]) -> None: ...
+
+
+class Publisher(Protocol):
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Send all messages, keyed by `key`; return only after the transport acked them."""
+        ...
+
+
+class MessageConsumer(Protocol):
+    """A member of a consumer group on a transport (the memory bus or Kafka)."""
+
+    @property
+    def group(self) -> str: ...
+
+    async def fetch(self, timeout_s: float, max_records: int) -> Sequence[InboundMessage]: ...
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit, per partition, the offset of the NEXT message to read."""
+        ...
+
+    def assignment(self) -> frozenset[TopicPartition]: ...
+
+
+class MessageDecoder(Protocol):
+    def decode(self, message: InboundMessage) -> DecodedMessage:
+        """Raise `UndecodableMessage` when the bytes are not a known event."""
+        ...

@@ -1,0 +1,29 @@
+"""Named domain errors: every broken rule has its own exception type."""
+
+
+class DomainError(Exception):
+    """A request that breaks a business rule. Permanent: retrying cannot fix it."""
+
+
+class InvalidOrder(DomainError):
+    """The order as a whole is malformed (no lines, too many lines, duplicate SKU)."""
+
+
+class InvalidQuantity(DomainError):
+    """A quantity outside the allowed range."""
+
+
+class InvalidSku(DomainError):
+    """A SKU that is empty or not of the accepted form."""
+
+
+class InvalidTransition(DomainError):
+    """An order status change that the life cycle does not allow."""
+
+
+class InvalidStockLevel(DomainError):
+    """A stock level that is negative or below what is already reserved."""
+
+
+class OrderNotFound(DomainError):
+    """No order with that id exists."""

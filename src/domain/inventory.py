@@ -1,0 +1,105 @@
+"""Stock and reservations. An order's lines are reserved all-or-nothing."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from domain.errors import InvalidStockLevel
+from domain.events import Event, StockRejected, StockReserved
+from domain.values import LineRejection, OrderLine, RejectionReason, validate_sku
+
+
+@dataclass(slots=True)
+class StockItem:
+    """Stock of one SKU. Invariant: 0 <= reserved <= on_hand."""
+
+    sku: str
+    on_hand: int = 0
+    reserved: int = 0
+
+    def __post_init__(self) -> None:
+        validate_sku(self.sku)
+        _check_level(self.on_hand, self.reserved)
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+    def set_on_hand(self, on_hand: int) -> None:
+        _check_level(on_hand, self.reserved)
+        self.on_hand = on_hand
+
+    def _reserve(self, quantity: int) -> None:
+        _check_level(self.on_hand, self.reserved + quantity)
+        self.reserved += quantity
+
+
+def _check_level(on_hand: int, reserved: int) -> None:
+    if on_hand < 0:
+        raise InvalidStockLevel(f"on hand must be >= 0, got {on_hand}")
+    if not 0 <= reserved <= on_hand:
+        raise InvalidStockLevel(f"reserved must be 0..{on_hand}, got {reserved}")
+
+
+class ReservationStatus(StrEnum):
+    RESERVED = "reserved"
+    REJECTED = "rejected"
+
+
+class Reservation:
+    """The inventory's answer to one order: every line reserved, or none."""
+
+    def __init__(
+        self,
+        *,
+        order_id: str,
+        status: ReservationStatus,
+        lines: tuple[OrderLine, ...],
+        rejections: tuple[LineRejection, ...] = (),
+    ) -> None:
+        self.order_id = order_id
+        self.status = status
+        self.lines = lines
+        self.rejections = rejections
+        self.events: list[Event] = []
+
+    @classmethod
+    def attempt(
+        cls, *, order_id: str, lines: tuple[OrderLine, ...], stock: Mapping[str, StockItem]
+    ) -> "Reservation":
+        """Reserve every line from `stock` or, if any line cannot be met, touch nothing."""
+        rejections = tuple(r for r in (_check_line(line, stock) for line in lines) if r)
+        if rejections:
+            reservation = cls(
+                order_id=order_id,
+                status=ReservationStatus.REJECTED,
+                lines=lines,
+                rejections=rejections,
+            )
+            reason = rejection_reason(rejections)
+            reservation.events.append(
+                StockRejected(order_id=order_id, reason=reason, lines=rejections)
+            )
+            return reservation
+        for line in lines:
+            stock[line.sku]._reserve(line.quantity)
+        reservation = cls(order_id=order_id, status=ReservationStatus.RESERVED, lines=lines)
+        reservation.events.append(StockReserved(order_id=order_id, lines=lines))
+        return reservation
+
+
+def _check_line(line: OrderLine, stock: Mapping[str, StockItem]) -> LineRejection | None:
+    item = stock.get(line.sku)
+    if item is None:
+        return LineRejection(line.sku, RejectionReason.UNKNOWN_SKU, line.quantity, 0)
+    if item.available < line.quantity:
+        return LineRejection(line.sku, RejectionReason.OUT_OF_STOCK, line.quantity, item.available)
+    return None
+
+
+def rejection_reason(rejections: tuple[LineRejection, ...]) -> str:
+    """One reason for the whole order: an unknown SKU outweighs a shortage."""
+    reasons = {r.reason for r in rejections}
+    if RejectionReason.UNKNOWN_SKU in reasons:
+        return RejectionReason.UNKNOWN_SKU.value
+    return RejectionReason.OUT_OF_STOCK.value

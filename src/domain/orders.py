@@ -1,0 +1,77 @@
+"""The Order aggregate and its life cycle: pending -> confirmed | rejected(reason)."""
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from domain.errors import InvalidOrder, InvalidTransition
+from domain.events import Event, OrderConfirmed, OrderPlaced, OrderRejected
+from domain.values import OrderLine
+
+MAX_LINES = 100
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+class Order:
+    """An order of one customer. Records an event for every change in `events`."""
+
+    def __init__(
+        self,
+        *,
+        id: str,
+        customer_id: str,
+        lines: Iterable[OrderLine],
+        status: OrderStatus = OrderStatus.PENDING,
+        rejection_reason: str | None = None,
+    ) -> None:
+        self.id = id
+        self.customer_id = customer_id
+        self.lines = tuple(lines)
+        self.status = status
+        self.rejection_reason = rejection_reason
+        self.events: list[Event] = []
+        _validate(self.customer_id, self.lines)
+
+    @classmethod
+    def place(cls, *, id: str, customer_id: str, lines: Iterable[OrderLine]) -> "Order":
+        order = cls(id=id, customer_id=customer_id, lines=lines)
+        order.events.append(
+            OrderPlaced(order_id=order.id, customer_id=order.customer_id, lines=order.lines)
+        )
+        return order
+
+    def confirm(self) -> None:
+        self._leave_pending(OrderStatus.CONFIRMED)
+        self.events.append(OrderConfirmed(order_id=self.id))
+
+    def reject(self, reason: str) -> None:
+        if not reason:
+            raise InvalidTransition("a rejection needs a reason")
+        self._leave_pending(OrderStatus.REJECTED)
+        self.rejection_reason = reason
+        self.events.append(OrderRejected(order_id=self.id, reason=reason))
+
+    def _leave_pending(self, target: OrderStatus) -> None:
+        if self.status is not OrderStatus.PENDING:
+            raise InvalidTransition(
+                f"order {self.id} is {self.status.value}; it cannot become {target.value}"
+            )
+        self.status = target
+
+    def __repr__(self) -> str:
+        return f"Order(id={self.id!r}, status={self.status.value!r}, lines={len(self.lines)})"
+
+
+def _validate(customer_id: str, lines: tuple[OrderLine, ...]) -> None:
+    if not customer_id or not customer_id.strip():
+        raise InvalidOrder("customer_id must not be empty")
+    if not 1 <= len(lines) <= MAX_LINES:
+        raise InvalidOrder(f"an order has 1..{MAX_LINES} lines, got {len(lines)}")
+    skus = [line.sku for line in lines]
+    if len(set(skus)) != len(skus):
+        duplicates = sorted({sku for sku in skus if skus.count(sku) > 1})
+        raise InvalidOrder(f"duplicate SKU in order lines: {', '.join(duplicates)}")
