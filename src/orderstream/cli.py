@@ -2,8 +2,12 @@
 
 import typer
 
+from orderstream.infra.cli import infra_app
+
 app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
                   no_args_is_help=True)
+
+app.add_typer(infra_app, name="infra")
 
 
 def main() -> None:

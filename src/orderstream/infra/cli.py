@@ -1,0 +1,91 @@
+"""`orderstream infra up|down|status|env|fetch`: local Kafka and PostgreSQL without Docker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import typer
+
+from orderstream.infra import kafka_dist, layout
+from orderstream.infra.process import InfraError
+from orderstream.infra.services import kafka_node, postgres_node
+
+infra_app = typer.Typer(help="Local Apache Kafka and PostgreSQL for tests, on 127.0.0.1.",
+                        no_args_is_help=True)
+
+KafkaOption = typer.Option(True, "--kafka/--no-kafka", help="Include the Kafka broker.")
+PostgresOption = typer.Option(True, "--postgres/--no-postgres", help="Include PostgreSQL.")
+
+
+def _fail(error: InfraError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(code=1)
+
+
+def _timed(name: str, start: Callable[[], None]) -> None:
+    began = time.monotonic()
+    start()
+    typer.echo(f"{name}: ready in {time.monotonic() - began:.1f}s")
+
+
+@infra_app.command()
+def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption) -> None:
+    """Start the services (reusing running ones) and wait until they accept connections."""
+    try:
+        if kafka:
+            _timed("kafka", kafka_node().start)
+        if postgres:
+            _timed("postgres", postgres_node().start)
+    except InfraError as error:
+        raise _fail(error) from error
+    _print_endpoints(kafka, postgres)
+
+
+@infra_app.command()
+def down(kafka: bool = KafkaOption, postgres: bool = PostgresOption) -> None:
+    """Stop the services and wait until they are gone."""
+    if kafka:
+        typer.echo("kafka: stopped" if kafka_node().stop() else "kafka: was not running")
+    if postgres:
+        typer.echo("postgres: stopped" if postgres_node().stop() else "postgres: was not running")
+
+
+@infra_app.command()
+def status() -> None:
+    """Report each service; exit 3 when one of them is not running."""
+    broker, database = kafka_node(), postgres_node()
+    states = {"kafka": broker.is_running(), "postgres": database.is_running()}
+    typer.echo(f"kafka     {_word(states['kafka'])}  {broker.bootstrap_servers}  "
+               f"(jars {'cached' if kafka_dist.is_installed(broker.cache) else 'not fetched'})")
+    typer.echo(f"postgres  {_word(states['postgres'])}  {database.database_url}")
+    typer.echo(f"state     {layout.state_dir()}")
+    if not all(states.values()):
+        raise typer.Exit(code=3)
+
+
+@infra_app.command()
+def env() -> None:
+    """Print `export` lines for KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
+    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={kafka_node().bootstrap_servers}")
+    typer.echo(f"export DATABASE_URL={postgres_node().database_url}")
+
+
+@infra_app.command()
+def fetch() -> None:
+    """Download the Kafka broker's jars from Maven Central into the cache (once)."""
+    try:
+        typer.echo(kafka_dist.install(layout.cache_dir()))
+    except InfraError as error:
+        raise _fail(error) from error
+
+
+def _word(running: bool) -> str:
+    return "running" if running else "stopped"
+
+
+def _print_endpoints(kafka: bool, postgres: bool) -> None:
+    if kafka:
+        typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={kafka_node().bootstrap_servers}")
+    if postgres:
+        typer.echo(f"DATABASE_URL={postgres_node().database_url}")

@@ -1,0 +1,168 @@
+"""A single-node Apache Kafka broker in KRaft mode, run from the cached Maven classpath."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from orderstream.infra import kafka_dist
+from orderstream.infra.process import (
+    InfraError,
+    pid_alive,
+    port_open,
+    read_pid,
+    spawn_detached,
+    terminate,
+    wait_until,
+)
+
+HOST = "127.0.0.1"
+READY_LINE = "Kafka Server started"
+
+_LOG4J2 = """status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.logs.dir}/server.log
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.controller.name = org.apache.kafka.controller
+logger.controller.level = INFO
+"""
+
+
+def cluster_id() -> str:
+    """A KRaft cluster id: a random UUID as 22 characters of URL-safe base64, unpadded."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaNode:
+    """Broker and controller in one JVM, listening on 127.0.0.1 only."""
+
+    home: Path
+    cache: Path
+    port: int = 19092
+    controller_port: int = 19093
+    heap: str = "512m"
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.home / "kafka.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "server.log"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    def properties(self) -> str:
+        entries = {
+            "process.roles": "broker,controller",
+            "node.id": "1",
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "controller.listener.names": "CONTROLLER",
+            "controller.quorum.bootstrap.servers": f"{HOST}:{self.controller_port}",
+            "log.dirs": str(self.data_dir),
+            "num.partitions": "3",
+            "offsets.topic.replication.factor": "1",
+            "transaction.state.log.replication.factor": "1",
+            "transaction.state.log.min.isr": "1",
+            "share.coordinator.state.topic.replication.factor": "1",
+            "share.coordinator.state.topic.min.isr": "1",
+            "group.initial.rebalance.delay.ms": "0",
+            "auto.create.topics.enable": "true",
+        }
+        return "".join(f"{key}={value}\n" for key, value in entries.items())
+
+    def pid(self) -> int | None:
+        pid = read_pid(self.pid_file)
+        return pid if pid_alive(pid) else None
+
+    def is_running(self) -> bool:
+        return self.pid() is not None and port_open(HOST, self.port)
+
+    def start(self, timeout: float = 90.0) -> None:
+        """Start the broker unless it already runs; return once it accepts connections."""
+        if self.is_running():
+            return
+        if self.pid() is None:
+            self._check_ports_free()
+            libs = kafka_dist.install(self.cache)
+            self._prepare(libs)
+            self._launch(libs)
+        wait_until(self._ready, timeout, f"Kafka at {self.bootstrap_servers} "
+                   f"(log: {self.log_file})", failed=lambda: self.pid() is None)
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """SIGTERM the broker and wait for it; False when it was not running."""
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        if pid is None:
+            return False
+        terminate(pid, timeout)
+        return True
+
+    def _check_ports_free(self) -> None:
+        for port in (self.port, self.controller_port):
+            if port_open(HOST, port):
+                raise InfraError(f"port {HOST}:{port} is taken by another process")
+
+    def _prepare(self, libs: Path) -> None:
+        (self.home / "logs").mkdir(parents=True, exist_ok=True)
+        self.config_file.write_text(self.properties())
+        (self.home / "log4j2.properties").write_text(_LOG4J2)
+        if not (self.data_dir / "meta.properties").is_file():
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            self._java(libs, "kafka.tools.StorageTool", "format", "--standalone",
+                       "-t", cluster_id(), "-c", str(self.config_file))
+
+    def _java(self, libs: Path, main: str, *args: str) -> None:
+        result = subprocess.run(self._command(libs, main, *args), capture_output=True,
+                                text=True, check=False)
+        if result.returncode != 0:
+            raise InfraError(f"{main} failed: {result.stdout}{result.stderr}")
+
+    def _command(self, libs: Path, main: str, *args: str) -> list[str]:
+        java = shutil.which("java")
+        if java is None:
+            raise InfraError("Java 17+ is needed: apt-get install -y openjdk-17-jre-headless")
+        return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC",
+                "-Djava.awt.headless=true", f"-Dkafka.logs.dir={self.home / 'logs'}",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                "-cp", f"{libs}/*", main, *args]
+
+    def _launch(self, libs: Path) -> None:
+        self.log_file.unlink(missing_ok=True)
+        command = self._command(libs, "kafka.Kafka", str(self.config_file))
+        pid = spawn_detached(command, self.home / "logs" / "console.log")
+        self.pid_file.write_text(f"{pid}\n")
+
+    def _ready(self) -> bool:
+        try:
+            started = READY_LINE in self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return False
+        return started and port_open(HOST, self.port)

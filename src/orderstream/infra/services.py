@@ -1,0 +1,15 @@
+"""The local services with their default places and ports."""
+
+from __future__ import annotations
+
+from orderstream.infra import layout
+from orderstream.infra.kafka import KafkaNode
+from orderstream.infra.postgres import PostgresNode
+
+
+def kafka_node() -> KafkaNode:
+    return KafkaNode(home=layout.state_dir() / "kafka", cache=layout.cache_dir())
+
+
+def postgres_node() -> PostgresNode:
+    return PostgresNode(home=layout.state_dir() / "postgres")
