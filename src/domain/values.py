@@ -27,7 +27,8 @@ class OrderLine:
             raise InvalidQuantity(f"quantity of {self.sku} must be an integer")
         if not MIN_QUANTITY <= self.quantity <= MAX_QUANTITY:
             raise InvalidQuantity(
-                f"quantity of {self.sku} must be {MIN_QUANTITY}..{MAX_QUANTITY}, got {self.quantity}"
+                f"quantity of {self.sku} must be {MIN_QUANTITY}..{MAX_QUANTITY}, "
+                f"got {self.quantity}"
             )
 
 

@@ -1,0 +1,150 @@
+"""An in-memory bus that behaves like Kafka where it matters.
+
+Topics have partitions chosen by key hash, so one key keeps its order. Consumer
+groups share a topic's partitions and keep committed offsets; a consumer that
+joins (or restarts) resumes at the committed offset, so whatever was delivered but
+not committed is delivered again.
+"""
+
+import asyncio
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from adapters.codec import encode
+from application.messages import InboundMessage, OutboxMessage, TopicPartition
+
+
+@dataclass(frozen=True, slots=True)
+class _Record:
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+
+
+class InMemoryBus:
+    def __init__(self, *, partitions: int = 3) -> None:
+        self.partitions = partitions
+        self._logs: dict[TopicPartition, list[_Record]] = {}
+        self._committed: dict[tuple[str, TopicPartition], int] = {}
+        self._members: dict[str, list[InMemoryConsumer]] = {}
+        self._appended = asyncio.Event()
+
+    def partition_for(self, key: bytes | None) -> int:
+        return zlib.crc32(key or b"") % self.partitions
+
+    def append(self, topic: str, key: bytes | None, value: bytes | None,
+               headers: Sequence[tuple[str, bytes]] = ()) -> TopicPartition:
+        tp = TopicPartition(topic, self.partition_for(key))
+        self._logs.setdefault(tp, []).append(_Record(key, value, tuple(headers)))
+        self._appended.set()
+        return tp
+
+    def read(self, tp: TopicPartition, offset: int, limit: int) -> list[InboundMessage]:
+        records = self._logs.get(tp, [])[offset : offset + limit]
+        return [
+            InboundMessage(topic=tp.topic, partition=tp.partition, offset=offset + i,
+                           key=r.key, value=r.value, headers=r.headers)
+            for i, r in enumerate(records)
+        ]
+
+    def end_offset(self, tp: TopicPartition) -> int:
+        return len(self._logs.get(tp, []))
+
+    def committed(self, group: str, tp: TopicPartition) -> int | None:
+        return self._committed.get((group, tp))
+
+    def lag(self, group: str, topic: str) -> int:
+        """Messages of `topic` that `group` has not committed yet."""
+        tps = [TopicPartition(topic, p) for p in range(self.partitions)]
+        return sum(self.end_offset(tp) - (self.committed(group, tp) or 0) for tp in tps)
+
+    def consumer(self, group: str, topics: Sequence[str]) -> "InMemoryConsumer":
+        member = InMemoryConsumer(self, group, tuple(topics))
+        self._members.setdefault(group, []).append(member)
+        self._rebalance(group)
+        return member
+
+    async def wait_for_data(self, timeout_s: float) -> None:
+        self._appended.clear()
+        try:
+            await asyncio.wait_for(self._appended.wait(), timeout_s)
+        except TimeoutError:
+            pass
+
+    def _commit(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            self._committed[(group, tp)] = offset
+
+    def _leave(self, member: "InMemoryConsumer") -> None:
+        self._members[member.group].remove(member)
+        self._rebalance(member.group)
+
+    def _rebalance(self, group: str) -> None:
+        """Range-assign every partition of the group's topics over its live members."""
+        members = self._members[group]
+        for index, member in enumerate(members):
+            owned = {TopicPartition(topic, p) for topic in member.topics
+                     for p in range(self.partitions) if p % len(members) == index}
+            member._assign(frozenset(owned))
+
+
+class InMemoryConsumer:
+    """One member of a consumer group. Auto-commit does not exist here: call `commit`."""
+
+    def __init__(self, bus: InMemoryBus, group: str, topics: tuple[str, ...]) -> None:
+        self._bus = bus
+        self._group = group
+        self.topics = topics
+        self._positions: dict[TopicPartition, int] = {}
+        self.closed = False
+
+    @property
+    def group(self) -> str:
+        return self._group
+
+    def assignment(self) -> frozenset[TopicPartition]:
+        return frozenset(self._positions)
+
+    def _assign(self, partitions: frozenset[TopicPartition]) -> None:
+        kept = {tp: pos for tp, pos in self._positions.items() if tp in partitions}
+        for tp in partitions - kept.keys():
+            kept[tp] = self._bus.committed(self._group, tp) or 0
+        self._positions = kept
+
+    async def fetch(self, timeout_s: float, max_records: int) -> list[InboundMessage]:
+        batch = self._take(max_records)
+        if not batch and timeout_s > 0:
+            await self._bus.wait_for_data(timeout_s)
+            batch = self._take(max_records)
+        return batch
+
+    def _take(self, max_records: int) -> list[InboundMessage]:
+        batch: list[InboundMessage] = []
+        for tp in sorted(self._positions, key=lambda t: (t.topic, t.partition)):
+            records = self._bus.read(tp, self._positions[tp], max_records - len(batch))
+            if records:
+                self._positions[tp] = records[-1].offset + 1
+                batch.extend(records)
+        return batch
+
+    async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        mine = {tp: offset for tp, offset in offsets.items() if tp in self._positions}
+        self._bus._commit(self._group, mine)
+
+    async def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._bus._leave(self)
+
+
+class InMemoryPublisher:
+    """Publishes outbox messages to the bus in the same wire format as Kafka."""
+
+    def __init__(self, bus: InMemoryBus) -> None:
+        self._bus = bus
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        for message in messages:
+            key, value, headers = encode(message)
+            self._bus.append(message.topic, key, value, headers)

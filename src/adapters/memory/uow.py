@@ -1,0 +1,162 @@
+"""A unit of work over `InMemoryStore` that behaves like a database transaction."""
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from adapters.codec import to_outbox
+from adapters.memory.store import InMemoryStore
+from domain.inventory import Reservation, StockItem
+from domain.orders import Order
+
+_KINDS = ("orders", "stock", "reservations")
+
+
+class _Layer:
+    """What one transaction level changed; a savepoint pushes a new layer."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+        self.inbox: set[tuple[str, str]] = set()
+
+    def merge(self, top: "_Layer") -> None:
+        for kind in _KINDS:
+            self.objects[kind].update(top.objects[kind])
+        self.inbox |= top.inbox
+
+
+class _WorkingSet:
+    """Copy-on-read view of the store: callers mutate private copies, never the store."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.layers = [_Layer()]
+
+    def get(self, kind: str, key: str) -> Any:
+        top = self.layers[-1].objects[kind]
+        if key in top:
+            return top[key]
+        below = (layer.objects[kind] for layer in reversed(self.layers[:-1]))
+        found = next((objects[key] for objects in below if key in objects),
+                     getattr(self.store, kind).get(key))
+        if found is not None:
+            top[key] = found = copy.deepcopy(found)
+        return found
+
+    def add(self, kind: str, key: str, value: Any) -> None:
+        self.layers[-1].objects[kind][key] = value
+
+    def has_inbox(self, entry: tuple[str, str]) -> bool:
+        return entry in self.store.inbox or any(entry in layer.inbox for layer in self.layers)
+
+
+class _Orders:
+    def __init__(self, work: _WorkingSet) -> None:
+        self._work = work
+
+    def add(self, order: Order) -> None:
+        self._work.add("orders", order.id, order)
+
+    async def get(self, order_id: str) -> Order | None:
+        order: Order | None = self._work.get("orders", order_id)
+        return order
+
+
+class _Stock:
+    def __init__(self, work: _WorkingSet) -> None:
+        self._work = work
+
+    def add(self, item: StockItem) -> None:
+        self._work.add("stock", item.sku, item)
+
+    async def get(self, sku: str) -> StockItem | None:
+        item: StockItem | None = self._work.get("stock", sku)
+        return item
+
+    async def lock(self, skus: list[str] | tuple[str, ...]) -> dict[str, StockItem]:
+        found = {sku: self._work.get("stock", sku) for sku in sorted(set(skus))}
+        return {sku: item for sku, item in found.items() if item is not None}
+
+
+class _Reservations:
+    def __init__(self, work: _WorkingSet) -> None:
+        self._work = work
+
+    def add(self, reservation: Reservation) -> None:
+        self._work.add("reservations", reservation.order_id, reservation)
+
+    async def get(self, order_id: str) -> Reservation | None:
+        reservation: Reservation | None = self._work.get("reservations", order_id)
+        return reservation
+
+
+class _Inbox:
+    def __init__(self, work: _WorkingSet) -> None:
+        self._work = work
+
+    async def record(self, consumer_group: str, message_id: str) -> bool:
+        entry = (consumer_group, message_id)
+        if self._work.has_inbox(entry):
+            return False
+        self._work.layers[-1].inbox.add(entry)
+        return True
+
+
+class InMemoryUnitOfWork:
+    """Serialised transaction over the store: rollback leaves no trace; commit writes
+    the state and the aggregates' events (to the outbox) in one step."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self._work = _WorkingSet(store)
+        self._bind()
+
+    def _bind(self) -> None:
+        self.orders = _Orders(self._work)
+        self.stock = _Stock(self._work)
+        self.reservations = _Reservations(self._work)
+        self.inbox = _Inbox(self._work)
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._work = _WorkingSet(self._store)
+        self._bind()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+        self._store.lock.release()
+
+    async def commit(self) -> None:
+        (base,) = self._work.layers
+        for kind in ("orders", "reservations"):
+            for aggregate in base.objects[kind].values():
+                for event in aggregate.events:
+                    message = to_outbox(event)
+                    self._store.pending(message.topic)[message.id] = message
+                aggregate.events.clear()
+        for kind in _KINDS:
+            getattr(self._store, kind).update(base.objects[kind])
+        self._store.inbox |= base.inbox
+        self._work.layers = [_Layer()]
+
+    async def rollback(self) -> None:
+        self._work.layers = [_Layer()]
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        self._work.layers.append(_Layer())
+        try:
+            yield
+        except BaseException:
+            self._work.layers.pop()
+            raise
+        top = self._work.layers.pop()
+        self._work.layers[-1].merge(top)
