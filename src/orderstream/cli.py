@@ -2,11 +2,13 @@
 
 import typer
 
+from orderstream.demo_cli import demo
 from orderstream.infra.cli import infra_app
 
 app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
                   no_args_is_help=True)
 
+app.command()(demo)
 app.add_typer(infra_app, name="infra")
 
 

@@ -54,6 +54,11 @@ class InMemoryBus:
     def committed(self, group: str, tp: TopicPartition) -> int | None:
         return self._committed.get((group, tp))
 
+    def committed_total(self, group: str, topic: str) -> int:
+        """How many messages of `topic` `group` has committed, over all partitions."""
+        tps = [TopicPartition(topic, p) for p in range(self.partitions)]
+        return sum(self.committed(group, tp) or 0 for tp in tps)
+
     def lag(self, group: str, topic: str) -> int:
         """Messages of `topic` that `group` has not committed yet."""
         tps = [TopicPartition(topic, p) for p in range(self.partitions)]

@@ -1,0 +1,144 @@
+"""`orderstream demo`: seed stock, place orders, run the whole flow, check invariants."""
+
+import asyncio
+import random
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from adapters.codec import INVENTORY_TOPIC
+from adapters.memory.bus import InMemoryBus
+from application.commands import CommandBus
+from application.ports import UnitOfWorkFactory
+from domain.commands import PlaceOrder, SetStockLevel
+from domain.inventory import StockItem
+from domain.orders import Order, OrderStatus
+from domain.values import OrderLine
+from orderstream.pipeline import ORDERS_GROUP, Pipeline
+
+PRODUCTS = ("keyboard", "mouse", "monitor", "dock", "headset")
+UNKNOWN_SHARE = 0.01
+STALL_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    stock: dict[str, int]
+    orders: list[PlaceOrder]
+
+
+@dataclass
+class DemoReport:
+    placed: int
+    elapsed_s: float
+    statuses: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    stock: dict[str, StockItem] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+
+    @property
+    def orders_per_s(self) -> float:
+        return self.placed / self.elapsed_s if self.elapsed_s else 0.0
+
+
+def plan(orders: int, seed: int) -> DemoPlan:
+    """Limited stock (so some orders are rejected) and random orders of 1-3 lines."""
+    rng = random.Random(seed)
+    run = uuid.UUID(int=rng.getrandbits(128)).hex[:6]
+    skus = [f"{name}-{run}" for name in PRODUCTS]
+    stock = {sku: rng.randint(orders // 2, orders) for sku in skus}
+    commands = []
+    for n in range(orders):
+        chosen = rng.sample(skus, rng.randint(1, 3))
+        if rng.random() < UNKNOWN_SHARE:
+            chosen[-1] = f"discontinued-{run}"
+        lines = tuple(OrderLine(sku, rng.randint(1, 5)) for sku in chosen)
+        commands.append(PlaceOrder(order_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                                   customer_id=f"customer-{n % 97}", lines=lines))
+    return DemoPlan(stock, commands)
+
+
+async def run_demo(
+    demo: DemoPlan,
+    *,
+    uow_factory: UnitOfWorkFactory,
+    pipeline: Pipeline,
+    bus: InMemoryBus,
+    on_progress: Callable[[int, int], None] = lambda placed, settled: None,
+) -> DemoReport:
+    commands = CommandBus(uow_factory)
+    for sku, on_hand in demo.stock.items():
+        await commands.handle(SetStockLevel(sku=sku, on_hand=on_hand))
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    flow = asyncio.create_task(pipeline.run(stop))
+    try:
+        for placed, command in enumerate(demo.orders, 1):
+            await commands.handle(command)
+            if placed % 50 == 0:
+                on_progress(placed, bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC))
+                await asyncio.sleep(0)
+        await _settle(bus, len(demo.orders), flow, on_progress)
+    finally:
+        stop.set()
+        await flow
+    elapsed = time.perf_counter() - started
+    return await _report(demo, uow_factory, elapsed)
+
+
+async def _settle(bus: InMemoryBus, total: int, flow: asyncio.Task[None],
+                  on_progress: Callable[[int, int], None]) -> None:
+    """Wait until every order's outcome was consumed, failing if the flow stalls."""
+    last, last_change = -1, time.monotonic()
+    while (settled := bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)) < total:
+        if flow.done():
+            flow.result()
+            raise RuntimeError("the flow stopped before every order was settled")
+        if settled != last:
+            last, last_change = settled, time.monotonic()
+        elif time.monotonic() - last_change > STALL_TIMEOUT_S:
+            raise RuntimeError(f"no progress for {STALL_TIMEOUT_S:.0f}s at {settled}/{total}")
+        on_progress(total, settled)
+        await asyncio.sleep(0.02)
+    on_progress(total, settled)
+
+
+async def _report(demo: DemoPlan, uow_factory: UnitOfWorkFactory, elapsed: float) -> DemoReport:
+    report = DemoReport(placed=len(demo.orders), elapsed_s=elapsed)
+    async with uow_factory() as uow:
+        orders = [await uow.orders.get(command.order_id) for command in demo.orders]
+        for sku in demo.stock:
+            item = await uow.stock.get(sku)
+            if item is not None:
+                report.stock[sku] = item
+    found = [order for order in orders if order is not None]
+    report.statuses.update(order.status.value for order in found)
+    rejected = [order for order in found if order.status is OrderStatus.REJECTED]
+    report.reasons.update(order.rejection_reason or "" for order in rejected)
+    report.violations = check_invariants(demo, found, report.stock)
+    return report
+
+
+def check_invariants(demo: DemoPlan, orders: list[Order], stock: dict[str, StockItem]) -> list[str]:
+    """Every order settled, no stock below zero, reserved stock == confirmed quantities."""
+    violations = []
+    if len(orders) != len(demo.orders):
+        violations.append(f"{len(demo.orders) - len(orders)} placed orders are missing")
+    pending = [o.id for o in orders if o.status is OrderStatus.PENDING]
+    if pending:
+        violations.append(f"{len(pending)} orders are still pending, e.g. {pending[0]}")
+    confirmed: Counter[str] = Counter()
+    for order in orders:
+        if order.status is OrderStatus.CONFIRMED:
+            confirmed.update({line.sku: line.quantity for line in order.lines})
+    for sku in demo.stock:
+        item = stock.get(sku)
+        if item is None:
+            violations.append(f"stock item {sku} is missing")
+        elif min(item.on_hand, item.reserved, item.available) < 0:
+            violations.append(f"{sku} went below zero: {item}")
+        elif item.reserved != confirmed[sku]:
+            violations.append(f"{sku} reserved {item.reserved} but confirmed {confirmed[sku]}")
+    return violations

@@ -1,0 +1,87 @@
+"""The `orderstream demo` command: the whole flow in one process, with a summary."""
+
+import asyncio
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from orderstream.demo import DemoReport, plan, run_demo
+from orderstream.pipeline import memory_bus_pipeline
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
+
+console = Console()
+
+
+def demo(
+    orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
+    store: Annotated[str | None, typer.Option(help="memory or postgres (default: settings)")] = None,
+) -> None:
+    """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
+    settings = Settings() if store is None else Settings(store=_store(store))
+    report = asyncio.run(_run(settings, orders, seed))
+    _print(report, settings)
+    if report.violations:
+        for violation in report.violations:
+            console.print(f"[bold red]invariant violated:[/] {violation}")
+        raise typer.Exit(code=1)
+    console.print("[bold green]all invariants hold[/]")
+
+
+def _store(value: str) -> Literal["memory", "postgres"]:
+    if value not in ("memory", "postgres"):
+        raise typer.BadParameter("store must be memory or postgres")
+    return "memory" if value == "memory" else "postgres"
+
+
+async def _run(settings: Settings, orders: int, seed: int) -> DemoReport:
+    container = build_container(settings)
+    try:
+        uow_factory = await resolve(container.uow_factory)
+        bus = container.bus()
+        pipeline = memory_bus_pipeline(
+            bus=bus,
+            uow_factory=uow_factory,
+            outbox_reader=await resolve(container.outbox_reader),
+            publisher=container.publisher(),
+            settings=settings,
+        )
+        with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console, transient=True) as progress:
+            placed = progress.add_task("placed", total=orders)
+            settled = progress.add_task("settled", total=orders)
+
+            def show(done: int, outcomes: int) -> None:
+                progress.update(placed, completed=done)
+                progress.update(settled, completed=outcomes)
+
+            return await run_demo(plan(orders, seed), uow_factory=uow_factory,
+                                  pipeline=pipeline, bus=bus, on_progress=show)
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
+
+
+def _print(report: DemoReport, settings: Settings) -> None:
+    summary = Table(title=f"orderstream demo (store={settings.store}, bus=memory)")
+    summary.add_column("measure")
+    summary.add_column("value", justify="right")
+    summary.add_row("placed", str(report.placed))
+    summary.add_row("confirmed", str(report.statuses["confirmed"]))
+    summary.add_row("rejected", str(report.statuses["rejected"]))
+    for reason, count in sorted(report.reasons.items()):
+        summary.add_row(f"  rejected: {reason}", str(count))
+    summary.add_row("elapsed", f"{report.elapsed_s:.2f} s")
+    summary.add_row("throughput", f"{report.orders_per_s:,.0f} orders/s")
+    console.print(summary)
+    stock = Table(title="stock left")
+    for column in ("sku", "on hand", "reserved", "available"):
+        stock.add_column(column, justify="left" if column == "sku" else "right")
+    for sku, item in sorted(report.stock.items()):
+        stock.add_row(sku, str(item.on_hand), str(item.reserved), str(item.available))
+    console.print(stock)

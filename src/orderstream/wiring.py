@@ -1,0 +1,23 @@
+"""Build a container from settings and resolve its providers, sync or async alike."""
+
+import inspect
+from typing import Any
+
+from dependency_injector import providers
+
+from orderstream.container import Container
+from orderstream.settings import Settings
+
+
+def build_container(settings: Settings | None = None) -> Container:
+    container = Container()
+    container.config.from_dict((settings or Settings()).model_dump())
+    return container
+
+
+async def resolve(provider: providers.Provider[Any]) -> Any:
+    """A provider's value; providers that depend on an async resource return awaitables."""
+    value = provider()
+    if inspect.isawaitable(value):
+        value = await value
+    return value
