@@ -44,8 +44,11 @@ def run(program: str, *args: str, env: dict[str, str] | None = None) -> str:
     command = [str(bin_dir() / program), *args]
     if as_root():
         command = ["runuser", "-u", SERVICE_USER, "--", *command]
-    result = subprocess.run(command, capture_output=True, text=True, check=False,
-                            env={**os.environ, **(env or {})}, cwd="/")
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False,
+                                env={**os.environ, **(env or {})}, cwd="/")
+    except FileNotFoundError as error:
+        raise InfraError(f"{command[0]} not found: apt-get install -y postgresql") from error
     if result.returncode != 0:
         raise InfraError(f"{program} failed: {result.stdout}{result.stderr}")
     return result.stdout
@@ -59,6 +62,9 @@ def give_to_service_user(path: Path) -> None:
 def service_user_can_write(path: Path) -> bool:
     if not as_root():
         return os.access(path, os.W_OK | os.X_OK)
-    check = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(path)],
-                           capture_output=True, check=False)
+    try:
+        check = subprocess.run(["runuser", "-u", SERVICE_USER, "--", "test", "-w", str(path)],
+                               capture_output=True, check=False)
+    except FileNotFoundError:
+        return False
     return check.returncode == 0
