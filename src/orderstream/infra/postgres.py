@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,7 +94,8 @@ class PostgresNode:
         root = self.home
         if not server.service_user_can_write(root):
             root = Path(f"/var/tmp/orderstream-pg-{self.port}")
-            root.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir(parents=True)
             server.give_to_service_user(root)
         (self.home / "data-dir").write_text(f"{root / 'data'}\n")
         return root / "data"
