@@ -67,8 +67,13 @@ class Reservation:
     def attempt(
         cls, *, order_id: str, lines: tuple[OrderLine, ...], stock: Mapping[str, StockItem]
     ) -> "Reservation":
-        """Reserve every line from `stock` or, if any line cannot be met, touch nothing."""
-        rejections = tuple(r for r in (_check_line(line, stock) for line in lines) if r)
+        """Reserve every line from `stock` or, if any line cannot be met, touch nothing.
+
+        Lines are checked per SKU against the SKU's total demand, so two lines of one
+        SKU cannot pass one by one and then overdraw it together.
+        """
+        checked = (_check(sku, n, stock) for sku, n in _demand(lines).items())
+        rejections = tuple(rejection for rejection in checked if rejection)
         if rejections:
             reservation = cls(
                 order_id=order_id,
@@ -81,19 +86,26 @@ class Reservation:
                 StockRejected(order_id=order_id, reason=reason, lines=rejections)
             )
             return reservation
-        for line in lines:
-            stock[line.sku]._reserve(line.quantity)
+        for sku, quantity in _demand(lines).items():
+            stock[sku]._reserve(quantity)
         reservation = cls(order_id=order_id, status=ReservationStatus.RESERVED, lines=lines)
         reservation.events.append(StockReserved(order_id=order_id, lines=lines))
         return reservation
 
 
-def _check_line(line: OrderLine, stock: Mapping[str, StockItem]) -> LineRejection | None:
-    item = stock.get(line.sku)
+def _demand(lines: tuple[OrderLine, ...]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for line in lines:
+        totals[line.sku] = totals.get(line.sku, 0) + line.quantity
+    return totals
+
+
+def _check(sku: str, quantity: int, stock: Mapping[str, StockItem]) -> LineRejection | None:
+    item = stock.get(sku)
     if item is None:
-        return LineRejection(line.sku, RejectionReason.UNKNOWN_SKU, line.quantity, 0)
-    if item.available < line.quantity:
-        return LineRejection(line.sku, RejectionReason.OUT_OF_STOCK, line.quantity, item.available)
+        return LineRejection(sku, RejectionReason.UNKNOWN_SKU, quantity, 0)
+    if item.available < quantity:
+        return LineRejection(sku, RejectionReason.OUT_OF_STOCK, quantity, item.available)
     return None
 
 

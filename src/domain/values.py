@@ -8,11 +8,11 @@ from domain.errors import InvalidQuantity, InvalidSku
 
 MIN_QUANTITY = 1
 MAX_QUANTITY = 10_000
-_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def validate_sku(sku: str) -> None:
-    if not isinstance(sku, str) or not _SKU.match(sku):
+    if not isinstance(sku, str) or not _SKU.fullmatch(sku):
         raise InvalidSku(f"SKU {sku!r} must be 1-64 letters, digits, '.', '_' or '-'")
 
 

@@ -19,7 +19,7 @@ console = Console()
 def demo(
     orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
-    store: Annotated[str | None, typer.Option(help="memory or postgres (default: settings)")] = None,
+    store: Annotated[str | None, typer.Option(help="memory or postgres (default: settings).")] = None,
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = Settings() if store is None else Settings(store=_store(store))

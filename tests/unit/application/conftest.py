@@ -1,0 +1,36 @@
+"""Stateful in-memory fakes: the real memory adapters, fresh for every test."""
+
+import functools
+
+import pytest
+
+from adapters.memory.bus import InMemoryBus, InMemoryPublisher
+from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWork
+from application.ports import UnitOfWorkFactory
+
+
+@pytest.fixture
+def store() -> InMemoryStore:
+    return InMemoryStore()
+
+
+@pytest.fixture
+def uow_factory(store: InMemoryStore) -> UnitOfWorkFactory:
+    return functools.partial(InMemoryUnitOfWork, store)
+
+
+@pytest.fixture
+def bus() -> InMemoryBus:
+    return InMemoryBus(partitions=3)
+
+
+@pytest.fixture
+def publisher(bus: InMemoryBus) -> InMemoryPublisher:
+    return InMemoryPublisher(bus)
+
+
+@pytest.fixture
+def outbox(store: InMemoryStore):
+    return functools.partial(InMemoryOutboxReader, store)

@@ -1,0 +1,77 @@
+import pytest
+
+from adapters.memory.bus import InMemoryBus
+from application.messages import TopicPartition
+
+pytestmark = pytest.mark.unit
+
+
+def _values(messages) -> list[bytes]:
+    return [m.value for m in messages]
+
+
+def test_one_key_always_lands_in_one_partition_in_order(bus: InMemoryBus):
+    tps = {bus.append("t", b"order-7", str(n).encode()) for n in range(20)}
+    assert len(tps) == 1
+    (tp,) = tps
+    assert _values(bus.read(tp, 0, 100)) == [str(n).encode() for n in range(20)]
+
+
+def test_keys_spread_over_the_partitions(bus: InMemoryBus):
+    used = {bus.append("t", f"order-{n}".encode(), b"x").partition for n in range(100)}
+    assert used == {0, 1, 2}
+
+
+async def test_groups_read_the_same_messages_independently(bus: InMemoryBus):
+    bus.append("t", b"k", b"v")
+    first, second = bus.consumer("g1", ["t"]), bus.consumer("g2", ["t"])
+    batch = await first.fetch(0, 10)
+    await first.commit({batch[0].topic_partition: batch[0].offset + 1})
+    assert _values(await second.fetch(0, 10)) == [b"v"]
+
+
+async def test_uncommitted_messages_are_redelivered_after_a_restart(bus: InMemoryBus):
+    for n in range(4):
+        bus.append("t", b"same-key", str(n).encode())
+    consumer = bus.consumer("g", ["t"])
+    batch = await consumer.fetch(0, 2)
+    await consumer.commit({batch[-1].topic_partition: batch[-1].offset + 1})
+    assert _values(await consumer.fetch(0, 10)) == [b"2", b"3"]
+    await consumer.close()
+
+    restarted = bus.consumer("g", ["t"])
+    assert _values(await restarted.fetch(0, 10)) == [b"2", b"3"]
+
+
+async def test_a_consumer_does_not_see_its_own_batch_twice_without_a_restart(bus: InMemoryBus):
+    bus.append("t", b"k", b"v")
+    consumer = bus.consumer("g", ["t"])
+    assert len(await consumer.fetch(0, 10)) == 1
+    assert await consumer.fetch(0, 10) == []
+
+
+async def test_members_of_a_group_share_partitions_and_take_over_on_leave(bus: InMemoryBus):
+    a, b = bus.consumer("g", ["t"]), bus.consumer("g", ["t"])
+    assert a.assignment() | b.assignment() == {TopicPartition("t", p) for p in range(3)}
+    assert not a.assignment() & b.assignment()
+    for n in range(30):
+        bus.append("t", f"k{n}".encode(), b"x")
+    got_b = await b.fetch(0, 100)
+    await b.commit({m.topic_partition: m.offset + 1 for m in got_b})
+    await b.close()
+    assert len(a.assignment()) == 3
+    assert len(await a.fetch(0, 100)) == 30 - len(got_b)
+
+
+async def test_commit_of_a_revoked_partition_is_ignored(bus: InMemoryBus):
+    a = bus.consumer("g", ["t"])
+    bus.consumer("g", ["t"])
+    revoked = TopicPartition("t", 1)
+    assert revoked not in a.assignment()
+    await a.commit({revoked: 5})
+    assert bus.committed("g", revoked) is None
+
+
+async def test_fetch_waits_for_data_up_to_its_timeout(bus: InMemoryBus):
+    consumer = bus.consumer("g", ["t"])
+    assert await consumer.fetch(0.01, 10) == []
