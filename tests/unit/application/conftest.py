@@ -4,8 +4,7 @@ import functools
 
 import pytest
 
-from adapters.memory.bus import InMemoryBus, InMemoryPublisher
-from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.bus import InMemoryBus
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
 from application.ports import UnitOfWorkFactory
@@ -24,13 +23,3 @@ def uow_factory(store: InMemoryStore) -> UnitOfWorkFactory:
 @pytest.fixture
 def bus() -> InMemoryBus:
     return InMemoryBus(partitions=3)
-
-
-@pytest.fixture
-def publisher(bus: InMemoryBus) -> InMemoryPublisher:
-    return InMemoryPublisher(bus)
-
-
-@pytest.fixture
-def outbox(store: InMemoryStore):
-    return functools.partial(InMemoryOutboxReader, store)

@@ -1,0 +1,70 @@
+"""One application scenario suite, run on every store the container can select.
+
+The memory param needs nothing running; the postgres param uses the migrated test
+database. Both go through `orderstream.container`, exactly as the processes do.
+"""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+
+from adapters.memory.bus import InMemoryBus, InMemoryPublisher
+from application.ports import OutboxReader, UnitOfWorkFactory
+from domain.inventory import StockItem
+from domain.orders import Order
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
+
+
+@dataclass
+class World:
+    """A store picked by the container, a fresh memory bus, and readers for assertions."""
+
+    uow_factory: UnitOfWorkFactory
+    outbox: Callable[[str], OutboxReader]
+    bus: InMemoryBus
+
+    @property
+    def publisher(self) -> InMemoryPublisher:
+        return InMemoryPublisher(self.bus)
+
+    async def order(self, order_id: str) -> Order | None:
+        async with self.uow_factory() as uow:
+            return await uow.orders.get(order_id)
+
+    async def stock(self, sku: str) -> StockItem | None:
+        async with self.uow_factory() as uow:
+            return await uow.stock.get(sku)
+
+    async def pending(self, topic: str, keys: set[str]) -> int:
+        messages = await self.outbox(topic).fetch_pending(10_000)
+        return sum(message.key in keys for message in messages)
+
+
+@pytest.fixture(params=[
+    pytest.param("memory", marks=pytest.mark.unit),
+    pytest.param("postgres", marks=pytest.mark.integration),
+])
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    settings = Settings(store=request.param, partitions=3)
+    if request.param == "postgres":
+        settings = settings.model_copy(
+            update={"database_url": request.getfixturevalue("migrated_database_url")})
+    container = build_container(settings)
+    try:
+        yield World(uow_factory=await resolve(container.uow_factory),
+                    outbox=await resolve(container.outbox_reader),
+                    bus=container.bus())
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
+
+
+@pytest.fixture
+def ids() -> Callable[[str], str]:
+    """Random identifiers, so tests sharing a database never see each other's rows."""
+    run = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{run}"

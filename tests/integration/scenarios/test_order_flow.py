@@ -1,0 +1,190 @@
+"""The order flow through the relay, the consumer policy and the inbox, on every store."""
+
+import asyncio
+
+import pytest
+
+from adapters.codec import CloudEventsDecoder
+from application.commands import CommandBus
+from application.consumer import ConsumerPolicy
+from application.errors import UndecodableMessage
+from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
+from application.inbox import Failure, InboxProcessor
+from application.relay import OutboxRelay
+from domain.commands import PlaceOrder, SetStockLevel
+from domain.values import OrderLine
+
+
+def _processor(world, group: str, handlers=None) -> InboxProcessor:
+    default = INVENTORY_HANDLERS if group == "inventory" else ORDERS_HANDLERS
+    return InboxProcessor(group=group, uow_factory=world.uow_factory,
+                          decoder=CloudEventsDecoder(), handlers=handlers or default)
+
+
+def _worker(world, group: str, sink=None) -> ConsumerPolicy:
+    topic = "orders" if group == "inventory" else "inventory"
+    return ConsumerPolicy(world.bus.consumer(group, [topic]), _processor(world, group), sink)
+
+
+async def _place(world, order_id: str, *lines: tuple[str, int]) -> None:
+    await CommandBus(world.uow_factory).handle(PlaceOrder(
+        order_id=order_id, customer_id="c", lines=tuple(OrderLine(s, q) for s, q in lines)))
+
+
+async def _stock(world, levels: dict[str, int]) -> None:
+    for sku, on_hand in levels.items():
+        await CommandBus(world.uow_factory).handle(SetStockLevel(sku=sku, on_hand=on_hand))
+
+
+async def _relay(world, topic: str) -> None:
+    while await OutboxRelay(world.outbox(topic), world.publisher).relay_once():
+        pass
+
+
+async def _run_flow(world) -> None:
+    workers = [_worker(world, "inventory"), _worker(world, "orders")]
+    for _ in range(3):
+        await _relay(world, "orders")
+        await _relay(world, "inventory")
+        for worker in workers:
+            await worker.poll_once()
+
+
+async def test_an_order_with_stock_becomes_confirmed(world, ids):
+    a, b, order_id = ids("A"), ids("B"), ids("o")
+    await _stock(world, {a: 5, b: 1})
+    await _place(world, order_id, (a, 2), (b, 1))
+    await _run_flow(world)
+    assert (await world.order(order_id)).status.value == "confirmed"
+    assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (2, 1)
+
+
+async def test_an_order_short_of_one_line_is_rejected_and_reserves_nothing(world, ids):
+    a, b, order_id = ids("A"), ids("B"), ids("o")
+    await _stock(world, {a: 5, b: 1})
+    await _place(world, order_id, (a, 2), (b, 2))
+    await _run_flow(world)
+    order = await world.order(order_id)
+    assert (order.status.value, order.rejection_reason) == ("rejected", "out_of_stock")
+    assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (0, 0)
+
+
+async def test_an_order_for_an_unknown_sku_is_rejected_as_unknown(world, ids):
+    a, order_id = ids("A"), ids("o")
+    await _stock(world, {a: 5})
+    await _place(world, order_id, (a, 1), (ids("ghost"), 1))
+    await _run_flow(world)
+    order = await world.order(order_id)
+    assert (order.status.value, order.rejection_reason) == ("rejected", "unknown_sku")
+    assert (await world.stock(a)).reserved == 0
+
+
+async def test_processed_but_uncommitted_message_is_applied_once_after_restart(world, ids):
+    a, order_id = ids("A"), ids("o")
+    await _stock(world, {a: 5})
+    await _place(world, order_id, (a, 3))
+    await _relay(world, "orders")
+    consumer = world.bus.consumer("inventory", ["orders"])
+    batch = await consumer.fetch(0, 1000)
+    await _processor(world, "inventory").process(batch)  # the transaction commits ...
+    await consumer.close()  # ... and the process dies before committing the offset
+    assert (await world.stock(a)).reserved == 3
+
+    assert await _worker(world, "inventory").poll_once() == len(batch)
+    assert (await world.stock(a)).reserved == 3
+    assert await world.pending("inventory", {order_id}) == 1
+    assert world.bus.committed_total("inventory", "orders") == len(batch)
+
+
+async def test_a_crash_before_the_transaction_commits_reserves_nothing_and_redelivers(world, ids):
+    a, order_id = ids("A"), ids("o")
+    await _stock(world, {a: 5})
+    await _place(world, order_id, (a, 3))
+    await _relay(world, "orders")
+
+    class Crash(Exception):
+        pass
+
+    async def reserve_then_crash(event, uow):
+        await INVENTORY_HANDLERS[type(event)](event, uow)
+        raise Crash
+
+    crashing = world.bus.consumer("inventory", ["orders"])
+    processor = _processor(world, "inventory", {t: reserve_then_crash for t in INVENTORY_HANDLERS})
+    with pytest.raises(Crash):
+        await ConsumerPolicy(crashing, processor).poll_once()
+    await crashing.close()
+    assert (await world.stock(a)).reserved == 0
+    assert world.bus.committed_total("inventory", "orders") == 0
+
+    assert await _worker(world, "inventory").poll_once() >= 1
+    assert (await world.stock(a)).reserved == 3
+
+
+async def test_a_poison_message_is_not_committed_by_default(world, ids):
+    world.bus.append("orders", ids("o").encode(), b"not json", [("ce_id", b"m-1")])
+    with pytest.raises(UndecodableMessage):
+        await _worker(world, "inventory").poll_once()
+    assert world.bus.committed_total("inventory", "orders") == 0
+
+
+async def test_one_poison_message_does_not_undo_the_rest_of_its_batch(world, ids):
+    a, first_id, second_id = ids("A"), ids("o1"), ids("o2")
+    await _stock(world, {a: 5})
+    await _place(world, first_id, (a, 1))
+    await _place(world, second_id, (a, 1))
+    pending = await world.outbox("orders").fetch_pending(10_000)
+    first, second = (m for m in pending if m.key in {first_id, second_id})
+    await world.publisher.publish([first])
+    world.bus.append("orders", first.key.encode(), b"{broken", [("ce_id", b"poison")])
+    await world.publisher.publish([second])
+    dead: list[Failure] = []
+
+    class Collect:
+        async def send(self, failure: Failure, group: str) -> None:
+            dead.append(failure)
+
+    assert await _worker(world, "inventory", Collect()).poll_once() == 3
+    assert [f.message.value for f in dead] == [b"{broken"]
+    assert (await world.stock(a)).reserved == 2
+    assert world.bus.committed_total("inventory", "orders") == 3
+
+
+async def test_the_relay_marks_only_what_it_published(world, ids):
+    order_id = ids("o")
+    await _place(world, order_id, (ids("A"), 1))
+
+    class Down:
+        async def publish(self, messages) -> None:
+            raise ConnectionError("broker down")
+
+    with pytest.raises(ConnectionError):
+        await OutboxRelay(world.outbox("orders"), Down()).relay_once()
+    assert await world.pending("orders", {order_id}) == 1
+    await _relay(world, "orders")
+    assert await world.pending("orders", {order_id}) == 0
+
+
+async def test_concurrent_workers_never_oversell(world, ids):
+    a = ids("A")
+    order_ids = [ids(f"o{n}") for n in range(100)]
+    await _stock(world, {a: 10})
+    for order_id in order_ids:
+        await _place(world, order_id, (a, 1))
+    stop = asyncio.Event()
+    tasks = [OutboxRelay(world.outbox(t), world.publisher).run(stop)
+             for t in ("orders", "inventory")]
+    tasks += [_worker(world, "inventory").run(stop) for _ in range(3)]
+    tasks.append(_worker(world, "orders").run(stop))
+    runner = asyncio.gather(*tasks)
+    try:
+        for _ in range(1000):
+            statuses = [(await world.order(i)).status.value for i in order_ids]
+            if "pending" not in statuses:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await runner
+    assert (statuses.count("confirmed"), statuses.count("rejected")) == (10, 90)
+    assert (await world.stock(a)).reserved == 10
