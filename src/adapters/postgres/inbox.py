@@ -1,0 +1,28 @@
+"""The idempotent inbox: one row per (consumer group, message id) ever processed."""
+
+from sqlalchemy.dialects.postgresql import insert
+
+from adapters.postgres.tables import INBOX
+from adapters.postgres.transaction import Transaction
+
+
+class SqlAlchemyInbox:
+    def __init__(self, transaction: Transaction, schema: str) -> None:
+        self._tx = transaction
+        self._table = INBOX[schema]
+
+    async def record(self, consumer_group: str, message_id: str) -> bool:
+        """INSERT ... ON CONFLICT DO NOTHING RETURNING: a row back means "first time".
+
+        When two transactions record the same id at once, the second waits on the
+        primary key until the first ends: if it committed, the second gets no row back
+        and treats the message as done; if it rolled back, the second records it.
+        """
+        table = self._table
+        statement = (
+            insert(table)
+            .values(consumer_group=consumer_group, message_id=message_id)
+            .on_conflict_do_nothing(index_elements=[table.c.consumer_group, table.c.message_id])
+            .returning(table.c.message_id)
+        )
+        return (await self._tx.execute(statement)).first() is not None

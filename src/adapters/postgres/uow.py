@@ -1,0 +1,135 @@
+"""The unit of work on Postgres: one connection, one transaction, savepoints within."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from adapters.postgres.errors import transient_errors
+from adapters.postgres.inbox import SqlAlchemyInbox
+from adapters.postgres.inventory_repository import (
+    SqlAlchemyReservationRepository,
+    SqlAlchemyStockRepository,
+)
+from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
+from adapters.postgres.outbox import write_outbox
+from adapters.postgres.tables import INVENTORY
+from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Transaction
+from application.ports import Inbox, OrderRepository, ReservationRepository, StockRepository
+
+
+class SqlAlchemyUnitOfWork:
+    """`async with uow:` holds one connection in one transaction, rolled back unless
+    `commit()` was called.
+
+    Repositories only track aggregates; `flush()` writes them and turns the events they
+    recorded into outbox rows of the schema of each event's topic, in this transaction.
+    `commit()` flushes, then commits. A savepoint flushes on entry and on success, so
+    rolling back to it undoes the rows and the in-memory aggregates alike.
+
+    `inbox_schema` names the inbox table: the consuming service's schema (`inventory`
+    for the inventory worker, `orders` for the orders worker).
+    """
+
+    orders: OrderRepository
+    stock: StockRepository
+    reservations: ReservationRepository
+    inbox: Inbox
+
+    def __init__(self, engine: AsyncEngine, *, inbox_schema: str = INVENTORY) -> None:
+        self._engine = engine
+        self._inbox_schema = inbox_schema
+        self._connection: AsyncConnection | None = None
+
+    async def __aenter__(self) -> Self:
+        async with transient_errors():
+            connection = await self._engine.connect()
+            try:
+                await connection.begin()
+            except BaseException:
+                await connection.close()
+                raise
+        self._connection = connection
+        self._start(Transaction(connection))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._open()
+        self._connection = None
+        async with transient_errors():
+            try:
+                if connection.in_transaction():
+                    await self._quietly_if(exc is not None, connection.rollback())
+            finally:
+                await self._quietly_if(exc is not None, connection.close())
+
+    async def flush(self) -> None:
+        for repository in self._repositories():
+            await repository.flush()
+        await write_outbox(self._tx, [*self._orders.take_events(),
+                                      *self._reservations.take_events()])
+
+    async def commit(self) -> None:
+        await self.flush()
+        async with transient_errors():
+            await self._open().commit()
+        self._start(self._tx)
+
+    async def rollback(self) -> None:
+        async with transient_errors():
+            await self._open().rollback()
+        self._start(self._tx)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT and the aggregates restored."""
+        await self.flush()
+        marks = [(repository, repository.checkpoint()) for repository in self._repositories()]
+        async with transient_errors():
+            nested = await self._open().begin_nested()
+        try:
+            yield
+            await self.flush()
+        except BaseException:
+            await self._undo(nested, marks)
+            raise
+        async with transient_errors():
+            await nested.commit()
+
+    async def _undo(self, nested: AsyncTransaction, marks: list[tuple[Any, Any]]) -> None:
+        async with transient_errors():
+            await nested.rollback()
+        for repository, mark in marks:
+            repository.restore(mark)
+
+    def _start(self, tx: Transaction) -> None:
+        self._tx = tx
+        self.orders = self._orders = SqlAlchemyOrderRepository(tx)
+        self.stock = self._stock = SqlAlchemyStockRepository(tx)
+        self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)
+        self.inbox = SqlAlchemyInbox(tx, self._inbox_schema)
+
+    def _repositories(self) -> list[TrackingRepository[Any, Any]]:
+        return [self._orders, self._stock, self._reservations]
+
+    def _open(self) -> AsyncConnection:
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        return self._connection
+
+    @staticmethod
+    async def _quietly_if(quiet: bool, cleanup: Any) -> None:
+        """Await `cleanup`; when an error is already on its way out, do not mask it."""
+        try:
+            await cleanup
+        except Exception:
+            if not quiet:
+                raise
