@@ -12,9 +12,9 @@ from pathlib import Path
 from orderstream.infra import kafka_dist
 from orderstream.infra.process import (
     InfraError,
-    pid_alive,
     port_open,
     read_pid,
+    runs,
     spawn_detached,
     terminate,
     wait_until,
@@ -99,7 +99,7 @@ class KafkaNode:
 
     def pid(self) -> int | None:
         pid = read_pid(self.pid_file)
-        return pid if pid_alive(pid) else None
+        return pid if runs(pid, "kafka.Kafka") else None
 
     def is_running(self) -> bool:
         return self.pid() is not None and port_open(HOST, self.port)

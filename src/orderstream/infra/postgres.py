@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderstream.infra import postgres_server as server
-from orderstream.infra.process import pid_alive, port_open, read_pid, terminate
+from orderstream.infra.process import port_open, read_pid, runs, terminate
 
 HOST = "127.0.0.1"
 
@@ -53,7 +53,7 @@ class PostgresNode:
 
     def pid(self) -> int | None:
         pid = read_pid(self.data_dir / "postmaster.pid")
-        return pid if pid_alive(pid) else None
+        return pid if runs(pid, "postgres") else None
 
     def is_running(self) -> bool:
         return self.pid() is not None and port_open(HOST, self.port)

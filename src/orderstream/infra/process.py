@@ -34,6 +34,16 @@ def pid_alive(pid: int | None) -> bool:
     return not _is_zombie(pid)
 
 
+def runs(pid: int | None, needle: str) -> bool:
+    """True when `pid` is alive and its command line mentions `needle` (not a recycled pid)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        return needle.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
