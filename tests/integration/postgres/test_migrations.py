@@ -1,0 +1,66 @@
+"""The Alembic migrations: a stairway through every revision, and the tables they make."""
+
+import warnings
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from adapters.postgres import migrations
+from adapters.postgres.tables import metadata
+
+pytestmark = pytest.mark.integration
+
+Databases = Callable[[], AbstractAsyncContextManager[str]]
+
+
+async def _version(url: str) -> str | None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            exists = await connection.scalar(text("SELECT to_regclass('alembic_version')"))
+            if exists is None:
+                return None
+            result: str | None = await connection.scalar(
+                text("SELECT version_num FROM alembic_version"))
+            return result
+    finally:
+        await engine.dispose()
+
+
+async def test_every_revision_upgrades_downgrades_and_upgrades_again(
+        temporary_database: Databases) -> None:
+    revisions = migrations.revisions()
+    assert revisions, "no migrations found"
+    async with temporary_database() as url:
+        for previous, revision in zip([None, *revisions], revisions, strict=False):
+            migrations.upgrade(url, revision)
+            assert await _version(url) == revision
+            migrations.downgrade(url, "-1")
+            assert await _version(url) == previous
+            migrations.upgrade(url, revision)
+        migrations.downgrade(url, "base")
+        assert await _version(url) is None
+
+
+def _differences(connection: Connection) -> list[object]:
+    context = MigrationContext.configure(connection, opts={
+        "include_schemas": True,
+        "include_name": lambda name, kind, _: kind != "schema" or name in metadata_schemas(),
+    })
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Did not recognize type 'xid8'")
+        return list(compare_metadata(context, metadata))
+
+
+def metadata_schemas() -> set[str | None]:
+    return {table.schema for table in metadata.tables.values()}
+
+
+async def test_core_tables_match_what_the_migrations_create(pg_engine: AsyncEngine) -> None:
+    async with pg_engine.connect() as connection:
+        assert await connection.run_sync(_differences) == []
