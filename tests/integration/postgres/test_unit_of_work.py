@@ -1,0 +1,160 @@
+"""The Postgres unit of work: state and outbox commit together or not at all."""
+
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+from sqlalchemy import exc
+
+from adapters.codec import to_outbox
+from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
+from adapters.postgres import outbox as outbox_module
+from application.errors import TransientError
+from application.handlers import place_order
+from application.ports import UnitOfWorkFactory
+from domain.commands import PlaceOrder
+from domain.events import Event
+from domain.inventory import Reservation
+from domain.values import OrderLine
+
+pytestmark = pytest.mark.integration
+
+
+class Boom(Exception):
+    pass
+
+
+def place_command(order_id: str, sku: str = "SKU-1") -> PlaceOrder:
+    return PlaceOrder(order_id=order_id, customer_id="customer-1", lines=(OrderLine(sku, 1),))
+
+
+async def test_placed_order_and_its_outbox_row_commit_together(place, rows, new_id) -> None:
+    order_id = new_id("order")
+    await place(order_id, ("SKU-1", 2))
+
+    [order] = await rows.all("SELECT status, version FROM orders.orders WHERE id = :id",
+                             id=order_id)
+    [outbox] = await rows.all("SELECT * FROM orders.outbox WHERE aggregateid = :id", id=order_id)
+    assert (order.status, order.version) == ("pending", 1)
+    assert (outbox.aggregatetype, outbox.type, outbox.topic) == ("Order", "OrderPlaced", "orders")
+    assert outbox.headers["ce_id"] == str(outbox.id)
+    assert outbox.payload["lines"] == [{"sku": "SKU-1", "quantity": 2}]
+    assert outbox.published_at is None
+
+
+async def test_failure_after_the_order_row_is_written_leaves_neither_order_nor_outbox_row(
+        pg_uow_factory: UnitOfWorkFactory, rows, new_id) -> None:
+    order_id = new_id("order")
+    with pytest.raises(Boom):
+        async with pg_uow_factory() as uow:
+            await place_order(place_command(order_id), uow)
+            await uow.flush()  # type: ignore[attr-defined]
+            assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=order_id) == []
+            raise Boom
+
+    assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=order_id) == []
+    assert await rows.outbox_types("orders", [order_id]) == []
+
+
+async def test_failing_outbox_insert_undoes_the_order(
+        place, rows, new_id, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, second = new_id("order"), new_id("order")
+    await place(first, ("SKU-1", 1))
+    [taken] = await rows.all("SELECT id FROM orders.outbox WHERE aggregateid = :id", id=first)
+
+    def clashing(event: Event) -> Any:
+        return dataclasses.replace(to_outbox(event), id=str(taken.id))
+
+    monkeypatch.setattr(outbox_module, "to_outbox", clashing)
+    with pytest.raises(exc.IntegrityError):
+        await place(second, ("SKU-1", 1))
+
+    assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=second) == []
+    assert await rows.all("SELECT 1 FROM orders.order_lines WHERE order_id = :id",
+                          id=second) == []
+
+
+async def test_work_without_commit_is_rolled_back(pg_uow_factory, rows, new_id) -> None:
+    order_id = new_id("order")
+    async with pg_uow_factory() as uow:
+        await place_order(place_command(order_id), uow)
+    assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=order_id) == []
+
+
+async def test_failed_savepoint_undoes_its_rows_and_its_aggregates(
+        pg_uow_factory, stock, rows, new_id) -> None:
+    sku, order_id = new_id("SKU"), new_id("order")
+    await stock(sku, 5)
+    async with pg_uow_factory() as uow:
+        with pytest.raises(Boom):
+            async with uow.savepoint():
+                items = await uow.stock.lock([sku])
+                lines = (OrderLine(sku, 4),)
+                uow.reservations.add(Reservation.attempt(order_id=order_id, lines=lines,
+                                                         stock=items))
+                await uow.flush()
+                raise Boom
+        item = await uow.stock.get(sku)
+        assert item is not None and item.reserved == 0
+        assert await uow.reservations.get(order_id) is None
+        await uow.commit()
+
+    assert await rows.stock(sku) == (5, 0)
+    assert await rows.reservation_statuses([order_id]) == []
+    assert await rows.outbox_types("inventory", [order_id]) == []
+
+
+async def test_concurrent_changes_to_one_order_let_exactly_one_win(
+        pg_uow_factory: UnitOfWorkFactory, place, rows, new_id) -> None:
+    order_id = new_id("order")
+    await place(order_id, ("SKU-1", 1))
+    async with pg_uow_factory() as first, pg_uow_factory() as second:
+        (await first.orders.get(order_id)).confirm()  # type: ignore[union-attr]
+        (await second.orders.get(order_id)).reject("out_of_stock")  # type: ignore[union-attr]
+        await first.commit()
+        with pytest.raises(TransientError):
+            await second.commit()
+
+    [order] = await rows.all("SELECT status, version FROM orders.orders WHERE id = :id",
+                             id=order_id)
+    assert (order.status, order.version) == ("confirmed", 2)
+    assert await rows.outbox_types("orders", [order_id]) == ["OrderPlaced", "OrderConfirmed"]
+
+
+async def test_deadlock_is_reported_as_a_transient_error(
+        pg_uow_factory: UnitOfWorkFactory, stock, new_id) -> None:
+    a, b = new_id("SKU-A"), new_id("SKU-B")
+    await stock(a, 1)
+    await stock(b, 1)
+    both_hold_one = asyncio.Barrier(2)
+
+    async def lock_one_then_other(first: str, second: str) -> None:
+        async with pg_uow_factory() as uow:
+            await uow.stock.lock([first])
+            await both_hold_one.wait()
+            await uow.stock.lock([second])
+
+    outcomes = await asyncio.gather(lock_one_then_other(a, b), lock_one_then_other(b, a),
+                                    return_exceptions=True)
+
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], TransientError)
+    assert getattr(errors[0].__cause__.orig, "sqlstate", None) == "40P01"  # type: ignore[union-attr]
+
+
+async def test_lost_connection_is_a_transient_error(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1)
+    try:
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await uow.stock.get(new_id("SKU"))
+                await rows.all("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE datname = current_database()"
+                               " AND state = 'idle in transaction'")
+                await uow.stock.get(new_id("SKU"))
+    finally:
+        await engine.dispose()
+
+
