@@ -156,5 +156,3 @@ async def test_lost_connection_is_a_transient_error(
                 await uow.stock.get(new_id("SKU"))
     finally:
         await engine.dispose()
-
-
