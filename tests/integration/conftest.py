@@ -5,16 +5,19 @@
   of the session. Tests share it: they use random ids and SKUs and never clean up.
 - `pg_engine` (session): an engine on that database with 20 + 10 pooled connections.
 - `pg_uow_factory` (session): a zero-argument factory of `SqlAlchemyUnitOfWork` on
-  `pg_engine` (inbox in the `inventory` schema), the Postgres twin of the memory store's
-  factory for suites that run the same scenarios on both.
+  `pg_engine` (each consumer group's inbox in the schema named like it), the Postgres
+  twin of the memory store's factory for suites that run the same scenarios on both.
 - `temporary_database`: an async context manager factory for a test that needs a database
   of its own (empty, not migrated), e.g. the migration stairway.
 """
 
+import asyncio
 import functools
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
@@ -25,19 +28,38 @@ from adapters.postgres import SqlAlchemyUnitOfWork, create_engine, migrations
 from application.ports import UnitOfWorkFactory
 
 
-@asynccontextmanager
-async def _temporary_database(server_url: str) -> AsyncIterator[str]:
-    """CREATE DATABASE with a random name; DROP it (forcibly) on the way out."""
-    name = f"orderstream_test_{uuid.uuid4().hex[:12]}"
+async def _admin(server_url: str, statement: str) -> None:
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+            await connection.execute(text(statement))
     finally:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         await admin.dispose()
+
+
+def _database_url(server_url: str, name: str) -> str:
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _random_name() -> str:
+    return f"orderstream_test_{uuid.uuid4().hex[:12]}"
+
+
+@asynccontextmanager
+async def _temporary_database(server_url: str) -> AsyncIterator[str]:
+    """CREATE DATABASE with a random name; DROP it (forcibly) on the way out."""
+    name = _random_name()
+    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(server_url, name)
+    finally:
+        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _blocking(statement: Coroutine[Any, Any, None]) -> None:
+    """Run `statement` on a loop of its own, even while the test's loop is running."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, statement).result()
 
 
 @pytest.fixture(scope="session")
@@ -48,12 +70,16 @@ def temporary_database(
 
 
 @pytest.fixture(scope="session")
-async def migrated_database_url(
-    temporary_database: Callable[[], AbstractAsyncContextManager[str]],
-) -> AsyncIterator[str]:
-    async with temporary_database() as url:
+def migrated_database_url(database_url: str) -> Iterator[str]:
+    """Synchronous, so async fixtures may also ask for it with `getfixturevalue`."""
+    name = _random_name()
+    _blocking(_admin(database_url, f'CREATE DATABASE "{name}"'))
+    try:
+        url = _database_url(database_url, name)
         migrations.upgrade(url)
         yield url
+    finally:
+        _blocking(_admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -2,14 +2,17 @@
 
 from sqlalchemy.dialects.postgresql import insert
 
-from adapters.postgres.tables import INBOX
+from adapters.postgres.tables import INBOX, INVENTORY
 from adapters.postgres.transaction import Transaction
 
 
 class SqlAlchemyInbox:
-    def __init__(self, transaction: Transaction, schema: str) -> None:
+    """Rows go to `schema`'s inbox; with no schema given, to the inbox of the schema named
+    like the consumer group (`orders`, `inventory`), or else to `inventory`'s."""
+
+    def __init__(self, transaction: Transaction, schema: str | None = None) -> None:
         self._tx = transaction
-        self._table = INBOX[schema]
+        self._schema = schema
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
         """INSERT ... ON CONFLICT DO NOTHING RETURNING: a row back means "first time".
@@ -18,7 +21,7 @@ class SqlAlchemyInbox:
         primary key until the first ends: if it committed, the second gets no row back
         and treats the message as done; if it rolled back, the second records it.
         """
-        table = self._table
+        table = INBOX[self._schema or (consumer_group if consumer_group in INBOX else INVENTORY)]
         statement = (
             insert(table)
             .values(consumer_group=consumer_group, message_id=message_id)

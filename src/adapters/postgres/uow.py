@@ -15,7 +15,6 @@ from adapters.postgres.inventory_repository import (
 )
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import write_outbox
-from adapters.postgres.tables import INVENTORY
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
 from application.ports import Inbox, OrderRepository, ReservationRepository, StockRepository
@@ -30,8 +29,8 @@ class SqlAlchemyUnitOfWork:
     `commit()` flushes, then commits. A savepoint flushes on entry and on success, so
     rolling back to it undoes the rows and the in-memory aggregates alike.
 
-    `inbox_schema` names the inbox table: the consuming service's schema (`inventory`
-    for the inventory worker, `orders` for the orders worker).
+    `inbox_schema` names the schema of the inbox table. By default a consumer group's
+    rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
     """
 
     orders: OrderRepository
@@ -39,7 +38,7 @@ class SqlAlchemyUnitOfWork:
     reservations: ReservationRepository
     inbox: Inbox
 
-    def __init__(self, engine: AsyncEngine, *, inbox_schema: str = INVENTORY) -> None:
+    def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
         self._inbox_schema = inbox_schema
         self._connection: AsyncConnection | None = None
