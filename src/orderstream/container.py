@@ -1,27 +1,43 @@
 """The one place that chooses adapters: memory by default, Postgres and Kafka by setting."""
 
 import functools
+from collections.abc import AsyncIterator
 
 from dependency_injector import containers, providers
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
+from adapters.postgres.engine import create_engine
+from adapters.postgres.outbox_reader import PostgresOutboxReader
+from adapters.postgres.uow import SqlAlchemyUnitOfWork
+
+
+async def postgres_engine(url: str, pool_size: int) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(url, pool_size=pool_size)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
 
 
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     memory_store = providers.Singleton(InMemoryStore)
+    engine = providers.Resource(postgres_engine, config.database_url, config.database_pool_size)
 
     uow_factory = providers.Selector(
         config.store,
         memory=providers.Factory(functools.partial, InMemoryUnitOfWork, memory_store),
+        postgres=providers.Factory(functools.partial, SqlAlchemyUnitOfWork, engine),
     )
     outbox_reader = providers.Selector(
         config.store,
         memory=providers.Factory(functools.partial, InMemoryOutboxReader, memory_store),
+        postgres=providers.Factory(functools.partial, PostgresOutboxReader, engine),
     )
 
     bus = providers.Singleton(InMemoryBus, partitions=config.partitions)

@@ -43,10 +43,14 @@ class DemoReport:
         return self.placed / self.elapsed_s if self.elapsed_s else 0.0
 
 
-def plan(orders: int, seed: int) -> DemoPlan:
-    """Limited stock (so some orders are rejected) and random orders of 1-3 lines."""
+def plan(orders: int, seed: int, run: str | None = None) -> DemoPlan:
+    """Limited stock (so some orders are rejected) and random orders of 1-3 lines.
+
+    `seed` fixes the shape of the run; `run` (random by default) names its SKUs and
+    orders, so runs against one database never meet each other's stock or orders.
+    """
     rng = random.Random(seed)
-    run = uuid.UUID(int=rng.getrandbits(128)).hex[:6]
+    run = run or uuid.uuid4().hex[:8]
     skus = [f"{name}-{run}" for name in PRODUCTS]
     stock = {sku: rng.randint(orders // 2, orders) for sku in skus}
     commands = []
@@ -55,8 +59,8 @@ def plan(orders: int, seed: int) -> DemoPlan:
         if rng.random() < UNKNOWN_SHARE:
             chosen[-1] = f"discontinued-{run}"
         lines = tuple(OrderLine(sku, rng.randint(1, 5)) for sku in chosen)
-        commands.append(PlaceOrder(order_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                                   customer_id=f"customer-{n % 97}", lines=lines))
+        commands.append(PlaceOrder(order_id=f"{run}-{n:06d}", customer_id=f"customer-{n % 97}",
+                                   lines=lines))
     return DemoPlan(stock, commands)
 
 

@@ -7,7 +7,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from sqlalchemy.exc import DBAPIError
 
+from application.errors import TransientError
 from orderstream.demo import DemoReport, plan, run_demo
 from orderstream.pipeline import memory_bus_pipeline
 from orderstream.settings import Settings
@@ -19,11 +21,19 @@ console = Console()
 def demo(
     orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
-    store: Annotated[str | None, typer.Option(help="memory or postgres (default: settings).")] = None,
+    store: Annotated[
+        str | None, typer.Option(help="memory or postgres (default: ORDERSTREAM_STORE).")
+    ] = None,
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = Settings() if store is None else Settings(store=_store(store))
-    report = asyncio.run(_run(settings, orders, seed))
+    try:
+        report = asyncio.run(_run(settings, orders, seed))
+    except (TransientError, DBAPIError) as error:
+        console.print(f"[bold red]the {settings.store} store failed:[/] {error}")
+        console.print("Is PostgreSQL running (orderstream infra up) and migrated "
+                      "(orderstream db upgrade)? See ORDERSTREAM_DATABASE_URL.")
+        raise typer.Exit(code=2) from error
     _print(report, settings)
     if report.violations:
         for violation in report.violations:

@@ -20,8 +20,11 @@ def test_demo_settles_every_order_and_prints_the_summary():
 
 
 def test_demo_plan_is_reproducible_and_has_limited_stock():
-    first, second = plan(200, seed=5), plan(200, seed=5)
+    first, second = plan(200, seed=5, run="r1"), plan(200, seed=5, run="r1")
     assert first == second
+    other_run = plan(200, seed=5)
+    assert not set(other_run.stock) & set(first.stock)
+    assert not {o.order_id for o in other_run.orders} & {o.order_id for o in first.orders}
     demand = sum(line.quantity for order in first.orders for line in order.lines)
     assert sum(first.stock.values()) < demand
 

@@ -1,7 +1,8 @@
 """One application scenario suite, run on every store the container can select.
 
-The memory param needs nothing running; the postgres param uses the migrated test
-database. Both go through `orderstream.container`, exactly as the processes do.
+The memory param needs nothing running; the postgres param gets a migrated database of
+its own, so the relays see only the outbox rows of the test at hand. Both go through
+`orderstream.container`, exactly as the processes do.
 """
 
 import uuid
@@ -51,7 +52,7 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
     settings = Settings(store=request.param, partitions=3)
     if request.param == "postgres":
         settings = settings.model_copy(
-            update={"database_url": request.getfixturevalue("migrated_database_url")})
+            update={"database_url": request.getfixturevalue("fresh_database_url")})
     container = build_container(settings)
     try:
         yield World(uow_factory=await resolve(container.uow_factory),
