@@ -13,12 +13,26 @@ ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = {"sqlalchemy", "asyncpg", "aiokafka", "pydantic", "pydantic_settings", "fastapi"}
 
 
+def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
+    executable = Path(sys.executable).with_name(tool)
+    return subprocess.run([str(executable), *args], cwd=ROOT, capture_output=True, text=True,
+                          check=False)
+
+
 def test_import_linter_contracts_hold():
-    lint_imports = Path(sys.executable).with_name("lint-imports")
-    result = subprocess.run([str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = _run("lint-imports", "--no-cache")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+def test_mypy_passes_strict_for_domain_and_application():
+    result = _run("mypy")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ruff_finds_nothing():
+    result = _run("ruff", "check", "src", "tests", "migrations")
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _imported_roots(path: Path) -> set[str]:
