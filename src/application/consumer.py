@@ -1,10 +1,14 @@
 """The one consumer policy, the same on every transport: commit only what is done."""
 
 import asyncio
+import itertools
 import logging
-from collections.abc import Sequence
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
+from application.errors import TransientError
 from application.inbox import Failure, InboxProcessor
 from application.messages import InboundMessage, TopicPartition
 from application.ports import MessageConsumer
@@ -28,11 +32,26 @@ class RaiseOnPermanentFailure:
         raise failure.error
 
 
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter, so retrying workers do not move in step."""
+
+    initial_s: float = 0.05
+    maximum_s: float = 5.0
+    jitter: Callable[[], float] = random.random
+
+    def delay(self, attempt: int) -> float:
+        ceiling: float = min(self.maximum_s, self.initial_s * 2.0 ** (attempt - 1))
+        return self.jitter() * ceiling
+
+
 class ConsumerPolicy:
     """Fetch a batch, apply it through the inbox, dead-letter the poison, then commit.
 
     The offsets are committed only after the batch's database transaction committed.
     A crash in between redelivers the batch, and the inbox turns it into a no-op.
+    A transient failure (deadlock, lost connection) rolls the batch back and retries it
+    with backoff, for as long as it takes: it is never dead-lettered.
     """
 
     def __init__(
@@ -43,23 +62,40 @@ class ConsumerPolicy:
         *,
         max_records: int = 500,
         fetch_timeout_s: float = 0.2,
+        backoff: Backoff | None = None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
         self._dead_letters = dead_letters or RaiseOnPermanentFailure()
         self._max_records = max_records
         self._fetch_timeout_s = fetch_timeout_s
+        self._backoff = backoff or Backoff()
+        self.failed_attempts = 0
 
     async def poll_once(self) -> int:
         batch = await self._consumer.fetch(self._fetch_timeout_s, self._max_records)
         if not batch:
             return 0
-        failures = await self._processor.process(batch)
+        failures = await self._process(batch)
         for failure in failures:
             log.warning("permanent failure at %s: %r", _position(failure.message), failure.error)
             await self._dead_letters.send(failure, self._consumer.group)
         await self._consumer.commit(next_offsets(batch, self._consumer.assignment()))
         return len(batch)
+
+    async def _process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+        for attempt in itertools.count(1):
+            try:
+                failures = await self._processor.process(batch)
+            except TransientError as error:
+                self.failed_attempts = attempt
+                delay = self._backoff.delay(attempt)
+                log.warning("transient failure, retry %d in %.3fs: %r", attempt, delay, error)
+                await asyncio.sleep(delay)
+            else:
+                self.failed_attempts = 0
+                return failures
+        raise AssertionError("unreachable")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

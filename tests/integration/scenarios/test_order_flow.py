@@ -171,20 +171,39 @@ async def test_concurrent_workers_never_oversell(world, ids):
     await _stock(world, {a: 10})
     for order_id in order_ids:
         await _place(world, order_id, (a, 1))
+    statuses = await _settle(world, order_ids, inventory_workers=3, max_records=500)
+    assert (statuses.count("confirmed"), statuses.count("rejected")) == (10, 90)
+    assert (await world.stock(a)).reserved == 10
+
+
+async def test_workers_settle_orders_over_opposite_sku_orders_without_losing_any(world, ids):
+    a, b = ids("A"), ids("B")
+    order_ids = [ids(f"o{n}") for n in range(120)]
+    await _stock(world, {a: 70, b: 70})
+    for n, order_id in enumerate(order_ids):
+        await _place(world, order_id, *([(a, 1), (b, 1)] if n % 2 else [(b, 1), (a, 1)]))
+    statuses = await _settle(world, order_ids, inventory_workers=3, max_records=7)
+    assert (statuses.count("confirmed"), statuses.count("rejected")) == (70, 50)
+    assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (70, 70)
+
+
+async def _settle(world, order_ids, *, inventory_workers: int, max_records: int) -> list[str]:
+    """Run relays and workers concurrently until every order left `pending`."""
     stop = asyncio.Event()
-    tasks = [OutboxRelay(world.outbox(t), world.publisher).run(stop)
+    tasks = [OutboxRelay(world.outbox(t), world.publisher, batch_size=max_records).run(stop)
              for t in ("orders", "inventory")]
-    tasks += [_worker(world, "inventory").run(stop) for _ in range(3)]
-    tasks.append(_worker(world, "orders").run(stop))
+    for group, count in (("inventory", inventory_workers), ("orders", 1)):
+        topic = "orders" if group == "inventory" else "inventory"
+        tasks += [ConsumerPolicy(world.bus.consumer(group, [topic]), _processor(world, group),
+                                 max_records=max_records).run(stop) for _ in range(count)]
     runner = asyncio.gather(*tasks)
     try:
-        for _ in range(1000):
+        for _ in range(1500):
             statuses = [(await world.order(i)).status.value for i in order_ids]
-            if "pending" not in statuses:
+            if "pending" not in statuses or runner.done():
                 break
             await asyncio.sleep(0.02)
     finally:
         stop.set()
         await runner
-    assert (statuses.count("confirmed"), statuses.count("rejected")) == (10, 90)
-    assert (await world.stock(a)).reserved == 10
+    return statuses
