@@ -1,15 +1,14 @@
 """A unit of work over `InMemoryStore` that behaves like a database transaction."""
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
 from adapters.codec import to_outbox
 from adapters.memory.store import InMemoryStore
-from domain.inventory import Reservation, StockItem
-from domain.orders import Order
+from domain.inventory import StockItem
 
 _KINDS = ("orders", "stock", "reservations")
 
@@ -52,44 +51,28 @@ class _WorkingSet:
         return entry in self.store.inbox or any(entry in layer.inbox for layer in self.layers)
 
 
-class _Orders:
-    def __init__(self, work: _WorkingSet) -> None:
+class _Repository:
+    """Adds and gets one kind of aggregate, by its key, through the working set."""
+
+    def __init__(self, work: _WorkingSet, kind: str, key: Callable[[Any], str]) -> None:
         self._work = work
+        self._kind = kind
+        self._key = key
 
-    def add(self, order: Order) -> None:
-        self._work.add("orders", order.id, order)
+    def add(self, aggregate: Any) -> None:
+        self._work.add(self._kind, self._key(aggregate), aggregate)
 
-    async def get(self, order_id: str) -> Order | None:
-        order: Order | None = self._work.get("orders", order_id)
-        return order
+    async def get(self, key: str) -> Any:
+        return self._work.get(self._kind, key)
 
 
-class _Stock:
+class _Stock(_Repository):
     def __init__(self, work: _WorkingSet) -> None:
-        self._work = work
+        super().__init__(work, "stock", lambda item: item.sku)
 
-    def add(self, item: StockItem) -> None:
-        self._work.add("stock", item.sku, item)
-
-    async def get(self, sku: str) -> StockItem | None:
-        item: StockItem | None = self._work.get("stock", sku)
-        return item
-
-    async def lock(self, skus: list[str] | tuple[str, ...]) -> dict[str, StockItem]:
+    async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
         found = {sku: self._work.get("stock", sku) for sku in sorted(set(skus))}
         return {sku: item for sku, item in found.items() if item is not None}
-
-
-class _Reservations:
-    def __init__(self, work: _WorkingSet) -> None:
-        self._work = work
-
-    def add(self, reservation: Reservation) -> None:
-        self._work.add("reservations", reservation.order_id, reservation)
-
-    async def get(self, order_id: str) -> Reservation | None:
-        reservation: Reservation | None = self._work.get("reservations", order_id)
-        return reservation
 
 
 class _Inbox:
@@ -114,9 +97,9 @@ class InMemoryUnitOfWork:
         self._bind()
 
     def _bind(self) -> None:
-        self.orders = _Orders(self._work)
+        self.orders = _Repository(self._work, "orders", lambda order: order.id)
         self.stock = _Stock(self._work)
-        self.reservations = _Reservations(self._work)
+        self.reservations = _Repository(self._work, "reservations", lambda r: r.order_id)
         self.inbox = _Inbox(self._work)
 
     async def __aenter__(self) -> Self:
