@@ -43,18 +43,18 @@ class InboxProcessor:
         async with self._uow_factory() as uow:
             for message in batch:
                 try:
-                    async with uow.savepoint():
-                        await self._apply(uow, message)
+                    await self._apply(uow, message)
                 except (PermanentMessageError, DomainError) as error:
                     failures.append(Failure(message, error))
             await uow.commit()
         return failures
 
     async def _apply(self, uow: UnitOfWork, message: InboundMessage) -> None:
+        """Decode first (no database work), so events this group ignores cost nothing."""
         decoded = self._decoder.decode(message)
         handler = self._handlers.get(type(decoded.event))
         if handler is None:
             return
-        if not await uow.inbox.record(self.group, decoded.id):
-            return
-        await handler(decoded.event, uow)
+        async with uow.savepoint():
+            if await uow.inbox.record(self.group, decoded.id):
+                await handler(decoded.event, uow)

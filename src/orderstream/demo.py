@@ -70,6 +70,7 @@ async def run_demo(
     uow_factory: UnitOfWorkFactory,
     pipeline: Pipeline,
     bus: InMemoryBus,
+    clients: int = 8,
     on_progress: Callable[[int, int], None] = lambda placed, settled: None,
 ) -> DemoReport:
     commands = CommandBus(uow_factory)
@@ -79,17 +80,34 @@ async def run_demo(
     started = time.perf_counter()
     flow = asyncio.create_task(pipeline.run(stop))
     try:
-        for placed, command in enumerate(demo.orders, 1):
-            await commands.handle(command)
-            if placed % 50 == 0:
-                on_progress(placed, bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC))
-                await asyncio.sleep(0)
+        await _place_all(demo, commands, clients, lambda placed: on_progress(
+            placed, bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)))
         await _settle(bus, len(demo.orders), flow, on_progress)
     finally:
         stop.set()
         await flow
     elapsed = time.perf_counter() - started
     return await _report(demo, uow_factory, elapsed)
+
+
+async def _place_all(demo: DemoPlan, commands: CommandBus, clients: int,
+                     on_placed: Callable[[int], None]) -> None:
+    """Place every order from `clients` concurrent clients, as an API would receive them."""
+    pending = iter(demo.orders)
+    placed = 0
+
+    async def client() -> None:
+        nonlocal placed
+        for command in pending:
+            await commands.handle(command)
+            placed += 1
+            if placed % 50 == 0:
+                on_placed(placed)
+                await asyncio.sleep(0)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(clients):
+            group.create_task(client())
 
 
 async def _settle(bus: InMemoryBus, total: int, flow: asyncio.Task[None],

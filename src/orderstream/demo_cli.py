@@ -21,6 +21,7 @@ console = Console()
 def demo(
     orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
+    clients: Annotated[int, typer.Option(min=1, help="Clients placing orders at once.")] = 8,
     store: Annotated[
         str | None, typer.Option(help="memory or postgres (default: ORDERSTREAM_STORE).")
     ] = None,
@@ -28,7 +29,7 @@ def demo(
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = Settings() if store is None else Settings(store=_store(store))
     try:
-        report = asyncio.run(_run(settings, orders, seed))
+        report = asyncio.run(_run(settings, orders, seed, clients))
     except (TransientError, DBAPIError) as error:
         console.print(f"[bold red]the {settings.store} store failed:[/] {error}")
         console.print("Is PostgreSQL running (orderstream infra up) and migrated "
@@ -48,7 +49,7 @@ def _store(value: str) -> Literal["memory", "postgres"]:
     return "memory" if value == "memory" else "postgres"
 
 
-async def _run(settings: Settings, orders: int, seed: int) -> DemoReport:
+async def _run(settings: Settings, orders: int, seed: int, clients: int) -> DemoReport:
     container = build_container(settings)
     try:
         uow_factory = await resolve(container.uow_factory)
@@ -70,7 +71,8 @@ async def _run(settings: Settings, orders: int, seed: int) -> DemoReport:
                 progress.update(settled, completed=outcomes)
 
             return await run_demo(plan(orders, seed), uow_factory=uow_factory,
-                                  pipeline=pipeline, bus=bus, on_progress=show)
+                                  pipeline=pipeline, bus=bus, clients=clients,
+                                  on_progress=show)
     finally:
         shutdown = container.shutdown_resources()
         if shutdown is not None:
