@@ -1,7 +1,6 @@
 """The one consumer policy, the same on every transport: commit only what is done."""
 
 import asyncio
-import itertools
 import logging
 import random
 from collections.abc import Callable, Sequence
@@ -84,18 +83,18 @@ class ConsumerPolicy:
         return len(batch)
 
     async def _process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
-        for attempt in itertools.count(1):
+        while True:
             try:
                 failures = await self._processor.process(batch)
             except TransientError as error:
-                self.failed_attempts = attempt
-                delay = self._backoff.delay(attempt)
-                log.warning("transient failure, retry %d in %.3fs: %r", attempt, delay, error)
+                self.failed_attempts += 1
+                delay = self._backoff.delay(self.failed_attempts)
+                log.warning("transient failure, retry %d in %.3fs: %r",
+                            self.failed_attempts, delay, error)
                 await asyncio.sleep(delay)
             else:
                 self.failed_attempts = 0
                 return failures
-        raise AssertionError("unreachable")
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():

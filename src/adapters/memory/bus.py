@@ -48,9 +48,6 @@ class InMemoryBus:
             for i, r in enumerate(records)
         ]
 
-    def end_offset(self, tp: TopicPartition) -> int:
-        return len(self._logs.get(tp, []))
-
     def committed(self, group: str, tp: TopicPartition) -> int | None:
         return self._committed.get((group, tp))
 
@@ -58,11 +55,6 @@ class InMemoryBus:
         """How many messages of `topic` `group` has committed, over all partitions."""
         tps = [TopicPartition(topic, p) for p in range(self.partitions)]
         return sum(self.committed(group, tp) or 0 for tp in tps)
-
-    def lag(self, group: str, topic: str) -> int:
-        """Messages of `topic` that `group` has not committed yet."""
-        tps = [TopicPartition(topic, p) for p in range(self.partitions)]
-        return sum(self.end_offset(tp) - (self.committed(group, tp) or 0) for tp in tps)
 
     def consumer(self, group: str, topics: Sequence[str]) -> "InMemoryConsumer":
         member = InMemoryConsumer(self, group, tuple(topics))

@@ -21,4 +21,3 @@ class InMemoryOutboxReader:
         pending = self._store.pending(self._topic)
         for message_id in ids:
             del pending[message_id]
-        self._store.published[self._topic] = self._store.published.get(self._topic, 0) + len(ids)

@@ -22,7 +22,6 @@ class InMemoryStore:
     reservations: dict[str, Reservation] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: dict[str, "OrderedDict[str, OutboxMessage]"] = field(default_factory=dict)
-    published: dict[str, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":
