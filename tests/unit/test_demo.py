@@ -51,3 +51,12 @@ def test_invariant_check_passes_a_consistent_outcome():
     order = Order(id="o-1", customer_id="c", lines=demo.orders[0].lines)
     order.confirm()
     assert check_invariants(demo, [order], {"A": StockItem("A", on_hand=5, reserved=2)}) == []
+
+
+def test_demo_on_an_unreachable_store_says_so_and_exits_2(monkeypatch):
+    closed_port = "postgresql+asyncpg://orderstream:orderstream@127.0.0.1:9/orderstream"
+    monkeypatch.setenv("ORDERSTREAM_DATABASE_URL", closed_port)
+    result = CliRunner().invoke(app, ["demo", "--store", "postgres", "--orders", "3"])
+    assert result.exit_code == 2, result.output
+    assert "the postgres store failed" in result.output
+    assert "orderstream infra up" in result.output
