@@ -26,6 +26,14 @@ class OutboxMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """An outbox message the transport will never take, and why."""
+
+    message: OutboxMessage
+    reason: str
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class InboundMessage:
     """A message as a consumer received it, with the position to commit after it."""

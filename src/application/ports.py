@@ -5,7 +5,13 @@ from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Protocol, Self
 
-from application.messages import DecodedMessage, InboundMessage, OutboxMessage, TopicPartition
+from application.messages import (
+    DecodedMessage,
+    InboundMessage,
+    OutboxMessage,
+    Refused,
+    TopicPartition,
+)
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 
@@ -92,8 +98,15 @@ class OutboxReader(Protocol):
 
 
 class Publisher(Protocol):
-    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
-        """Send all messages, keyed by `key`; return only after the transport acked them."""
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Sequence[Refused]:
+        """Send all messages, keyed by `key`, many in flight at once.
+
+        Returns only when every message was acknowledged by the transport or refused
+        for good (too large, invalid topic): the refused ones come back with the reason,
+        and the relay marks them failed instead of published. Raises `TransientError`
+        when any message could not be sent for a reason that may pass (broker down,
+        timeout); the relay then retries the whole batch and marks nothing.
+        """
         ...
 
 

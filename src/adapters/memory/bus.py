@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from adapters.codec import encode
-from application.messages import InboundMessage, OutboxMessage, TopicPartition
+from application.messages import InboundMessage, OutboxMessage, Refused, TopicPartition
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +141,8 @@ class InMemoryPublisher:
     def __init__(self, bus: InMemoryBus) -> None:
         self._bus = bus
 
-    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+    async def publish(self, messages: Sequence[OutboxMessage]) -> list[Refused]:
         for message in messages:
             key, value, headers = encode(message)
             self._bus.append(message.topic, key, value, headers)
+        return []
