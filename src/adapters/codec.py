@@ -5,13 +5,17 @@ so a message means the same on every transport.
 """
 
 import json
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from pydantic import ValidationError
+
+from adapters.payloads import PAYLOADS
 from application.errors import UndecodableMessage
 from application.messages import DecodedMessage, InboundMessage, OutboxMessage
 from domain.errors import DomainError
@@ -23,12 +27,15 @@ from domain.events import (
     StockRejected,
     StockReserved,
 )
-from domain.orders import Order
-from domain.values import LineRejection, OrderLine, RejectionReason
+from domain.values import ID_PATTERN
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
 VERSION = "v1"
+
+MAX_VALUE_BYTES = 1_000_000
+READ_HEADERS = frozenset({"ce_id", "ce_type"})
+_ID = re.compile(ID_PATTERN)
 
 ORDERS_TOPIC = "orders"
 INVENTORY_TOPIC = "inventory"
@@ -39,41 +46,6 @@ TOPIC_OF: dict[type[Event], str] = {
     OrderRejected: ORDERS_TOPIC,
     StockReserved: INVENTORY_TOPIC,
     StockRejected: INVENTORY_TOPIC,
-}
-
-
-def _lines(raw: Any) -> tuple[OrderLine, ...]:
-    return tuple(OrderLine(line["sku"], line["quantity"]) for line in raw)
-
-
-def _int(raw: Any) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int):
-        raise TypeError(f"expected an integer, got {raw!r}")
-    return raw
-
-
-def _rejections(raw: Any) -> tuple[LineRejection, ...]:
-    return tuple(
-        LineRejection(r["sku"], RejectionReason(r["reason"]), _int(r["requested"]),
-                      _int(r["available"]))
-        for r in raw
-    )
-
-
-def _order_placed(p: dict[str, Any]) -> Event:
-    """Validated as the Order it announces: the same rules hold on both sides of the wire."""
-    order = Order.place(id=p["order_id"], customer_id=p["customer_id"], lines=_lines(p["lines"]))
-    return order.events[0]
-
-
-_DECODERS: dict[str, Callable[[dict[str, Any]], Event]] = {
-    "OrderPlaced": _order_placed,
-    "OrderConfirmed": lambda p: OrderConfirmed(order_id=p["order_id"]),
-    "OrderRejected": lambda p: OrderRejected(order_id=p["order_id"], reason=p["reason"]),
-    "StockReserved": lambda p: StockReserved(order_id=p["order_id"], lines=_lines(p["lines"])),
-    "StockRejected": lambda p: StockRejected(
-        order_id=p["order_id"], reason=p["reason"], lines=_rejections(p["lines"])
-    ),
 }
 
 
@@ -130,35 +102,66 @@ def encode(message: OutboxMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]
     return message.key.encode(), value, headers
 
 
-def decode_event(type_name: str, payload: dict[str, Any]) -> Event:
-    decoder = _DECODERS.get(type_name)
-    if decoder is None:
+def decode_event(type_name: str, value: bytes | str) -> Event:
+    """Validate `value` (JSON) as the payload of `type_name` and build the domain event."""
+    model = PAYLOADS.get(type_name)
+    if model is None:
         raise UndecodableMessage(f"unknown event type {type_name!r}")
     try:
-        return decoder(payload)
-    except (KeyError, TypeError, ValueError, DomainError) as error:
-        raise UndecodableMessage(f"invalid {type_name} payload: {error!r}") from error
+        return model.model_validate_json(value).to_event()
+    except ValidationError as error:
+        raise UndecodableMessage(f"invalid {type_name} payload: {_summary(error)}") from error
+    except (ValueError, DomainError) as error:
+        raise UndecodableMessage(f"invalid {type_name} payload: {error}") from error
+
+
+def _summary(error: ValidationError) -> str:
+    problems = error.errors(include_url=False, include_input=False)
+    shown = "; ".join(f"{'.'.join(map(str, p['loc'])) or 'value'}: {p['msg']}"
+                      for p in problems[:5])
+    more = len(problems) - 5
+    return shown + (f" (and {more} more)" if more > 0 else "")
 
 
 class CloudEventsDecoder:
-    """Turns an inbound message back into a domain event, or says why it cannot."""
+    """Turns an inbound message back into a domain event, or says why it cannot.
+
+    Raises `UndecodableMessage` for anything else: no exception of another type leaves
+    `decode`, whatever the bytes, so a hostile message can only be dead-lettered.
+    """
 
     def decode(self, message: InboundMessage) -> DecodedMessage:
-        headers = {name: value.decode("utf-8", "replace") for name, value in message.headers}
-        message_id, type_name = headers.get("ce_id"), _type_name(headers.get("ce_type", ""))
-        if not message_id:
+        headers = _headers(message.headers)
+        message_id = headers.get("ce_id")
+        if message_id is None:
             raise UndecodableMessage("missing header ce_id")
+        if not _ID.fullmatch(message_id):
+            raise UndecodableMessage("header ce_id must be 1-128 characters, no control characters")
+        type_name = _type_name(headers.get("ce_type", ""))
+        if not message.value:
+            raise UndecodableMessage("value is empty")
+        if len(message.value) > MAX_VALUE_BYTES:
+            raise UndecodableMessage(f"value is larger than {MAX_VALUE_BYTES} bytes")
+        return DecodedMessage(id=message_id, event=decode_event(type_name, message.value))
+
+
+def _headers(raw: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    """The headers this decoder reads, as text; a header it reads must have a UTF-8 value."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        if name not in READ_HEADERS:
+            continue
+        if not isinstance(value, bytes):
+            raise UndecodableMessage(f"header {name} has no value")
         try:
-            payload = json.loads(message.value or b"")
-        except (ValueError, RecursionError) as error:
-            raise UndecodableMessage(f"value is not JSON: {error}") from error
-        if not isinstance(payload, dict):
-            raise UndecodableMessage("value is not a JSON object")
-        return DecodedMessage(id=message_id, event=decode_event(type_name, payload))
+            headers[name] = value.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UndecodableMessage(f"header {name} is not UTF-8") from error
+    return headers
 
 
 def _type_name(ce_type_header: str) -> str:
     type_name = _TYPE_NAMES.get(ce_type_header)
     if type_name is None:
-        raise UndecodableMessage(f"unsupported ce_type {ce_type_header!r}")
+        raise UndecodableMessage(f"unsupported ce_type {ce_type_header[:200]!r}")
     return type_name

@@ -9,6 +9,10 @@ class InvalidOrder(DomainError):
     """The order as a whole is malformed (no lines, too many lines, duplicate SKU)."""
 
 
+class InvalidIdentifier(InvalidOrder):
+    """An order or customer id that is empty, too long or holds control characters."""
+
+
 class InvalidQuantity(DomainError):
     """A quantity outside the allowed range."""
 

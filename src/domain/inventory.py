@@ -6,7 +6,13 @@ from enum import StrEnum
 
 from domain.errors import InvalidStockLevel
 from domain.events import Event, StockRejected, StockReserved
-from domain.values import LineRejection, OrderLine, RejectionReason, validate_sku
+from domain.values import (
+    LineRejection,
+    OrderLine,
+    RejectionReason,
+    validate_identifier,
+    validate_sku,
+)
 
 
 @dataclass(slots=True)
@@ -57,6 +63,7 @@ class Reservation:
         lines: tuple[OrderLine, ...],
         rejections: tuple[LineRejection, ...] = (),
     ) -> None:
+        validate_identifier(order_id, "order id")
         self.order_id = order_id
         self.status = status
         self.lines = lines

@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from domain.errors import InvalidOrder, InvalidTransition
 from domain.events import Event, OrderConfirmed, OrderPlaced, OrderRejected
-from domain.values import OrderLine
+from domain.values import OrderLine, validate_identifier
 
 MAX_LINES = 100
 
@@ -34,6 +34,7 @@ class Order:
         self.status = status
         self.rejection_reason = rejection_reason
         self.events: list[Event] = []
+        validate_identifier(self.id, "order id")
         _validate(self.customer_id, self.lines)
 
     @classmethod
@@ -67,8 +68,7 @@ class Order:
 
 
 def _validate(customer_id: str, lines: tuple[OrderLine, ...]) -> None:
-    if not customer_id or not customer_id.strip():
-        raise InvalidOrder("customer_id must not be empty")
+    validate_identifier(customer_id, "customer_id")
     if not 1 <= len(lines) <= MAX_LINES:
         raise InvalidOrder(f"an order has 1..{MAX_LINES} lines, got {len(lines)}")
     skus = [line.sku for line in lines]

@@ -4,11 +4,29 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.errors import InvalidQuantity, InvalidSku
+from domain.errors import InvalidIdentifier, InvalidQuantity, InvalidSku
 
 MIN_QUANTITY = 1
 MAX_QUANTITY = 10_000
-_SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+MAX_ID_LENGTH = 128
+SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+# No control characters or lone surrogates: no key, header or index can hold them safely.
+_PRINTABLE = r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]"
+TEXT_PATTERN = rf"{_PRINTABLE}+"
+ID_PATTERN = rf"(?!\s*$){_PRINTABLE}{{1,{MAX_ID_LENGTH}}}"
+_SKU = re.compile(SKU_PATTERN)
+_TEXT = re.compile(TEXT_PATTERN)
+
+
+def validate_identifier(value: object, name: str) -> None:
+    """Order and customer ids: text of 1..MAX_ID_LENGTH characters, not blank, with no
+    control characters. They become message keys, headers and primary keys unchanged."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidIdentifier(f"{name} must not be empty")
+    if len(value) > MAX_ID_LENGTH:
+        raise InvalidIdentifier(f"{name} must be at most {MAX_ID_LENGTH} characters")
+    if not _TEXT.fullmatch(value):
+        raise InvalidIdentifier(f"{name} must not contain control characters")
 
 
 def validate_sku(sku: str) -> None:

@@ -74,6 +74,14 @@ def with_header(message: InboundMessage, name: str, value: bytes | None) -> Inbo
     )
 
 
+def with_header_none(message: InboundMessage, name: str) -> InboundMessage:
+    """`message` with header `name` present but without a value (Kafka allows null)."""
+    headers = tuple((n, None if n == name else v) for n, v in message.headers)
+    return InboundMessage(topic=message.topic, partition=message.partition,
+                          offset=message.offset, key=message.key, value=message.value,
+                          headers=headers)  # type: ignore[arg-type]
+
+
 def with_value(message: InboundMessage, value: bytes | None) -> InboundMessage:
     return InboundMessage(
         topic=message.topic,
@@ -219,6 +227,36 @@ BAD_MESSAGES: dict[str, Callable[[], InboundMessage]] = {
     "rejection count is not a number": lambda: with_payload(
         on_the_wire(EVENTS["StockRejected"])[1], lambda p: p["lines"][0].update(requested="x")
     ),
+    "order_id is an integer": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(order_id=12345)),
+    "order_id is a list": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(order_id=["o-1"])),
+    "order_id holds a NUL character": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(order_id="o-\x001")),
+    "order_id is 6,000 characters long": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(order_id="o" * 6000)),
+    "order_id is blank": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(order_id="   ")),
+    "order_id is a lone surrogate": lambda: with_value(
+        placed_on_the_wire(), b'{"order_id": "\\ud800", "customer_id": "c", "lines": []}'),
+    "customer_id is an integer": lambda: with_payload(
+        placed_on_the_wire(), lambda p: p.update(customer_id=7)),
+    "ce_id is 6,000 characters long": lambda: with_header(
+        placed_on_the_wire(), "ce_id", b"m" * 6000),
+    "ce_id holds a NUL byte": lambda: with_header(placed_on_the_wire(), "ce_id", b"m-\x001"),
+    "ce_id is not UTF-8": lambda: with_header(placed_on_the_wire(), "ce_id", b"\xff\xfe"),
+    "ce_id has no value": lambda: with_header_none(placed_on_the_wire(), "ce_id"),
+    "ce_type has no value": lambda: with_header_none(placed_on_the_wire(), "ce_type"),
+    "stock rejection reason is an integer": lambda: with_payload(
+        on_the_wire(EVENTS["StockRejected"])[1], lambda p: p.update(reason=3)),
+    "stock rejection order_id is an integer": lambda: with_payload(
+        on_the_wire(EVENTS["StockRejected"])[1], lambda p: p.update(order_id=5)),
+    "order rejection reason is an integer": lambda: with_payload(
+        on_the_wire(EVENTS["OrderRejected"])[1], lambda p: p.update(reason=3)),
+    "confirmation order_id is null": lambda: with_payload(
+        on_the_wire(EVENTS["OrderConfirmed"])[1], lambda p: p.update(order_id=None)),
+    "reserved lines are empty": lambda: with_payload(
+        on_the_wire(EVENTS["StockReserved"])[1], lambda p: p.update(lines=[])),
 }
 
 
@@ -226,8 +264,44 @@ BAD_MESSAGES: dict[str, Callable[[], InboundMessage]] = {
 def test_decoder_refuses_a_bad_message_as_undecodable(case: str) -> None:
     message = BAD_MESSAGES[case]()
 
-    with pytest.raises(UndecodableMessage):
+    with pytest.raises(UndecodableMessage) as refused:
         CloudEventsDecoder().decode(message)
+
+    assert len(str(refused.value)) < 1000
+
+
+def test_a_foreign_header_without_a_value_is_ignored() -> None:
+    message = placed_on_the_wire()
+    message = with_header_none(with_header(message, "x-trace", b"t"), "x-trace")
+
+    assert isinstance(CloudEventsDecoder().decode(message).event, OrderPlaced)
+
+
+@given(st.binary(max_size=300), st.lists(st.tuples(
+    st.sampled_from(["ce_id", "ce_type", "x"]), st.none() | st.binary(max_size=40)), max_size=4))
+def test_no_bytes_and_headers_raise_anything_but_undecodable(value, headers) -> None:
+    message = InboundMessage(topic="orders", partition=0, offset=0, key=None, value=value,
+                             headers=tuple(headers))
+    try:
+        decoded = CloudEventsDecoder().decode(message)
+    except UndecodableMessage:
+        return
+    assert isinstance(decoded.event, Event)
+
+
+@given(st.dictionaries(st.sampled_from(["order_id", "customer_id", "lines", "reason"]),
+                       st.recursive(st.none() | st.booleans() | st.integers() | st.text(),
+                                    lambda inner: st.lists(inner) | st.dictionaries(
+                                        st.sampled_from(["sku", "quantity", "x"]), inner),
+                                    max_leaves=8)))
+def test_no_json_payload_raises_anything_but_undecodable(payload) -> None:
+    for name in EVENTS:
+        message = with_value(on_the_wire(EVENTS[name])[1], json.dumps(payload).encode())
+        try:
+            decoded = CloudEventsDecoder().decode(message)
+        except UndecodableMessage:
+            continue
+        assert type(decoded.event).__name__ == name
 
 
 def payload_fields() -> list[tuple[str, str]]:
@@ -276,9 +350,13 @@ order_lines = st.lists(
 ).map(lambda pairs: tuple(OrderLine(sku, quantity) for sku, quantity in pairs))
 
 
+identifiers = st.text(st.characters(exclude_categories=("Cc", "Cs")), min_size=1,
+                      max_size=128).filter(str.strip)
+
+
 @given(
-    order_id=st.text(min_size=1, max_size=40),
-    customer_id=st.text(min_size=1, max_size=40).filter(str.strip),
+    order_id=identifiers,
+    customer_id=identifiers,
     lines=order_lines,
 )
 def test_any_order_placed_survives_the_wire(

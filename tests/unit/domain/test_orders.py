@@ -2,7 +2,13 @@
 
 import pytest
 
-from domain.errors import InvalidOrder, InvalidQuantity, InvalidSku, InvalidTransition
+from domain.errors import (
+    InvalidIdentifier,
+    InvalidOrder,
+    InvalidQuantity,
+    InvalidSku,
+    InvalidTransition,
+)
 from domain.events import OrderConfirmed, OrderPlaced, OrderRejected
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
@@ -33,6 +39,24 @@ def test_placed_order_is_pending_and_records_order_placed_with_its_lines() -> No
 def test_order_without_a_customer_is_refused(customer_id: str) -> None:
     with pytest.raises(InvalidOrder, match="customer_id"):
         Order.place(id="o-1", customer_id=customer_id, lines=lines_of(1))
+
+
+@pytest.mark.parametrize("order_id", ["", "  ", "o\x00", "o\n1", "o\x9f", "x" * 129, 7, None])
+def test_order_with_an_id_no_key_or_index_can_hold_is_refused(order_id: object) -> None:
+    with pytest.raises(InvalidIdentifier, match="order id"):
+        Order.place(id=order_id, customer_id="c-1", lines=lines_of(1))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("customer_id", [7, "c\x00", "c" * 129])
+def test_order_with_a_customer_id_of_the_wrong_type_or_form_is_refused(
+        customer_id: object) -> None:
+    with pytest.raises(InvalidIdentifier, match="customer_id"):
+        Order.place(id="o-1", customer_id=customer_id, lines=lines_of(1))  # type: ignore[arg-type]
+
+
+def test_ids_of_any_printable_text_up_to_128_characters_are_accepted() -> None:
+    order = Order.place(id="Bestellung-ü-" + "x" * 115, customer_id="客户 7", lines=lines_of(1))
+    assert len(order.id) == 128
 
 
 def test_order_without_lines_is_refused() -> None:

@@ -1,0 +1,129 @@
+"""The wire payloads, one typed model per event and version: what a consumer accepts.
+
+Every field is type-checked (strictly: no number for a string, no "2" for 2) and bounded
+before anything reaches the domain or the database. Unknown fields are ignored, so a
+producer may add optional fields without breaking older consumers.
+"""
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.events import (
+    Event,
+    OrderConfirmed,
+    OrderPlaced,
+    OrderRejected,
+    StockRejected,
+    StockReserved,
+)
+from domain.orders import MAX_LINES, Order
+from domain.values import (
+    ID_PATTERN,
+    MAX_QUANTITY,
+    MIN_QUANTITY,
+    SKU_PATTERN,
+    TEXT_PATTERN,
+    LineRejection,
+    OrderLine,
+    RejectionReason,
+)
+
+MAX_REASON_LENGTH = 200
+
+Identifier = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
+Sku = Annotated[str, StringConstraints(pattern=rf"^{SKU_PATTERN}$")]
+Quantity = Annotated[int, Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
+Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
+Reason = Annotated[str, StringConstraints(max_length=MAX_REASON_LENGTH,
+                                          pattern=rf"^{TEXT_PATTERN}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore",
+                              regex_engine="python-re")
+
+
+class Line(_Model):
+    sku: Sku
+    quantity: Quantity
+
+    def to_line(self) -> OrderLine:
+        return OrderLine(self.sku, self.quantity)
+
+
+class Rejection(_Model):
+    sku: Sku
+    reason: RejectionReason
+    requested: Quantity
+    available: Count
+
+    def to_rejection(self) -> LineRejection:
+        return LineRejection(self.sku, self.reason, self.requested, self.available)
+
+
+class Payload(_Model):
+    """A v1 payload: every event concerns one order, whose id is also the message key."""
+
+    event_type: ClassVar[type[Event]]
+    order_id: Identifier
+
+    def to_event(self) -> Event:
+        raise NotImplementedError
+
+
+class OrderPlacedV1(Payload):
+    event_type = OrderPlaced
+    customer_id: Identifier
+    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+
+    def to_event(self) -> Event:
+        """Validated as the Order it announces: the same rules hold on both sides of the wire."""
+        lines = [line.to_line() for line in self.lines]
+        return Order.place(id=self.order_id, customer_id=self.customer_id, lines=lines).events[0]
+
+
+class OrderConfirmedV1(Payload):
+    event_type = OrderConfirmed
+
+    def to_event(self) -> Event:
+        return OrderConfirmed(order_id=self.order_id)
+
+
+class OrderRejectedV1(Payload):
+    event_type = OrderRejected
+    reason: Reason
+
+    def to_event(self) -> Event:
+        return OrderRejected(order_id=self.order_id, reason=self.reason)
+
+
+class StockReservedV1(Payload):
+    event_type = StockReserved
+    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+
+    def to_event(self) -> Event:
+        return StockReserved(order_id=self.order_id,
+                             lines=tuple(line.to_line() for line in self.lines))
+
+
+class StockRejectedV1(Payload):
+    event_type = StockRejected
+    reason: Reason
+    lines: Annotated[list[Rejection], Field(min_length=1, max_length=MAX_LINES)]
+
+    def to_event(self) -> Event:
+        return StockRejected(order_id=self.order_id, reason=self.reason,
+                             lines=tuple(line.to_rejection() for line in self.lines))
+
+
+PAYLOADS: dict[str, type[Payload]] = {
+    model.event_type.__name__: model
+    for model in (OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, StockReservedV1,
+                  StockRejectedV1)
+}
+
+
+def schema_of(type_name: str) -> dict[str, Any]:
+    """The JSON Schema of a payload, as consumers validate it."""
+    return PAYLOADS[type_name].model_json_schema()
