@@ -100,7 +100,7 @@ class OrderRejectedV1(Payload):
 
 class StockReservedV1(Payload):
     event_type = StockReserved
-    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+    lines: Annotated[list[Line], Field(max_length=MAX_LINES)]
 
     def to_event(self) -> Event:
         return StockReserved(order_id=self.order_id,
@@ -110,7 +110,7 @@ class StockReservedV1(Payload):
 class StockRejectedV1(Payload):
     event_type = StockRejected
     reason: Reason
-    lines: Annotated[list[Rejection], Field(min_length=1, max_length=MAX_LINES)]
+    lines: Annotated[list[Rejection], Field(max_length=MAX_LINES)]
 
     def to_event(self) -> Event:
         return StockRejected(order_id=self.order_id, reason=self.reason,

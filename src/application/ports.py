@@ -90,11 +90,25 @@ class UnitOfWorkFactory(Protocol):
 class OutboxReader(Protocol):
     """The relay's view of one outbox."""
 
-    async def fetch_pending(self, limit: int) -> Sequence[OutboxMessage]:
-        """Unpublished messages in commit order, never skipping one that commits late."""
+    async def fetch_pending(
+        self, limit: int, *, exclude: Sequence[str] = ()
+    ) -> Sequence[OutboxMessage]:
+        """Unpublished messages in commit order, never skipping one that commits late.
+
+        `exclude` names messages in flight (read, not yet marked): the relay reads the
+        next batch while the previous one is being published.
+        """
         ...
 
     async def mark_published(self, ids: Sequence[str]) -> None: ...
+
+    async def mark_failed(self, refused: Sequence[Refused]) -> None:
+        """Take messages the transport refused for good out of the pending ones, with why."""
+        ...
+
+    async def prune(self, older_than_s: float) -> int:
+        """Delete messages published more than `older_than_s` ago; say how many."""
+        ...
 
 
 class Publisher(Protocol):

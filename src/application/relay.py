@@ -1,8 +1,17 @@
 """The outbox relay: publish pending outbox messages, then mark them published."""
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
+from application.consumer import Backoff
+from application.errors import TransientError
+from application.messages import OutboxMessage, Refused
 from application.ports import OutboxReader, Publisher
+
+log = logging.getLogger(__name__)
+
+Wakeup = Callable[[float], Awaitable[None]]
 
 
 class OutboxRelay:
@@ -10,29 +19,99 @@ class OutboxRelay:
 
     A message is marked only after the transport acked it, so a crash in between
     publishes it again (at-least-once); consumers dedupe by message id in their inbox.
+    A message the transport refuses for good is marked failed, with the reason, and the
+    outbox flows on. While a full batch is being published, the next one is read.
+    Transient failures (lost connection, broker down) are retried with backoff, forever.
     """
 
-    def __init__(self, outbox: OutboxReader, publisher: Publisher, *, batch_size: int = 500):
+    def __init__(
+        self,
+        outbox: OutboxReader,
+        publisher: Publisher,
+        *,
+        batch_size: int = 500,
+        backoff: Backoff | None = None,
+        wakeup: Wakeup | None = None,
+        idle_wait_s: float = 0.05,
+    ) -> None:
         self._outbox = outbox
         self._publisher = publisher
         self._batch_size = batch_size
+        self._backoff = backoff or Backoff()
+        self._wakeup = wakeup or asyncio.sleep
+        self._idle_wait_s = idle_wait_s
+        self.failed_attempts = 0
+        self.published = 0
 
     async def relay_once(self) -> int:
-        pending = await self._outbox.fetch_pending(self._batch_size)
-        if not pending:
-            return 0
-        await self._publisher.publish(pending)
-        await self._outbox.mark_published([message.id for message in pending])
-        return len(pending)
+        """Publish and mark one batch; how many messages it held."""
+        batch = await self._outbox.fetch_pending(self._batch_size)
+        if batch:
+            await self._deliver(batch)
+        return len(batch)
 
-    async def run(self, stop: asyncio.Event, *, idle_wait_s: float = 0.05) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set, waking up on new messages or after `idle_wait_s`."""
+        ahead: Sequence[OutboxMessage] = ()
         while not stop.is_set():
-            if await self.relay_once() < self._batch_size:
-                await _wait(stop, idle_wait_s)
+            try:
+                batch = ahead or await self._outbox.fetch_pending(self._batch_size)
+                ahead = ()
+                if not batch:
+                    await _until(stop, self._wakeup(self._idle_wait_s))
+                    continue
+                ahead = await self._deliver_reading_ahead(batch)
+                self.failed_attempts = 0
+            except TransientError as error:
+                ahead = ()
+                await self._retry_later(stop, error)
+
+    async def _deliver_reading_ahead(
+        self, batch: Sequence[OutboxMessage]
+    ) -> Sequence[OutboxMessage]:
+        """Publish and mark `batch`; meanwhile, if it was full, read the batch after it."""
+        if len(batch) < self._batch_size:
+            await self._deliver(batch)
+            return ()
+        reading = asyncio.ensure_future(
+            self._outbox.fetch_pending(self._batch_size, exclude=[m.id for m in batch]))
+        try:
+            await self._deliver(batch)
+        except BaseException:
+            reading.cancel()
+            await asyncio.gather(reading, return_exceptions=True)
+            raise
+        return await reading
+
+    async def _deliver(self, batch: Sequence[OutboxMessage]) -> None:
+        refused = await self._publisher.publish(batch)
+        if refused:
+            await self._refuse(refused)
+        gone = {r.message.id for r in refused}
+        await self._outbox.mark_published([m.id for m in batch if m.id not in gone])
+        self.published += len(batch) - len(gone)
+
+    async def _refuse(self, refused: Sequence[Refused]) -> None:
+        for item in refused:
+            log.error("outbox message %s (%s, key %r) refused by the transport: %s",
+                      item.message.id, item.message.type, item.message.key, item.reason)
+        await self._outbox.mark_failed(refused)
+
+    async def _retry_later(self, stop: asyncio.Event, error: TransientError) -> None:
+        self.failed_attempts += 1
+        delay = self._backoff.delay(self.failed_attempts)
+        log.warning("relay: transient failure, retry %d in %.3fs: %s",
+                    self.failed_attempts, delay, error)
+        await _until(stop, asyncio.sleep(delay))
 
 
-async def _wait(stop: asyncio.Event, timeout_s: float) -> None:
+async def _until(stop: asyncio.Event, waiting: Awaitable[None]) -> None:
+    """Await `waiting`, or return as soon as `stop` is set."""
+    wait = asyncio.ensure_future(waiting)
+    stopped = asyncio.ensure_future(stop.wait())
     try:
-        await asyncio.wait_for(stop.wait(), timeout_s)
-    except TimeoutError:
-        pass
+        await asyncio.wait({wait, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (wait, stopped):
+            task.cancel()
+        await asyncio.gather(wait, stopped, return_exceptions=True)

@@ -255,8 +255,9 @@ BAD_MESSAGES: dict[str, Callable[[], InboundMessage]] = {
         on_the_wire(EVENTS["OrderRejected"])[1], lambda p: p.update(reason=3)),
     "confirmation order_id is null": lambda: with_payload(
         on_the_wire(EVENTS["OrderConfirmed"])[1], lambda p: p.update(order_id=None)),
-    "reserved lines are empty": lambda: with_payload(
-        on_the_wire(EVENTS["StockReserved"])[1], lambda p: p.update(lines=[])),
+    "reserved lines are more than an order holds": lambda: with_payload(
+        on_the_wire(EVENTS["StockReserved"])[1],
+        lambda p: p.update(lines=[{"sku": f"S{n}", "quantity": 1} for n in range(101)])),
 }
 
 

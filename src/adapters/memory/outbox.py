@@ -4,20 +4,37 @@ from collections.abc import Sequence
 from itertools import islice
 
 from adapters.memory.store import InMemoryStore
-from application.messages import OutboxMessage
+from application.messages import OutboxMessage, Refused
 
 
 class InMemoryOutboxReader:
-    """Pending messages in commit order (the store's insertion order)."""
+    """Pending messages in commit order (the store's insertion order).
+
+    Published messages are dropped at once, so there is nothing to prune; refused ones
+    move to the store's `failed` with their reason.
+    """
 
     def __init__(self, store: InMemoryStore, topic: str) -> None:
         self._store = store
         self._topic = topic
 
-    async def fetch_pending(self, limit: int) -> Sequence[OutboxMessage]:
-        return list(islice(self._store.pending(self._topic).values(), limit))
+    async def fetch_pending(
+        self, limit: int, *, exclude: Sequence[str] = ()
+    ) -> Sequence[OutboxMessage]:
+        skipped = set(exclude)
+        pending = (m for m in self._store.pending(self._topic).values() if m.id not in skipped)
+        return list(islice(pending, limit))
 
     async def mark_published(self, ids: Sequence[str]) -> None:
         pending = self._store.pending(self._topic)
         for message_id in ids:
-            del pending[message_id]
+            pending.pop(message_id, None)
+
+    async def mark_failed(self, refused: Sequence[Refused]) -> None:
+        pending = self._store.pending(self._topic)
+        for item in refused:
+            if pending.pop(item.message.id, None) is not None:
+                self._store.failed[item.message.id] = item
+
+    async def prune(self, older_than_s: float) -> int:
+        return 0

@@ -4,7 +4,7 @@ import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from application.messages import OutboxMessage
+from application.messages import OutboxMessage, Refused
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 
@@ -22,6 +22,7 @@ class InMemoryStore:
     reservations: dict[str, Reservation] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: dict[str, "OrderedDict[str, OutboxMessage]"] = field(default_factory=dict)
+    failed: dict[str, Refused] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":

@@ -3,17 +3,22 @@
 These tests run on a database of their own, so "pending" means exactly their rows.
 """
 
+import asyncio
 import functools
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.postgres import PostgresOutboxReader, SqlAlchemyUnitOfWork, create_engine, migrations
 from application.commands import CommandBus
 from application.handlers import place_order
+from application.messages import Refused, TopicPartition
 from application.ports import UnitOfWorkFactory
+from application.relay import OutboxRelay
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
 
@@ -97,3 +102,107 @@ async def test_message_reads_back_as_the_relay_publishes_it(
     assert message.headers["ce_id"] == message.id
     assert message.headers["ce_type"] == "orderstream.orders.OrderPlaced.v1"
     assert message.created_at.tzinfo is not None
+
+
+async def test_rows_of_different_transactions_come_back_in_the_order_of_their_ids(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory) -> None:
+    async with uow_factory() as first:
+        await place_order(placing("first"), first)
+        await first.flush()  # type: ignore[attr-defined]
+        async with uow_factory() as second:
+            await place_order(placing("second"), second)
+            await place_order(placing("second-b"), second)
+            await second.commit()
+        await place_order(placing("first-b"), first)
+        await first.commit()
+    await CommandBus(uow_factory).handle(placing("third"))
+
+    assert [m.key for m in await reader.fetch_pending(100)] == [
+        "first", "first-b", "second", "second-b", "third"]
+
+
+async def test_an_open_transaction_that_never_wrote_to_the_outbox_does_not_hold_it_back(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    async with own_engine.connect() as idle:
+        await idle.execute(text("SELECT pg_current_xact_id()"))  # takes a transaction id
+        await CommandBus(uow_factory).handle(placing("not-held"))
+
+        assert [m.key for m in await reader.fetch_pending(100)] == ["not-held"]
+
+
+async def test_an_open_transaction_in_another_database_does_not_hold_the_relay_back(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        migrated_database_url: str) -> None:
+    other = create_engine(migrated_database_url, pool_size=1)
+    bus = InMemoryBus(partitions=1)
+    stop = asyncio.Event()
+    relay = asyncio.create_task(
+        OutboxRelay(reader, InMemoryPublisher(bus), idle_wait_s=0.05).run(stop))
+    try:
+        async with other.connect() as idle:
+            await idle.execute(text("SELECT pg_current_xact_id()"))
+            await CommandBus(uow_factory).handle(placing("elsewhere"))
+            async with asyncio.timeout(1.0):
+                while not bus.read(TopicPartition("orders", 0), 0, 10):
+                    await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await relay
+        await other.dispose()
+    assert await reader.fetch_pending(100) == []
+
+
+async def test_messages_in_flight_are_left_out_of_the_next_read(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory) -> None:
+    for n in range(4):
+        await CommandBus(uow_factory).handle(placing(f"flight-{n}"))
+
+    first = await reader.fetch_pending(2)
+    second = await reader.fetch_pending(2, exclude=[m.id for m in first])
+
+    assert [m.key for m in second] == ["flight-2", "flight-3"]
+
+
+async def test_a_refused_message_is_marked_failed_with_its_reason_and_not_read_again(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    await CommandBus(uow_factory).handle(placing("refused"))
+    await CommandBus(uow_factory).handle(placing("accepted"))
+    refused, _ = await reader.fetch_pending(100)
+
+    await reader.mark_failed([Refused(refused, "MessageSizeTooLargeError: " + "x" * 5000)])
+
+    assert [m.key for m in await reader.fetch_pending(100)] == ["accepted"]
+    async with own_engine.connect() as connection:
+        row = (await connection.execute(text(
+            "SELECT failed_at, failure_reason, published_at FROM orders.outbox WHERE id = :id"),
+            {"id": refused.id})).one()
+    assert row.failed_at is not None and row.published_at is None
+    assert row.failure_reason.startswith("MessageSizeTooLargeError")
+    assert len(row.failure_reason) == 1000
+
+
+async def test_pruning_deletes_only_rows_published_before_the_retention(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    for name in ("old", "recent", "pending", "failed"):
+        await CommandBus(uow_factory).handle(placing(f"prune-{name}"))
+    old, recent, _, failed = await reader.fetch_pending(100)
+    await reader.mark_published([old.id, recent.id])
+    await reader.mark_failed([Refused(failed, "too large")])
+    async with own_engine.begin() as connection:
+        await connection.execute(text(
+            "UPDATE orders.outbox SET published_at = now() - interval '2 hours'"
+            " WHERE id = :id"), {"id": old.id})
+        await connection.execute(text(
+            "UPDATE orders.outbox SET failed_at = now() - interval '2 hours'"
+            " WHERE id = :id"), {"id": failed.id})
+
+    assert await reader.prune(older_than_s=3600) == 1
+
+    async with own_engine.connect() as connection:
+        keys = (await connection.execute(text(
+            "SELECT aggregateid FROM orders.outbox WHERE aggregateid LIKE 'prune-%'"
+            " ORDER BY seq"))).scalars().all()
+    assert keys == ["prune-recent", "prune-pending", "prune-failed"]

@@ -1,0 +1,138 @@
+"""The relay on the memory outbox: retries what may pass, marks what the transport refuses,
+reads ahead without publishing anything twice or out of order."""
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from adapters.codec import to_outbox
+from adapters.memory.bus import InMemoryBus, InMemoryPublisher
+from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.store import InMemoryStore
+from application.consumer import Backoff
+from application.errors import TransientError
+from application.messages import OutboxMessage, Refused, TopicPartition
+from application.relay import OutboxRelay
+from domain.events import OrderConfirmed
+
+pytestmark = pytest.mark.unit
+
+QUICK = Backoff(initial_s=0.001, maximum_s=0.002, jitter=lambda: 1.0)
+
+
+def _fill(store: InMemoryStore, count: int, prefix: str = "o") -> list[OutboxMessage]:
+    messages = [to_outbox(OrderConfirmed(order_id=f"{prefix}-{n}")) for n in range(count)]
+    for message in messages:
+        store.pending(message.topic)[message.id] = message
+    return messages
+
+
+def _keys_on(bus: InMemoryBus) -> list[str]:
+    records = bus.read(TopicPartition("orders", 0), 0, 100_000)
+    return [(r.key or b"").decode() for r in records]
+
+
+class _Flaky:
+    """Raises `TransientError` on the first `failures` calls of `method`, then delegates."""
+
+    def __init__(self, inner: object, method: str, failures: int) -> None:
+        self._inner, self._method, self.failures = inner, method, failures
+
+    def __getattr__(self, name: str):
+        real = getattr(self._inner, name)
+        if name != self._method:
+            return real
+
+        async def call(*args, **kwargs):
+            if self.failures:
+                self.failures -= 1
+                raise TransientError("connection reset")
+            return await real(*args, **kwargs)
+        return call
+
+
+class _RefuseKey:
+    """A transport that will never take messages keyed `refused-*`."""
+
+    def __init__(self, bus: InMemoryBus) -> None:
+        self._inner = InMemoryPublisher(bus)
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> list[Refused]:
+        refused = [Refused(m, "MessageSizeTooLargeError") for m in messages
+                   if m.key.startswith("refused")]
+        await self._inner.publish([m for m in messages if not m.key.startswith("refused")])
+        return refused
+
+
+async def _run_until_drained(relay: OutboxRelay, store: InMemoryStore) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    async with asyncio.timeout(5):
+        while store.pending("orders"):
+            await asyncio.sleep(0.001)
+    stop.set()
+    await task
+
+
+async def test_the_relay_retries_transient_read_and_publish_failures_and_loses_nothing():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 30)
+    reader = _Flaky(InMemoryOutboxReader(store, "orders"), "fetch_pending", failures=3)
+    publisher = _Flaky(InMemoryPublisher(bus), "publish", failures=2)
+    relay = OutboxRelay(reader, publisher, batch_size=7, backoff=QUICK)  # type: ignore[arg-type]
+
+    await _run_until_drained(relay, store)
+
+    assert _keys_on(bus) == [f"o-{n}" for n in range(30)]
+    assert (reader.failures, publisher.failures, relay.failed_attempts) == (0, 0, 0)
+
+
+async def test_a_failed_mark_publishes_the_batch_again_and_nothing_is_lost():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 5)
+    reader = _Flaky(InMemoryOutboxReader(store, "orders"), "mark_published", failures=1)
+    relay = OutboxRelay(reader, InMemoryPublisher(bus), backoff=QUICK)  # type: ignore[arg-type]
+
+    await _run_until_drained(relay, store)
+
+    keys = _keys_on(bus)
+    assert keys == [f"o-{n}" for n in range(5)] * 2  # at least once: the inbox dedupes
+
+
+async def test_a_message_the_transport_refuses_is_marked_failed_and_the_rest_flow_on():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 2, "before")
+    [refused] = _fill(store, 1, "refused")
+    _fill(store, 2, "after")
+    relay = OutboxRelay(InMemoryOutboxReader(store, "orders"), _RefuseKey(bus), backoff=QUICK)
+
+    await _run_until_drained(relay, store)
+
+    assert _keys_on(bus) == ["before-0", "before-1", "after-0", "after-1"]
+    assert store.failed[refused.id].reason == "MessageSizeTooLargeError"
+    assert relay.published == 4
+
+
+async def test_reading_ahead_publishes_every_message_once_in_order():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 1000)
+
+    await _run_until_drained(OutboxRelay(InMemoryOutboxReader(store, "orders"),
+                                         InMemoryPublisher(bus), batch_size=64), store)
+
+    assert _keys_on(bus) == [f"o-{n}" for n in range(1000)]
+
+
+async def test_a_bug_is_not_retried_but_ends_the_relay():
+    store = InMemoryStore()
+    _fill(store, 1)
+
+    class Broken:
+        async def publish(self, messages):
+            raise ValueError("a bug")
+
+    stop = asyncio.Event()
+    with pytest.raises(ValueError, match="a bug"):
+        await OutboxRelay(InMemoryOutboxReader(store, "orders"), Broken()).run(stop)
+    assert len(store.pending("orders")) == 1
