@@ -10,13 +10,19 @@ from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
-from adapters.postgres.engine import create_engine
+from adapters.postgres.engine import SessionLimits, create_engine
 from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.postgres.uow import SqlAlchemyUnitOfWork
 
 
-async def postgres_engine(url: str, pool_size: int) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(url, pool_size=pool_size)
+async def postgres_engine(
+    url: str, pool_size: int, statement_timeout_ms: int, lock_timeout_ms: int,
+    idle_in_transaction_timeout_ms: int,
+) -> AsyncIterator[AsyncEngine]:
+    limits = SessionLimits(statement_timeout_ms=statement_timeout_ms,
+                           lock_timeout_ms=lock_timeout_ms,
+                           idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms)
+    engine = create_engine(url, pool_size=pool_size, limits=limits)
     try:
         yield engine
     finally:
@@ -27,7 +33,11 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     memory_store = providers.Singleton(InMemoryStore)
-    engine = providers.Resource(postgres_engine, config.database_url, config.database_pool_size)
+    engine = providers.Resource(
+        postgres_engine, config.database_url, config.database_pool_size,
+        config.database_statement_timeout_ms, config.database_lock_timeout_ms,
+        config.database_idle_in_transaction_timeout_ms,
+    )
 
     uow_factory = providers.Selector(
         config.store,

@@ -1,23 +1,23 @@
 """The `orderstream demo` command: the whole flow in one process, with a summary."""
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy.exc import DBAPIError
 
-from application.errors import TransientError
+from orderstream.cli_errors import reports_errors
 from orderstream.demo import DemoReport, plan, run_demo
 from orderstream.pipeline import memory_bus_pipeline
-from orderstream.settings import Settings
+from orderstream.settings import Settings, load_settings
 from orderstream.wiring import build_container, resolve
 
 console = Console()
 
 
+@reports_errors
 def demo(
     orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
@@ -27,26 +27,14 @@ def demo(
     ] = None,
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
-    settings = Settings() if store is None else Settings(store=_store(store))
-    try:
-        report = asyncio.run(_run(settings, orders, seed, clients))
-    except (TransientError, DBAPIError) as error:
-        console.print(f"[bold red]the {settings.store} store failed:[/] {error}")
-        console.print("Is PostgreSQL running (orderstream infra up) and migrated "
-                      "(orderstream db upgrade)? See ORDERSTREAM_DATABASE_URL.")
-        raise typer.Exit(code=2) from error
+    settings = load_settings(store=store)
+    report = asyncio.run(_run(settings, orders, seed, clients))
     _print(report, settings)
     if report.violations:
         for violation in report.violations:
             console.print(f"[bold red]invariant violated:[/] {violation}")
         raise typer.Exit(code=1)
     console.print("[bold green]all invariants hold[/]")
-
-
-def _store(value: str) -> Literal["memory", "postgres"]:
-    if value not in ("memory", "postgres"):
-        raise typer.BadParameter("store must be memory or postgres")
-    return "memory" if value == "memory" else "postgres"
 
 
 async def _run(settings: Settings, orders: int, seed: int, clients: int) -> DemoReport:

@@ -9,6 +9,7 @@
 - `pg_uow_factory` (session): a zero-argument factory of `SqlAlchemyUnitOfWork` on
   `pg_engine` (each consumer group's inbox in the schema named like it), the Postgres
   twin of the memory store's factory for suites that run the same scenarios on both.
+- `empty_database_url` (function): a database of the test's own, never migrated.
 - `temporary_database`: an async context manager factory for a test that needs a database
   of its own (empty, not migrated), e.g. the migration stairway.
 """
@@ -98,6 +99,12 @@ def migrated_template_name(database_url: str) -> Iterator[str]:
     """A migrated database that nobody connects to, so it can be copied as a template."""
     for url in _migrated(database_url):
         yield str(make_url(url).database)
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """A database of this test's own that no migration has touched."""
+    yield from _database(database_url)
 
 
 @pytest.fixture

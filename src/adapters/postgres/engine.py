@@ -1,5 +1,7 @@
 """The asyncpg engine: one pool per process, built by the composition root."""
 
+from dataclasses import dataclass
+
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -12,27 +14,49 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionLimits:
+    """Server-side limits of every session, so that nothing holds locks or snapshots forever.
+
+    A statement that runs too long, a lock wait that lasts too long and a transaction left
+    idle are ended by the server; each comes back as a transient error and is retried.
+    """
+
+    statement_timeout_ms: int = 30_000
+    lock_timeout_ms: int = 10_000
+    idle_in_transaction_timeout_ms: int = 60_000
+
+    def server_settings(self) -> dict[str, str]:
+        return {
+            "statement_timeout": str(self.statement_timeout_ms),
+            "lock_timeout": str(self.lock_timeout_ms),
+            "idle_in_transaction_session_timeout": str(self.idle_in_transaction_timeout_ms),
+        }
+
+
 def create_engine(
     url: str,
     *,
     pool_size: int = 10,
     max_overflow: int = 10,
     pool_timeout_s: float = 10.0,
-    statement_timeout_ms: int | None = None,
+    limits: SessionLimits | None = None,
+    application_name: str = "orderstream",
 ) -> AsyncEngine:
-    """An engine on `url`. Transactions run at READ COMMITTED, Postgres' default.
+    """An engine on `url` whose transactions run at READ COMMITTED, set explicitly.
 
     READ COMMITTED is what the inventory relies on: `SELECT ... FOR UPDATE` that waited
-    for a row lock re-reads the row as the other transaction committed it.
+    for a row lock re-reads the row as the other transaction committed it, where
+    REPEATABLE READ would fail with a serialization error instead.
     """
-    server_settings = {"application_name": "orderstream"}
-    if statement_timeout_ms is not None:
-        server_settings["statement_timeout"] = str(statement_timeout_ms)
+    server_settings = {"application_name": application_name,
+                       **(limits or SessionLimits()).server_settings()}
     return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout_s,
         pool_pre_ping=True,
+        isolation_level="READ COMMITTED",
         connect_args={"server_settings": server_settings},
     )

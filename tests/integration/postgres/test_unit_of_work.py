@@ -5,11 +5,12 @@ import dataclasses
 from typing import Any
 
 import pytest
-from sqlalchemy import exc
+from sqlalchemy import exc, text
 
 from adapters.codec import to_outbox
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
 from adapters.postgres import outbox as outbox_module
+from adapters.postgres.engine import SessionLimits
 from application.errors import TransientError
 from application.handlers import place_order
 from application.ports import UnitOfWorkFactory
@@ -154,5 +155,35 @@ async def test_lost_connection_is_a_transient_error(
                                " WHERE datname = current_database()"
                                " AND state = 'idle in transaction'")
                 await uow.stock.get(new_id("SKU"))
+    finally:
+        await engine.dispose()
+
+
+async def test_the_engine_sets_read_committed_and_the_session_limits(
+        migrated_database_url: str) -> None:
+    limits = SessionLimits(statement_timeout_ms=1234, lock_timeout_ms=567,
+                           idle_in_transaction_timeout_ms=8901)
+    engine = create_engine(migrated_database_url, pool_size=1, limits=limits)
+    try:
+        async with engine.connect() as connection:
+            shown = [await connection.scalar(text(f"SHOW {name}")) for name in (
+                "transaction_isolation", "statement_timeout", "lock_timeout",
+                "idle_in_transaction_session_timeout")]
+    finally:
+        await engine.dispose()
+    assert shown == ["read committed", "1234ms", "567ms", "8901ms"]
+
+
+async def test_a_transaction_left_idle_is_ended_by_the_server_as_a_transient_error(
+        migrated_database_url: str, new_id) -> None:
+    limits = SessionLimits(idle_in_transaction_timeout_ms=200)
+    engine = create_engine(migrated_database_url, pool_size=1, limits=limits)
+    try:
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await place_order(place_command(new_id("order")), uow)
+                await uow.flush()
+                await asyncio.sleep(0.6)
+                await uow.commit()
     finally:
         await engine.dispose()

@@ -1,0 +1,127 @@
+"""What a command line user sees when settings are wrong or a service cannot be used.
+
+A bad setting, an unreachable or unmigrated database, or a broker that does not answer
+ends every command the same way: one line saying what and where, a hint, exit code 2.
+Anything else is a bug, and keeps its traceback.
+"""
+
+import functools
+from collections.abc import Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+import typer
+from pydantic import ValidationError
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+
+EXIT_UNUSABLE = 2
+P = ParamSpec("P")
+R = TypeVar("R")
+
+POSTGRES_HINT = ("Is PostgreSQL running (orderstream infra up) and migrated (orderstream db "
+                 "upgrade)? The URL comes from ORDERSTREAM_DATABASE_URL or DATABASE_URL.")
+KAFKA_HINT = ("Is Kafka running (orderstream infra up)? The address comes from "
+              "ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS or KAFKA_BOOTSTRAP_SERVERS.")
+
+
+class ConfigurationError(Exception):
+    """Settings that cannot work, said in the words of the environment variables."""
+
+
+def settings_error(error: ValidationError) -> ConfigurationError:
+    problems = []
+    for problem in error.errors(include_url=False):
+        name = "_".join(str(part) for part in problem["loc"])
+        name = name if name.isupper() else f"ORDERSTREAM_{name.upper()}"
+        value = problem.get("input")
+        shown = redacted(value) if "URL" in name and isinstance(value, str) else repr(value)
+        problems.append(f"{name}={shown}: {problem['msg']}")
+    return ConfigurationError("invalid settings: " + "; ".join(problems))
+
+
+def explain(error: BaseException) -> str | None:
+    """A sentence for a failure the user can fix, or None when it is a bug."""
+    for cause in _chain(error):
+        message = _explain_one(cause)
+        if message is not None:
+            return message
+    return None
+
+
+def _explain_one(error: BaseException) -> str | None:
+    if isinstance(error, ConfigurationError):
+        return str(error)
+    if isinstance(error, ValidationError):
+        return str(settings_error(error))
+    name = type(error).__name__
+    module = type(error).__module__
+    if module.startswith("aiokafka") and name in {"KafkaConnectionError", "KafkaTimeoutError",
+                                                  "NoBrokersAvailable"}:
+        return f"cannot reach Kafka: {error}. {KAFKA_HINT}"
+    if isinstance(error, sa_exc.DBAPIError):
+        return _database_error(error)
+    if module.startswith("asyncpg"):
+        return _asyncpg_error(name, error)
+    if isinstance(error, OSError | TimeoutError):
+        return f"cannot reach PostgreSQL: {error}. {POSTGRES_HINT}"
+    return None
+
+
+def _database_error(error: sa_exc.DBAPIError) -> str | None:
+    orig = error.orig
+    inner = getattr(orig, "__cause__", None) or orig
+    if inner is not None and type(inner).__module__.startswith("asyncpg"):
+        return _asyncpg_error(type(inner).__name__, inner)
+    if error.connection_invalidated:
+        return f"lost the connection to PostgreSQL: {orig}. {POSTGRES_HINT}"
+    return None
+
+
+def _asyncpg_error(name: str, error: BaseException) -> str | None:
+    if name == "UndefinedTableError":
+        return (f"the database has no orderstream tables ({error}): run "
+                "`orderstream db upgrade` against it first")
+    if name in {"InvalidCatalogNameError", "InvalidPasswordError",
+                "InvalidAuthorizationSpecificationError", "CannotConnectNowError",
+                "TooManyConnectionsError", "ConnectionDoesNotExistError"}:
+        return f"cannot use PostgreSQL: {error}. {POSTGRES_HINT}"
+    return None
+
+
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        if isinstance(current, BaseExceptionGroup):
+            for inner in current.exceptions:
+                yield from _chain(inner)
+        current = current.__cause__ or current.__context__
+
+
+def redacted(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa_exc.ArgumentError:
+        return "<not a URL>"
+
+
+def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
+    """Turn failures the user can fix into one line on stderr and exit code 2."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except Exception as error:
+            message = explain(error)
+            if message is None:
+                raise
+            typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(code=EXIT_UNUSABLE) from None
+
+    return run
+

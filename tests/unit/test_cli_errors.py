@@ -1,0 +1,52 @@
+"""Wrong settings and unusable services end every command with one clear line and exit 2."""
+
+import pytest
+from typer.testing import CliRunner
+
+from orderstream.cli import app
+
+pytestmark = pytest.mark.unit
+
+CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
+
+
+def _run(monkeypatch, env: dict[str, str], *args: str):
+    for name in ("DATABASE_URL", "ORDERSTREAM_DATABASE_URL", "ORDERSTREAM_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "secret" not in result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", [["demo", "--orders", "1"], ["db", "upgrade"]])
+def test_an_unknown_store_is_named_with_its_variable(monkeypatch, command):
+    output = _run(monkeypatch, {"ORDERSTREAM_STORE": "bogus"}, *command)
+    assert "ORDERSTREAM_STORE='bogus'" in output
+    assert "'memory' or 'postgres'" in output
+
+
+@pytest.mark.parametrize("command", [["demo", "--orders", "1"], ["db", "upgrade"]])
+def test_a_database_url_that_is_not_postgres_is_refused(monkeypatch, command):
+    output = _run(monkeypatch, {"ORDERSTREAM_DATABASE_URL": "mysql://u:secret@db/shop"},
+                  *command)
+    assert "ORDERSTREAM_DATABASE_URL" in output
+    assert "must be a PostgreSQL URL" in output
+
+
+@pytest.mark.parametrize("variable", ["ORDERSTREAM_DATABASE_URL", "DATABASE_URL"])
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["db", "downgrade"],
+                                     ["demo", "--store", "postgres", "--orders", "1"]])
+def test_an_unreachable_database_is_said_so_whichever_variable_names_it(
+        monkeypatch, command, variable):
+    output = _run(monkeypatch, {variable: CLOSED_PORT}, *command)
+    assert "cannot reach PostgreSQL" in output
+    assert "orderstream infra up" in output
+
+
+def test_a_demo_option_outside_its_choices_is_refused(monkeypatch):
+    output = _run(monkeypatch, {}, "demo", "--store", "oracle")
+    assert "ORDERSTREAM_STORE='oracle'" in output
