@@ -10,7 +10,7 @@ from rich.table import Table
 
 from orderstream.cli_errors import reports_errors
 from orderstream.demo import DemoReport, plan, run_demo
-from orderstream.pipeline import memory_bus_pipeline
+from orderstream.pipeline import PipelineFailed, memory_bus_pipeline
 from orderstream.settings import Settings, load_settings
 from orderstream.wiring import build_container, resolve
 
@@ -28,7 +28,11 @@ def demo(
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = load_settings(store=store)
-    report = asyncio.run(_run(settings, orders, seed, clients))
+    try:
+        report = asyncio.run(_run(settings, orders, seed, clients))
+    except PipelineFailed as error:
+        console.print(f"[bold red]the flow stopped:[/] {error}")
+        raise typer.Exit(code=1) from None
     _print(report, settings)
     if report.violations:
         for violation in report.violations:

@@ -1,8 +1,10 @@
 """The whole flow in one process: two relays and two workers around one transport."""
 
 import asyncio
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus
@@ -24,18 +26,70 @@ WORKERS: dict[str, tuple[str, dict[type[Event], EventHandler]]] = {
 }
 
 
+log = logging.getLogger(__name__)
+
+
+class PipelineFailed(Exception):
+    """A relay or worker ended with an error it could not retry (a bug, not an outage)."""
+
+
 @dataclass
 class Pipeline:
     relays: list[OutboxRelay]
     workers: list[ConsumerPolicy]
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run until `stop` is set; the first task to fail stops the others and raises."""
-        async with asyncio.TaskGroup() as tasks:
-            for relay in self.relays:
-                tasks.create_task(relay.run(stop))
-            for worker in self.workers:
-                tasks.create_task(worker.run(stop))
+        """Run every relay and worker until `stop` is set.
+
+        Relays and workers retry transient failures themselves, so one that raises has
+        met a bug. It is logged, the others are asked to stop, which lets each finish and
+        commit the batch it is in the middle of instead of being cancelled in it, and
+        then `PipelineFailed` is raised.
+        """
+        halt = asyncio.Event()
+        parts: dict[asyncio.Task[None], str] = {}
+        for n, relay in enumerate(self.relays):
+            parts[_start(relay.run(halt), f"relay-{n}")] = f"relay {n}"
+        for n, worker in enumerate(self.workers):
+            parts[_start(worker.run(halt), f"worker-{n}")] = f"worker {n}"
+        stopping = _start(_forward(stop, halt), "stop")
+        try:
+            failures = await _supervise(parts, halt)
+        finally:
+            stopping.cancel()
+        if failures:
+            name, error = failures[0]
+            raise PipelineFailed(f"{name} failed: {error!r}") from error
+
+
+def _start(coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    return asyncio.create_task(coroutine, name=name)
+
+
+async def _forward(stop: asyncio.Event, halt: asyncio.Event) -> None:
+    await stop.wait()
+    halt.set()
+
+
+async def _supervise(parts: dict[asyncio.Task[None], str],
+                     halt: asyncio.Event) -> list[tuple[str, BaseException]]:
+    failures: list[tuple[str, BaseException]] = []
+    running = set(parts)
+    try:
+        while running:
+            done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if error is not None:
+                    log.error("%s failed; stopping the others", parts[task], exc_info=error)
+                    failures.append((parts[task], error))
+                    halt.set()
+    except asyncio.CancelledError:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        raise
+    return failures
 
 
 def memory_bus_pipeline(
