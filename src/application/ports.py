@@ -124,6 +124,20 @@ class Publisher(Protocol):
         ...
 
 
+class Leadership(Protocol):
+    """The exclusive right, among processes, to do one job (relay one outbox)."""
+
+    async def acquire(self) -> bool:
+        """Try once to become the leader; True if this process leads now (or already did)."""
+        ...
+
+    async def held(self) -> bool:
+        """Whether this process still leads; False as soon as that cannot be confirmed."""
+        ...
+
+    async def release(self) -> None: ...
+
+
 class MessageConsumer(Protocol):
     """A member of a consumer group on a transport (the memory bus or Kafka)."""
 
