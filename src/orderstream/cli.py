@@ -5,11 +5,13 @@ import typer
 from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
 from orderstream.infra.cli import infra_app
+from orderstream.relay_cli import relay
 
 app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
                   no_args_is_help=True)
 
 app.command()(demo)
+app.command()(relay)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 

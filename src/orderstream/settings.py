@@ -42,6 +42,9 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
 
+    shutdown_timeout_s: float = Field(default=8.0, gt=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, url: str) -> str:

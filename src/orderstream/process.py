@@ -1,0 +1,49 @@
+"""Long-running processes: stop on SIGTERM or SIGINT, within a deadline, exit 0."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+Main = Callable[[asyncio.Event], Awaitable[None]]
+
+
+async def run_until_signalled(main: Main, *, shutdown_timeout_s: float) -> None:
+    """Run `main(stop)`; the first SIGTERM or SIGINT sets `stop`.
+
+    `main` then has `shutdown_timeout_s` to finish its batch, commit and close; after
+    that, or at a second signal, it is cancelled (its transactions roll back, nothing
+    is lost). An error of `main` propagates; a clean or deadline stop returns.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    running = asyncio.ensure_future(main(stop))
+    signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_signal(number: int) -> None:
+        if stop.is_set():
+            log.warning("second %s: stopping now", signal.Signals(number).name)
+            running.cancel()
+            return
+        log.info("%s: finishing the batch in flight, then stopping",
+                 signal.Signals(number).name)
+        stop.set()
+        loop.call_later(shutdown_timeout_s, _deadline, running, shutdown_timeout_s)
+
+    for number in signals:
+        loop.add_signal_handler(number, on_signal, number)
+    try:
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    finally:
+        for number in signals:
+            loop.remove_signal_handler(number)
+
+
+def _deadline(running: "asyncio.Future[None]", shutdown_timeout_s: float) -> None:
+    if not running.done():
+        log.warning("not stopped within %.1fs: cancelling", shutdown_timeout_s)
+        running.cancel()

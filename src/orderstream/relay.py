@@ -1,0 +1,88 @@
+"""`orderstream relay`: move each outbox to Kafka while this process leads it.
+
+Several relay processes may run; per outbox exactly one leads (an advisory lock) and the
+others stand by, trying again every `leader_check_interval_s`. The leader wakes up on the
+outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and prunes published
+rows older than `relay_retention_s`.
+"""
+
+import asyncio
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.postgres.leadership import AdvisoryLockLeadership
+from adapters.postgres.notifications import OutboxNotifications
+from adapters.postgres.outbox_reader import PostgresOutboxReader
+from application.errors import TransientError
+from application.leadership import run_as_leader
+from application.ports import Publisher
+from application.relay import OutboxRelay
+from orderstream.cli_errors import ConfigurationError
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
+
+log = logging.getLogger(__name__)
+
+OUTBOXES = ("orders", "inventory")
+
+
+def check_relay_settings(settings: Settings) -> None:
+    if settings.store != "postgres" or settings.transport != "kafka":
+        raise ConfigurationError(
+            "orderstream relay moves the PostgreSQL outboxes to Kafka: set "
+            "ORDERSTREAM_STORE=postgres and ORDERSTREAM_TRANSPORT=kafka "
+            f"(now store={settings.store}, transport={settings.transport})")
+
+
+async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asyncio.Event) -> None:
+    """Relay every outbox of `outboxes` until `stop` is set."""
+    check_relay_settings(settings)
+    container = build_container(settings)
+    try:
+        engine = await resolve(container.engine)
+        publisher = await resolve(container.publisher)
+        async with asyncio.TaskGroup() as tasks:
+            for outbox in outboxes:
+                tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop))
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
+
+
+async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
+                       settings: Settings, stop: asyncio.Event) -> None:
+    reader = PostgresOutboxReader(engine, outbox)
+
+    async def lead(halt: asyncio.Event) -> None:
+        notifications = OutboxNotifications(engine, outbox)
+        relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
+                            wakeup=notifications.wait,
+                            idle_wait_s=settings.relay_poll_interval_s)
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(relay.run(halt))
+                tasks.create_task(_prune(reader, outbox, settings, halt))
+        finally:
+            await notifications.close()
+
+    leadership = AdvisoryLockLeadership(engine, f"orderstream.relay.{outbox}")
+    await run_as_leader(leadership, lead, stop, name=f"relay {outbox}",
+                        check_interval_s=settings.leader_check_interval_s)
+
+
+async def _prune(reader: PostgresOutboxReader, outbox: str, settings: Settings,
+                 halt: asyncio.Event) -> None:
+    while not halt.is_set():
+        try:
+            pruned = await reader.prune(settings.relay_retention_s)
+        except TransientError as error:
+            log.warning("pruning %s outbox failed, trying again later: %s", outbox, error)
+        else:
+            if pruned:
+                log.info("pruned %d published rows from the %s outbox", pruned, outbox)
+        try:
+            await asyncio.wait_for(halt.wait(), settings.relay_prune_interval_s)
+        except TimeoutError:
+            pass
