@@ -7,8 +7,9 @@ producer may add optional fields without breaking older consumers.
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.fields import Count, Identifier, Quantity, Reason, Sku
 from domain.events import (
     Event,
     OrderConfirmed,
@@ -18,25 +19,7 @@ from domain.events import (
     StockReserved,
 )
 from domain.orders import MAX_LINES, Order
-from domain.values import (
-    ID_PATTERN,
-    MAX_QUANTITY,
-    MIN_QUANTITY,
-    SKU_PATTERN,
-    TEXT_PATTERN,
-    LineRejection,
-    OrderLine,
-    RejectionReason,
-)
-
-MAX_REASON_LENGTH = 200
-
-Identifier = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
-Sku = Annotated[str, StringConstraints(pattern=rf"^{SKU_PATTERN}$")]
-Quantity = Annotated[int, Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
-Count = Annotated[int, Field(ge=0, le=2**31 - 1)]
-Reason = Annotated[str, StringConstraints(max_length=MAX_REASON_LENGTH,
-                                          pattern=rf"^{TEXT_PATTERN}$")]
+from domain.values import LineRejection, OrderLine, RejectionReason
 
 
 class _Model(BaseModel):

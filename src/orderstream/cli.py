@@ -6,12 +6,15 @@ from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
 from orderstream.infra.cli import infra_app
 from orderstream.relay_cli import relay
+from orderstream.serve_cli import apikey, serve
 
 app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
                   no_args_is_help=True)
 
 app.command()(demo)
 app.command()(relay)
+app.command()(serve)
+app.command()(apikey)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 

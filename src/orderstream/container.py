@@ -8,10 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
 from adapters.postgres.engine import SessionLimits, create_engine
 from adapters.postgres.outbox_reader import PostgresOutboxReader
+from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SqlAlchemyUnitOfWork
 
 
@@ -48,6 +50,12 @@ class Container(containers.DeclarativeContainer):
         config.store,
         memory=providers.Factory(functools.partial, InMemoryOutboxReader, memory_store),
         postgres=providers.Factory(functools.partial, PostgresOutboxReader, engine),
+    )
+
+    read_model = providers.Selector(
+        config.store,
+        memory=providers.Singleton(InMemoryReadModel, memory_store),
+        postgres=providers.Singleton(PostgresReadModel, engine),
     )
 
     bus = providers.Singleton(InMemoryBus, partitions=config.partitions)

@@ -2,7 +2,7 @@
 
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -10,6 +10,19 @@ from sqlalchemy.exc import ArgumentError
 from orderstream.cli_errors import settings_error
 
 DEFAULT_DATABASE_URL = "postgresql+asyncpg://orderstream:orderstream@127.0.0.1:15432/orderstream"
+
+
+Scope = Literal["orders:write", "orders:read", "stock:write", "stock:read"]
+
+
+class ApiKeySetting(BaseModel):
+    """One API key as configured: its name, the SHA-256 of the key (hex), its scopes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    scopes: list[Scope] = Field(min_length=1)
 
 
 class Settings(BaseSettings):
@@ -42,6 +55,14 @@ class Settings(BaseSettings):
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
 
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_workers: int = Field(default=1, ge=1)
+    api_max_body_bytes: int = Field(default=65_536, ge=1_024)
+    api_keys: list[ApiKeySetting] = Field(
+        default_factory=list, description="JSON list of {name, sha256, scopes}")
+    api_open: bool = Field(default=False, description="serve without API keys (local only)")
+    idempotency_retention_s: float = Field(default=24 * 3600.0, gt=0)
     shutdown_timeout_s: float = Field(default=8.0, gt=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,0 +1,85 @@
+"""Refuse a request body before it is parsed: too large (413) or not JSON (415)."""
+
+from collections.abc import Iterable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from adapters.http.problems import ProblemError, problem_response
+
+WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class RequestLimits:
+    """Reads at most `max_body_bytes` of a body, then hands the body on to the app.
+
+    The limit is enforced on what arrives, not on what `Content-Length` claims (which a
+    chunked request does not even send), and nothing is parsed before it holds.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope["headers"])
+        refusal = self._refuse_by_headers(headers)
+        if refusal is None:
+            body, refusal = await self._read(receive)
+        if refusal is not None:
+            await problem_response(refusal)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+    def _refuse_by_headers(self, headers: dict[str, str]) -> ProblemError | None:
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+            return self._too_large()
+        has_body = length not in (None, "0") or "transfer-encoding" in headers
+        media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if has_body and not _is_json(media_type):
+            return ProblemError(415, "unsupported-media-type", "Unsupported media type",
+                                f"send application/json, not {media_type or 'no content type'}")
+        return None
+
+    async def _read(self, receive: Receive) -> tuple[bytes, ProblemError | None]:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return b"", None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", self._too_large()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), None
+
+    def _too_large(self) -> ProblemError:
+        return ProblemError(413, "body-too-large", "Request body too large",
+                            f"the body may hold at most {self.max_body_bytes} bytes")
+
+
+def _is_json(media_type: str) -> bool:
+    return media_type == "application/json" or media_type.endswith("+json")
+
+
+def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay

@@ -1,0 +1,159 @@
+"""Every error as an RFC 9457 problem document (`application/problem+json`).
+
+A problem has a `type` (a URI naming the kind of problem, documented in docs/http.md), a
+`title` (the same for every problem of that type), the HTTP `status` and a `detail` for
+this occurrence. Validation problems add `errors` (where and what); server errors add
+`error_id`, which is also in the log line that holds the traceback.
+"""
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from application.errors import TransientError
+from domain.errors import (
+    DomainError,
+    InvalidStockLevel,
+    OrderNotFound,
+)
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "/problems/"
+
+
+class ValidationIssue(BaseModel):
+    location: str
+    message: str
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[ValidationIssue] | None = None
+    error_id: str | None = None
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str, *,
+                 headers: Mapping[str, str] | None = None, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+        self.headers = dict(headers or {})
+        self.extensions = extensions
+
+
+def problem_response(error: ProblemError) -> JSONResponse:
+    body = {"type": TYPE_BASE + error.kind, "title": error.title, "status": error.status,
+            "detail": error.detail, **error.extensions}
+    return JSONResponse(body, status_code=error.status, media_type=PROBLEM_JSON,
+                        headers=error.headers)
+
+
+def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for a route: each status as a problem document."""
+    return {status: {"model": Problem, "description": _TITLES.get(status, "Problem"),
+                     "content": {PROBLEM_JSON: {}}} for status in statuses}
+
+
+_TITLES = {
+    400: "Malformed request", 401: "Not authenticated", 403: "Not allowed",
+    404: "Not found", 409: "Conflict", 413: "Request body too large",
+    415: "Unsupported media type", 422: "Invalid request", 500: "Internal error",
+    503: "Try again",
+}
+
+
+def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return problem_response(ProblemError(
+            400, "malformed-json", "Malformed request", "the body is not valid JSON"))
+    issues = [{"location": ".".join(str(part) for part in p["loc"]), "message": p["msg"]}
+              for p in problems[:20]]
+    detail = "; ".join(f"{i['location']}: {i['message']}" for i in issues[:3])
+    return problem_response(ProblemError(422, "invalid-request", "Invalid request", detail,
+                                         errors=issues))
+
+
+def _http(request: Request, error: HTTPException) -> JSONResponse:
+    kind = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
+    title = _TITLES.get(error.status_code, "HTTP error")
+    return problem_response(ProblemError(error.status_code, kind, title, str(error.detail),
+                                         headers=error.headers))
+
+
+# A broken business rule is 422, unless it conflicts with the current state (409).
+DOMAIN_STATUS: Mapping[type[DomainError], tuple[int, str]] = {
+    InvalidStockLevel: (409, "stock-level-conflict"),
+    OrderNotFound: (404, "not-found"),
+}
+
+
+def _domain(request: Request, error: DomainError) -> JSONResponse:
+    status, kind = next((DOMAIN_STATUS[cls] for cls in type(error).__mro__
+                         if cls in DOMAIN_STATUS), (422, "rule-violated"))
+    return problem_response(ProblemError(status, kind, _TITLES[status], str(error)))
+
+
+def _transient(request: Request, error: TransientError) -> JSONResponse:
+    return problem_response(ProblemError(
+        503, "unavailable", "Try again", "the store is briefly unavailable; retry the request",
+        headers={"Retry-After": "1"}))
+
+
+def _problem(request: Request, error: ProblemError) -> JSONResponse:
+    return problem_response(error)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
+    app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
+    app.add_exception_handler(TransientError, _transient)  # type: ignore[arg-type]
+    app.add_exception_handler(ProblemError, _problem)  # type: ignore[arg-type]
+
+
+class ServerErrors:
+    """Outermost middleware: a bug answers 500 with an id, never a stack trace."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking)
+        except Exception:
+            error_id = uuid.uuid4().hex
+            log.exception("unhandled error %s in %s %s", error_id, scope.get("method"),
+                          scope.get("path"))
+            if started:
+                raise
+            response = problem_response(ProblemError(
+                500, "internal-error", "Internal error",
+                f"the request failed; quote error id {error_id} when reporting it",
+                error_id=error_id))
+            await response(scope, receive, send)

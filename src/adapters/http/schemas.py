@@ -1,0 +1,87 @@
+"""Request and response bodies. Requests forbid unknown fields and carry the domain's bounds."""
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from adapters.fields import Count, Identifier, Quantity, Sku
+from domain.inventory import StockItem
+from domain.orders import MAX_LINES, Order
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(regex_engine="python-re")
+
+
+class LineIn(_Request):
+    sku: Sku
+    quantity: Quantity
+
+
+class PlaceOrderRequest(_Request):
+    customer_id: Identifier
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+
+
+class StockLevelRequest(_Request):
+    on_hand: Count
+
+
+class LineOut(_Response):
+    sku: str
+    quantity: int
+
+
+class LineRejectionOut(_Response):
+    sku: str
+    reason: Literal["out_of_stock", "unknown_sku"]
+    requested: int
+    available: int
+
+
+class RejectionOut(_Response):
+    reason: str
+    lines: list[LineRejectionOut]
+
+
+class OrderAccepted(_Response):
+    id: str
+    status: Literal["pending"]
+
+
+class OrderOut(_Response):
+    id: str
+    customer_id: str
+    status: Literal["pending", "confirmed", "rejected"]
+    lines: list[LineOut]
+    rejection: RejectionOut | None = None
+
+    @classmethod
+    def of(cls, order: Order) -> "OrderOut":
+        rejection = None
+        if order.rejection_reason is not None:
+            rejection = RejectionOut(reason=order.rejection_reason, lines=[])
+        return cls(id=order.id, customer_id=order.customer_id, status=order.status.value,
+                   lines=[LineOut(sku=line.sku, quantity=line.quantity) for line in order.lines],
+                   rejection=rejection)
+
+
+class StockOut(_Response):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+
+    @classmethod
+    def of(cls, item: StockItem) -> "StockOut":
+        return cls(sku=item.sku, on_hand=item.on_hand, reserved=item.reserved,
+                   available=item.available)
+
+
+class StockPage(_Response):
+    items: list[StockOut]
+    next: str | None = Field(description="The URL of the next page; null on the last one.")

@@ -1,0 +1,21 @@
+"""What the routes need, given by the composition root when the app starts."""
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from adapters.http.auth import ApiKeys
+from application.commands import CommandBus
+from application.queries import ReadModel
+
+
+@dataclass(frozen=True, slots=True)
+class ApiServices:
+    commands: CommandBus
+    reads: ReadModel
+    keys: ApiKeys
+
+
+def services(request: Request) -> ApiServices:
+    found: ApiServices = request.app.state.services
+    return found

@@ -1,0 +1,61 @@
+"""`PUT /stock/{sku}`, `GET /stock/{sku}` and `GET /stock`."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Security
+
+from adapters.http.auth import Principal, requires
+from adapters.http.problems import ProblemError, declared
+from adapters.http.schemas import StockLevelRequest, StockOut, StockPage
+from adapters.http.services import ApiServices, services
+from domain.commands import SetStockLevel
+from domain.values import SKU_PATTERN
+
+router = APIRouter(tags=["stock"])
+
+SkuPath = Annotated[str, Path(pattern=rf"^{SKU_PATTERN}$", description="The SKU.")]
+MAX_PAGE = 500
+
+
+@router.put("/stock/{sku}", response_model=StockOut,
+            responses=declared(400, 401, 403, 409, 413, 415, 422, 500, 503))
+async def set_stock_level(
+    sku: SkuPath,
+    body: StockLevelRequest,
+    api: Annotated[ApiServices, Depends(services)],
+    principal: Annotated[Principal, Security(requires("stock:write"))],
+) -> StockOut:
+    """Set how many units of `sku` are on hand (creates the SKU). 409 below what is reserved."""
+    item = await api.commands.handle(SetStockLevel(sku=sku, on_hand=body.on_hand))
+    return StockOut.of(item)
+
+
+@router.get("/stock/{sku}", response_model=StockOut,
+            responses=declared(401, 403, 404, 422, 500, 503))
+async def get_stock_item(
+    sku: SkuPath,
+    api: Annotated[ApiServices, Depends(services)],
+    principal: Annotated[Principal, Security(requires("stock:read"))],
+) -> StockOut:
+    item = await api.reads.stock_item(sku)
+    if item is None:
+        raise ProblemError(404, "not-found", "Not found", f"no stock item {sku!r}")
+    return StockOut.of(item)
+
+
+@router.get("/stock", response_model=StockPage, responses=declared(401, 403, 422, 500, 503))
+async def list_stock(
+    request: Request,
+    api: Annotated[ApiServices, Depends(services)],
+    principal: Annotated[Principal, Security(requires("stock:read"))],
+    after: Annotated[str | None, Query(pattern=rf"^{SKU_PATTERN}$",
+                                       description="Start after this SKU.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> StockPage:
+    """Stock items in SKU order, `limit` at a time; `next` links the following page."""
+    items = await api.reads.stock_page(after=after, limit=limit)
+    following = None
+    if len(items) == limit:
+        following = str(request.url.include_query_params(after=items[-1].sku, limit=limit))
+        following = following[following.index("/stock"):]
+    return StockPage(items=[StockOut.of(item) for item in items], next=following)

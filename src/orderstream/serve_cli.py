@@ -1,0 +1,46 @@
+"""`orderstream serve` and `orderstream apikey`."""
+
+import secrets
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from adapters.http.auth import SCOPES, hash_key
+from orderstream.api import api_keys
+from orderstream.cli_errors import reports_errors
+from orderstream.settings import load_settings
+
+
+@reports_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address (ORDERSTREAM_API_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (ORDERSTREAM_API_PORT).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, help="Worker processes (ORDERSTREAM_API_WORKERS).")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn on the store and keys the settings name."""
+    settings = load_settings(api_host=host, api_port=port, api_workers=workers)
+    api_keys(settings)
+    if settings.api_open:
+        typer.echo("warning: serving WITHOUT authentication (ORDERSTREAM_API_OPEN=true)",
+                   err=True)
+    uvicorn.run("orderstream.api:app_from_environment", factory=True, host=settings.api_host,
+                port=settings.api_port, workers=settings.api_workers, log_level="info",
+                proxy_headers=False, server_header=False)
+
+
+def apikey(
+    name: Annotated[str, typer.Argument(help="A name for the key (shown in 403s and logs).")],
+    scopes: Annotated[list[str] | None, typer.Option(
+        "--scope", help=f"Repeat for each scope; default all: {', '.join(SCOPES)}.")] = None,
+) -> None:
+    """Make a new random API key: the key for the client, the entry for the settings."""
+    chosen = scopes or list(SCOPES)
+    unknown = sorted(set(chosen) - set(SCOPES))
+    if unknown:
+        raise typer.BadParameter(f"unknown scopes {unknown}; choose from {SCOPES}")
+    key = secrets.token_urlsafe(32)
+    entry = f'{{"name": "{name}", "sha256": "{hash_key(key)}", "scopes": {chosen}}}'
+    typer.echo(f"key (give it to the client, it is not stored): {key}")
+    typer.echo(f"ORDERSTREAM_API_KEYS entry: {entry.replace(chr(39), chr(34))}")
