@@ -10,6 +10,7 @@ from rich.table import Table
 
 from orderstream.cli_errors import reports_errors
 from orderstream.demo import DemoReport, plan, run_demo
+from orderstream.demo_serve import serve_demo
 from orderstream.pipeline import PipelineFailed, memory_bus_pipeline
 from orderstream.settings import Settings, load_settings
 from orderstream.wiring import build_container, resolve
@@ -25,9 +26,15 @@ def demo(
     store: Annotated[
         str | None, typer.Option(help="memory or postgres (default: ORDERSTREAM_STORE).")
     ] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="Instead: keep the flow running behind the HTTP API (no keys) "
+                        "on ORDERSTREAM_API_HOST:ORDERSTREAM_API_PORT until Ctrl-C.")] = False,
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = load_settings(store=store)
+    if serve:
+        asyncio.run(serve_demo(settings, _announce))
+        return
     try:
         report = asyncio.run(_run(settings, orders, seed, clients))
     except PipelineFailed as error:
@@ -69,6 +76,12 @@ async def _run(settings: Settings, orders: int, seed: int, clients: int) -> Demo
         shutdown = container.shutdown_resources()
         if shutdown is not None:
             await shutdown
+
+
+def _announce(url: str) -> None:
+    console.print(f"[bold]orderstream demo[/]: the embedded flow is serving the API at {url}")
+    console.print("[bold yellow]open: no API keys are checked[/] (a local demo); "
+                  f"OpenAPI at {url}/docs; Ctrl-C stops it")
 
 
 def _print(report: DemoReport, settings: Settings) -> None:
