@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.postgres import PostgresOutboxReader, SqlAlchemyUnitOfWork, create_engine, migrations
 from application.commands import CommandBus
+from application.consumer import Backoff
 from application.handlers import place_order
 from application.messages import Refused, TopicPartition
 from application.ports import UnitOfWorkFactory
@@ -206,3 +207,39 @@ async def test_pruning_deletes_only_rows_published_before_the_retention(
             "SELECT aggregateid FROM orders.outbox WHERE aggregateid LIKE 'prune-%'"
             " ORDER BY seq"))).scalars().all()
     assert keys == ["prune-recent", "prune-pending", "prune-failed"]
+
+
+async def test_the_relay_survives_its_connections_being_terminated(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    url = own_engine.url.render_as_string(hide_password=False)
+    relay_engine = create_engine(url, pool_size=2, application_name="relay-under-fire")
+    bus = InMemoryBus(partitions=1)
+    stop = asyncio.Event()
+    relay = OutboxRelay(PostgresOutboxReader(relay_engine, "orders"), InMemoryPublisher(bus),
+                        batch_size=5, idle_wait_s=0.01,
+                        backoff=Backoff(initial_s=0.01, maximum_s=0.05))
+    running = asyncio.create_task(relay.run(stop))
+    keys = [f"fire-{n}" for n in range(40)]
+    terminated = 0
+    try:
+        for n, key in enumerate(keys):
+            await CommandBus(uow_factory).handle(placing(key))
+            if n % 10 == 5:
+                async with own_engine.connect() as admin:
+                    terminated += len((await admin.execute(text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = 'relay-under-fire'"))).all())
+        async with asyncio.timeout(10):
+            while not set(keys) <= _published(bus):
+                await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await running
+        await relay_engine.dispose()
+    assert terminated > 0
+    assert not running.exception()
+
+
+def _published(bus: InMemoryBus) -> set[str]:
+    return {(r.key or b"").decode() for r in bus.read(TopicPartition("orders", 0), 0, 100_000)}
