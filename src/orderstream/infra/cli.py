@@ -8,14 +8,24 @@ from collections.abc import Callable
 import typer
 
 from orderstream.infra import kafka_dist, layout
+from orderstream.infra.kafka import KafkaNode
+from orderstream.infra.kafka_cluster import KafkaCluster
 from orderstream.infra.process import InfraError
-from orderstream.infra.services import kafka_node, postgres_node
+from orderstream.infra.services import kafka_cluster, kafka_node, postgres_node
 
 infra_app = typer.Typer(help="Local Apache Kafka and PostgreSQL for tests, on 127.0.0.1.",
                         no_args_is_help=True)
 
 KafkaOption = typer.Option(True, "--kafka/--no-kafka", help="Include the Kafka broker.")
 PostgresOption = typer.Option(True, "--postgres/--no-postgres", help="Include PostgreSQL.")
+BrokersOption = typer.Option(
+    1, "--brokers", min=1, max=9,
+    help="Kafka nodes: 1 (the default single node) or a KRaft cluster of N nodes, each a "
+         "broker and a controller, on ports 19192, 19292, ...")
+
+
+def _kafka(brokers: int) -> KafkaNode | KafkaCluster:
+    return kafka_node() if brokers == 1 else kafka_cluster(brokers)
 
 
 def _fail(error: InfraError) -> typer.Exit:
@@ -30,23 +40,27 @@ def _timed(name: str, start: Callable[[], None]) -> None:
 
 
 @infra_app.command()
-def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption) -> None:
+def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
+       brokers: int = BrokersOption) -> None:
     """Start the services (reusing running ones) and wait until they accept connections."""
     try:
         if kafka:
-            _timed("kafka", kafka_node().start)
+            _timed("kafka" if brokers == 1 else f"kafka ({brokers} nodes)",
+                   _kafka(brokers).start)
         if postgres:
             _timed("postgres", postgres_node().start)
     except InfraError as error:
         raise _fail(error) from error
-    _print_endpoints(kafka, postgres)
+    _print_endpoints(kafka, postgres, brokers)
 
 
 @infra_app.command()
-def down(kafka: bool = KafkaOption, postgres: bool = PostgresOption) -> None:
+def down(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
+         brokers: int = BrokersOption) -> None:
     """Stop the services and wait until they are gone."""
     if kafka:
-        typer.echo("kafka: stopped" if kafka_node().stop() else "kafka: was not running")
+        stopped = _kafka(brokers).stop()
+        typer.echo("kafka: stopped" if stopped else "kafka: was not running")
     if postgres:
         typer.echo("postgres: stopped" if postgres_node().stop() else "postgres: was not running")
 
@@ -65,9 +79,9 @@ def status() -> None:
 
 
 @infra_app.command()
-def env() -> None:
+def env(brokers: int = BrokersOption) -> None:
     """Print `export` lines for KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
-    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={kafka_node().bootstrap_servers}")
+    typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={_kafka(brokers).bootstrap_servers}")
     typer.echo(f"export DATABASE_URL={postgres_node().database_url}")
 
 
@@ -84,8 +98,8 @@ def _word(running: bool) -> str:
     return "running" if running else "stopped"
 
 
-def _print_endpoints(kafka: bool, postgres: bool) -> None:
+def _print_endpoints(kafka: bool, postgres: bool, brokers: int) -> None:
     if kafka:
-        typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={kafka_node().bootstrap_servers}")
+        typer.echo(f"KAFKA_BOOTSTRAP_SERVERS={_kafka(brokers).bootstrap_servers}")
     if postgres:
         typer.echo(f"DATABASE_URL={postgres_node().database_url}")

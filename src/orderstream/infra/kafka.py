@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass
@@ -47,13 +48,22 @@ def cluster_id() -> str:
 
 @dataclass(frozen=True, slots=True)
 class KafkaNode:
-    """Broker and controller in one JVM, listening on 127.0.0.1 only."""
+    """Broker and controller in one JVM, listening on 127.0.0.1 only.
+
+    Alone by default (a standalone quorum of itself). In a cluster, `voters` names every
+    node's `(node id, controller port)`: a static quorum, and `replication` is the
+    replication factor of Kafka's internal topics (its minimum in-sync replicas is one less).
+    """
 
     home: Path
     cache: Path
     port: int = 19092
     controller_port: int = 19093
     heap: str = "512m"
+    node_id: int = 1
+    voters: tuple[tuple[int, int], ...] = ()
+    replication: int = 1
+    cluster_id: str | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -76,26 +86,35 @@ class KafkaNode:
         return self.home / "data"
 
     def properties(self) -> str:
+        internal = str(self.replication)
+        min_isr = str(max(1, self.replication - 1))
         entries = {
             "process.roles": "broker,controller",
-            "node.id": "1",
+            "node.id": str(self.node_id),
             "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "controller.quorum.bootstrap.servers": f"{HOST}:{self.controller_port}",
+            **self._quorum(),
             "log.dirs": str(self.data_dir),
             "num.partitions": "3",
-            "offsets.topic.replication.factor": "1",
-            "transaction.state.log.replication.factor": "1",
-            "transaction.state.log.min.isr": "1",
-            "share.coordinator.state.topic.replication.factor": "1",
-            "share.coordinator.state.topic.min.isr": "1",
+            "default.replication.factor": internal,
+            "offsets.topic.replication.factor": internal,
+            "transaction.state.log.replication.factor": internal,
+            "transaction.state.log.min.isr": min_isr,
+            "share.coordinator.state.topic.replication.factor": internal,
+            "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
         }
         return "".join(f"{key}={value}\n" for key, value in entries.items())
+
+    def _quorum(self) -> dict[str, str]:
+        if not self.voters:
+            return {"controller.quorum.bootstrap.servers": f"{HOST}:{self.controller_port}"}
+        return {"controller.quorum.voters": ",".join(
+            f"{node}@{HOST}:{port}" for node, port in self.voters)}
 
     def pid(self) -> int | None:
         pid = read_pid(self.pid_file)
@@ -106,15 +125,32 @@ class KafkaNode:
 
     def start(self, timeout: float = 90.0) -> None:
         """Start the broker unless it already runs; return once it accepts connections."""
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
+        """Start the JVM unless it runs (formatting the data directory the first time)."""
+        if self.is_running() or self.pid() is not None:
+            return
+        self._check_ports_free()
+        libs = kafka_dist.install(self.cache)
+        self._prepare(libs)
+        self._launch(libs)
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
         if self.is_running():
             return
-        if self.pid() is None:
-            self._check_ports_free()
-            libs = kafka_dist.install(self.cache)
-            self._prepare(libs)
-            self._launch(libs)
         wait_until(self._ready, timeout, f"Kafka at {self.bootstrap_servers} "
                    f"(log: {self.log_file})", failed=lambda: self.pid() is None)
+
+    def kill(self) -> bool:
+        """SIGKILL the broker, as a crash would; False when it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        terminate(pid, timeout=10, sig=signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
 
     def stop(self, timeout: float = 60.0) -> bool:
         """SIGTERM the broker and wait for it; False when it was not running."""
@@ -136,8 +172,9 @@ class KafkaNode:
         (self.home / "log4j2.properties").write_text(_LOG4J2)
         if not (self.data_dir / "meta.properties").is_file():
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            self._java(libs, "kafka.tools.StorageTool", "format", "--standalone",
-                       "-t", cluster_id(), "-c", str(self.config_file))
+            quorum = [] if self.voters else ["--standalone"]
+            self._java(libs, "kafka.tools.StorageTool", "format", *quorum,
+                       "-t", self.cluster_id or cluster_id(), "-c", str(self.config_file))
 
     def _java(self, libs: Path, main: str, *args: str) -> None:
         result = subprocess.run(self._command(libs, main, *args), capture_output=True,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orderstream.infra import layout
 from orderstream.infra.kafka import KafkaNode
+from orderstream.infra.kafka_cluster import KafkaCluster
 from orderstream.infra.postgres import PostgresNode
 
 
@@ -13,3 +14,8 @@ def kafka_node() -> KafkaNode:
 
 def postgres_node() -> PostgresNode:
     return PostgresNode(home=layout.state_dir() / "postgres")
+
+
+def kafka_cluster(size: int = 3) -> KafkaCluster:
+    return KafkaCluster(home=layout.state_dir() / f"kafka-cluster-{size}", cache=layout.cache_dir(),
+                        size=size)
