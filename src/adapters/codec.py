@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from adapters.payloads import PAYLOADS
+from adapters.payloads import MODELS, WRITTEN, Payload
 from application.errors import UndecodableMessage
 from application.messages import DecodedMessage, InboundMessage, OutboxMessage
 from domain.errors import DomainError
@@ -31,7 +31,6 @@ from domain.values import ID_PATTERN
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
-VERSION = "v1"
 
 MAX_VALUE_BYTES = 1_000_000
 READ_HEADERS = frozenset({"ce_id", "ce_type"})
@@ -49,11 +48,18 @@ TOPIC_OF: dict[type[Event], str] = {
 }
 
 
+def ce_type_of(model: type[Payload]) -> str:
+    """`orderstream.<topic>.<EventType>.<version>`: what the `ce_type` header says."""
+    event_type = model.event_type
+    return f"orderstream.{TOPIC_OF[event_type]}.{event_type.__name__}.{model.version}"
+
+
 def ce_type(event_type: type[Event]) -> str:
-    return f"orderstream.{TOPIC_OF[event_type]}.{event_type.__name__}.{VERSION}"
+    """The `ce_type` an event is written with: its newest version."""
+    return ce_type_of(WRITTEN[event_type])
 
 
-_TYPE_NAMES = {ce_type(event_type): event_type.__name__ for event_type in TOPIC_OF}
+READABLE: dict[str, type[Payload]] = {ce_type_of(model): model for model in MODELS}
 
 
 def event_payload(event: Event) -> dict[str, Any]:
@@ -102,17 +108,15 @@ def encode(message: OutboxMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]
     return message.key.encode(), value, headers
 
 
-def decode_event(type_name: str, value: bytes | str) -> Event:
-    """Validate `value` (JSON) as the payload of `type_name` and build the domain event."""
-    model = PAYLOADS.get(type_name)
-    if model is None:
-        raise UndecodableMessage(f"unknown event type {type_name!r}")
+def decode_event(model: type[Payload], value: bytes | str) -> Event:
+    """Validate `value` (JSON) as a `model` payload and build the domain event."""
+    name = f"{model.event_type.__name__} {model.version}"
     try:
         return model.model_validate_json(value).to_event()
     except ValidationError as error:
-        raise UndecodableMessage(f"invalid {type_name} payload: {_summary(error)}") from error
+        raise UndecodableMessage(f"invalid {name} payload: {_summary(error)}") from error
     except (ValueError, DomainError) as error:
-        raise UndecodableMessage(f"invalid {type_name} payload: {error}") from error
+        raise UndecodableMessage(f"invalid {name} payload: {error}") from error
 
 
 def _summary(error: ValidationError) -> str:
@@ -137,12 +141,12 @@ class CloudEventsDecoder:
             raise UndecodableMessage("missing header ce_id")
         if not _ID.fullmatch(message_id):
             raise UndecodableMessage("header ce_id must be 1-128 characters, no control characters")
-        type_name = _type_name(headers.get("ce_type", ""))
+        model = _model(headers.get("ce_type", ""))
         if not message.value:
             raise UndecodableMessage("value is empty")
         if len(message.value) > MAX_VALUE_BYTES:
             raise UndecodableMessage(f"value is larger than {MAX_VALUE_BYTES} bytes")
-        return DecodedMessage(id=message_id, event=decode_event(type_name, message.value))
+        return DecodedMessage(id=message_id, event=decode_event(model, message.value))
 
 
 def _headers(raw: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
@@ -160,8 +164,8 @@ def _headers(raw: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
     return headers
 
 
-def _type_name(ce_type_header: str) -> str:
-    type_name = _TYPE_NAMES.get(ce_type_header)
-    if type_name is None:
+def _model(ce_type_header: str) -> type[Payload]:
+    model = READABLE.get(ce_type_header)
+    if model is None:
         raise UndecodableMessage(f"unsupported ce_type {ce_type_header[:200]!r}")
-    return type_name
+    return model

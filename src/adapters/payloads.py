@@ -46,9 +46,11 @@ class Rejection(_Model):
 
 
 class Payload(_Model):
-    """A v1 payload: every event concerns one order, whose id is also the message key."""
+    """A payload of one version of one event type. Every event concerns one order, whose id
+    is also the message key."""
 
     event_type: ClassVar[type[Event]]
+    version: ClassVar[str] = "v1"
     order_id: Identifier
 
     def to_event(self) -> Event:
@@ -100,13 +102,15 @@ class StockRejectedV1(Payload):
                              lines=tuple(line.to_rejection() for line in self.lines))
 
 
-PAYLOADS: dict[str, type[Payload]] = {
-    model.event_type.__name__: model
-    for model in (OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, StockReservedV1,
-                  StockRejectedV1)
-}
+# Every version a consumer reads. A new version is a new model here; old ones stay.
+MODELS: tuple[type[Payload], ...] = (
+    OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, StockReservedV1, StockRejectedV1,
+)
+
+# The version each event type is written in: the newest.
+WRITTEN: dict[type[Event], type[Payload]] = {model.event_type: model for model in MODELS}
 
 
-def schema_of(type_name: str) -> dict[str, Any]:
-    """The JSON Schema of a payload, as consumers validate it."""
-    return PAYLOADS[type_name].model_json_schema()
+def schema_of(model: type[Payload]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a payload, as consumers validate it."""
+    return model.model_json_schema()

@@ -2,6 +2,7 @@
 
 import typer
 
+from orderstream.contracts_cli import contracts_app
 from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
 from orderstream.infra.cli import infra_app
@@ -17,6 +18,7 @@ app.command()(serve)
 app.command()(apikey)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
+app.add_typer(contracts_app, name="contracts")
 
 
 def main() -> None:
