@@ -85,4 +85,4 @@ def test_a_schema_edited_by_hand_is_reported_stale(tmp_path):
 
 
 def test_contracts_live_in_the_repository():
-    assert ROOT == Path(__file__).resolve().parents[2] / "contracts"
+    assert Path(__file__).resolve().parents[2] / "contracts" == ROOT
