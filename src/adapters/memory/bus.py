@@ -129,6 +129,11 @@ class InMemoryConsumer:
         mine = {tp: offset for tp, offset in offsets.items() if tp in self._positions}
         self._bus._commit(self._group, mine)
 
+    def rewind(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if tp in self._positions:
+                self._positions[tp] = offset
+
     async def close(self) -> None:
         if not self.closed:
             self.closed = True

@@ -141,8 +141,8 @@ async def test_one_poison_message_does_not_undo_the_rest_of_its_batch(world, ids
     dead: list[Failure] = []
 
     class Collect:
-        async def send(self, failure: Failure, group: str) -> None:
-            dead.append(failure)
+        async def send(self, failures: list[Failure], group: str) -> None:
+            dead.extend(failures)
 
     assert await _worker(world, "inventory", Collect()).poll_once() == 3
     assert [f.message.value for f in dead] == [b"{broken"]
