@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     kafka_max_request_size: int = Field(default=1_048_576, ge=1_024)
     kafka_compression: Compression = "lz4"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    kafka_delivery_timeout_ms: int = Field(default=60_000, ge=1_000)
 
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     kafka_heartbeat_interval_ms: int = Field(default=1_000, ge=10)

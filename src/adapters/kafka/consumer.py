@@ -46,8 +46,7 @@ class KafkaMessageConsumer:
             await consumer.start()
             yield member
         finally:
-            member._settled.set()
-            await consumer.stop()
+            await member.close()
 
     @property
     def group(self) -> str:
@@ -82,6 +81,11 @@ class KafkaMessageConsumer:
             if tp in assigned:
                 self._consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
         self._settled.set()
+
+    async def close(self) -> None:
+        """Leave the group (a LeaveGroup request, so the partitions move at once)."""
+        self._settled.set()
+        await self._consumer.stop()
 
     async def settled(self) -> bool:
         """Wait until no batch is in flight; False if that took past the revoke timeout."""

@@ -18,7 +18,6 @@ class ProducerOptions:
     max_request_size: int = 1_048_576
     compression: str = "lz4"
     request_timeout_ms: int = 30_000
-    delivery_timeout_ms: int = 60_000
 
     def kwargs(self) -> dict[str, Any]:
         return {
