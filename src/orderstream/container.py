@@ -31,7 +31,7 @@ async def postgres_engine(url: str, pool_size: int) -> AsyncIterator[AsyncEngine
         await engine.dispose()
 
 
-async def kafka_producer(options: ProducerOptions) -> AsyncIterator[AIOKafkaProducer]:
+async def started_kafka_producer(options: ProducerOptions) -> AsyncIterator[AIOKafkaProducer]:
     async with started_producer(options) as producer:
         yield producer
 
@@ -94,8 +94,9 @@ class Container(containers.DeclarativeContainer):
         max_partition_fetch_bytes=config.kafka_max_partition_fetch_bytes,
     )
     delivery_timeout_s = providers.Callable(_seconds, config.kafka_delivery_timeout_ms)
-    kafka_producer = providers.Resource(kafka_producer, producer_options)
-    dead_letter_producer = providers.Resource(kafka_producer, dead_letter_producer_options)
+    kafka_producer = providers.Resource(started_kafka_producer, producer_options)
+    dead_letter_producer = providers.Resource(started_kafka_producer,
+                                              dead_letter_producer_options)
 
     publisher = providers.Selector(
         config.transport,
