@@ -8,12 +8,10 @@ from typing import Protocol, TypeVar
 from application.backoff import Backoff
 from application.errors import CommitRejected, TransientError
 from application.inbox import Failure, InboxProcessor
-from application.messages import InboundMessage, TopicPartition
+from application.messages import InboundMessage
+from application.offsets import first_offsets, next_offsets
 from application.ports import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
-
-__all__ = ["Backoff", "ConsumerPolicy", "DeadLetterSink", "RaiseOnPermanentFailure",
-           "first_offsets", "next_offsets"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -162,30 +160,6 @@ async def _stopped_within(stop: asyncio.Event, delay_s: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def next_offsets(
-    batch: Sequence[InboundMessage], assigned: frozenset[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """Per partition still assigned, the offset after the last message done.
-
-    Kafka's committed offset names the next message to read, hence `offset + 1`.
-    """
-    offsets: dict[TopicPartition, int] = {}
-    for message in batch:
-        tp = message.topic_partition
-        if tp in assigned:
-            offsets[tp] = max(offsets.get(tp, -1), message.offset + 1)
-    return offsets
-
-
-def first_offsets(batch: Sequence[InboundMessage]) -> dict[TopicPartition, int]:
-    """Per partition, the offset of the batch's first message: where to read it again."""
-    offsets: dict[TopicPartition, int] = {}
-    for message in batch:
-        tp = message.topic_partition
-        offsets[tp] = min(offsets.get(tp, message.offset), message.offset)
-    return offsets
 
 
 def _position(message: InboundMessage) -> str:

@@ -8,17 +8,14 @@ file in the test's temporary directory; a failing test prints their last lines.
 
 import asyncio
 import os
-import signal
-import sys
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapters.kafka.clients import started_producer
@@ -27,12 +24,12 @@ from adapters.kafka.publisher import KafkaPublisher
 from adapters.postgres import PostgresOutboxReader, SqlAlchemyUnitOfWork, migrations
 from application.commands import CommandBus
 from application.relay import OutboxRelay
-from domain.commands import PlaceOrder, SetStockLevel
-from orderstream.demo import DemoPlan, plan
+from domain.commands import SetStockLevel
+from orderstream.demo import plan
+
+from .flow import WORKER_SHUTDOWN_TIMEOUT_S, Flow
 
 ORDERS = 2_000
-WORKER_SHUTDOWN_TIMEOUT_S = 5.0
-STALL_TIMEOUT_S = 45.0
 # Connections of the test process, told apart from the workers' (`orderstream`).
 TEST_APPLICATION_NAME = "orderstream-e2e"
 
@@ -57,179 +54,6 @@ async def e2e_database_url(database_url: str) -> AsyncIterator[str]:
         yield url
     finally:
         await _admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-class Worker:
-    """An `orderstream worker` process; its output goes to `log_path`."""
-
-    def __init__(self, name: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
-        self.name = name
-        self.process = process
-        self.log_path = log_path
-
-    @property
-    def returncode(self) -> int | None:
-        return self.process.returncode
-
-    def terminate(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-
-    def kill(self) -> None:
-        self.process.kill()
-
-    async def wait(self, timeout_s: float = 30.0) -> int:
-        return await asyncio.wait_for(self.process.wait(), timeout_s)
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-@dataclass
-class Flow:
-    """Both relays running in this process; workers started by the test; one demo plan."""
-
-    engine: AsyncEngine
-    kafka: Any
-    topics: dict[str, str]
-    group_prefix: str
-    env: dict[str, str]
-    logs: Path
-    plan: DemoPlan
-    workers: list[Worker] = field(default_factory=list)
-    tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
-
-    def spawn(self, work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
-        """Run `work` alongside the test; cancelled at teardown if still running."""
-        task = asyncio.create_task(work)
-        self.tasks.append(task)
-        return task
-
-    def group(self, name: str) -> str:
-        return f"{self.group_prefix}{name}"
-
-    async def start_worker(self, name: str, **settings: str) -> Worker:
-        log_path = self.logs / f"{name}-{len(self.workers)}.log"
-        env = {**self.env, **{f"ORDERSTREAM_{k.upper()}": v for k, v in settings.items()}}
-        with log_path.open("wb") as log:
-            process = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).with_name("orderstream")), "worker", name,
-                env=env, stdout=log, stderr=asyncio.subprocess.STDOUT)
-        worker = Worker(name, process, log_path)
-        self.workers.append(worker)
-        return worker
-
-    async def place(self, commands: Sequence[PlaceOrder], clients: int = 8) -> None:
-        """Place orders from `clients` concurrent clients, as the API would receive them."""
-        bus = CommandBus(lambda: SqlAlchemyUnitOfWork(self.engine))
-        pending = iter(commands)
-
-        async def client() -> None:
-            for command in pending:
-                await bus.handle(command)
-
-        async with asyncio.TaskGroup() as group:
-            for _ in range(clients):
-                group.create_task(client())
-
-    async def scalar(self, sql: str, **params: Any) -> Any:
-        async with self.engine.connect() as connection:
-            return (await connection.execute(text(sql), params)).scalar()
-
-    async def rows(self, sql: str, **params: Any) -> list[Any]:
-        async with self.engine.connect() as connection:
-            return list((await connection.execute(text(sql), params)).all())
-
-    async def reserved_orders(self) -> int:
-        """How many OrderPlaced the inventory workers applied (one inbox row each)."""
-        return int(await self.scalar("SELECT count(*) FROM inventory.inbox"))
-
-    async def wait_for(self, reserved: int) -> None:
-        """Until the inventory workers applied at least `reserved` orders."""
-        async with asyncio.timeout(STALL_TIMEOUT_S):
-            while True:
-                if await self.reserved_orders() >= reserved:
-                    return
-                await asyncio.sleep(0.05)
-
-    async def settled(self) -> None:
-        """Wait until no order is pending; fail when nothing moves for a while."""
-        last, last_change = -1, asyncio.get_running_loop().time()
-        total = len(self.plan.orders)
-        while (done := await self.scalar(
-                "SELECT count(*) FROM orders.orders WHERE status <> 'pending'")) < total:
-            now = asyncio.get_running_loop().time()
-            if done != last:
-                last, last_change = done, now
-            elif now - last_change > STALL_TIMEOUT_S:
-                pytest.fail(f"stalled at {done}/{total} settled\n{self.log_tails()}")
-            await asyncio.sleep(0.1)
-
-    def log_tails(self, lines: int = 15) -> str:
-        return "\n".join(f"--- {w.log_path.name} (exit {w.returncode})\n"
-                         + "\n".join(w.log().splitlines()[-lines:]) for w in self.workers)
-
-    async def stop_workers(self) -> None:
-        """SIGTERM every running worker; each must exit 0 within its deadline."""
-        running = [w for w in self.workers if w.returncode is None]
-        for worker in running:
-            worker.terminate()
-        for worker in running:
-            assert await worker.wait(WORKER_SHUTDOWN_TIMEOUT_S + 5) == 0, self.log_tails()
-
-    async def violations(self) -> list[str]:
-        return await invariant_violations(self)
-
-
-async def invariant_violations(flow: Flow) -> list[str]:
-    """Every order confirmed or rejected, every reservation applied exactly once, and not
-    one unit of stock lost or sold twice, read from the tables themselves."""
-    total = len(flow.plan.orders)
-    problems = []
-    statuses = dict(await flow.rows("SELECT status, count(*) FROM orders.orders GROUP BY 1"))
-    if sum(statuses.values()) != total or statuses.get("pending"):
-        problems.append(f"orders by status {statuses}, {total} placed")
-    reservations = dict(await flow.rows(
-        "SELECT status, count(*) FROM inventory.reservations GROUP BY 1"))
-    if (reservations.get("reserved", 0), reservations.get("rejected", 0)) != (
-            statuses.get("confirmed", 0), statuses.get("rejected", 0)):
-        problems.append(f"reservations {reservations} do not match orders {statuses}")
-    for schema, types in (("inventory", "'StockReserved', 'StockRejected'"),
-                          ("orders", "'OrderConfirmed', 'OrderRejected'")):
-        twice = await flow.scalar(
-            f"SELECT count(*) FROM (SELECT aggregateid FROM {schema}.outbox WHERE type IN "
-            f"({types}) GROUP BY 1 HAVING count(*) <> 1) AS t")
-        outcomes = await flow.scalar(
-            f"SELECT count(DISTINCT aggregateid) FROM {schema}.outbox WHERE type IN ({types})")
-        if twice or outcomes != total:
-            problems.append(f"{schema}: {outcomes} orders with an outcome, {twice} with more "
-                            "than one")
-    confirmed = dict(await flow.rows(
-        "SELECT l.sku, sum(l.quantity) FROM orders.order_lines l JOIN orders.orders o "
-        "ON o.id = l.order_id WHERE o.status = 'confirmed' GROUP BY 1"))
-    for sku, on_hand, reserved in await flow.rows(
-            "SELECT sku, on_hand, reserved FROM inventory.stock_items"):
-        if on_hand != flow.plan.stock[sku] or reserved != confirmed.get(sku, 0):
-            problems.append(f"{sku}: on hand {on_hand} of {flow.plan.stock[sku]}, reserved "
-                            f"{reserved} for {confirmed.get(sku, 0)} confirmed")
-    return problems
-
-
-async def placed_positions(flow: Flow) -> tuple[set[tuple[int, int]], set[tuple[int, int]]]:
-    """Of the OrderPlaced messages on the orders topic: the positions the inventory
-    worker applied (by the inbox), and those below the group's committed offsets."""
-    committed = await flow.kafka.committed(flow.group("inventory"), flow.topics["orders"])
-    applied_ids = {row[0] for row in await flow.rows("SELECT message_id FROM inventory.inbox")}
-    applied, below = set(), set()
-    for record in await flow.kafka.records(flow.topics["orders"]):
-        headers = dict(record.headers)
-        if not headers.get("ce_type", b"").endswith(b".OrderPlaced.v1"):
-            continue
-        position = (record.partition, record.offset)
-        if headers["ce_id"].decode() in applied_ids:
-            applied.add(position)
-        if record.offset < committed.get(record.partition, 0):
-            below.add(position)
-    return applied, below
 
 
 def _worker_env(database_url: str, servers: str, topics: dict[str, str],

@@ -10,7 +10,9 @@ import pytest
 from adapters import dead_letters as dlt
 from orderstream.faults import HARD_EXIT_CODE
 
-from .conftest import ORDERS, TEST_APPLICATION_NAME, WORKER_SHUTDOWN_TIMEOUT_S, placed_positions
+from .conftest import ORDERS, TEST_APPLICATION_NAME
+from .flow import WORKER_SHUTDOWN_TIMEOUT_S
+from .invariants import invariant_violations, placed_positions
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -29,7 +31,7 @@ async def test_a_worker_killed_between_its_database_commit_and_its_offset_commit
     await placing
     await flow.settled()
     await flow.stop_workers()
-    assert await flow.violations() == []
+    assert await invariant_violations(flow) == []
 
 
 async def test_poison_messages_land_in_the_dead_letter_topic_and_their_partitions_flow_on(flow):
@@ -41,7 +43,7 @@ async def test_poison_messages_land_in_the_dead_letter_topic_and_their_partition
     await flow.place(flow.plan.orders[half:])
     await flow.settled()
     await flow.stop_workers()
-    assert await flow.violations() == []
+    assert await invariant_violations(flow) == []
 
     letters = await flow.kafka.records(f"{flow.topics['orders']}.dlt")
     assert sorted((r.key, r.value) for r in letters) == sorted(
@@ -94,7 +96,7 @@ async def test_a_transient_database_failure_is_retried_not_dead_lettered_and_los
     await flow.settled()
     assert [worker.returncode for worker in workers] == [None, None], flow.log_tails()
     await flow.stop_workers()
-    assert await flow.violations() == []
+    assert await invariant_violations(flow) == []
     for topic in flow.topics.values():
         assert await flow.kafka.records(f"{topic}.dlt") == []
 
@@ -121,7 +123,7 @@ async def test_a_worker_joining_and_one_leaving_mid_stream_lose_nothing_and_appl
     assert second.returncode is None, flow.log_tails()
     assert second.log().count("partitions assigned") <= 3
     await flow.stop_workers()
-    assert await flow.violations() == []
+    assert await invariant_violations(flow) == []
 
 
 async def test_sigterm_mid_batch_exits_zero_in_time_with_offsets_matching_the_work_done(flow):
@@ -141,4 +143,4 @@ async def test_sigterm_mid_batch_exits_zero_in_time_with_offsets_matching_the_wo
     await placing
     await flow.settled()
     await flow.stop_workers()
-    assert await flow.violations() == []
+    assert await invariant_violations(flow) == []

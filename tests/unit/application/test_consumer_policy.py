@@ -3,10 +3,12 @@ import asyncio
 import pytest
 
 from adapters.memory.bus import InMemoryBus
-from application.consumer import Backoff, ConsumerPolicy, first_offsets, next_offsets
+from application.backoff import Backoff
+from application.consumer import ConsumerPolicy
 from application.errors import CommitRejected, TransientError, UndecodableMessage
 from application.inbox import Failure
 from application.messages import InboundMessage, TopicPartition
+from application.offsets import first_offsets, next_offsets
 
 pytestmark = pytest.mark.unit
 
