@@ -13,6 +13,10 @@ from application.offsets import first_offsets, next_offsets
 from application.ports import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
 
+# Backoff and next_offsets live in modules of their own and stay importable from here.
+__all__ = ["Backoff", "ConsumerPolicy", "DeadLetterSink", "RaiseOnPermanentFailure",
+           "next_offsets"]
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
