@@ -12,6 +12,7 @@ Only integration tests request these fixtures, so unit tests need nothing runnin
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +20,10 @@ from contextlib import AbstractContextManager
 from typing import NoReturn, Protocol
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
+from adapters.kafka.clients import started_admin
+from adapters.kafka.topics import ensure_topics, topic_specs
 from orderstream.infra import containers, services
 from orderstream.infra.process import InfraError
 
@@ -92,3 +96,70 @@ def database_url() -> Iterator[str]:
 def unique_name() -> Callable[[str], str]:
     """Make names no other test uses (topics, groups, schemas): `unique_name("orders")`."""
     return lambda prefix: f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+class KafkaProbe:
+    """Test-side access to the broker: new topics, raw records and committed offsets.
+
+    Every topic it creates has a random name and its `.dlt` twin, so tests sharing the
+    broker never see each other's records.
+    """
+
+    def __init__(self, servers: str) -> None:
+        self.servers = servers
+
+    async def topics(self, *prefixes: str, partitions: int = 3, max_message_bytes: int = 1_048_576,
+                     configs: dict[str, str] | None = None) -> dict[str, str]:
+        """`{"orders": "orders_3f9a..."}`, created along with `orders_3f9a....dlt`;
+        `configs` apply to the topics themselves, not to their dead-letter twins."""
+        names = {prefix: f"{prefix}_{uuid.uuid4().hex[:12]}" for prefix in prefixes}
+        specs = [dataclasses.replace(spec, configs=spec.configs or configs or {})
+                 for spec in topic_specs(list(names.values()), partitions=partitions,
+                                         replication_factor=1,
+                                         max_message_bytes=max_message_bytes)]
+        async with started_admin(self.servers) as admin:
+            assert await ensure_topics(admin, specs) == []
+        return names
+
+    async def produce(self, topic: str, key: bytes | None, value: bytes | None,
+                      headers: list[tuple[str, bytes]] | None = None) -> tuple[int, int]:
+        """Send one raw record, as a producer outside orderstream would: its position."""
+        producer = AIOKafkaProducer(bootstrap_servers=self.servers, acks="all")
+        await producer.start()
+        try:
+            sent = await producer.send_and_wait(topic, value, key=key, headers=headers or [])
+        finally:
+            await producer.stop()
+        return sent.partition, sent.offset
+
+    async def records(self, topic: str) -> list[ConsumerRecord]:
+        """Every record of `topic` up to its current end, partition by partition."""
+        async with started_admin(self.servers) as admin:
+            (described,) = await admin.describe_topics([topic])
+        tps = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, enable_auto_commit=False,
+                                    isolation_level="read_committed")
+        await consumer.start()
+        try:
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            ends = await consumer.end_offsets(tps)
+            records: list[ConsumerRecord] = []
+            for tp in tps:
+                while await consumer.position(tp) < ends[tp]:
+                    records += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+            return records
+        finally:
+            await consumer.stop()
+
+    async def committed(self, group: str, topic: str) -> dict[int, int]:
+        """Partition -> committed offset of `group` on `topic` (absent: nothing committed)."""
+        async with started_admin(self.servers) as admin:
+            offsets = await admin.list_consumer_group_offsets(group)
+        return {tp.partition: meta.offset for tp, meta in offsets.items()
+                if tp.topic == topic and meta.offset >= 0}
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap_servers: str) -> KafkaProbe:
+    return KafkaProbe(kafka_bootstrap_servers)

@@ -2,23 +2,34 @@
 
 import asyncio
 import logging
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
-from application.errors import TransientError
+from application.backoff import Backoff
+from application.errors import CommitRejected, TransientError
 from application.inbox import Failure, InboxProcessor
-from application.messages import InboundMessage, TopicPartition
+from application.messages import InboundMessage
+from application.offsets import first_offsets, next_offsets
 from application.ports import MessageConsumer
+from application.tasks import cancel, first_of, wait_until
+
+# Backoff and next_offsets live in modules of their own and stay importable from here.
+__all__ = ["Backoff", "ConsumerPolicy", "DeadLetterSink", "RaiseOnPermanentFailure",
+           "next_offsets"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class DeadLetterSink(Protocol):
-    """Where a message that can never be processed goes, with the reason why."""
+    """Where messages that can never be processed go, with the reason why."""
 
-    async def send(self, failure: Failure, group: str) -> None: ...
+    async def send(self, failures: Sequence[Failure], group: str) -> None:
+        """Store every failure durably (acknowledged by the transport) before returning.
+
+        Raises `TransientError` when the same call may succeed later.
+        """
+        ...
 
 
 class RaiseOnPermanentFailure:
@@ -27,30 +38,27 @@ class RaiseOnPermanentFailure:
     The offset of the failed message is never committed, so nothing is lost.
     """
 
-    async def send(self, failure: Failure, group: str) -> None:
-        raise failure.error
+    async def send(self, failures: Sequence[Failure], group: str) -> None:
+        raise failures[0].error
 
 
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff with full jitter, so retrying workers do not move in step."""
-
-    initial_s: float = 0.05
-    maximum_s: float = 5.0
-    jitter: Callable[[], float] = random.random
-
-    def delay(self, attempt: int) -> float:
-        ceiling: float = min(self.maximum_s, self.initial_s * 2.0 ** (attempt - 1))
-        return self.jitter() * ceiling
+class _Abandoned(Exception):
+    """The consumer is stopping while a batch waits to be retried: leave it uncommitted."""
 
 
 class ConsumerPolicy:
     """Fetch a batch, apply it through the inbox, dead-letter the poison, then commit.
 
-    The offsets are committed only after the batch's database transaction committed.
-    A crash in between redelivers the batch, and the inbox turns it into a no-op.
-    A transient failure (deadlock, lost connection) rolls the batch back and retries it
-    with backoff, for as long as it takes: it is never dead-lettered.
+    The offsets are committed only after the batch's database transaction committed and
+    its dead letters were acknowledged; a crash in between redelivers the batch, and the
+    inbox turns it into a no-op. A transient failure (deadlock, lost connection, broker
+    unavailable) is retried with backoff and never dead-lettered.
+
+    A batch has `batch_timeout_s`, shorter than the transport's poll interval, to be
+    seen through, retries included. Past it, the batch is cancelled (its unit of work
+    rolls back), the consumer rewinds to its first offsets and the next batch is half
+    as large: the member keeps polling in time, so it is never thrown out of its group
+    and its partitions do not bounce between members.
     """
 
     def __init__(
@@ -61,59 +69,101 @@ class ConsumerPolicy:
         *,
         max_records: int = 500,
         fetch_timeout_s: float = 0.2,
+        batch_timeout_s: float = 30.0,
         backoff: Backoff | None = None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
         self._dead_letters = dead_letters or RaiseOnPermanentFailure()
-        self._max_records = max_records
+        self._max_records = self._limit = max_records
         self._fetch_timeout_s = fetch_timeout_s
+        self._batch_timeout_s = batch_timeout_s
         self._backoff = backoff or Backoff()
         self.failed_attempts = 0
 
     async def poll_once(self) -> int:
-        batch = await self._consumer.fetch(self._fetch_timeout_s, self._max_records)
-        if not batch:
-            return 0
-        failures = await self._process(batch)
-        for failure in failures:
-            log.warning("permanent failure at %s: %r", _position(failure.message), failure.error)
-            await self._dead_letters.send(failure, self._consumer.group)
-        await self._consumer.commit(next_offsets(batch, self._consumer.assignment()))
+        """Fetch one batch and see it through; the number of messages it held."""
+        batch = await self._consumer.fetch(self._fetch_timeout_s, self._limit)
+        if batch:
+            await self._bounded(batch, asyncio.Event(), 0.0)
         return len(batch)
 
-    async def _process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+    async def run(self, stop: asyncio.Event, *, shutdown_timeout_s: float = 10.0) -> None:
+        """Consume until `stop` is set; then fetch no more, give the batch in flight
+        `shutdown_timeout_s` to be committed or else roll it back, and return."""
+        while not stop.is_set():
+            batch = await first_of(self._consumer.fetch(self._fetch_timeout_s, self._limit),
+                                   stop, default=())
+            if batch and not stop.is_set():
+                await self._bounded(batch, stop, shutdown_timeout_s)
+
+    async def _bounded(self, batch: Sequence[InboundMessage], stop: asyncio.Event,
+                       shutdown_timeout_s: float) -> None:
+        work = asyncio.ensure_future(self._see_through(batch, stop))
+        try:
+            await wait_until(work, self._batch_timeout_s, stop, shutdown_timeout_s)
+        finally:
+            if not work.done():
+                await cancel(work)
+        if work.cancelled():
+            self._rolled_back(batch, stop)
+            return
+        try:
+            work.result()
+        except _Abandoned:
+            log.info("stopping: batch at %s left uncommitted", _position(batch[0]))
+        else:
+            self._limit = min(self._max_records, self._limit * 2)
+
+    def _rolled_back(self, batch: Sequence[InboundMessage], stop: asyncio.Event) -> None:
+        if stop.is_set():
+            log.warning("stopping: batch at %s rolled back at the deadline", _position(batch[0]))
+            return
+        self.failed_attempts += 1
+        self._limit = max(1, len(batch) // 2)
+        log.warning("batch of %d at %s ran past %.1fs: rolled back, next batch %d",
+                    len(batch), _position(batch[0]), self._batch_timeout_s, self._limit)
+        self._consumer.rewind(first_offsets(batch))
+
+    async def _see_through(self, batch: Sequence[InboundMessage], stop: asyncio.Event) -> None:
+        failures = await self._retrying(lambda: self._processor.process(batch), stop)
+        if failures:
+            for failure in failures:
+                log.warning("permanent failure at %s: %r", _position(failure.message),
+                            failure.error)
+            group = self._consumer.group
+            await self._retrying(lambda: self._dead_letters.send(failures, group), stop)
+        await self._commit(batch)
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
         while True:
             try:
-                failures = await self._processor.process(batch)
+                result = await attempt()
             except TransientError as error:
                 self.failed_attempts += 1
                 delay = self._backoff.delay(self.failed_attempts)
                 log.warning("transient failure, retry %d in %.3fs: %r",
                             self.failed_attempts, delay, error)
-                await asyncio.sleep(delay)
+                if await _stopped_within(stop, delay):
+                    raise _Abandoned from error
             else:
                 self.failed_attempts = 0
-                return failures
+                return result
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.poll_once()
+    async def _commit(self, batch: Sequence[InboundMessage]) -> None:
+        try:
+            await self._consumer.commit(next_offsets(batch, self._consumer.assignment()))
+        except CommitRejected as error:
+            log.warning("offsets of the batch at %s not committed, it will be delivered "
+                        "again and skipped by the inbox: %s", _position(batch[0]), error)
 
 
-def next_offsets(
-    batch: Sequence[InboundMessage], assigned: frozenset[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """Per partition still assigned, the offset after the last message done.
-
-    Kafka's committed offset names the next message to read, hence `offset + 1`.
-    """
-    offsets: dict[TopicPartition, int] = {}
-    for message in batch:
-        tp = message.topic_partition
-        if tp in assigned:
-            offsets[tp] = max(offsets.get(tp, -1), message.offset + 1)
-    return offsets
+async def _stopped_within(stop: asyncio.Event, delay_s: float) -> bool:
+    try:
+        await asyncio.wait_for(stop.wait(), delay_s)
+    except TimeoutError:
+        return False
+    return True
 
 
 def _position(message: InboundMessage) -> str:

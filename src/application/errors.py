@@ -14,3 +14,11 @@ class UndecodableMessage(PermanentMessageError):
 
 class TransientError(Exception):
     """A failure that may pass (connection lost, deadlock, timeout): retry the same message."""
+
+
+class CommitRejected(Exception):
+    """The transport refused an offset commit because the group rebalanced meanwhile.
+
+    The partitions' new owner starts from the last committed offset, so the messages
+    are delivered again and the inbox turns them into no-ops: nothing is lost.
+    """

@@ -147,10 +147,18 @@ class MessageConsumer(Protocol):
     async def fetch(self, timeout_s: float, max_records: int) -> Sequence[InboundMessage]: ...
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
-        """Commit, per partition, the offset of the NEXT message to read."""
+        """Commit, per partition, the offset of the NEXT message to read.
+
+        Raises `CommitRejected` when the group rebalanced since the fetch.
+        """
         ...
 
     def assignment(self) -> frozenset[TopicPartition]: ...
+
+    def rewind(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Fetch again from `offsets` (of the partitions still assigned): the first
+        messages of a batch that was rolled back, so none of it is skipped."""
+        ...
 
 
 class MessageDecoder(Protocol):

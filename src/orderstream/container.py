@@ -3,10 +3,18 @@
 import functools
 from collections.abc import AsyncIterator
 
+from aiokafka import AIOKafkaProducer
 from dependency_injector import containers, providers
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.kafka.clients import started_producer
+from adapters.kafka.consumer import KafkaMessageConsumer
+from adapters.kafka.dead_letters import KafkaDeadLetterSink
+from adapters.kafka.options import ConsumerOptions, ProducerOptions
+from adapters.kafka.publisher import KafkaPublisher
+from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
+from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
@@ -29,6 +37,19 @@ async def postgres_engine(
         yield engine
     finally:
         await engine.dispose()
+
+
+async def started_kafka_producer(options: ProducerOptions) -> AsyncIterator[AIOKafkaProducer]:
+    async with started_producer(options) as producer:
+        yield producer
+
+
+def _with_headroom(size: int) -> int:
+    return size + DEAD_LETTER_HEADROOM_BYTES
+
+
+def _seconds(milliseconds: int) -> float:
+    return milliseconds / 1000
 
 
 class Container(containers.DeclarativeContainer):
@@ -59,7 +80,59 @@ class Container(containers.DeclarativeContainer):
     )
 
     bus = providers.Singleton(InMemoryBus, partitions=config.partitions)
+    topics = providers.Dict(orders=config.orders_topic, inventory=config.inventory_topic)
+
+    producer_options = providers.Factory(
+        ProducerOptions,
+        bootstrap_servers=config.kafka_bootstrap_servers,
+        linger_ms=config.kafka_linger_ms,
+        max_batch_size=config.kafka_max_batch_size,
+        max_request_size=config.kafka_max_request_size,
+        compression=config.kafka_compression,
+        request_timeout_ms=config.kafka_request_timeout_ms,
+    )
+    # Dead letters carry their original plus headers, so their producer takes larger records.
+    dead_letter_producer_options = providers.Factory(
+        ProducerOptions,
+        bootstrap_servers=config.kafka_bootstrap_servers,
+        client_id="orderstream-dead-letters",
+        max_request_size=providers.Callable(_with_headroom, config.kafka_max_request_size),
+        compression=config.kafka_compression,
+        request_timeout_ms=config.kafka_request_timeout_ms,
+    )
+    consumer_options = providers.Factory(
+        ConsumerOptions,
+        bootstrap_servers=config.kafka_bootstrap_servers,
+        session_timeout_ms=config.kafka_session_timeout_ms,
+        heartbeat_interval_ms=config.kafka_heartbeat_interval_ms,
+        max_poll_interval_ms=config.kafka_max_poll_interval_ms,
+        fetch_min_bytes=config.kafka_fetch_min_bytes,
+        fetch_max_bytes=config.kafka_fetch_max_bytes,
+        fetch_max_wait_ms=config.kafka_fetch_max_wait_ms,
+        max_partition_fetch_bytes=config.kafka_max_partition_fetch_bytes,
+    )
+    delivery_timeout_s = providers.Callable(_seconds, config.kafka_delivery_timeout_ms)
+    kafka_producer = providers.Resource(started_kafka_producer, producer_options)
+    dead_letter_producer = providers.Resource(started_kafka_producer,
+                                              dead_letter_producer_options)
+
     publisher = providers.Selector(
         config.transport,
         memory=providers.Factory(InMemoryPublisher, bus),
+        kafka=providers.Factory(KafkaPublisher, kafka_producer, topics=topics,
+                                delivery_timeout_s=delivery_timeout_s),
+    )
+    dead_letters = providers.Selector(
+        config.transport,
+        memory=providers.Factory(InMemoryDeadLetterSink, bus),
+        kafka=providers.Factory(KafkaDeadLetterSink, dead_letter_producer,
+                                delivery_timeout_s=delivery_timeout_s),
+    )
+    # `consumers(group, topics)`: an async context manager holding one group member.
+    consumers = providers.Selector(
+        config.transport,
+        memory=providers.Factory(lambda bus: bus.joined, bus),
+        kafka=providers.Factory(
+            functools.partial, KafkaMessageConsumer.started, consumer_options,
+            revoke_timeout_s=config.consumer_batch_timeout_s),
     )

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from orderstream.settings import Settings
+
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,3 +78,10 @@ def test_dockerfile_installs_the_locked_dependencies_with_uv() -> None:
     assert "FROM python:3.11-slim" in dockerfile
     assert "uv.lock" in dockerfile
     assert "uv sync --frozen --no-dev" in dockerfile
+
+
+def test_workers_get_more_time_to_stop_than_their_shutdown_deadline(
+        services: dict[str, Any]) -> None:
+    deadline = Settings().shutdown_timeout_s
+    for name in ("inventory-worker", "orders-worker"):
+        assert float(services[name]["stop_grace_period"].rstrip("s")) > deadline, name

@@ -8,7 +8,8 @@ not committed is delivered again.
 
 import asyncio
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from adapters.codec import encode
@@ -61,6 +62,15 @@ class InMemoryBus:
         self._members.setdefault(group, []).append(member)
         self._rebalance(group)
         return member
+
+    @asynccontextmanager
+    async def joined(self, group: str, topics: Sequence[str]) -> AsyncIterator["InMemoryConsumer"]:
+        """A member of `group` for the block, leaving the group on the way out."""
+        member = self.consumer(group, topics)
+        try:
+            yield member
+        finally:
+            await member.close()
 
     async def wait_for_data(self, timeout_s: float) -> None:
         self._appended.clear()
@@ -128,6 +138,11 @@ class InMemoryConsumer:
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         mine = {tp: offset for tp, offset in offsets.items() if tp in self._positions}
         self._bus._commit(self._group, mine)
+
+    def rewind(self, offsets: Mapping[TopicPartition, int]) -> None:
+        for tp, offset in offsets.items():
+            if tp in self._positions:
+                self._positions[tp] = offset
 
     async def close(self) -> None:
         if not self.closed:

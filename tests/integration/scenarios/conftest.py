@@ -1,35 +1,79 @@
-"""One application scenario suite, run on every store the container can select.
+"""One application scenario suite, run on every store and transport the container selects.
 
-The memory param needs nothing running; the postgres param gets a migrated database of
-its own, so the relays see only the outbox rows of the test at hand. Both go through
+The memory params need nothing running; the postgres params get a migrated database of
+their own, so the relays see only the outbox rows of the test at hand; the kafka param
+gets topics and consumer groups with random names on the real broker. All go through
 `orderstream.container`, exactly as the processes do.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
-from adapters.memory.bus import InMemoryBus, InMemoryPublisher
-from application.ports import OutboxReader, UnitOfWorkFactory
+from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.messages import TopicPartition
+from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
 from domain.inventory import StockItem
 from domain.orders import Order
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
 
+POLL_TIMEOUT_S = 30.0
+
 
 @dataclass
 class World:
-    """A store picked by the container, a fresh memory bus, and readers for assertions."""
+    """A store and a transport picked by the container, and readers for assertions.
 
+    Topic and group names in tests are the logical ones (`orders`, `inventory`); the
+    world maps them to the names on the transport.
+    """
+
+    settings: Settings
     uow_factory: UnitOfWorkFactory
     outbox: Callable[[str], OutboxReader]
-    bus: InMemoryBus
+    publisher: Publisher
+    dead_letters: DeadLetterSink
+    consumers: Callable[..., Any]
+    exits: AsyncExitStack
+    kafka: Any = None
+    bus: Any = None
+    topics: dict[str, str] = field(default_factory=dict)
 
-    @property
-    def publisher(self) -> InMemoryPublisher:
-        return InMemoryPublisher(self.bus)
+    async def consumer(self, group: str, topic: str) -> MessageConsumer:
+        opened = self.consumers(self._group(group), [self.topics[topic]])
+        member: MessageConsumer = await self.exits.enter_async_context(opened)
+        return member
+
+    async def leave(self, consumer: Any) -> None:
+        """The member leaves its group, as a process that stops or dies would."""
+        await consumer.close()
+
+    async def append(self, topic: str, key: bytes, value: bytes,
+                     headers: list[tuple[str, bytes]]) -> None:
+        """A raw message, as a producer outside orderstream would send it."""
+        if self.bus is not None:
+            self.bus.append(self.topics[topic], key, value, headers)
+        else:
+            await self.kafka.produce(self.topics[topic], key, value, headers)
+
+    async def committed_total(self, group: str, topic: str) -> int:
+        if self.bus is not None:
+            return int(self.bus.committed_total(group, self.topics[topic]))
+        return sum((await self.kafka.committed(self._group(group), self.topics[topic])).values())
+
+    async def dead_lettered(self, topic: str) -> list[bytes | None]:
+        """The values in the dead-letter topic of `topic`."""
+        name = f"{self.topics[topic]}.dlt"
+        if self.bus is not None:
+            return [m.value for p in range(self.bus.partitions)
+                    for m in self.bus.read(TopicPartition(name, p), 0, 10_000)]
+        return [record.value for record in await self.kafka.records(name)]
 
     async def order(self, order_id: str) -> Order | None:
         async with self.uow_factory() as uow:
@@ -43,25 +87,66 @@ class World:
         messages = await self.outbox(topic).fetch_pending(10_000)
         return sum(message.key in keys for message in messages)
 
+    def _group(self, group: str) -> str:
+        return f"{self.settings.kafka_group_prefix}{group}"
+
+
+async def poll(policy: ConsumerPolicy, at_least: int = 1) -> int:
+    """Poll until `at_least` messages went through; on Kafka the first polls only join."""
+    seen = 0
+    async with asyncio.timeout(POLL_TIMEOUT_S):
+        while seen < at_least:
+            seen += await policy.poll_once()
+    return seen
+
+
+def _settings(request: pytest.FixtureRequest, store: str, transport: str) -> Settings:
+    settings = Settings(store=store, transport=transport, partitions=3)
+    update: dict[str, Any] = {}
+    if store == "postgres":
+        update["database_url"] = request.getfixturevalue("fresh_database_url")
+    if transport == "kafka":
+        run = uuid.uuid4().hex[:12]
+        update |= {
+            "kafka_bootstrap_servers": request.getfixturevalue("kafka_bootstrap_servers"),
+            "kafka_group_prefix": f"scenario-{run}-",
+            "kafka_session_timeout_ms": 6_000,
+            "kafka_heartbeat_interval_ms": 100,
+            "kafka_fetch_max_wait_ms": 100,
+            "kafka_linger_ms": 0,
+        }
+    return settings.model_copy(update=update)
+
 
 @pytest.fixture(params=[
-    pytest.param("memory", marks=pytest.mark.unit),
-    pytest.param("postgres", marks=pytest.mark.integration),
+    pytest.param(("memory", "memory"), marks=pytest.mark.unit, id="memory"),
+    pytest.param(("postgres", "memory"), marks=pytest.mark.integration, id="postgres"),
+    pytest.param(("postgres", "kafka"), marks=pytest.mark.integration, id="postgres-kafka"),
 ])
 async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
-    settings = Settings(store=request.param, partitions=3)
-    if request.param == "postgres":
-        settings = settings.model_copy(
-            update={"database_url": request.getfixturevalue("fresh_database_url")})
+    store, transport = request.param
+    settings = _settings(request, store, transport)
+    kafka, topics = None, {"orders": "orders", "inventory": "inventory"}
+    if transport == "kafka":
+        kafka = request.getfixturevalue("kafka")
+        topics = await kafka.topics("orders", "inventory")
+        settings = settings.model_copy(update={"orders_topic": topics["orders"],
+                                               "inventory_topic": topics["inventory"]})
     container = build_container(settings)
-    try:
-        yield World(uow_factory=await resolve(container.uow_factory),
-                    outbox=await resolve(container.outbox_reader),
-                    bus=container.bus())
-    finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+    async with AsyncExitStack() as exits:
+        try:
+            yield World(settings=settings, uow_factory=await resolve(container.uow_factory),
+                        outbox=await resolve(container.outbox_reader),
+                        publisher=await resolve(container.publisher),
+                        dead_letters=await resolve(container.dead_letters),
+                        consumers=await resolve(container.consumers), exits=exits,
+                        kafka=kafka, bus=container.bus() if transport == "memory" else None,
+                        topics=topics)
+        finally:
+            await exits.aclose()
+            shutdown = container.shutdown_resources()
+            if shutdown is not None:
+                await shutdown
 
 
 @pytest.fixture

@@ -1,0 +1,72 @@
+"""Every aiokafka option that matters, chosen here rather than left to aiokafka's defaults."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProducerOptions:
+    """`acks="all"` and idempotence are not options: without them a send can be lost or
+    written twice, so they are always on."""
+
+    bootstrap_servers: str
+    client_id: str = "orderstream"
+    linger_ms: int = 5
+    max_batch_size: int = 65_536
+    max_request_size: int = 1_048_576
+    compression: str = "lz4"
+    request_timeout_ms: int = 30_000
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": self.linger_ms,
+            "max_batch_size": self.max_batch_size,
+            "max_request_size": self.max_request_size,
+            "compression_type": None if self.compression == "none" else self.compression,
+            "request_timeout_ms": self.request_timeout_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConsumerOptions:
+    """Offsets are committed by the consumer policy only, after the database committed."""
+
+    bootstrap_servers: str
+    client_id: str = "orderstream"
+    session_timeout_ms: int = 10_000
+    heartbeat_interval_ms: int = 1_000
+    max_poll_interval_ms: int = 60_000
+    fetch_min_bytes: int = 1
+    fetch_max_bytes: int = 52_428_800
+    fetch_max_wait_ms: int = 500
+    max_partition_fetch_bytes: int = 1_048_576
+
+    def kwargs(self, group_id: str) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.bootstrap_servers,
+            "client_id": self.client_id,
+            "group_id": group_id,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "earliest",
+            "isolation_level": "read_committed",
+            "session_timeout_ms": self.session_timeout_ms,
+            "heartbeat_interval_ms": self.heartbeat_interval_ms,
+            "max_poll_interval_ms": self.max_poll_interval_ms,
+            # aiokafka defaults this to the session timeout; the broker waits this long
+            # for members to rejoin, and a member finishes its batch before rejoining.
+            "rebalance_timeout_ms": self.max_poll_interval_ms,
+            "fetch_min_bytes": self.fetch_min_bytes,
+            "fetch_max_bytes": self.fetch_max_bytes,
+            "fetch_max_wait_ms": self.fetch_max_wait_ms,
+            "max_partition_fetch_bytes": self.max_partition_fetch_bytes,
+            # A JoinGroup may be held by the broker for the whole rebalance timeout.
+            "request_timeout_ms": self.max_poll_interval_ms + 5_000,
+            "partition_assignment_strategy": (RoundRobinPartitionAssignor,),
+            "check_crcs": True,
+        }

@@ -1,0 +1,60 @@
+"""`orderstream worker inventory|orders`: one consumer group member, as a process."""
+
+import asyncio
+import logging
+
+from adapters.codec import CloudEventsDecoder
+from application.backoff import Backoff
+from application.consumer import ConsumerPolicy
+from application.inbox import InboxProcessor
+from orderstream import faults
+from orderstream.pipeline import WORKERS
+from orderstream.settings import Settings
+from orderstream.topics import ensure_configured_topics, topic_names
+from orderstream.wiring import build_container, resolve
+
+log = logging.getLogger(__name__)
+
+# Of the shutdown deadline, what the batch in flight may take; the rest closes the clients.
+BATCH_SHARE_OF_SHUTDOWN = 0.75
+
+
+def group_id(settings: Settings, name: str) -> str:
+    return f"{settings.kafka_group_prefix}{name}"
+
+
+def source_topic(settings: Settings, name: str) -> str:
+    topic, _ = WORKERS[name]
+    return topic_names(settings)[topic]
+
+
+async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:
+    """Consume the worker's topic until `stop` is set, then close everything it opened.
+
+    The inbox group is the worker's name whatever the Kafka group is called, so a
+    renamed group still recognises the messages it processed.
+    """
+    if settings.transport == "kafka":
+        for difference in await ensure_configured_topics(settings):
+            log.warning("%s", difference)
+    _, handlers = WORKERS[name]
+    container = build_container(settings)
+    try:
+        processor = InboxProcessor(group=name, uow_factory=await resolve(container.uow_factory),
+                                   decoder=CloudEventsDecoder(), handlers=handlers)
+        dead_letters = await resolve(container.dead_letters)
+        consumers = await resolve(container.consumers)
+        async with consumers(group_id(settings, name), [source_topic(settings, name)]) as member:
+            policy = ConsumerPolicy(faults.inject(member, settings), processor, dead_letters,
+                                    max_records=settings.consumer_batch_size,
+                                    batch_timeout_s=settings.consumer_batch_timeout_s,
+                                    backoff=Backoff())
+            log.info("worker %s consuming %s as group %s", name,
+                     source_topic(settings, name), group_id(settings, name))
+            await policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
+                             * BATCH_SHARE_OF_SHUTDOWN)
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
+    log.info("worker %s stopped", name)

@@ -1,0 +1,140 @@
+"""The flow across processes: `orderstream worker` subprocesses, orders placed from this
+process, and what the tables and topics say afterwards."""
+
+import asyncio
+import signal
+import sys
+from collections.abc import Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.postgres import SqlAlchemyUnitOfWork
+from application.commands import CommandBus
+from domain.commands import PlaceOrder
+from orderstream.demo import DemoPlan
+
+WORKER_SHUTDOWN_TIMEOUT_S = 5.0
+STALL_TIMEOUT_S = 45.0
+
+
+class Worker:
+    """An `orderstream worker` process; its output goes to `log_path`."""
+
+    def __init__(self, name: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
+        self.name = name
+        self.process = process
+        self.log_path = log_path
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    def terminate(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    async def wait(self, timeout_s: float = 30.0) -> int:
+        return await asyncio.wait_for(self.process.wait(), timeout_s)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@dataclass
+class Flow:
+    """Both relays running in this process; workers started by the test; one demo plan."""
+
+    engine: AsyncEngine
+    kafka: Any
+    topics: dict[str, str]
+    group_prefix: str
+    env: dict[str, str]
+    logs: Path
+    plan: DemoPlan
+    workers: list[Worker] = field(default_factory=list)
+    tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
+        """Run `work` alongside the test; cancelled at teardown if still running."""
+        task = asyncio.create_task(work)
+        self.tasks.append(task)
+        return task
+
+    def group(self, name: str) -> str:
+        return f"{self.group_prefix}{name}"
+
+    async def start_worker(self, name: str, **settings: str) -> Worker:
+        log_path = self.logs / f"{name}-{len(self.workers)}.log"
+        env = {**self.env, **{f"ORDERSTREAM_{k.upper()}": v for k, v in settings.items()}}
+        with log_path.open("wb") as log:
+            process = await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("orderstream")), "worker", name,
+                env=env, stdout=log, stderr=asyncio.subprocess.STDOUT)
+        worker = Worker(name, process, log_path)
+        self.workers.append(worker)
+        return worker
+
+    async def place(self, commands: Sequence[PlaceOrder], clients: int = 8) -> None:
+        """Place orders from `clients` concurrent clients, as the API would receive them."""
+        bus = CommandBus(lambda: SqlAlchemyUnitOfWork(self.engine))
+        pending = iter(commands)
+
+        async def client() -> None:
+            for command in pending:
+                await bus.handle(command)
+
+        async with asyncio.TaskGroup() as group:
+            for _ in range(clients):
+                group.create_task(client())
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return (await connection.execute(text(sql), params)).scalar()
+
+    async def rows(self, sql: str, **params: Any) -> list[Any]:
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(text(sql), params)).all())
+
+    async def reserved_orders(self) -> int:
+        """How many OrderPlaced the inventory workers applied (one inbox row each)."""
+        return int(await self.scalar("SELECT count(*) FROM inventory.inbox"))
+
+    async def wait_for(self, reserved: int) -> None:
+        """Until the inventory workers applied at least `reserved` orders."""
+        async with asyncio.timeout(STALL_TIMEOUT_S):
+            while True:
+                if await self.reserved_orders() >= reserved:
+                    return
+                await asyncio.sleep(0.05)
+
+    async def settled(self) -> None:
+        """Wait until no order is pending; fail when nothing moves for a while."""
+        last, last_change = -1, asyncio.get_running_loop().time()
+        total = len(self.plan.orders)
+        while (done := await self.scalar(
+                "SELECT count(*) FROM orders.orders WHERE status <> 'pending'")) < total:
+            now = asyncio.get_running_loop().time()
+            if done != last:
+                last, last_change = done, now
+            elif now - last_change > STALL_TIMEOUT_S:
+                pytest.fail(f"stalled at {done}/{total} settled\n{self.log_tails()}")
+            await asyncio.sleep(0.1)
+
+    def log_tails(self, lines: int = 15) -> str:
+        return "\n".join(f"--- {w.log_path.name} (exit {w.returncode})\n"
+                         + "\n".join(w.log().splitlines()[-lines:]) for w in self.workers)
+
+    async def stop_workers(self) -> None:
+        """SIGTERM every running worker; each must exit 0 within its deadline."""
+        running = [w for w in self.workers if w.returncode is None]
+        for worker in running:
+            worker.terminate()
+        for worker in running:
+            assert await worker.wait(WORKER_SHUTDOWN_TIMEOUT_S + 5) == 0, self.log_tails()
