@@ -4,10 +4,11 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from application.consumer import Backoff
+from application.backoff import Backoff
 from application.errors import TransientError
 from application.messages import OutboxMessage, Refused
 from application.ports import OutboxReader, Publisher
+from application.tasks import first_of
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class OutboxRelay:
                 batch = ahead or await self._outbox.fetch_pending(self._batch_size)
                 ahead = ()
                 if not batch:
-                    await _until(stop, self._wakeup(self._idle_wait_s))
+                    await first_of(self._wakeup(self._idle_wait_s), stop, default=None)
                     continue
                 ahead = await self._deliver_reading_ahead(batch)
                 self.failed_attempts = 0
@@ -102,16 +103,5 @@ class OutboxRelay:
         delay = self._backoff.delay(self.failed_attempts)
         log.warning("relay: transient failure, retry %d in %.3fs: %s",
                     self.failed_attempts, delay, error)
-        await _until(stop, asyncio.sleep(delay))
+        await first_of(asyncio.sleep(delay), stop, default=None)
 
-
-async def _until(stop: asyncio.Event, waiting: Awaitable[None]) -> None:
-    """Await `waiting`, or return as soon as `stop` is set."""
-    wait = asyncio.ensure_future(waiting)
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({wait, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (wait, stopped):
-            task.cancel()
-        await asyncio.gather(wait, stopped, return_exceptions=True)

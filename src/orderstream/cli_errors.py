@@ -31,6 +31,9 @@ class ConfigurationError(Exception):
 def settings_error(error: ValidationError) -> ConfigurationError:
     problems = []
     for problem in error.errors(include_url=False):
+        if not problem["loc"]:
+            problems.append(problem["msg"])
+            continue
         name = "_".join(str(part) for part in problem["loc"])
         name = name if name.isupper() else f"ORDERSTREAM_{name.upper()}"
         value = problem.get("input")

@@ -12,6 +12,7 @@ from orderstream.cli_errors import reports_errors
 from orderstream.demo import DemoReport, plan, run_demo
 from orderstream.demo_serve import serve_demo
 from orderstream.pipeline import PipelineFailed, memory_bus_pipeline
+from orderstream.preflight import check_database
 from orderstream.settings import Settings, load_settings
 from orderstream.wiring import build_container, resolve
 
@@ -32,6 +33,7 @@ def demo(
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
     settings = load_settings(store=store)
+    asyncio.run(check_database(settings))
     if serve:
         asyncio.run(serve_demo(settings, _announce))
         return

@@ -6,6 +6,13 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 
+import typer
+import uvloop
+
+from orderstream import logs
+from orderstream.cli_errors import explain
+from orderstream.settings import Settings
+
 log = logging.getLogger(__name__)
 
 Main = Callable[[asyncio.Event], Awaitable[None]]
@@ -47,3 +54,19 @@ def _deadline(running: "asyncio.Future[None]", shutdown_timeout_s: float) -> Non
     if not running.done():
         log.warning("not stopped within %.1fs: cancelling", shutdown_timeout_s)
         running.cancel()
+
+
+def run_service(name: str, main: Main, settings: Settings) -> None:
+    """The body of a long-running command: JSON logs, uvloop, signals, an exit code.
+
+    Exit 0 after a stop signal; a failure the user can fix (settings, a service that does
+    not answer) propagates to `reports_errors` (exit 2); a bug is logged, exit 1.
+    """
+    logs.configure(settings.log_level)
+    try:
+        uvloop.run(run_until_signalled(main, shutdown_timeout_s=settings.shutdown_timeout_s))
+    except Exception as error:
+        if explain(error) is not None:
+            raise
+        log.exception("%s failed", name)
+        raise typer.Exit(code=1) from None

@@ -19,6 +19,7 @@ from application.leadership import run_as_leader
 from application.ports import Publisher
 from application.relay import OutboxRelay
 from orderstream.cli_errors import ConfigurationError
+from orderstream.preflight import check_database
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
 
@@ -38,6 +39,7 @@ def check_relay_settings(settings: Settings) -> None:
 async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asyncio.Event) -> None:
     """Relay every outbox of `outboxes` until `stop` is set."""
     check_relay_settings(settings)
+    await check_database(settings)
     container = build_container(settings)
     try:
         engine = await resolve(container.engine)

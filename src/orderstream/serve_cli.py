@@ -1,5 +1,6 @@
 """`orderstream serve` and `orderstream apikey`."""
 
+import asyncio
 import secrets
 from typing import Annotated
 
@@ -9,6 +10,7 @@ import uvicorn
 from adapters.http.auth import SCOPES, hash_key
 from orderstream.api import api_keys
 from orderstream.cli_errors import reports_errors
+from orderstream.preflight import check_database
 from orderstream.settings import load_settings
 
 
@@ -22,6 +24,7 @@ def serve(
     """Serve the HTTP API with uvicorn on the store and keys the settings name."""
     settings = load_settings(api_host=host, api_port=port, api_workers=workers)
     api_keys(settings)
+    asyncio.run(check_database(settings))
     if settings.api_open:
         typer.echo("warning: serving WITHOUT authentication (ORDERSTREAM_API_OPEN=true)",
                    err=True)

@@ -9,6 +9,7 @@ from application.consumer import ConsumerPolicy
 from application.inbox import InboxProcessor
 from orderstream import faults
 from orderstream.pipeline import WORKERS
+from orderstream.preflight import check_database
 from orderstream.settings import Settings
 from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import build_container, resolve
@@ -34,6 +35,7 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     The inbox group is the worker's name whatever the Kafka group is called, so a
     renamed group still recognises the messages it processed.
     """
+    await check_database(settings)
     if settings.transport == "kafka":
         for difference in await ensure_configured_topics(settings):
             log.warning("%s", difference)

@@ -10,8 +10,13 @@ pytestmark = pytest.mark.unit
 CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
 
 
+SERVICES = {"ORDERSTREAM_STORE": "postgres", "ORDERSTREAM_TRANSPORT": "kafka",
+            "ORDERSTREAM_API_OPEN": "true"}
+
+
 def _run(monkeypatch, env: dict[str, str], *args: str):
-    for name in ("DATABASE_URL", "ORDERSTREAM_DATABASE_URL", "ORDERSTREAM_STORE"):
+    for name in ("DATABASE_URL", "ORDERSTREAM_DATABASE_URL", "ORDERSTREAM_STORE",
+                 "ORDERSTREAM_TRANSPORT", "ORDERSTREAM_API_OPEN"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -45,6 +50,24 @@ def test_an_unreachable_database_is_said_so_whichever_variable_names_it(
     output = _run(monkeypatch, {variable: CLOSED_PORT}, *command)
     assert "cannot reach PostgreSQL" in output
     assert "orderstream infra up" in output
+
+
+@pytest.mark.parametrize("command", [["relay"], ["worker", "inventory"], ["serve"]])
+def test_a_service_whose_database_is_unreachable_at_start_exits_at_once(monkeypatch, command):
+    output = _run(monkeypatch, {**SERVICES, "ORDERSTREAM_DATABASE_URL": CLOSED_PORT}, *command)
+    assert "cannot reach PostgreSQL" in output
+
+
+@pytest.mark.parametrize("command", [["relay"], ["worker", "orders"]])
+def test_relay_and_worker_need_postgres_and_kafka(monkeypatch, command):
+    output = _run(monkeypatch, {"ORDERSTREAM_STORE": "memory"}, *command)
+    assert "ORDERSTREAM_TRANSPORT=kafka" in output
+
+
+def test_serve_without_keys_says_how_to_make_one(monkeypatch):
+    monkeypatch.delenv("ORDERSTREAM_API_KEYS", raising=False)
+    output = _run(monkeypatch, {}, "serve")
+    assert "orderstream apikey" in output
 
 
 def test_a_demo_option_outside_its_choices_is_refused(monkeypatch):

@@ -44,10 +44,14 @@ async def test_db_upgrade_migrates_the_database_either_variable_names(
         assert "inventory.stock_items" in await _tables(url)
 
 
-def test_a_demo_against_a_database_never_migrated_says_to_migrate_it(
-        monkeypatch, empty_database_url: str) -> None:
-    result = _invoke(monkeypatch, empty_database_url, "ORDERSTREAM_DATABASE_URL",
-                     "demo", "--store", "postgres", "--orders", "1")
+@pytest.mark.parametrize("command", [["demo", "--store", "postgres", "--orders", "1"],
+                                     ["relay"], ["worker", "inventory"], ["serve"]])
+def test_a_command_against_a_database_never_migrated_says_to_migrate_it(
+        monkeypatch, empty_database_url: str, command: list[str]) -> None:
+    for name, value in {"ORDERSTREAM_STORE": "postgres", "ORDERSTREAM_TRANSPORT": "kafka",
+                        "ORDERSTREAM_API_OPEN": "true"}.items():
+        monkeypatch.setenv(name, value)
+    result = _invoke(monkeypatch, empty_database_url, "ORDERSTREAM_DATABASE_URL", *command)
     assert result.exit_code == 2, result.output
     assert "orderstream db upgrade" in result.output
     assert "Traceback" not in result.output

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.postgres import PostgresOutboxReader, SqlAlchemyUnitOfWork, create_engine, migrations
+from application.backoff import Backoff
 from application.commands import CommandBus
-from application.consumer import Backoff
 from application.handlers import place_order
 from application.messages import Refused, TopicPartition
 from application.ports import UnitOfWorkFactory

@@ -10,7 +10,7 @@ from adapters.codec import to_outbox
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
-from application.consumer import Backoff
+from application.backoff import Backoff
 from application.errors import TransientError
 from application.messages import OutboxMessage, Refused, TopicPartition
 from application.relay import OutboxRelay
