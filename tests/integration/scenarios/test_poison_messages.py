@@ -10,10 +10,12 @@ from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from application.commands import CommandBus
 from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
-from application.inbox import Failure, InboxProcessor
+from application.inbox import InboxProcessor
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import Event, OrderPlaced, StockRejected
 from domain.values import LineRejection, OrderLine, RejectionReason
+
+from .conftest import poll
 
 Headers = list[tuple[str, bytes | None]]
 Poison = tuple[dict, Headers] | tuple[bytes, Headers]
@@ -60,54 +62,46 @@ POISON: dict[str, tuple[str, Callable[[], Poison]]] = {
 }
 
 
-class _Collect:
-    def __init__(self) -> None:
-        self.failures: list[Failure] = []
-
-    async def send(self, failure: Failure, group: str) -> None:
-        self.failures.append(failure)
+SOURCE = {"inventory": "orders", "orders": "inventory"}
 
 
 @pytest.mark.parametrize("case", POISON)
-async def test_a_poison_message_is_one_reported_failure_and_the_partition_flows_on(
-        world, ids, case) -> None:
+async def test_a_poison_message_is_one_dead_letter_and_the_flow_goes_on(world, ids, case) -> None:
     group, make = POISON[case]
-    topic = "orders" if group == "inventory" else "inventory"
+    topic = SOURCE[group]
     sku, before, after, later = ids("SKU"), ids("before"), ids("after"), ids("later")
     commands = CommandBus(world.uow_factory)
     await commands.handle(SetStockLevel(sku=sku, on_hand=10))
     handlers = INVENTORY_HANDLERS if group == "inventory" else ORDERS_HANDLERS
     processor = InboxProcessor(group=group, uow_factory=world.uow_factory,
                                decoder=CloudEventsDecoder(), handlers=handlers)
-    sink = _Collect()
-    worker = ConsumerPolicy(world.bus.consumer(group, [topic]), processor, sink)
-    key = ids("o").encode()
+    worker = ConsumerPolicy(await world.consumer(group, topic), processor, world.dead_letters)
 
-    for order_id in (before, after):
+    async def deliver(order_id: str) -> None:
         await commands.handle(PlaceOrder(order_id=order_id, customer_id="c",
                                          lines=(OrderLine(sku, 1),)))
-    good = {m.key: m for m in await world.outbox("orders").fetch_pending(10_000)}
-    if group == "orders":
-        good = {order_id: _outcome_of(order_id) for order_id in (before, after)}
-    await world.publisher.publish([good[before]])
+        if group == "inventory":
+            pending = await world.outbox("orders").fetch_pending(10_000)
+            message = next(m for m in pending if m.key == order_id)
+        else:
+            message = _outcome_of(order_id)
+        assert await world.publisher.publish([message]) == []
+
+    await deliver(before)
     value, headers = make()
     raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-    world.bus.append(topic, key, raw, headers)  # type: ignore[arg-type]
-    await world.publisher.publish([good[after]])
+    await world.append(topic, ids("o").encode(), raw, headers)  # type: ignore[arg-type]
+    await deliver(after)
 
-    assert await worker.poll_once() == 3
-    assert [f.message.value for f in sink.failures] == [raw]
+    assert await poll(worker, at_least=3) == 3
+    assert await world.dead_lettered(topic) == [raw]
     await _assert_applied(world, group, [before, after])
 
-    await commands.handle(PlaceOrder(order_id=later, customer_id="c",
-                                     lines=(OrderLine(sku, 1),)))
-    pending = {m.key: m for m in await world.outbox("orders").fetch_pending(10_000)}
-    await world.publisher.publish([pending[later] if group == "inventory"
-                                   else _outcome_of(later)])
-    assert await worker.poll_once() == 1
-    assert len(sink.failures) == 1
+    await deliver(later)
+    assert await poll(worker, at_least=1) == 1
+    assert await world.dead_lettered(topic) == [raw]
     await _assert_applied(world, group, [before, after, later])
-    assert world.bus.committed_total(group, topic) == 4
+    assert await world.committed_total(group, topic) == 4
 
 
 def _outcome_of(order_id: str):
