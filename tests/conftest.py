@@ -163,3 +163,9 @@ class KafkaProbe:
 @pytest.fixture
 def kafka(kafka_bootstrap_servers: str) -> KafkaProbe:
     return KafkaProbe(kafka_bootstrap_servers)
+
+
+@pytest.fixture
+def kafka_probe() -> type[KafkaProbe]:
+    """`kafka_probe(servers)`: a probe of another broker (a test's private one)."""
+    return KafkaProbe

@@ -5,8 +5,8 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from application.messages import InboundMessage, TopicPartition
-from application.ports import MessageConsumer
+from application.messages import InboundMessage, OutboxMessage, Refused, TopicPartition
+from application.ports import MessageConsumer, Publisher
 from orderstream.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,35 @@ class CrashBeforeOffsetCommit:
 
     def rewind(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._consumer.rewind(offsets)
+
+
+class CrashBeforeMark:
+    """A publisher whose `after`-th batch kills the process once the broker acked it, as
+    `kill -9` would: the rows are on the broker and not marked, so the next relay
+    publishes them again and the consumers' inbox must make the copies no-ops."""
+
+    def __init__(self, publisher: Publisher, after: int) -> None:
+        self._publisher = publisher
+        self._after = after
+        self._batches = 0
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> Sequence[Refused]:
+        refused = await self._publisher.publish(messages)
+        self._batches += 1
+        if self._batches >= self._after:
+            log.error("fault injected: exiting after publishing %d messages, before marking",
+                      len(messages))
+            sys.stderr.flush()
+            os._exit(HARD_EXIT_CODE)
+        return refused
+
+
+def inject_publisher(publisher: Publisher, settings: Settings) -> Publisher:
+    if settings.fault == "crash_after_publish":
+        log.warning("fault injection on: crash after publishing batch #%d",
+                    settings.fault_after_commits)
+        return CrashBeforeMark(publisher, settings.fault_after_commits)
+    return publisher
 
 
 def inject(consumer: MessageConsumer, settings: Settings) -> MessageConsumer:

@@ -18,6 +18,7 @@ from application.errors import TransientError
 from application.leadership import run_as_leader
 from application.ports import Publisher
 from application.relay import OutboxRelay
+from orderstream import faults
 from orderstream.cli_errors import ConfigurationError
 from orderstream.preflight import check_database
 from orderstream.settings import Settings
@@ -43,7 +44,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     container = build_container(settings)
     try:
         engine = await resolve(container.engine)
-        publisher = await resolve(container.publisher)
+        publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with asyncio.TaskGroup() as tasks:
             for outbox in outboxes:
                 tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop))

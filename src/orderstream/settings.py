@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     consumer_batch_timeout_s: float = Field(default=20.0, gt=0)
     shutdown_timeout_s: float = Field(default=8.0, gt=0)
 
-    fault: Literal["none", "crash_after_db_commit"] = "none"
+    fault: Literal["none", "crash_after_db_commit", "crash_after_publish"] = "none"
     fault_after_commits: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

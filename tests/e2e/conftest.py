@@ -9,7 +9,8 @@ file in the test's temporary directory; a failing test prints their last lines.
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,18 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from adapters.kafka.clients import started_producer
-from adapters.kafka.options import ProducerOptions
-from adapters.kafka.publisher import KafkaPublisher
-from adapters.postgres import PostgresOutboxReader, SqlAlchemyUnitOfWork, migrations
+from adapters.postgres import SqlAlchemyUnitOfWork, migrations
 from application.commands import CommandBus
-from application.relay import OutboxRelay
 from domain.commands import SetStockLevel
 from orderstream.demo import plan
+from orderstream.infra import layout
+from orderstream.infra.kafka import KafkaNode
+from orderstream.infra.process import InfraError
 
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S, Flow
 
 ORDERS = 2_000
+PRIVATE_BROKER_PORT = 19592
 # Connections of the test process, told apart from the workers' (`orderstream`).
 TEST_APPLICATION_NAME = "orderstream-e2e"
 
@@ -75,43 +76,63 @@ def _worker_env(database_url: str, servers: str, topics: dict[str, str],
         "ORDERSTREAM_SHUTDOWN_TIMEOUT_S": str(WORKER_SHUTDOWN_TIMEOUT_S),
         "ORDERSTREAM_DATABASE_POOL_SIZE": "2",
         "ORDERSTREAM_CONSUMER_BATCH_SIZE": "100",
+        "ORDERSTREAM_LEADER_CHECK_INTERVAL_S": "0.3",
+        "ORDERSTREAM_RELAY_POLL_INTERVAL_S": "0.5",
     }
 
 
-@pytest.fixture
-async def flow(e2e_database_url: str, kafka_bootstrap_servers: str, kafka: Any,
-               tmp_path: Path) -> AsyncIterator[Flow]:
+@asynccontextmanager
+async def open_flow(database_url: str, kafka: Any, logs: Path, *,
+                    relay: bool = True) -> AsyncIterator[Flow]:
+    """The flow on its own database and topics of `kafka`'s broker, the demo plan's stock
+    set, and one `orderstream relay` running unless `relay` is False."""
     topics = await kafka.topics("orders", "inventory")
     group_prefix = f"e2e-{uuid.uuid4().hex[:12]}-"
     engine = create_async_engine(
-        e2e_database_url, pool_size=12, pool_pre_ping=True,
+        database_url, pool_size=12, pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": TEST_APPLICATION_NAME}})
     demo = plan(ORDERS, seed=11)
     flow = Flow(engine=engine, kafka=kafka, topics=topics, group_prefix=group_prefix,
-                env=_worker_env(e2e_database_url, kafka_bootstrap_servers, topics, group_prefix),
-                logs=tmp_path, plan=demo)
+                env=_worker_env(database_url, kafka.servers, topics, group_prefix),
+                logs=logs, plan=demo)
     bus = CommandBus(lambda: SqlAlchemyUnitOfWork(engine))
     for sku, on_hand in demo.stock.items():
         await bus.handle(SetStockLevel(sku=sku, on_hand=on_hand))
-    stop = asyncio.Event()
-    options = ProducerOptions(bootstrap_servers=kafka_bootstrap_servers)
     try:
-        async with started_producer(options) as producer:
-            publisher = KafkaPublisher(producer, topics=topics)
-            relays = asyncio.gather(*(
-                OutboxRelay(PostgresOutboxReader(engine, schema), publisher).run(stop)
-                for schema in ("orders", "inventory")))
-            try:
-                yield flow
-            finally:
-                stop.set()
-                await relays
+        if relay:
+            await flow.start_relay()
+        yield flow
     finally:
         for task in flow.tasks:
             task.cancel()
         await asyncio.gather(*flow.tasks, return_exceptions=True)
-        for worker in flow.workers:
-            if worker.returncode is None:
-                worker.kill()
-                await worker.wait()
+        for service in flow.services:
+            if service.returncode is None:
+                service.kill()
+                await service.wait()
         await engine.dispose()
+
+
+@pytest.fixture
+async def flow(e2e_database_url: str, kafka: Any, tmp_path: Path,
+               request: pytest.FixtureRequest) -> AsyncIterator[Flow]:
+    """The flow on the session's broker, with one `orderstream relay` running (none for
+    tests marked `own_relays`, which start theirs)."""
+    own_relays = request.node.get_closest_marker("own_relays") is not None
+    async with open_flow(e2e_database_url, kafka, tmp_path, relay=not own_relays) as flow:
+        yield flow
+
+
+@pytest.fixture
+def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNode]:
+    """A broker of this test's own, which the test may stop and start: never the shared one."""
+    node = KafkaNode(home=tmp_path_factory.mktemp("broker"), cache=layout.cache_dir(),
+                     port=PRIVATE_BROKER_PORT, controller_port=PRIVATE_BROKER_PORT + 1)
+    try:
+        node.start()
+    except InfraError as error:
+        pytest.fail(f"cannot start a private broker: {error}", pytrace=False)
+    try:
+        yield node
+    finally:
+        node.stop()

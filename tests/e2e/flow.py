@@ -1,5 +1,5 @@
-"""The flow across processes: `orderstream worker` subprocesses, orders placed from this
-process, and what the tables and topics say afterwards."""
+"""The flow across processes: `orderstream relay` and `orderstream worker` subprocesses,
+orders placed from this process, and what the tables and topics say afterwards."""
 
 import asyncio
 import signal
@@ -22,10 +22,12 @@ WORKER_SHUTDOWN_TIMEOUT_S = 5.0
 STALL_TIMEOUT_S = 45.0
 
 
-class Worker:
-    """An `orderstream worker` process; its output goes to `log_path`."""
+class Service:
+    """An `orderstream relay` or `orderstream worker` process; output goes to `log_path`."""
 
-    def __init__(self, name: str, process: asyncio.subprocess.Process, log_path: Path) -> None:
+    def __init__(self, kind: str, name: str, process: asyncio.subprocess.Process,
+                 log_path: Path) -> None:
+        self.kind = kind
         self.name = name
         self.process = process
         self.log_path = log_path
@@ -49,7 +51,7 @@ class Worker:
 
 @dataclass
 class Flow:
-    """Both relays running in this process; workers started by the test; one demo plan."""
+    """Relays and workers started by the test as processes; one demo plan."""
 
     engine: AsyncEngine
     kafka: Any
@@ -58,7 +60,7 @@ class Flow:
     env: dict[str, str]
     logs: Path
     plan: DemoPlan
-    workers: list[Worker] = field(default_factory=list)
+    services: list[Service] = field(default_factory=list)
     tasks: list["asyncio.Task[Any]"] = field(default_factory=list)
 
     def spawn(self, work: Coroutine[Any, Any, Any]) -> "asyncio.Task[Any]":
@@ -70,16 +72,32 @@ class Flow:
     def group(self, name: str) -> str:
         return f"{self.group_prefix}{name}"
 
-    async def start_worker(self, name: str, **settings: str) -> Worker:
-        log_path = self.logs / f"{name}-{len(self.workers)}.log"
+    @property
+    def workers(self) -> list[Service]:
+        return [s for s in self.services if s.kind == "worker"]
+
+    @property
+    def relays(self) -> list[Service]:
+        return [s for s in self.services if s.kind == "relay"]
+
+    async def start_worker(self, name: str, **settings: str) -> Service:
+        return await self._start("worker", name, [name], settings)
+
+    async def start_relay(self, *args: str, **settings: str) -> Service:
+        """`orderstream relay` with `args` (e.g. `--outbox`, `orders`)."""
+        return await self._start("relay", "-".join(["relay", *args[1:]]), list(args), settings)
+
+    async def _start(self, kind: str, name: str, args: list[str],
+                     settings: dict[str, str]) -> Service:
+        log_path = self.logs / f"{name}-{len(self.services)}.log"
         env = {**self.env, **{f"ORDERSTREAM_{k.upper()}": v for k, v in settings.items()}}
         with log_path.open("wb") as log:
             process = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).with_name("orderstream")), "worker", name,
+                str(Path(sys.executable).with_name("orderstream")), kind, *args,
                 env=env, stdout=log, stderr=asyncio.subprocess.STDOUT)
-        worker = Worker(name, process, log_path)
-        self.workers.append(worker)
-        return worker
+        service = Service(kind, name, process, log_path)
+        self.services.append(service)
+        return service
 
     async def place(self, commands: Sequence[PlaceOrder], clients: int = 8) -> None:
         """Place orders from `clients` concurrent clients, as the API would receive them."""
@@ -128,13 +146,20 @@ class Flow:
             await asyncio.sleep(0.1)
 
     def log_tails(self, lines: int = 15) -> str:
-        return "\n".join(f"--- {w.log_path.name} (exit {w.returncode})\n"
-                         + "\n".join(w.log().splitlines()[-lines:]) for w in self.workers)
+        return "\n".join(f"--- {s.log_path.name} (exit {s.returncode})\n"
+                         + "\n".join(s.log().splitlines()[-lines:]) for s in self.services)
 
     async def stop_workers(self) -> None:
         """SIGTERM every running worker; each must exit 0 within its deadline."""
-        running = [w for w in self.workers if w.returncode is None]
-        for worker in running:
-            worker.terminate()
-        for worker in running:
-            assert await worker.wait(WORKER_SHUTDOWN_TIMEOUT_S + 5) == 0, self.log_tails()
+        await self._stop(self.workers)
+
+    async def stop_all(self) -> None:
+        """SIGTERM every running relay and worker; each must exit 0 within its deadline."""
+        await self._stop(self.services)
+
+    async def _stop(self, services: list[Service]) -> None:
+        running = [s for s in services if s.returncode is None]
+        for service in running:
+            service.terminate()
+        for service in running:
+            assert await service.wait(WORKER_SHUTDOWN_TIMEOUT_S + 5) == 0, self.log_tails()
