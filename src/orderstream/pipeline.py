@@ -8,6 +8,7 @@ from typing import Any
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus
+from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
 from application.inbox import InboxProcessor
@@ -109,6 +110,7 @@ def memory_bus_pipeline(
             bus.consumer(group, [topic]),
             InboxProcessor(group=group, uow_factory=uow_factory,
                            decoder=CloudEventsDecoder(), handlers=handlers),
+            InMemoryDeadLetterSink(bus),
             max_records=settings.consumer_batch_size,
         )
         for group, (topic, handlers) in WORKERS.items()

@@ -9,12 +9,19 @@ from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
+from application.commands import CommandBus
 from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS
 from application.inbox import InboxProcessor
+from application.messages import TopicPartition
 from application.relay import OutboxRelay
+from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import OrderConfirmed
-from orderstream.pipeline import Pipeline, PipelineFailed
+from domain.orders import OrderStatus
+from domain.values import OrderLine
+from orderstream.pipeline import Pipeline, PipelineFailed, memory_bus_pipeline
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
 
 pytestmark = pytest.mark.unit
 
@@ -80,3 +87,32 @@ async def test_a_pipeline_stops_cleanly_when_asked():
     stop.set()
     async with asyncio.timeout(2):
         await running
+
+
+async def test_the_embedded_pipeline_dead_letters_poison_and_keeps_settling_orders():
+    settings = Settings()
+    container = build_container(settings)
+    bus = container.bus()
+    uow_factory = await resolve(container.uow_factory)
+    pipeline = memory_bus_pipeline(bus=bus, uow_factory=uow_factory,
+                                   outbox_reader=await resolve(container.outbox_reader),
+                                   publisher=container.publisher(), settings=settings)
+    commands = CommandBus(uow_factory)
+    await commands.handle(SetStockLevel(sku="KB-1", on_hand=5))
+    bus.append("orders", b"o-x", b'{"order_id": 7}',
+               [("ce_id", b"m-1"), ("ce_type", b"orderstream.orders.OrderPlaced.v1")])
+    await commands.handle(PlaceOrder(order_id="o-1", customer_id="c",
+                                     lines=(OrderLine("KB-1", 2),)))
+    stop = asyncio.Event()
+    running = asyncio.create_task(pipeline.run(stop))
+    try:
+        async with asyncio.timeout(5):
+            while container.memory_store().orders["o-1"].status is OrderStatus.PENDING:
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await running
+    letters = [m for p in range(bus.partitions)
+               for m in bus.read(TopicPartition("orders.dlt", p), 0, 10)]
+    assert [m.value for m in letters] == [b'{"order_id": 7}']
+    assert container.memory_store().orders["o-1"].status is OrderStatus.CONFIRMED
