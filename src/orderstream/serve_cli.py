@@ -1,7 +1,9 @@
 """`orderstream serve` and `orderstream apikey`."""
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import Iterator
 from typing import Annotated
 
 import typer
@@ -11,6 +13,7 @@ from adapters.http.auth import SCOPES, hash_key
 from orderstream.api import api_keys
 from orderstream.cli_errors import reports_errors
 from orderstream.preflight import check_database
+from orderstream.process import run_service
 from orderstream.settings import load_settings
 
 
@@ -28,9 +31,32 @@ def serve(
     if settings.api_open:
         typer.echo("warning: serving WITHOUT authentication (ORDERSTREAM_API_OPEN=true)",
                    err=True)
-    uvicorn.run("orderstream.api:app_from_environment", factory=True, host=settings.api_host,
-                port=settings.api_port, workers=settings.api_workers, log_level="info",
-                proxy_headers=False, server_header=False)
+    config = uvicorn.Config("orderstream.api:app_from_environment", factory=True,
+                            host=settings.api_host, port=settings.api_port,
+                            workers=settings.api_workers, log_config=None,
+                            proxy_headers=False, server_header=False)
+    if settings.api_workers > 1:
+        uvicorn.Server(config).run()
+        return
+    run_service("api", lambda stop: _serve(config, stop), settings)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn in a process whose signals `run_service` handles (stop, deadline, exit 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _serve(config: uvicorn.Config, stop: asyncio.Event) -> None:
+    server = _Server(config)
+    serving = asyncio.ensure_future(server.serve())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    server.should_exit = True
+    await serving
 
 
 def apikey(

@@ -29,6 +29,7 @@ class OutboxNotifications:
         self._channel = channel_of(schema)
         self._connection: AsyncConnection | None = None
         self._arrived = asyncio.Event()
+        self._closing = False
         self.listening = False
 
     async def wait(self, timeout_s: float) -> None:
@@ -44,7 +45,11 @@ class OutboxNotifications:
         self.listening = False
         connection, self._connection = self._connection, None
         if connection is not None:
-            await discard(connection)
+            self._closing = True
+            try:
+                await discard(connection)
+            finally:
+                self._closing = False
 
     async def _listen(self) -> None:
         """(Re)connect and LISTEN; on failure stay in polling mode until the next wait."""
@@ -71,6 +76,8 @@ class OutboxNotifications:
         self._arrived.set()
 
     def _terminated(self, *_: object) -> None:
+        if self._closing:
+            return
         log.warning("the connection listening on %s ended; polling until it is back",
                     self._channel)
         self.listening = False

@@ -1,0 +1,107 @@
+"""End to end over HTTP: the api, relay and workers of docker-compose.yml as processes on
+the real PostgreSQL and Kafka; a client places orders and follows them until they settle."""
+
+import asyncio
+import os
+import socket
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from .compose import compose_services, local
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+
+DEMO_KEY = {"Authorization": "Bearer orderstream-compose-demo-key"}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+async def service(e2e_database_url: str, kafka, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """Every orderstream process of the compose file, started as it commands."""
+    topics = await kafka.topics("orders", "inventory")
+    port = _free_port()
+    isolation = {"ORDERSTREAM_ORDERS_TOPIC": topics["orders"],
+                 "ORDERSTREAM_INVENTORY_TOPIC": topics["inventory"],
+                 "ORDERSTREAM_KAFKA_GROUP_PREFIX": f"http-{uuid.uuid4().hex[:8]}-"}
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ORDERSTREAM_")}
+    processes: dict[str, asyncio.subprocess.Process] = {}
+    for name, spec in compose_services().items():
+        command, env = local(spec, database_url=e2e_database_url,
+                             kafka_servers=kafka.servers, port=port)
+        executable = str(Path(sys.executable).with_name(command[0]))
+        with (tmp_path / f"{name}.log").open("wb") as log:
+            processes[name] = await asyncio.create_subprocess_exec(
+                executable, *command[1:], env={**base, **env, **isolation},
+                stdout=log, stderr=asyncio.subprocess.STDOUT)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=DEMO_KEY,
+                                     timeout=10) as client:
+            await _until_up(client, list(processes.values()), tmp_path)
+            yield client
+    finally:
+        for process in processes.values():
+            if process.returncode is None:
+                process.terminate()
+        exits = {name: await asyncio.wait_for(process.wait(), 20)
+                 for name, process in processes.items()}
+        assert exits == dict.fromkeys(processes, 0), _logs(tmp_path)
+
+
+async def _until_up(client: httpx.AsyncClient, processes, logs: Path) -> None:
+    async with asyncio.timeout(60):
+        while True:
+            assert all(p.returncode is None for p in processes), _logs(logs)
+            try:
+                if (await client.get("/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+def _logs(folder: Path) -> str:
+    return "\n".join(f"--- {path.name}\n" + path.read_text(errors="replace")[-3000:]
+                     for path in sorted(folder.glob("*.log")))
+
+
+async def _settled(client: httpx.AsyncClient, location: str) -> dict:
+    async with asyncio.timeout(60):
+        while (order := (await client.get(location)).json())["status"] == "pending":
+            await asyncio.sleep(0.1)
+    return order
+
+
+async def test_an_order_placed_over_http_is_confirmed_and_one_short_of_stock_is_rejected(
+        service: httpx.AsyncClient) -> None:
+    run = uuid.uuid4().hex[:6]
+    keyboard, mouse = f"KB-{run}", f"MS-{run}"
+    for sku, on_hand in ((keyboard, 5), (mouse, 1)):
+        assert (await service.put(f"/stock/{sku}", json={"on_hand": on_hand})).status_code == 200
+
+    placed = await service.post("/orders", json={
+        "customer_id": "ada", "lines": [{"sku": keyboard, "quantity": 2},
+                                        {"sku": mouse, "quantity": 1}]})
+    short = await service.post("/orders", json={
+        "customer_id": "bob", "lines": [{"sku": keyboard, "quantity": 1},
+                                        {"sku": mouse, "quantity": 3},
+                                        {"sku": f"GHOST-{run}", "quantity": 1}]})
+    assert (placed.status_code, short.status_code) == (202, 202)
+
+    confirmed = await _settled(service, placed.headers["location"])
+    rejected = await _settled(service, short.headers["location"])
+
+    assert confirmed["status"] == "confirmed"
+    assert rejected["status"] == "rejected"
+    assert rejected["rejection"]["reason"] == "unknown_sku"
+    stock = (await service.get(f"/stock/{keyboard}")).json()
+    assert (stock["reserved"], stock["available"]) == (2, 3)
