@@ -1,14 +1,17 @@
 """A unit of work over `InMemoryStore` that behaves like a database transaction."""
 
 import copy
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
 from adapters.codec import to_outbox
 from adapters.memory.store import InMemoryStore
+from application.ports import Footprint
+from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
+from domain.orders import Order
 
 _KINDS = ("orders", "stock", "reservations")
 
@@ -18,11 +21,13 @@ class _Layer:
 
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
+        self.added: set[tuple[str, str]] = set()
         self.inbox: set[tuple[str, str]] = set()
 
     def merge(self, top: "_Layer") -> None:
         for kind in _KINDS:
             self.objects[kind].update(top.objects[kind])
+        self.added |= top.added
         self.inbox |= top.inbox
 
 
@@ -46,6 +51,7 @@ class _WorkingSet:
 
     def add(self, kind: str, key: str, value: Any) -> None:
         self.layers[-1].objects[kind][key] = value
+        self.layers[-1].added.add((kind, key))
 
     def has_inbox(self, entry: tuple[str, str]) -> bool:
         return entry in self.store.inbox or any(entry in layer.inbox for layer in self.layers)
@@ -86,6 +92,13 @@ class _Inbox:
         self._work.layers[-1].inbox.add(entry)
         return True
 
+    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
+        return {m for m in sorted(message_ids) if await self.record(consumer_group, m)}
+
+    async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
+        for layer in self._work.layers:
+            layer.inbox -= {(consumer_group, message_id) for message_id in message_ids}
+
 
 class InMemoryUnitOfWork:
     """Serialised transaction over the store: rollback leaves no trace; commit writes
@@ -119,6 +132,7 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         (base,) = self._work.layers
+        self._keep_placed_orders(base)
         for kind in ("orders", "reservations"):
             for aggregate in base.objects[kind].values():
                 for event in aggregate.events:
@@ -132,6 +146,27 @@ class InMemoryUnitOfWork:
 
     async def rollback(self) -> None:
         self._work.layers = [_Layer()]
+
+    def _keep_placed_orders(self, base: _Layer) -> None:
+        """An added order whose id is taken: refused, or (the same order) left as stored."""
+        retried = []
+        for kind, key in base.added:
+            stored = self._store.orders.get(key) if kind == "orders" else None
+            if stored is not None:
+                order: Order = base.objects["orders"][key]
+                if not stored.same_placement(order):
+                    raise OrderAlreadyExists(f"order {key} exists with other lines or customer")
+                retried.append((key, order, stored))
+        for key, order, stored in retried:
+            order.status, order.rejection_reason = stored.status, stored.rejection_reason
+            order.events.clear()
+            del base.objects["orders"][key]
+
+    async def preload(self, footprint: Footprint) -> None:
+        """Nothing to do: the store is in memory already."""
+
+    def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
+        return self.savepoint()
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -1,33 +1,39 @@
 """The unit of work on Postgres: one connection, one transaction, savepoints within."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.errors import transient_errors
 from adapters.postgres.inbox import SqlAlchemyInbox
-from adapters.postgres.inventory_repository import (
-    SqlAlchemyReservationRepository,
-    SqlAlchemyStockRepository,
-)
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import write_outbox
+from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
+from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
-from application.ports import Inbox, OrderRepository, ReservationRepository, StockRepository
+from application.ports import (
+    Footprint,
+    Inbox,
+    OrderRepository,
+    ReservationRepository,
+    StockRepository,
+)
 
 
 class SqlAlchemyUnitOfWork:
     """`async with uow:` holds one connection in one transaction, rolled back unless
     `commit()` was called.
 
-    Repositories only track aggregates; `flush()` writes them and turns the events they
-    recorded into outbox rows of the schema of each event's topic, in this transaction.
-    `commit()` flushes, then commits. A savepoint flushes on entry and on success, so
-    rolling back to it undoes the rows and the in-memory aggregates alike.
+    Repositories only track aggregates; `flush()` writes them, one statement per table and
+    kind of change, and turns the events they recorded into outbox rows of the schema of
+    each event's topic, in this transaction. `commit()` flushes, then commits. A
+    savepoint flushes on entry and on success, so rolling back to it undoes the rows and
+    the in-memory aggregates alike; an in-memory savepoint writes nothing and undoes the
+    aggregates only.
 
     `inbox_schema` names the schema of the inbox table. By default a consumer group's
     rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
@@ -70,14 +76,24 @@ class SqlAlchemyUnitOfWork:
             finally:
                 await self._quietly_if(exc is not None, connection.close())
 
-    async def flush(self) -> None:
+    async def preload(self, footprint: Footprint) -> None:
+        if footprint.orders:
+            await self._orders.preload(footprint.orders)
+        if footprint.reservations:
+            await self._reservations.preload(footprint.reservations)
+        if footprint.stock:
+            await self._stock.preload(footprint.stock)
+
+    async def flush(self, *, full: bool = False) -> None:
+        """Write what changed among the aggregates handed out since the last flush (all
+        tracked ones when `full`), then the events they recorded."""
         for repository in self._repositories():
-            await repository.flush()
-        await write_outbox(self._tx, [*self._orders.take_events(),
-                                      *self._reservations.take_events()])
+            await repository.flush(full=full)
+        await write_outbox(self._tx, [*self._orders.take_events(full=full),
+                                      *self._reservations.take_events(full=full)])
 
     async def commit(self) -> None:
-        await self.flush()
+        await self.flush(full=True)
         async with transient_errors():
             await self._open().commit()
         self._start(self._tx)
@@ -91,23 +107,22 @@ class SqlAlchemyUnitOfWork:
     async def savepoint(self) -> AsyncIterator[None]:
         """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT and the aggregates restored."""
         await self.flush()
-        marks = [(repository, repository.checkpoint()) for repository in self._repositories()]
         async with transient_errors():
             nested = await self._open().begin_nested()
+        scope = _InMemorySavepoint(self._repositories())
         try:
-            yield
-            await self.flush()
+            async with scope:
+                yield
+                await self.flush()
         except BaseException:
-            await self._undo(nested, marks)
+            async with transient_errors():
+                await nested.rollback()
             raise
         async with transient_errors():
             await nested.commit()
 
-    async def _undo(self, nested: AsyncTransaction, marks: list[tuple[Any, Any]]) -> None:
-        async with transient_errors():
-            await nested.rollback()
-        for repository, mark in marks:
-            repository.restore(mark)
+    def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
+        return _InMemorySavepoint(self._repositories())
 
     def _start(self, tx: Transaction) -> None:
         self._tx = tx
@@ -132,3 +147,28 @@ class SqlAlchemyUnitOfWork:
         except Exception:
             if not quiet:
                 raise
+
+
+class _InMemorySavepoint:
+    """Journals the aggregates handed out inside; restores them if an exception leaves."""
+
+    __slots__ = ("_repositories",)
+
+    def __init__(self, repositories: list[TrackingRepository[Any, Any]]) -> None:
+        self._repositories = repositories
+
+    async def __aenter__(self) -> None:
+        for repository in self._repositories:
+            repository.begin_savepoint()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for repository in self._repositories:
+            if exc_type is None:
+                repository.release_savepoint()
+            else:
+                repository.rollback_savepoint()
