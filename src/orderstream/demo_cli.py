@@ -10,10 +10,8 @@ from rich.table import Table
 from sqlalchemy.exc import DBAPIError
 
 from application.errors import TransientError
-from orderstream.demo import DemoReport, plan, run_demo
-from orderstream.pipeline import memory_bus_pipeline
+from orderstream.demo import DemoReport, plan, run_with_settings
 from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
 
 console = Console()
 
@@ -50,33 +48,17 @@ def _store(value: str) -> Literal["memory", "postgres"]:
 
 
 async def _run(settings: Settings, orders: int, seed: int, clients: int) -> DemoReport:
-    container = build_container(settings)
-    try:
-        uow_factory = await resolve(container.uow_factory)
-        bus = container.bus()
-        pipeline = memory_bus_pipeline(
-            bus=bus,
-            uow_factory=uow_factory,
-            outbox_reader=await resolve(container.outbox_reader),
-            publisher=container.publisher(),
-            settings=settings,
-        )
-        with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
-            placed = progress.add_task("placed", total=orders)
-            settled = progress.add_task("settled", total=orders)
+    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        placed = progress.add_task("placed", total=orders)
+        settled = progress.add_task("settled", total=orders)
 
-            def show(done: int, outcomes: int) -> None:
-                progress.update(placed, completed=done)
-                progress.update(settled, completed=outcomes)
+        def show(done: int, outcomes: int) -> None:
+            progress.update(placed, completed=done)
+            progress.update(settled, completed=outcomes)
 
-            return await run_demo(plan(orders, seed), uow_factory=uow_factory,
-                                  pipeline=pipeline, bus=bus, clients=clients,
-                                  on_progress=show)
-    finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        return await run_with_settings(settings, plan(orders, seed), clients=clients,
+                                       on_progress=show)
 
 
 def _print(report: DemoReport, settings: Settings) -> None:
