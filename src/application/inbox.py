@@ -3,6 +3,7 @@
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from application.errors import PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
@@ -20,8 +21,7 @@ class Failure:
     error: Exception
 
 
-@dataclass(frozen=True, slots=True)
-class _Work:
+class _Work(NamedTuple):
     position: int
     message: InboundMessage
     decoded: DecodedMessage

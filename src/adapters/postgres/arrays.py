@@ -45,8 +45,14 @@ def insert_rows(table: sa.Table, columns: Sequence[sa.Column[Any]]) -> sa.Insert
     return sa.insert(table).from_select([c.name for c in columns], select)
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_texts(documents: Iterable[Any]) -> list[str]:
-    return [json.dumps(document, separators=(",", ":")) for document in documents]
+    """Compact JSON of each document, by one encoder (`json.dumps` with arguments builds
+    a new one per call)."""
+    encode = _COMPACT.encode
+    return [encode(document) for document in documents]
 
 
 def _bind_type(column: sa.Column[Any]) -> Any:

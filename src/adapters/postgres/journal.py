@@ -1,14 +1,12 @@
 """What a savepoint has to put back: each aggregate as it was when first handed out."""
 
-from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 A = TypeVar("A")
 S = TypeVar("S")
 
 
-@dataclass(frozen=True, slots=True)
-class Mark(Generic[A, S]):
+class Mark(NamedTuple, Generic[A, S]):
     """One key before the savepoint touched it. `aggregate` None: it was not tracked."""
 
     aggregate: A | None

@@ -5,7 +5,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
 from adapters.postgres.inbox import SqlAlchemyInbox
@@ -47,18 +47,10 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
         self._inbox_schema = inbox_schema
-        self._connection: AsyncConnection | None = None
+        self._start(Transaction(None))
 
     async def __aenter__(self) -> Self:
-        async with transient_errors():
-            connection = await self._engine.connect()
-            try:
-                await connection.begin()
-            except BaseException:
-                await connection.close()
-                raise
-        self._connection = connection
-        self._start(Transaction(connection))
+        self._start(Transaction(self._engine))
         return self
 
     async def __aexit__(
@@ -67,14 +59,8 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection = self._open()
-        self._connection = None
-        async with transient_errors():
-            try:
-                if connection.in_transaction():
-                    await self._quietly_if(exc is not None, connection.rollback())
-            finally:
-                await self._quietly_if(exc is not None, connection.close())
+        await self._tx.close(quietly=exc is not None)
+        self._start(Transaction(None))
 
     async def preload(self, footprint: Footprint) -> None:
         if footprint.orders:
@@ -93,22 +79,29 @@ class SqlAlchemyUnitOfWork:
                                       *self._reservations.take_events(full=full)])
 
     async def commit(self) -> None:
+        """Flush, then commit. A unit of work that read nothing and places one order
+        (`PlaceOrder`) sends its one statement alone: one round trip, no BEGIN/COMMIT."""
+        if self._places_one_order_only():
+            self._tx.autocommit()
         await self.flush(full=True)
-        async with transient_errors():
-            await self._open().commit()
+        await self._tx.commit()
         self._start(self._tx)
 
     async def rollback(self) -> None:
-        async with transient_errors():
-            await self._open().rollback()
+        await self._tx.rollback()
         self._start(self._tx)
+
+    def _places_one_order_only(self) -> bool:
+        return (not self._tx.begun and self._orders.counts() == (1, 1)
+                and self._stock.counts() == self._reservations.counts() == (0, 0))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT and the aggregates restored."""
         await self.flush()
+        connection = await self._tx.connection()
         async with transient_errors():
-            nested = await self._open().begin_nested()
+            nested = await connection.begin_nested()
         scope = _InMemorySavepoint(self._repositories())
         try:
             async with scope:
@@ -133,20 +126,6 @@ class SqlAlchemyUnitOfWork:
 
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:
         return [self._orders, self._stock, self._reservations]
-
-    def _open(self) -> AsyncConnection:
-        if self._connection is None:
-            raise RuntimeError("use the unit of work inside `async with`")
-        return self._connection
-
-    @staticmethod
-    async def _quietly_if(quiet: bool, cleanup: Any) -> None:
-        """Await `cleanup`; when an error is already on its way out, do not mask it."""
-        try:
-            await cleanup
-        except Exception:
-            if not quiet:
-                raise
 
 
 class _InMemorySavepoint:

@@ -5,7 +5,7 @@ import dataclasses
 from typing import Any
 
 import pytest
-from sqlalchemy import exc
+from sqlalchemy import exc, text
 
 from adapters.codec import to_outbox
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
@@ -180,5 +180,21 @@ async def test_lost_connection_is_a_transient_error(
                                " WHERE datname = current_database()"
                                " AND state = 'idle in transaction'")
                 await uow.stock.get(new_id("SKU"))
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as pooled:
+            pid = (await pooled.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await rows.all("SELECT pg_terminate_backend(:pid)", pid=pid)
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await uow.stock.get(new_id("SKU"))
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            assert await uow.stock.get(new_id("SKU")) is None
     finally:
         await engine.dispose()
