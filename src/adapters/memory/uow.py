@@ -1,6 +1,5 @@
 """A unit of work over `InMemoryStore` that behaves like a database transaction."""
 
-import copy
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -8,59 +7,17 @@ from typing import Any, Self
 
 from adapters.codec import to_outbox
 from adapters.memory.store import InMemoryStore
+from adapters.memory.working_set import KINDS, Layer, WorkingSet
 from application.ports import Footprint
 from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
 from domain.orders import Order
 
-_KINDS = ("orders", "stock", "reservations")
-
-
-class _Layer:
-    """What one transaction level changed; a savepoint pushes a new layer."""
-
-    def __init__(self) -> None:
-        self.objects: dict[str, dict[str, Any]] = {kind: {} for kind in _KINDS}
-        self.added: set[tuple[str, str]] = set()
-        self.inbox: set[tuple[str, str]] = set()
-
-    def merge(self, top: "_Layer") -> None:
-        for kind in _KINDS:
-            self.objects[kind].update(top.objects[kind])
-        self.added |= top.added
-        self.inbox |= top.inbox
-
-
-class _WorkingSet:
-    """Copy-on-read view of the store: callers mutate private copies, never the store."""
-
-    def __init__(self, store: InMemoryStore) -> None:
-        self.store = store
-        self.layers = [_Layer()]
-
-    def get(self, kind: str, key: str) -> Any:
-        top = self.layers[-1].objects[kind]
-        if key in top:
-            return top[key]
-        below = (layer.objects[kind] for layer in reversed(self.layers[:-1]))
-        found = next((objects[key] for objects in below if key in objects),
-                     getattr(self.store, kind).get(key))
-        if found is not None:
-            top[key] = found = copy.deepcopy(found)
-        return found
-
-    def add(self, kind: str, key: str, value: Any) -> None:
-        self.layers[-1].objects[kind][key] = value
-        self.layers[-1].added.add((kind, key))
-
-    def has_inbox(self, entry: tuple[str, str]) -> bool:
-        return entry in self.store.inbox or any(entry in layer.inbox for layer in self.layers)
-
 
 class _Repository:
     """Adds and gets one kind of aggregate, by its key, through the working set."""
 
-    def __init__(self, work: _WorkingSet, kind: str, key: Callable[[Any], str]) -> None:
+    def __init__(self, work: WorkingSet, kind: str, key: Callable[[Any], str]) -> None:
         self._work = work
         self._kind = kind
         self._key = key
@@ -73,7 +30,7 @@ class _Repository:
 
 
 class _Stock(_Repository):
-    def __init__(self, work: _WorkingSet) -> None:
+    def __init__(self, work: WorkingSet) -> None:
         super().__init__(work, "stock", lambda item: item.sku)
 
     async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
@@ -82,7 +39,7 @@ class _Stock(_Repository):
 
 
 class _Inbox:
-    def __init__(self, work: _WorkingSet) -> None:
+    def __init__(self, work: WorkingSet) -> None:
         self._work = work
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
@@ -106,7 +63,7 @@ class InMemoryUnitOfWork:
 
     def __init__(self, store: InMemoryStore) -> None:
         self._store = store
-        self._work = _WorkingSet(store)
+        self._work = WorkingSet(store)
         self._bind()
 
     def _bind(self) -> None:
@@ -117,7 +74,7 @@ class InMemoryUnitOfWork:
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
-        self._work = _WorkingSet(self._store)
+        self._work = WorkingSet(self._store)
         self._bind()
         return self
 
@@ -139,15 +96,15 @@ class InMemoryUnitOfWork:
                     message = to_outbox(event)
                     self._store.pending(message.topic)[message.id] = message
                 aggregate.events.clear()
-        for kind in _KINDS:
+        for kind in KINDS:
             getattr(self._store, kind).update(base.objects[kind])
         self._store.inbox |= base.inbox
-        self._work.layers = [_Layer()]
+        self._work.layers = [Layer()]
 
     async def rollback(self) -> None:
-        self._work.layers = [_Layer()]
+        self._work.layers = [Layer()]
 
-    def _keep_placed_orders(self, base: _Layer) -> None:
+    def _keep_placed_orders(self, base: Layer) -> None:
         """An added order whose id is taken: refused, or (the same order) left as stored."""
         retried = []
         for kind, key in base.added:
@@ -170,7 +127,7 @@ class InMemoryUnitOfWork:
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        self._work.layers.append(_Layer())
+        self._work.layers.append(Layer())
         try:
             yield
         except BaseException:

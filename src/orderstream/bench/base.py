@@ -25,7 +25,11 @@ class Benchmark(Protocol):
         ...
 
     async def run(self, context: BenchContext, advance: Advance) -> dict[str, Any]:
-        """Measure; return what to print and to write as JSON (plain values only)."""
+        """Measure; return what to write as JSON (plain values only)."""
+        ...
+
+    def summary(self, result: dict[str, Any]) -> list[tuple[str, str]]:
+        """The few lines of `result` worth printing, as (measure, value)."""
         ...
 
 
@@ -46,3 +50,8 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     """Median, min and max, rounded for reading."""
     return {"median": round(statistics.median(values), 3), "min": round(min(values), 3),
             "max": round(max(values), 3)}
+
+
+def spread_text(spread: dict[str, float], digits: int = 0) -> str:
+    return (f"{spread['median']:,.{digits}f} (min {spread['min']:,.{digits}f},"
+            f" max {spread['max']:,.{digits}f})")

@@ -39,7 +39,7 @@ def bench(
         benchmarks.append(DemoBenchmark(demo_orders))
     results = asyncio.run(_run(Settings().database_url, rounds, benchmarks))
     output.write_text(json.dumps(results, indent=2) + "\n")
-    _print(results)
+    _print(results, benchmarks)
     console.print(f"written to {output}")
 
 
@@ -66,20 +66,20 @@ async def _measure(context: BenchContext, benchmarks: list[Benchmark]) -> dict[s
     return results
 
 
-def _print(results: dict[str, Any]) -> None:
-    table = Table(title="orderstream bench")
+def _print(results: dict[str, Any], benchmarks: list[Benchmark]) -> None:
+    table = Table(title="orderstream bench", show_header=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for name, value in _rows(results):
-        table.add_row(name, value)
+    table.add_row("machine", _machine(results["machine"]))
+    for benchmark in benchmarks:
+        for measure, value in benchmark.summary(results[benchmark.name]):
+            table.add_row(measure, value)
     console.print(table)
 
 
-def _rows(results: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
-    rows = []
-    for key, value in results.items():
-        if isinstance(value, dict):
-            rows += _rows(value, f"{prefix}{key}.")
-        else:
-            rows.append((f"{prefix}{key}", str(value)))
-    return rows
+def _machine(machine: dict[str, Any]) -> str:
+    packages, postgres = machine["packages"], machine["postgres"]
+    return (f"{machine['cores']} cores, load {machine['load_average'][0]},"
+            f" Python {machine['python']}, SQLAlchemy {packages['sqlalchemy']},"
+            f" asyncpg {packages['asyncpg']}, PostgreSQL {postgres['server_version'].split()[0]},"
+            f" synchronous_commit={postgres['synchronous_commit']}")

@@ -24,9 +24,14 @@ class DemoBenchmark:
             settings, plan(self.orders, self.seed), clients=self.clients,
             on_progress=lambda placed, settled: advance("demo: settled", settled, self.orders))
         return {
-            "orders": report.placed, "clients": self.clients,
+            "store": "postgres", "orders": report.placed, "clients": self.clients,
             "elapsed_s": round(report.elapsed_s, 2),
             "orders_per_s": round(report.orders_per_s),
             "confirmed": report.statuses["confirmed"], "rejected": report.statuses["rejected"],
             "invariants_hold": not report.violations, "violations": report.violations,
         }
+
+    def summary(self, result: dict[str, Any]) -> list[tuple[str, str]]:
+        verdict = "all invariants hold" if result["invariants_hold"] else "INVARIANTS VIOLATED"
+        return [("demo --store postgres, orders/s",
+                 f"{result['orders_per_s']:,} ({result['orders']:,} orders, {verdict})")]

@@ -19,7 +19,7 @@ from application.handlers import INVENTORY_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
 from orderstream.bench import reservations_raw
-from orderstream.bench.base import Advance, BenchContext, Steps, spread
+from orderstream.bench.base import Advance, BenchContext, Steps, spread, spread_text
 from orderstream.bench.machine import asyncpg_dsn
 from orderstream.bench.workload import Round, Workload
 
@@ -49,6 +49,14 @@ class ReservationBenchmark:
         finally:
             await connection.close()
             await engine.dispose()
+
+    def summary(self, result: dict[str, Any]) -> list[tuple[str, str]]:
+        return [
+            ("raw asyncpg loop, messages/s", spread_text(result["raw_asyncpg"])),
+            ("inventory worker, messages/s", spread_text(result["worker"])),
+            ("worker / raw", spread_text(result["ratio_worker_to_raw"], 2)),
+            ("same stock left by both", str(result["same_outcome"])),
+        ]
 
     async def _measure(self, context: BenchContext, workload: Workload,
                        connection: asyncpg.Connection, variants: dict[str, ApplyBatch],
