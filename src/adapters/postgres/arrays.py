@@ -10,7 +10,20 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import TableValuedAlias
+
+
+class BoundArray(ARRAY[Any]):
+    """A one-dimensional array that asyncpg encodes as it is, unless its items need a
+    conversion: SQLAlchemy's ARRAY copies every list it binds."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        if self.item_type.dialect_impl(dialect).bind_processor(dialect) is None:
+            return None
+        return super().bind_processor(dialect)
 
 
 def unnest(*columns: sa.Column[Any], name: str = "v") -> TableValuedAlias:
@@ -20,7 +33,8 @@ def unnest(*columns: sa.Column[Any], name: str = "v") -> TableValuedAlias:
     columns travel as arrays of text (see `json_texts`) and are cast back in `values`;
     `n` numbers the rows in array order.
     """
-    arrays = [sa.bindparam(f"{name}_{c.name}", type_=ARRAY(_bind_type(c))) for c in columns]
+    arrays = [sa.bindparam(f"{name}_{c.name}", type_=BoundArray(_bind_type(c), dimensions=1))
+              for c in columns]
     derived = [sa.column(c.name, _bind_type(c)) for c in columns]
     return (sa.func.unnest(*arrays)
             .table_valued(*derived, with_ordinality="n")

@@ -1,5 +1,6 @@
 """The connection one unit of work runs on; every failure comes out classified."""
 
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,22 +12,37 @@ from adapters.postgres.errors import transient_errors
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
+_AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
+
+
+def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` handing out connections in autocommit: the same pool, one view per engine."""
+    view = _AUTOCOMMIT.get(engine)
+    if view is None:
+        view = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return view
+
 
 class Transaction:
     """Executes the statements of one unit of work. Never commits on its own.
 
     The connection is checked out at the first statement, so a unit of work that ends
-    before it has one costs no pool checkout. Without an engine, it refuses to run.
+    before it has one costs no pool checkout. SQLAlchemy begins the transaction with that
+    statement. Without an engine, it refuses to run.
     """
 
-    def __init__(self, engine: AsyncEngine | None) -> None:
+    def __init__(self, engine: AsyncEngine | None = None) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
         self._autocommit = False
+        self.closed = False
 
     @property
     def begun(self) -> bool:
         return self._connection is not None
+
+    def engage(self, engine: AsyncEngine) -> None:
+        self._engine = engine
 
     def autocommit(self) -> None:
         """Let each statement commit on its own, with no BEGIN and no COMMIT around it.
@@ -47,15 +63,8 @@ class Transaction:
     async def _open(self) -> AsyncConnection:
         if self._engine is None:
             raise RuntimeError("use the unit of work inside `async with`")
-        connection = await self._engine.connect()
-        try:
-            if self._autocommit:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.begin()
-        except BaseException:
-            await connection.close()
-            raise
-        return connection
+        engine = _autocommitting(self._engine) if self._autocommit else self._engine
+        return await engine.connect()
 
     async def execute(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
         connection = await self.connection()
@@ -65,10 +74,11 @@ class Transaction:
     async def commit(self) -> None:
         if self._connection is None:
             return
+        if self._autocommit:
+            await self._release(quietly=False)
+            return
         async with transient_errors():
             await self._connection.commit()
-        if self._autocommit:
-            await self.close()
 
     async def rollback(self) -> None:
         if self._connection is not None:
@@ -76,18 +86,18 @@ class Transaction:
                 await self._connection.rollback()
 
     async def close(self, *, quietly: bool = False) -> None:
-        """Roll back what is open and return the connection; `quietly` hides the errors
-        of doing so, for when an error is already on its way out."""
+        """Return the connection, rolling back what is open, and refuse to run again;
+        `quietly` hides the errors of doing so, for when an error is on its way out."""
+        self.closed, self._engine = True, None
+        await self._release(quietly=quietly)
+
+    async def _release(self, *, quietly: bool) -> None:
         connection, self._connection, self._autocommit = self._connection, None, False
         if connection is None:
             return
         try:
             async with transient_errors():
-                try:
-                    if connection.in_transaction():
-                        await connection.rollback()
-                finally:
-                    await connection.close()
+                await connection.close()
         except Exception:
             if not quietly:
                 raise

@@ -47,10 +47,12 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
         self._inbox_schema = inbox_schema
-        self._start(Transaction(None))
+        self._start(Transaction())
 
     async def __aenter__(self) -> Self:
-        self._start(Transaction(self._engine))
+        if self._tx.closed:
+            self._start(Transaction())
+        self._tx.engage(self._engine)
         return self
 
     async def __aexit__(
@@ -60,7 +62,6 @@ class SqlAlchemyUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         await self._tx.close(quietly=exc is not None)
-        self._start(Transaction(None))
 
     async def preload(self, footprint: Footprint) -> None:
         if footprint.orders:

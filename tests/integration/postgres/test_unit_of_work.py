@@ -198,3 +198,22 @@ async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
             assert await uow.stock.get(new_id("SKU")) is None
     finally:
         await engine.dispose()
+
+
+async def test_an_order_placed_alone_leaves_its_connection_transactional_for_the_next(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    alone, undone = new_id("order"), new_id("order")
+    try:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await place_order(place_command(alone), uow)
+            await uow.commit()
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await uow.stock.get(new_id("SKU"))
+            await place_order(place_command(undone), uow)
+            await uow.flush()  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+    assert await rows.outbox_types("orders", [alone, undone]) == ["OrderPlaced"]
+    assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=undone) == []
