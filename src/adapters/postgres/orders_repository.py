@@ -10,6 +10,7 @@ from adapters.postgres import outbox
 from adapters.postgres.arrays import arrays, unnest, values
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Precompiled
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
@@ -69,7 +70,7 @@ def _update_orders() -> sa.Update:
                     version=orders.c.version + 1, updated_at=sa.func.now()))
 
 
-_LOAD, _PLACE, _UPDATE = _load_orders(), _place_orders(), _update_orders()
+_LOAD, _PLACE, _UPDATE = _load_orders(), Precompiled(_place_orders()), _update_orders()
 _LOCK = _LOAD.with_for_update(of=orders)
 
 
@@ -124,7 +125,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         rows = outbox.outbox_rows(events).get(ORDERS, {})
         params = {**_order_rows(aggregates),
                   **arrays("e", {name: rows.get(name, []) for name in outbox.COLUMNS})}
-        placed = {row.id for row in await self._tx.execute(_PLACE, params)}
+        placed = {row.id for row in await self._tx.execute_precompiled(_PLACE, params)}
         await self._settle_retries([order for order in aggregates if order.id not in placed])
         for order in aggregates:
             self._written[order.id] = self._state(order)
