@@ -15,9 +15,9 @@ from domain.inventory import StockItem
 StockState = tuple[int, int]
 
 _KEYS = sa.bindparam("keys", type_=ARRAY(sa.Text))
-_STOCK = sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
-_LOCK_STOCK = (_STOCK.where(stock_items.c.sku == sa.any_(_KEYS))
-               .order_by(stock_items.c.sku).with_for_update())
+_STOCK = (sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
+          .where(stock_items.c.sku == sa.any_(_KEYS)))
+_LOCK_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update()
 
 
 def _upsert_stock() -> sa.Insert:
@@ -52,7 +52,7 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
     async def get(self, sku: str) -> StockItem | None:
         self._hand_out(sku)
         if not self._knows(sku):
-            await self._load([sku], _STOCK.where(stock_items.c.sku == sa.any_(_KEYS)))
+            await self._load([sku], _STOCK)
         return self._seen.get(sku)
 
     async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:

@@ -85,13 +85,6 @@ class TrackingRepository(ABC, Generic[A, S]):
                 locked=key in self._locked,
             )
 
-    def _handed_out(self, key: str) -> A | None:
-        """The tracked aggregate of `key`, handed out; None if absent or not tracked."""
-        aggregate = self._seen.get(key)
-        if aggregate is not None:
-            self._hand_out(key)
-        return aggregate
-
     def counts(self) -> tuple[int, int]:
         """How many aggregates are new here, and how many are tracked in all."""
         return sum(key not in self._written for key in self._seen), len(self._seen)
@@ -123,7 +116,9 @@ class TrackingRepository(ABC, Generic[A, S]):
     def _track_absent(self, keys: Iterable[str]) -> None:
         self._absent.update(key for key in keys if key not in self._seen)
 
-    async def flush(self, *, full: bool = False) -> None:
+    async def flush(self, *, full: bool = False) -> list[tuple[str, Event]]:
+        """Write the changes, then take the events recorded since the last flush, with the
+        type of their aggregate, for the outbox."""
         keys = list(self._seen) if full else [k for k in self._touched if k in self._seen]
         new = [self._seen[k] for k in keys if k not in self._written]
         changed = [(self._seen[k], self._written[k]) for k in keys
@@ -135,14 +130,12 @@ class TrackingRepository(ABC, Generic[A, S]):
         for aggregate, _ in changed:
             self._written[self._key(aggregate)] = self._state(aggregate)
         self._touched = {}
+        return self._take_events(keys)
 
-    def take_events(self, *, full: bool = False) -> list[tuple[str, Event]]:
-        """The events recorded since the last call, with the type of their aggregate."""
-        keys = self._seen if full else self._touched
+    def _take_events(self, keys: list[str]) -> list[tuple[str, Event]]:
         taken: list[tuple[str, Event]] = []
         for key in keys:
-            aggregate = self._seen.get(key)
-            events = [] if aggregate is None else self._events(aggregate)
+            events = self._events(self._seen[key])
             taken.extend((self.aggregate_type, event) for event in events)
             events.clear()
         return taken

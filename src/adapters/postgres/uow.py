@@ -74,10 +74,10 @@ class SqlAlchemyUnitOfWork:
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
         tracked ones when `full`), then the events they recorded."""
+        events = []
         for repository in self._repositories():
-            await repository.flush(full=full)
-        await write_outbox(self._tx, [*self._orders.take_events(full=full),
-                                      *self._reservations.take_events(full=full)])
+            events += await repository.flush(full=full)
+        await write_outbox(self._tx, events)
 
     async def commit(self) -> None:
         """Flush, then commit. A unit of work that read nothing and places one order

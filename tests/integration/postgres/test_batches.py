@@ -141,3 +141,32 @@ async def test_a_batch_the_database_refuses_fails_only_the_message_at_fault(
     assert await rows.reservation_statuses(order_ids) == ["reserved", "reserved"]
     assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
     assert await worker.process([batch[1]]) != []
+
+
+async def reserve_with_an_outcome_the_outbox_refuses(event: OrderPlaced, uow: UnitOfWork) -> None:
+    """Reserves; for customer "refused" the outcome event carries a NUL, which jsonb refuses."""
+    await reserve_stock(event, uow)
+    if event.customer_id == "refused":
+        reservation = await uow.reservations.get(event.order_id)
+        assert reservation is not None
+        reservation.events.append(StockRejected(order_id=event.order_id, reason="no\x00pe",
+                                                lines=()))
+
+
+async def test_an_event_the_outbox_cannot_store_fails_only_its_message(
+        pg_uow_factory, message, stock, rows, new_id) -> None:
+    sku = new_id("SKU")
+    await stock(sku, 5)
+    order_ids = [new_id("order") for _ in range(3)]
+    batch = [message(OrderPlaced(order_id=order_id, customer_id=customer,
+                                 lines=(OrderLine(sku, 1),)))
+             for order_id, customer in zip(order_ids, ["c", "refused", "c"], strict=True)]
+    worker = InboxProcessor(group="inventory", uow_factory=pg_uow_factory,
+                            decoder=CloudEventsDecoder(),
+                            handlers={OrderPlaced: reserve_with_an_outcome_the_outbox_refuses})
+
+    failures = await worker.process(batch)
+
+    assert [f.message for f in failures] == [batch[1]]
+    assert await rows.stock(sku) == (5, 2)
+    assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
