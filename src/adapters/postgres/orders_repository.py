@@ -119,13 +119,14 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         return aggregate.events
 
     async def _insert(self, aggregates: list[Order]) -> None:
+        """New orders, their lines and their events in one statement (see `_place_orders`)."""
         events = [(self.aggregate_type, e) for order in aggregates for e in order.events]
-        for order in aggregates:
-            order.events.clear()
         rows = outbox.outbox_rows(events).get(ORDERS, {})
         params = {**_order_rows(aggregates),
                   **arrays("e", {name: rows.get(name, []) for name in outbox.COLUMNS})}
         placed = {row.id for row in await self._tx.execute_precompiled(_PLACE, params)}
+        for order in aggregates:
+            order.events.clear()
         await self._settle_retries([order for order in aggregates if order.id not in placed])
         for order in aggregates:
             self._written[order.id] = self._state(order)

@@ -22,11 +22,12 @@ from application.ports import (
     ReservationRepository,
     StockRepository,
 )
+from domain.events import Event
 
 
 class SqlAlchemyUnitOfWork:
-    """`async with uow:` holds one connection in one transaction, rolled back unless
-    `commit()` was called.
+    """`async with uow:` runs one transaction on one connection, checked out at the first
+    statement, and rolled back unless `commit()` was called.
 
     Repositories only track aggregates; `flush()` writes them, one statement per table and
     kind of change, and turns the events they recorded into outbox rows of the schema of
@@ -74,7 +75,7 @@ class SqlAlchemyUnitOfWork:
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
         tracked ones when `full`), then the events they recorded."""
-        events = []
+        events: list[tuple[str, Event]] = []
         for repository in self._repositories():
             events += await repository.flush(full=full)
         await write_outbox(self._tx, events)
