@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from application.ports import UnitOfWork
+from application.ports import Footprint, UnitOfWork
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.errors import OrderNotFound
 from domain.events import Event, OrderPlaced, StockRejected, StockReserved
@@ -55,9 +55,27 @@ async def _order(uow: UnitOfWork, order_id: str) -> Order:
 
 
 EventHandler = Callable[[Any, UnitOfWork], Awaitable[None]]
+FootprintOf = Callable[[Any, Footprint], None]
 
 INVENTORY_HANDLERS: Mapping[type[Event], EventHandler] = {OrderPlaced: reserve_stock}
 ORDERS_HANDLERS: Mapping[type[Event], EventHandler] = {
     StockReserved: confirm_order,
     StockRejected: reject_order,
+}
+
+
+def _reservation_footprint(event: OrderPlaced, footprint: Footprint) -> None:
+    footprint.reservations.add(event.order_id)
+    footprint.stock.update(line.sku for line in event.lines)
+
+
+def _order_footprint(event: StockReserved | StockRejected, footprint: Footprint) -> None:
+    footprint.orders.add(event.order_id)
+
+
+# What the handler of each event type reads or changes, for `UnitOfWork.preload`.
+FOOTPRINTS: Mapping[type[Event], FootprintOf] = {
+    OrderPlaced: _reservation_footprint,
+    StockReserved: _order_footprint,
+    StockRejected: _order_footprint,
 }

@@ -1,14 +1,18 @@
-"""Apply inbound messages exactly once: inbox row and effects commit together."""
+"""Apply inbound messages exactly once: inbox rows and effects commit together."""
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from application.errors import PermanentMessageError
-from application.handlers import EventHandler
-from application.messages import InboundMessage
-from application.ports import MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.errors import PermanentMessageError, TransientError
+from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
+from application.messages import DecodedMessage, InboundMessage
+from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +21,29 @@ class Failure:
     error: Exception
 
 
-class InboxProcessor:
-    """Processes a batch of messages in ONE transaction with a savepoint per message.
+class _Work(NamedTuple):
+    position: int
+    message: InboundMessage
+    decoded: DecodedMessage
+    handler: EventHandler
 
-    A message that fails permanently is undone to its savepoint and reported back, so
-    it cannot take the rest of the batch with it. Any other exception rolls the whole
-    batch back and propagates: nothing of it is committed, so it is redelivered.
+
+class InboxProcessor:
+    """Applies a batch of messages in ONE transaction, each message at most once per group.
+
+    First in one go: the inbox records every id with one statement, the unit of work
+    preloads (and locks) what the new messages touch, the handlers run one message after
+    the other in arrival order, each in an in-memory savepoint, and the commit writes each
+    table once. A message that fails permanently (`DomainError`, `PermanentMessageError`)
+    is undone in memory and reported back.
+
+    Anything else that goes wrong there (the database refuses the batch's writes, a
+    handler raises an unexpected exception) rolls the batch back, and it is applied
+    again with a database savepoint per message: whatever one message raises then is
+    undone to its savepoint and reported as its failure, and the others commit.
+
+    Only a `TransientError` escapes: nothing of the batch is committed, so it is
+    redelivered and retried.
     """
 
     def __init__(
@@ -32,29 +53,87 @@ class InboxProcessor:
         uow_factory: UnitOfWorkFactory,
         decoder: MessageDecoder,
         handlers: Mapping[type[Event], EventHandler],
+        footprints: Mapping[type[Event], FootprintOf] = FOOTPRINTS,
     ) -> None:
         self.group = group
         self._uow_factory = uow_factory
         self._decoder = decoder
         self._handlers = handlers
+        self._footprints = footprints
 
     async def process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
-        failures: list[Failure] = []
+        failures, work = self._decode(batch)
+        if work:
+            try:
+                failures += await self._in_one_go(work)
+            except TransientError:
+                raise
+            except Exception as error:
+                log.info("batch refused (%r): applying it one message at a time", error)
+                failures += await self._one_by_one(work)
+        return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
+
+    def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
+                                                                  list[_Work]]:
+        """Decoding needs no database, so events this group ignores cost nothing."""
+        failures: list[tuple[int, Failure]] = []
+        work: list[_Work] = []
+        for position, message in enumerate(batch):
+            try:
+                decoded = self._decoder.decode(message)
+            except Exception as error:
+                failures.append((position, Failure(message, error)))
+                continue
+            handler = self._handlers.get(type(decoded.event))
+            if handler is not None:
+                work.append(_Work(position, message, decoded, handler))
+        return failures, work
+
+    async def _in_one_go(self, work: list[_Work]) -> list[tuple[int, Failure]]:
+        """A later copy of a message is skipped once one copy succeeded, and tried again
+        while none did: the outcome of applying the copies one at a time."""
+        failures: list[tuple[int, Failure]] = []
         async with self._uow_factory() as uow:
-            for message in batch:
+            new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
+            await uow.preload(self._footprint(w for w in work if w.decoded.id in new))
+            done: set[str] = set()
+            for item in work:
+                if item.decoded.id not in new or item.decoded.id in done:
+                    continue
                 try:
-                    await self._apply(uow, message)
+                    async with uow.in_memory_savepoint():
+                        await item.handler(item.decoded.event, uow)
                 except (PermanentMessageError, DomainError) as error:
-                    failures.append(Failure(message, error))
+                    failures.append((item.position, Failure(item.message, error)))
+                else:
+                    done.add(item.decoded.id)
+            if new - done:
+                await uow.inbox.forget(self.group, new - done)
             await uow.commit()
         return failures
 
-    async def _apply(self, uow: UnitOfWork, message: InboundMessage) -> None:
-        """Decode first (no database work), so events this group ignores cost nothing."""
-        decoded = self._decoder.decode(message)
-        handler = self._handlers.get(type(decoded.event))
-        if handler is None:
-            return
-        async with uow.savepoint():
-            if await uow.inbox.record(self.group, decoded.id):
-                await handler(decoded.event, uow)
+    async def _one_by_one(self, work: list[_Work]) -> list[tuple[int, Failure]]:
+        failures: list[tuple[int, Failure]] = []
+        async with self._uow_factory() as uow:
+            for item in work:
+                try:
+                    async with uow.savepoint():
+                        await self._apply_once(uow, item)
+                except TransientError:
+                    raise
+                except Exception as error:
+                    failures.append((item.position, Failure(item.message, error)))
+            await uow.commit()
+        return failures
+
+    async def _apply_once(self, uow: UnitOfWork, item: _Work) -> None:
+        if await uow.inbox.record(self.group, item.decoded.id):
+            await item.handler(item.decoded.event, uow)
+
+    def _footprint(self, work: Iterable[_Work]) -> Footprint:
+        footprint = Footprint()
+        for item in work:
+            footprint_of = self._footprints.get(type(item.decoded.event))
+            if footprint_of is not None:
+                footprint_of(item.decoded.event, footprint)
+        return footprint

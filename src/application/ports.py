@@ -1,7 +1,8 @@
 """Ports: what the application needs from the outside, as structural types."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -17,13 +18,24 @@ from domain.orders import Order
 
 
 class OrderRepository(Protocol):
-    def add(self, order: Order) -> None: ...
+    def add(self, order: Order) -> None:
+        """Place `order`. An order whose id exists already is refused at commit with
+        `OrderAlreadyExists`, unless it is the same order (`Order.same_placement`): then
+        nothing is written, not even its events, and `order` takes the stored status, so
+        a retried request is safe.
+        """
+        ...
 
     async def get(self, order_id: str) -> Order | None: ...
 
 
 class StockRepository(Protocol):
-    def add(self, item: StockItem) -> None: ...
+    def add(self, item: StockItem) -> None:
+        """Create `item`. Should another transaction create the same SKU meanwhile, the
+        commit sets its `on_hand` instead and keeps its reservations (`InvalidStockLevel`
+        when they exceed it): the last of concurrent writers wins, none fails.
+        """
+        ...
 
     async def get(self, sku: str) -> StockItem | None: ...
 
@@ -50,6 +62,24 @@ class Inbox(Protocol):
         effects are already committed, so the caller must do nothing.
         """
         ...
+
+    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
+        """`record` for many ids at once; returns the ids recorded now for the first time."""
+        ...
+
+    async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
+        """Drop ids that this transaction recorded for messages that failed after all,
+        so that a redelivery applies them."""
+        ...
+
+
+@dataclass(slots=True)
+class Footprint:
+    """The keys that applying some messages reads or changes, by kind of aggregate."""
+
+    orders: set[str] = field(default_factory=set)
+    stock: set[str] = field(default_factory=set)
+    reservations: set[str] = field(default_factory=set)
 
 
 class UnitOfWork(Protocol):
@@ -78,8 +108,26 @@ class UnitOfWork(Protocol):
 
     async def rollback(self) -> None: ...
 
+    async def preload(self, footprint: Footprint) -> None:
+        """Load what `footprint` names in one go, so that handlers find it without a query.
+
+        Orders and stock items are locked as they load (orders first, then stock, each in
+        sorted key order: the lock order of `StockRepository.lock`). A hint, not a limit:
+        what a handler asks for beyond it is loaded when asked for.
+        """
+        ...
+
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside undoes only what happened inside."""
+        ...
+
+    def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
+        """Like `savepoint`, but without a round trip: an exception inside restores the
+        aggregates it touched and forgets those it added.
+
+        Writes are held until `commit`, so an error the database raises then (a
+        constraint, a value it cannot store) fails the unit of work as a whole.
+        """
         ...
 
 

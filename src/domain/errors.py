@@ -31,3 +31,7 @@ class InvalidStockLevel(DomainError):
 
 class OrderNotFound(DomainError):
     """No order with that id exists."""
+
+
+class OrderAlreadyExists(DomainError):
+    """Another order with that id exists: an id names one order, whatever comes later."""

@@ -45,6 +45,11 @@ class Order:
         )
         return order
 
+    def same_placement(self, other: "Order") -> bool:
+        """Whether `other` places this very order (id, customer, lines): a retry, not a clash."""
+        return (self.id, self.customer_id, self.lines) == (other.id, other.customer_id,
+                                                           other.lines)
+
     def confirm(self) -> None:
         self._leave_pending(OrderStatus.CONFIRMED)
         self.events.append(OrderConfirmed(order_id=self.id))

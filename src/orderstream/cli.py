@@ -2,6 +2,7 @@
 
 import typer
 
+from orderstream.bench.cli import bench
 from orderstream.contracts_cli import contracts_app
 from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
@@ -19,6 +20,7 @@ app.command()(relay)
 app.command()(worker)
 app.command()(serve)
 app.command()(apikey)
+app.command()(bench)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")

@@ -16,7 +16,9 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
-from orderstream.pipeline import ORDERS_GROUP, Pipeline
+from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, memory_bus_pipeline
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
 
 PRODUCTS = ("keyboard", "mouse", "monitor", "dock", "headset")
 UNKNOWN_SHARE = 0.01
@@ -62,6 +64,36 @@ def plan(orders: int, seed: int, run: str | None = None) -> DemoPlan:
         commands.append(PlaceOrder(order_id=f"{run}-{n:06d}", customer_id=f"customer-{n % 97}",
                                    lines=lines))
     return DemoPlan(stock, commands)
+
+
+async def run_with_settings(
+    settings: Settings,
+    demo: DemoPlan,
+    *,
+    clients: int = 8,
+    on_progress: Callable[[int, int], None] = lambda placed, settled: None,
+) -> DemoReport:
+    """`run_demo` on the store and transport `settings` choose, through the container.
+
+    The pool holds a connection for every client, relay and worker at once, so none of
+    them waits for one or opens one that is closed again after a single use.
+    """
+    concurrency = clients + 2 * len(WORKERS)
+    settings = settings.model_copy(update={
+        "database_pool_size": max(settings.database_pool_size, concurrency)})
+    container = build_container(settings)
+    try:
+        uow_factory = await resolve(container.uow_factory)
+        bus = container.bus()
+        pipeline = memory_bus_pipeline(
+            bus=bus, uow_factory=uow_factory, outbox_reader=await resolve(container.outbox_reader),
+            publisher=container.publisher(), settings=settings)
+        return await run_demo(demo, uow_factory=uow_factory, pipeline=pipeline, bus=bus,
+                              clients=clients, on_progress=on_progress)
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
 
 
 async def run_demo(

@@ -9,12 +9,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orderstream.cli_errors import reports_errors
-from orderstream.demo import DemoReport, plan, run_demo
+from orderstream.demo import DemoReport, plan, run_with_settings
 from orderstream.demo_serve import serve_demo
-from orderstream.pipeline import PipelineFailed, memory_bus_pipeline
+from orderstream.pipeline import PipelineFailed
 from orderstream.preflight import check_database
 from orderstream.settings import Settings, load_settings
-from orderstream.wiring import build_container, resolve
 
 console = Console()
 
@@ -51,33 +50,17 @@ def demo(
 
 
 async def _run(settings: Settings, orders: int, seed: int, clients: int) -> DemoReport:
-    container = build_container(settings)
-    try:
-        uow_factory = await resolve(container.uow_factory)
-        bus = container.bus()
-        pipeline = memory_bus_pipeline(
-            bus=bus,
-            uow_factory=uow_factory,
-            outbox_reader=await resolve(container.outbox_reader),
-            publisher=container.publisher(),
-            settings=settings,
-        )
-        with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=True) as progress:
-            placed = progress.add_task("placed", total=orders)
-            settled = progress.add_task("settled", total=orders)
+    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        placed = progress.add_task("placed", total=orders)
+        settled = progress.add_task("settled", total=orders)
 
-            def show(done: int, outcomes: int) -> None:
-                progress.update(placed, completed=done)
-                progress.update(settled, completed=outcomes)
+        def show(done: int, outcomes: int) -> None:
+            progress.update(placed, completed=done)
+            progress.update(settled, completed=outcomes)
 
-            return await run_demo(plan(orders, seed), uow_factory=uow_factory,
-                                  pipeline=pipeline, bus=bus, clients=clients,
-                                  on_progress=show)
-    finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        return await run_with_settings(settings, plan(orders, seed), clients=clients,
+                                       on_progress=show)
 
 
 def _announce(url: str) -> None:

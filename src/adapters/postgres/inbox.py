@@ -1,31 +1,63 @@
 """The idempotent inbox: one row per (consumer group, message id) ever processed."""
 
-from sqlalchemy.dialects.postgresql import insert
+from collections.abc import Collection
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from adapters.postgres.tables import INBOX, INVENTORY
 from adapters.postgres.transaction import Transaction
 
+_GROUP = sa.bindparam("consumer_group", type_=sa.Text)
+_IDS = sa.bindparam("message_ids", type_=ARRAY(sa.Text))
+
+
+def _record_all(table: sa.Table) -> Any:
+    """Every id in one statement, in sorted order, so that two batches that share ids wait
+    for each other in one order and never deadlock on the primary key."""
+    ids = sa.func.unnest(_IDS).table_valued("message_id").render_derived(name="m")
+    rows = sa.select(_GROUP, ids.c.message_id).order_by(ids.c.message_id)
+    return (insert(table).from_select(["consumer_group", "message_id"], rows)
+            .on_conflict_do_nothing(index_elements=[table.c.consumer_group, table.c.message_id])
+            .returning(table.c.message_id))
+
+
+def _forget(table: sa.Table) -> sa.Delete:
+    return sa.delete(table).where(table.c.consumer_group == _GROUP,
+                                  table.c.message_id == sa.any_(_IDS))
+
+
+_RECORD_ALL = {schema: _record_all(table) for schema, table in INBOX.items()}
+_FORGET = {schema: _forget(table) for schema, table in INBOX.items()}
+
 
 class SqlAlchemyInbox:
     """Rows go to `schema`'s inbox; with no schema given, to the inbox of the schema named
-    like the consumer group (`orders`, `inventory`), or else to `inventory`'s."""
+    like the consumer group (`orders`, `inventory`), or else to `inventory`'s.
+
+    Recording is `INSERT ... ON CONFLICT DO NOTHING RETURNING`: a row back means "first
+    time". When two transactions record the same id at once, the second waits on the
+    primary key until the first ends: if it committed, the second gets no row back and
+    treats the message as done; if it rolled back, the second records it.
+    """
 
     def __init__(self, transaction: Transaction, schema: str | None = None) -> None:
         self._tx = transaction
         self._schema = schema
 
-    async def record(self, consumer_group: str, message_id: str) -> bool:
-        """INSERT ... ON CONFLICT DO NOTHING RETURNING: a row back means "first time".
+    def _schema_of(self, consumer_group: str) -> str:
+        return self._schema or (consumer_group if consumer_group in INBOX else INVENTORY)
 
-        When two transactions record the same id at once, the second waits on the
-        primary key until the first ends: if it committed, the second gets no row back
-        and treats the message as done; if it rolled back, the second records it.
-        """
-        table = INBOX[self._schema or (consumer_group if consumer_group in INBOX else INVENTORY)]
-        statement = (
-            insert(table)
-            .values(consumer_group=consumer_group, message_id=message_id)
-            .on_conflict_do_nothing(index_elements=[table.c.consumer_group, table.c.message_id])
-            .returning(table.c.message_id)
-        )
-        return (await self._tx.execute(statement)).first() is not None
+    async def record(self, consumer_group: str, message_id: str) -> bool:
+        return message_id in await self.record_all(consumer_group, [message_id])
+
+    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
+        statement = _RECORD_ALL[self._schema_of(consumer_group)]
+        rows = await self._tx.execute(statement, {"consumer_group": consumer_group,
+                                                  "message_ids": list(message_ids)})
+        return {row.message_id for row in rows}
+
+    async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
+        await self._tx.execute(_FORGET[self._schema_of(consumer_group)], {
+            "consumer_group": consumer_group, "message_ids": list(message_ids)})

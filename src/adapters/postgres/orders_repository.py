@@ -1,40 +1,109 @@
 """Orders and their lines, mapped by hand to and from the `orders` schema."""
 
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
 
-from adapters.postgres.tables import order_lines, orders
+from adapters.postgres import outbox
+from adapters.postgres.arrays import arrays, unnest, values
+from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Precompiled
+from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
 
 OrderState = tuple[str, str | None]
+_ORDER_COLUMNS = [orders.c.id, orders.c.customer_id, orders.c.status, orders.c.rejection_reason]
+_LINE_COLUMNS = [order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity,
+                 order_lines.c.line_no]
+
+
+def _load_orders() -> sa.Select[Any]:
+    """Orders with their lines as two arrays in line order: one row per order."""
+    def in_line_order(column: sa.Column[Any]) -> Any:
+        return sa.func.array_agg(aggregate_order_by(column, order_lines.c.line_no))
+    lines = (sa.select(in_line_order(order_lines.c.sku).label("skus"),
+                       in_line_order(order_lines.c.quantity).label("quantities"))
+             .where(order_lines.c.order_id == orders.c.id).lateral("lines"))
+    keys = sa.bindparam("keys", type_=ARRAY(sa.Text))
+    return (sa.select(*_ORDER_COLUMNS, lines.c.skus, lines.c.quantities)
+            .join_from(orders, lines, sa.true())
+            .where(orders.c.id == sa.any_(keys)).order_by(orders.c.id))
+
+
+def _place_orders() -> sa.Select[Any]:
+    """One statement for new orders, their lines and their events' outbox rows.
+
+    An order whose id exists is left alone, and so are its lines and events: only the
+    ids actually inserted come back.
+    """
+    new = sa.select(*values(unnest(*_ORDER_COLUMNS, name="o"), _ORDER_COLUMNS))
+    placed = (insert(orders).from_select([c.name for c in _ORDER_COLUMNS], new)
+              .on_conflict_do_nothing(index_elements=[orders.c.id])
+              .returning(orders.c.id).cte("placed"))
+    lines = unnest(*_LINE_COLUMNS, name="l")
+    insert_lines = sa.insert(order_lines).from_select(
+        [c.name for c in _LINE_COLUMNS],
+        sa.select(*values(lines, _LINE_COLUMNS)).where(lines.c.order_id.in_(sa.select(placed))))
+    columns = outbox.columns(ORDERS)
+    events = unnest(*columns, name="e")
+    insert_events = sa.insert(columns[0].table).from_select(
+        [c.name for c in columns],
+        sa.select(*values(events, columns)).where(events.c.aggregateid.in_(sa.select(placed)))
+        .order_by(events.c.n))
+    return (sa.select(placed.c.id)
+            .add_cte(insert_lines.cte("lines"), insert_events.cte("events")))
+
+
+def _update_orders() -> sa.Update:
+    """Compare-and-set on the status read; `version` counts the updates of the row."""
+    rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason,
+                  sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text))
+    return (sa.update(orders)
+            .where(orders.c.id == rows.c.id, orders.c.status == rows.c.old_status,
+                   orders.c.rejection_reason.is_not_distinct_from(rows.c.old_reason))
+            .values(status=rows.c.status, rejection_reason=rows.c.rejection_reason,
+                    version=orders.c.version + 1, updated_at=sa.func.now()))
+
+
+_LOAD, _PLACE, _UPDATE = _load_orders(), Precompiled(_place_orders()), _update_orders()
+_LOCK = _LOAD.with_for_update(of=orders)
 
 
 class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
     aggregate_type = "Order"
 
     async def get(self, order_id: str) -> Order | None:
-        if (tracked := self._tracked(order_id)) is not None:
-            return tracked
-        row = (await self._tx.execute(sa.select(orders).where(orders.c.id == order_id))).first()
-        if row is None:
-            return None
-        lines = await self._tx.execute(
-            sa.select(order_lines.c.sku, order_lines.c.quantity)
-            .where(order_lines.c.order_id == order_id)
-            .order_by(order_lines.c.line_no)
-        )
-        order = Order(
-            id=row.id,
-            customer_id=row.customer_id,
-            lines=[OrderLine(line.sku, line.quantity) for line in lines],
-            status=OrderStatus(row.status),
-            rejection_reason=row.rejection_reason,
-        )
-        return self._track_loaded(order)
+        self._hand_out(order_id)
+        if not self._knows(order_id):
+            for order in await self._read([order_id], _LOAD):
+                self._track_loaded(order)
+            self._track_absent([order_id])
+        return self._seen.get(order_id)
+
+    async def preload(self, order_ids: Collection[str]) -> None:
+        """Load and lock, in sorted id order, the orders not locked yet."""
+        missing = sorted(key for key in order_ids if key not in self._locked)
+        if missing:
+            for key in missing:
+                self._note(key)
+            for order in await self._read(missing, _LOCK):
+                self._refresh(order)
+            self._track_absent(missing)
+            self._locked.update(missing)
+
+    async def _read(self, order_ids: list[str], query: sa.Select[Any]) -> list[Order]:
+        return [
+            Order(id=row.id, customer_id=row.customer_id, status=OrderStatus(row.status),
+                  rejection_reason=row.rejection_reason,
+                  lines=[OrderLine(sku, n) for sku, n in zip(row.skus, row.quantities,
+                                                             strict=True)])
+            for row in await self._tx.execute(query, {"keys": order_ids})
+        ]
 
     def _key(self, aggregate: Order) -> str:
         return aggregate.id
@@ -50,29 +119,45 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         return aggregate.events
 
     async def _insert(self, aggregates: list[Order]) -> None:
-        await self._tx.execute(sa.insert(orders), [_order_row(o) for o in aggregates])
-        await self._tx.execute(
-            sa.insert(order_lines),
-            [_line_row(o.id, no, line) for o in aggregates for no, line in enumerate(o.lines)],
-        )
+        """New orders, their lines and their events in one statement (see `_place_orders`)."""
+        events = [(self.aggregate_type, e) for order in aggregates for e in order.events]
+        rows = outbox.outbox_rows(events).get(ORDERS, {})
+        params = {**_order_rows(aggregates),
+                  **arrays("e", {name: rows.get(name, []) for name in outbox.COLUMNS})}
+        placed = {row.id for row in await self._tx.execute_precompiled(_PLACE, params)}
+        for order in aggregates:
+            order.events.clear()
+        await self._settle_retries([order for order in aggregates if order.id not in placed])
+        for order in aggregates:
+            self._written[order.id] = self._state(order)
 
-    async def _update(self, aggregate: Order, old: OrderState) -> bool:
-        """Compare-and-set on the status read; `version` counts the updates of the row."""
-        old_status, old_reason = old
-        result = await self._tx.execute(
-            sa.update(orders)
-            .where(orders.c.id == aggregate.id, orders.c.status == old_status,
-                   orders.c.rejection_reason.is_not_distinct_from(old_reason))
-            .values(status=aggregate.status.value, rejection_reason=aggregate.rejection_reason,
-                    version=orders.c.version + 1, updated_at=sa.func.now())
-        )
-        return result.rowcount == 1
+    async def _settle_retries(self, retried: list[Order]) -> None:
+        """Orders whose id was taken: a retry of the same order takes the stored status."""
+        if not retried:
+            return
+        stored = {order.id: order for order in await self._read([o.id for o in retried], _LOAD)}
+        for order in retried:
+            existing = stored.get(order.id)
+            if existing is None or not existing.same_placement(order):
+                raise OrderAlreadyExists(f"order {order.id} exists with other lines or customer")
+            self._apply(order, self._state(existing))
+
+    async def _update(self, changes: list[tuple[Order, OrderState]]) -> int:
+        result = await self._tx.execute(_UPDATE, arrays("v", {
+            "id": [o.id for o, _ in changes], "status": [o.status.value for o, _ in changes],
+            "rejection_reason": [o.rejection_reason for o, _ in changes],
+            "old_status": [old[0] for _, old in changes],
+            "old_reason": [old[1] for _, old in changes]}))
+        return result.rowcount
 
 
-def _order_row(order: Order) -> dict[str, Any]:
-    return {"id": order.id, "customer_id": order.customer_id, "status": order.status.value,
-            "rejection_reason": order.rejection_reason}
-
-
-def _line_row(order_id: str, line_no: int, line: OrderLine) -> dict[str, Any]:
-    return {"order_id": order_id, "sku": line.sku, "quantity": line.quantity, "line_no": line_no}
+def _order_rows(aggregates: list[Order]) -> dict[str, list[Any]]:
+    lines = [(o.id, line.sku, line.quantity, no)
+             for o in aggregates for no, line in enumerate(o.lines)]
+    return {
+        **arrays("o", {"id": [o.id for o in aggregates],
+                       "customer_id": [o.customer_id for o in aggregates],
+                       "status": [o.status.value for o in aggregates],
+                       "rejection_reason": [o.rejection_reason for o in aggregates]}),
+        **arrays("l", {c.name: [line[i] for line in lines] for i, c in enumerate(_LINE_COLUMNS)}),
+    }

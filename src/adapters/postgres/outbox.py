@@ -6,12 +6,40 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, to_outbox
+from adapters.postgres.arrays import arrays, insert_rows, json_texts
 from adapters.postgres.tables import INVENTORY, ORDERS, OUTBOX
 from adapters.postgres.transaction import Transaction
-from application.messages import OutboxMessage
 from domain.events import Event
 
 SCHEMA_OF_TOPIC = {ORDERS_TOPIC: ORDERS, INVENTORY_TOPIC: INVENTORY}
+COLUMNS = ("id", "aggregatetype", "aggregateid", "type", "payload", "headers", "topic",
+           "created_at")
+
+
+def columns(schema: str) -> list[sa.Column[Any]]:
+    return [OUTBOX[schema].c[name] for name in COLUMNS]
+
+
+_INSERT = {schema: insert_rows(OUTBOX[schema], columns(schema)) for schema in OUTBOX}
+
+
+def outbox_rows(events: Sequence[tuple[str, Event]]) -> dict[str, dict[str, list[Any]]]:
+    """Per schema, the rows of `(aggregate type, event)`s in order, as one array per column."""
+    by_schema: dict[str, list[tuple[Any, ...]]] = {}
+    for aggregate_type, event in events:
+        message = to_outbox(event)
+        by_schema.setdefault(SCHEMA_OF_TOPIC[message.topic], []).append((
+            message.id, aggregate_type, message.key, message.type, message.payload,
+            message.headers, message.topic, message.created_at))
+    return {schema: _arrays(rows) for schema, rows in by_schema.items()}
+
+
+def _arrays(rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
+    arrays = dict(zip(COLUMNS, (list(column) for column in zip(*rows, strict=True)),
+                      strict=True))
+    arrays["payload"] = json_texts(arrays["payload"])
+    arrays["headers"] = json_texts(arrays["headers"])
+    return arrays
 
 
 async def write_outbox(tx: Transaction, events: Sequence[tuple[str, Event]]) -> None:
@@ -20,22 +48,5 @@ async def write_outbox(tx: Transaction, events: Sequence[tuple[str, Event]]) -> 
     `txid` and `seq` are left to their defaults: the writing transaction's id and a
     sequence that orders the rows of one transaction as they were inserted.
     """
-    rows: dict[str, list[dict[str, Any]]] = {}
-    for aggregate_type, event in events:
-        message = to_outbox(event)
-        rows.setdefault(SCHEMA_OF_TOPIC[message.topic], []).append(_row(aggregate_type, message))
-    for schema, batch in rows.items():
-        await tx.execute(sa.insert(OUTBOX[schema]), batch)
-
-
-def _row(aggregate_type: str, message: OutboxMessage) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "aggregatetype": aggregate_type,
-        "aggregateid": message.key,
-        "type": message.type,
-        "payload": message.payload,
-        "headers": message.headers,
-        "topic": message.topic,
-        "created_at": message.created_at,
-    }
+    for schema, rows in outbox_rows(events).items():
+        await tx.execute(_INSERT[schema], arrays("v", rows))

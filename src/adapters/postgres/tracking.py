@@ -1,9 +1,11 @@
 """Identity map and change tracking: what a unit of work has to write back, and when."""
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from typing import Generic, TypeVar
 
 from adapters.postgres.errors import StaleAggregate
+from adapters.postgres.journal import Journal, Mark
 from adapters.postgres.transaction import Transaction
 from domain.events import Event
 
@@ -12,14 +14,21 @@ S = TypeVar("S")
 
 
 class TrackingRepository(ABC, Generic[A, S]):
-    """Holds the aggregates (A) one transaction added or read, by id, and writes them back.
+    """Holds the aggregates (A) one transaction added or read, by key, and writes them back.
 
     S is the mutable part of an aggregate's state, as an immutable value (a tuple).
+    `_written` holds the state the database has for each key, as read or last written.
 
-    Writes are deferred to `flush`. An update is a compare-and-set on the state that was
-    read, so a change that another transaction committed in between is never overwritten
-    (`StaleAggregate`, a transient error: the retry reads again). `checkpoint` and
-    `restore` let a savepoint undo the in-memory side together with the database side.
+    Writes are deferred to `flush`, one statement per kind of change for all rows. An
+    update is a compare-and-set on the state that was read, so a change that another
+    transaction committed in between is never overwritten (`StaleAggregate`, a transient
+    error: the retry reads again).
+
+    The cost of tracking follows what is handed out, never what is tracked: `flush`
+    compares only the aggregates handed out (`add`, `get`, `lock`) since the last flush
+    (all of them when `full`, as at commit), and a savepoint journals an aggregate the
+    first time it hands it out, to restore it should the savepoint fail. So an aggregate
+    must be asked for again inside a savepoint to be undone with it.
     """
 
     aggregate_type = ""
@@ -28,6 +37,10 @@ class TrackingRepository(ABC, Generic[A, S]):
         self._tx = transaction
         self._seen: dict[str, A] = {}
         self._written: dict[str, S] = {}
+        self._absent: set[str] = set()
+        self._locked: set[str] = set()
+        self._touched: dict[str, None] = {}
+        self._journals: list[Journal[A, S]] = []
 
     @abstractmethod
     def _key(self, aggregate: A) -> str: ...
@@ -39,20 +52,45 @@ class TrackingRepository(ABC, Generic[A, S]):
     def _apply(self, aggregate: A, state: S) -> None: ...
 
     @abstractmethod
-    async def _insert(self, aggregates: list[A]) -> None: ...
+    async def _insert(self, aggregates: list[A]) -> None:
+        """Insert new aggregates and set `_written` for those that now exist."""
 
     @abstractmethod
-    async def _update(self, aggregate: A, old: S) -> bool:
-        """Write `aggregate` if its row still holds `old`; say whether it did."""
+    async def _update(self, changes: list[tuple[A, S]]) -> int:
+        """Write each aggregate whose row still holds the old state; count the rows."""
 
     def _events(self, aggregate: A) -> list[Event]:
         return []
 
     def add(self, aggregate: A) -> None:
-        self._seen[self._key(aggregate)] = aggregate
+        key = self._key(aggregate)
+        self._hand_out(key)
+        self._seen[key] = aggregate
+        self._absent.discard(key)
 
-    def _tracked(self, key: str) -> A | None:
-        return self._seen.get(key)
+    def _hand_out(self, key: str) -> None:
+        self._touched[key] = None
+        self._note(key)
+
+    def _note(self, key: str) -> None:
+        """Journal `key` as it is now, if a savepoint is open and has not done so yet."""
+        if self._journals and key not in self._journals[-1]:
+            aggregate = self._seen.get(key)
+            self._journals[-1][key] = Mark(
+                aggregate=aggregate,
+                state=None if aggregate is None else self._state(aggregate),
+                written=self._written.get(key),
+                events=0 if aggregate is None else len(self._events(aggregate)),
+                absent=key in self._absent,
+                locked=key in self._locked,
+            )
+
+    def counts(self) -> tuple[int, int]:
+        """How many aggregates are new here, and how many are tracked in all."""
+        return sum(key not in self._written for key in self._seen), len(self._seen)
+
+    def _knows(self, key: str) -> bool:
+        return key in self._seen or key in self._absent
 
     def _track_loaded(self, aggregate: A) -> A:
         key = self._key(aggregate)
@@ -60,35 +98,72 @@ class TrackingRepository(ABC, Generic[A, S]):
         self._written[key] = self._state(aggregate)
         return aggregate
 
-    async def flush(self) -> None:
-        written = self._written
-        new = [a for key, a in self._seen.items() if key not in written]
-        dirty = [(a, written[key]) for key, a in self._seen.items()
-                 if key in written and written[key] != self._state(a)]
+    def _refresh(self, read: A) -> None:
+        """Track `read`, just read (and locked): a tracked aggregate takes its state,
+        unless it was changed here since its last read; added here, it stays as it is."""
+        key = self._key(read)
+        aggregate, written = self._seen.get(key), self._written.get(key)
+        if aggregate is None:
+            self._track_loaded(read)
+        elif written is None:
+            return
+        elif self._state(aggregate) == written:
+            self._apply(aggregate, self._state(read))
+            self._written[key] = self._state(read)
+        elif self._state(read) != written:
+            raise StaleAggregate(f"{key} changed since it was read")
+
+    def _track_absent(self, keys: Iterable[str]) -> None:
+        self._absent.update(key for key in keys if key not in self._seen)
+
+    async def flush(self, *, full: bool = False) -> list[tuple[str, Event]]:
+        """Write the changes, then take the events recorded since the last flush, with the
+        type of their aggregate, for the outbox."""
+        keys = list(self._seen) if full else [k for k in self._touched if k in self._seen]
+        new = [self._seen[k] for k in keys if k not in self._written]
+        changed = [(self._seen[k], self._written[k]) for k in keys
+                   if k in self._written and self._state(self._seen[k]) != self._written[k]]
         if new:
             await self._insert(new)
-        for aggregate, old in dirty:
-            if not await self._update(aggregate, old):
-                raise StaleAggregate(f"{self._key(aggregate)} changed since it was read")
-        self._written = {key: self._state(a) for key, a in self._seen.items()}
+        if changed and await self._update(changed) != len(changed):
+            raise StaleAggregate(f"a {type(changed[0][0]).__name__} changed since it was read")
+        for aggregate, _ in changed:
+            self._written[self._key(aggregate)] = self._state(aggregate)
+        self._touched = {}
+        return self._take_events(keys)
 
-    def take_events(self) -> list[tuple[str, Event]]:
-        """The events recorded since the last call, with the type of their aggregate."""
+    def _take_events(self, keys: list[str]) -> list[tuple[str, Event]]:
         taken: list[tuple[str, Event]] = []
-        for aggregate in self._seen.values():
-            events = self._events(aggregate)
+        for key in keys:
+            events = self._events(self._seen[key])
             taken.extend((self.aggregate_type, event) for event in events)
             events.clear()
         return taken
 
-    def checkpoint(self) -> tuple[dict[str, A], dict[str, S]]:
-        """Take right after `flush`, when every aggregate is as written."""
-        return dict(self._seen), dict(self._written)
+    def begin_savepoint(self) -> None:
+        self._journals.append(Journal())
 
-    def restore(self, checkpoint: tuple[dict[str, A], dict[str, S]]) -> None:
-        seen, written = checkpoint
-        for key, aggregate in seen.items():
-            self._apply(aggregate, written[key])
-            self._events(aggregate).clear()
-        self._seen = dict(seen)
-        self._written = dict(written)
+    def release_savepoint(self) -> None:
+        inner = self._journals.pop()
+        if self._journals:
+            self._journals[-1].absorb(inner)
+
+    def rollback_savepoint(self) -> None:
+        for key, mark in self._journals.pop().items():
+            self._undo(key, mark)
+
+    def _undo(self, key: str, mark: Mark[A, S]) -> None:
+        if mark.aggregate is None:
+            self._seen.pop(key, None)
+        else:
+            self._seen[key] = mark.aggregate
+            self._apply(mark.aggregate, mark.state)  # type: ignore[arg-type]
+            del self._events(mark.aggregate)[mark.events:]
+        if mark.written is None:
+            self._written.pop(key, None)
+        else:
+            self._written[key] = mark.written
+        if mark.absent:
+            self._absent.add(key)
+        if not mark.locked:
+            self._locked.discard(key)

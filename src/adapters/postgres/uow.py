@@ -1,33 +1,40 @@
 """The unit of work on Postgres: one connection, one transaction, savepoints within."""
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
 from adapters.postgres.inbox import SqlAlchemyInbox
-from adapters.postgres.inventory_repository import (
-    SqlAlchemyReservationRepository,
-    SqlAlchemyStockRepository,
-)
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import write_outbox
+from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
+from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
-from application.ports import Inbox, OrderRepository, ReservationRepository, StockRepository
+from application.ports import (
+    Footprint,
+    Inbox,
+    OrderRepository,
+    ReservationRepository,
+    StockRepository,
+)
+from domain.events import Event
 
 
 class SqlAlchemyUnitOfWork:
-    """`async with uow:` holds one connection in one transaction, rolled back unless
-    `commit()` was called.
+    """`async with uow:` runs one transaction on one connection, checked out at the first
+    statement, and rolled back unless `commit()` was called.
 
-    Repositories only track aggregates; `flush()` writes them and turns the events they
-    recorded into outbox rows of the schema of each event's topic, in this transaction.
-    `commit()` flushes, then commits. A savepoint flushes on entry and on success, so
-    rolling back to it undoes the rows and the in-memory aggregates alike.
+    Repositories only track aggregates; `flush()` writes them, one statement per table and
+    kind of change, and turns the events they recorded into outbox rows of the schema of
+    each event's topic, in this transaction. `commit()` flushes, then commits. A
+    savepoint flushes on entry and on success, so rolling back to it undoes the rows and
+    the in-memory aggregates alike; an in-memory savepoint writes nothing and undoes the
+    aggregates only.
 
     `inbox_schema` names the schema of the inbox table. By default a consumer group's
     rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
@@ -41,18 +48,12 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
         self._inbox_schema = inbox_schema
-        self._connection: AsyncConnection | None = None
+        self._start(Transaction())
 
     async def __aenter__(self) -> Self:
-        async with transient_errors():
-            connection = await self._engine.connect()
-            try:
-                await connection.begin()
-            except BaseException:
-                await connection.close()
-                raise
-        self._connection = connection
-        self._start(Transaction(connection))
+        if self._tx.closed:
+            self._start(Transaction())
+        self._tx.engage(self._engine)
         return self
 
     async def __aexit__(
@@ -61,53 +62,62 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        connection = self._open()
-        self._connection = None
-        async with transient_errors():
-            try:
-                if connection.in_transaction():
-                    await self._quietly_if(exc is not None, connection.rollback())
-            finally:
-                await self._quietly_if(exc is not None, connection.close())
+        await self._tx.close(quietly=exc is not None)
 
-    async def flush(self) -> None:
+    async def preload(self, footprint: Footprint) -> None:
+        if footprint.orders:
+            await self._orders.preload(footprint.orders)
+        if footprint.reservations:
+            await self._reservations.preload(footprint.reservations)
+        if footprint.stock:
+            await self._stock.preload(footprint.stock)
+
+    async def flush(self, *, full: bool = False) -> None:
+        """Write what changed among the aggregates handed out since the last flush (all
+        tracked ones when `full`), then the events they recorded."""
+        events: list[tuple[str, Event]] = []
         for repository in self._repositories():
-            await repository.flush()
-        await write_outbox(self._tx, [*self._orders.take_events(),
-                                      *self._reservations.take_events()])
+            events += await repository.flush(full=full)
+        await write_outbox(self._tx, events)
 
     async def commit(self) -> None:
-        await self.flush()
-        async with transient_errors():
-            await self._open().commit()
+        """Flush, then commit. A unit of work that read nothing and places one order
+        (`PlaceOrder`) sends its one statement alone: one round trip, no BEGIN/COMMIT."""
+        if self._places_one_order_only():
+            self._tx.autocommit()
+        await self.flush(full=True)
+        await self._tx.commit()
         self._start(self._tx)
 
     async def rollback(self) -> None:
-        async with transient_errors():
-            await self._open().rollback()
+        await self._tx.rollback()
         self._start(self._tx)
+
+    def _places_one_order_only(self) -> bool:
+        return (not self._tx.begun and self._orders.counts() == (1, 1)
+                and self._stock.counts() == self._reservations.counts() == (0, 0))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
         """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT and the aggregates restored."""
         await self.flush()
-        marks = [(repository, repository.checkpoint()) for repository in self._repositories()]
+        connection = await self._tx.connection()
         async with transient_errors():
-            nested = await self._open().begin_nested()
+            nested = await connection.begin_nested()
+        scope = _InMemorySavepoint(self._repositories())
         try:
-            yield
-            await self.flush()
+            async with scope:
+                yield
+                await self.flush()
         except BaseException:
-            await self._undo(nested, marks)
+            async with transient_errors():
+                await nested.rollback()
             raise
         async with transient_errors():
             await nested.commit()
 
-    async def _undo(self, nested: AsyncTransaction, marks: list[tuple[Any, Any]]) -> None:
-        async with transient_errors():
-            await nested.rollback()
-        for repository, mark in marks:
-            repository.restore(mark)
+    def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
+        return _InMemorySavepoint(self._repositories())
 
     def _start(self, tx: Transaction) -> None:
         self._tx = tx
@@ -119,16 +129,27 @@ class SqlAlchemyUnitOfWork:
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:
         return [self._orders, self._stock, self._reservations]
 
-    def _open(self) -> AsyncConnection:
-        if self._connection is None:
-            raise RuntimeError("use the unit of work inside `async with`")
-        return self._connection
 
-    @staticmethod
-    async def _quietly_if(quiet: bool, cleanup: Any) -> None:
-        """Await `cleanup`; when an error is already on its way out, do not mask it."""
-        try:
-            await cleanup
-        except Exception:
-            if not quiet:
-                raise
+class _InMemorySavepoint:
+    """Journals the aggregates handed out inside; restores them if an exception leaves."""
+
+    __slots__ = ("_repositories",)
+
+    def __init__(self, repositories: list[TrackingRepository[Any, Any]]) -> None:
+        self._repositories = repositories
+
+    async def __aenter__(self) -> None:
+        for repository in self._repositories:
+            repository.begin_savepoint()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        for repository in self._repositories:
+            if exc_type is None:
+                repository.release_savepoint()
+            else:
+                repository.rollback_savepoint()

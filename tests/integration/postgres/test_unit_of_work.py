@@ -106,6 +106,32 @@ async def test_failed_savepoint_undoes_its_rows_and_its_aggregates(
     assert await rows.outbox_types("inventory", [order_id]) == []
 
 
+async def test_failed_in_memory_savepoint_restores_aggregates_and_forgets_their_events(
+        pg_uow_factory, place, stock, rows, new_id) -> None:
+    sku, order_id, other = new_id("SKU"), new_id("order"), new_id("order")
+    await stock(sku, 5)
+    await place(order_id, (sku, 1))
+    async with pg_uow_factory() as uow:
+        (await uow.stock.lock([sku]))[sku].set_on_hand(6)
+        assert await uow.orders.get(order_id) is not None
+        with pytest.raises(Boom):
+            async with uow.in_memory_savepoint():
+                (await uow.orders.get(order_id)).confirm()  # type: ignore[union-attr]
+                (await uow.stock.get(sku)).set_on_hand(9)  # type: ignore[union-attr]
+                uow.reservations.add(Reservation.attempt(
+                    order_id=other, lines=(OrderLine(sku, 2),), stock=await uow.stock.lock([sku])))
+                raise Boom
+        order = await uow.orders.get(order_id)
+        assert order is not None and (order.status.value, order.events) == ("pending", [])
+        assert await uow.reservations.get(other) is None
+        (await uow.orders.get(order_id)).reject("out_of_stock")  # type: ignore[union-attr]
+        await uow.commit()
+
+    assert await rows.stock(sku) == (6, 0)
+    assert await rows.outbox_types("orders", [order_id]) == ["OrderPlaced", "OrderRejected"]
+    assert await rows.reservation_statuses([other]) == []
+
+
 async def test_concurrent_changes_to_one_order_let_exactly_one_win(
         pg_uow_factory: UnitOfWorkFactory, place, rows, new_id) -> None:
     order_id = new_id("order")
@@ -187,3 +213,38 @@ async def test_a_transaction_left_idle_is_ended_by_the_server_as_a_transient_err
                 await uow.commit()
     finally:
         await engine.dispose()
+
+
+async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as pooled:
+            pid = (await pooled.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await rows.all("SELECT pg_terminate_backend(:pid)", pid=pid)
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await uow.stock.get(new_id("SKU"))
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            assert await uow.stock.get(new_id("SKU")) is None
+    finally:
+        await engine.dispose()
+
+
+async def test_an_order_placed_alone_leaves_its_connection_transactional_for_the_next(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    alone, undone = new_id("order"), new_id("order")
+    try:
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await place_order(place_command(alone), uow)
+            await uow.commit()
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await uow.stock.get(new_id("SKU"))
+            await place_order(place_command(undone), uow)
+            await uow.flush()  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+
+    assert await rows.outbox_types("orders", [alone, undone]) == ["OrderPlaced"]
+    assert await rows.all("SELECT 1 FROM orders.orders WHERE id = :id", id=undone) == []

@@ -15,9 +15,14 @@ from typing import Any
 
 import pytest
 
+from adapters.codec import CloudEventsDecoder, encode, to_outbox
+from application.commands import CommandBus
 from application.consumer import ConsumerPolicy, DeadLetterSink
-from application.messages import TopicPartition
+from application.handlers import EventHandler
+from application.inbox import InboxProcessor
+from application.messages import InboundMessage, TopicPartition
 from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
+from domain.events import Event
 from domain.inventory import StockItem
 from domain.orders import Order
 from orderstream.settings import Settings
@@ -87,6 +92,19 @@ class World:
         messages = await self.outbox(topic).fetch_pending(10_000)
         return sum(message.key in keys for message in messages)
 
+    async def pending_types(self, topic: str, key: str) -> list[str]:
+        messages = await self.outbox(topic).fetch_pending(10_000)
+        return [message.type for message in messages if message.key == key]
+
+    @property
+    def commands(self) -> CommandBus:
+        return CommandBus(self.uow_factory)
+
+    def processor(self, group: str, handlers: dict[type[Event], EventHandler]) -> InboxProcessor:
+        return InboxProcessor(group=group, uow_factory=self.uow_factory,
+                              decoder=CloudEventsDecoder(), handlers=handlers)
+
+
     def _group(self, group: str) -> str:
         return f"{self.settings.kafka_group_prefix}{group}"
 
@@ -118,6 +136,13 @@ def _settings(request: pytest.FixtureRequest, store: str, transport: str) -> Set
     return settings.model_copy(update=update)
 
 
+def inbound(event: Event) -> InboundMessage:
+    """`event` as a consumer receives it after the relay published its outbox row."""
+    key, value, headers = encode(to_outbox(event))
+    return InboundMessage(topic="t", partition=0, offset=0, key=key, value=value,
+                          headers=tuple(headers))
+
+
 @pytest.fixture(params=[
     pytest.param(("memory", "memory"), marks=pytest.mark.unit, id="memory"),
     pytest.param(("postgres", "memory"), marks=pytest.mark.integration, id="postgres"),
@@ -147,6 +172,11 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
             shutdown = container.shutdown_resources()
             if shutdown is not None:
                 await shutdown
+
+
+@pytest.fixture
+def message() -> Callable[[Event], InboundMessage]:
+    return inbound
 
 
 @pytest.fixture

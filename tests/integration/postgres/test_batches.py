@@ -1,0 +1,172 @@
+"""Set-based batches: a constant number of statements per batch, one per placed order,
+and the savepoint-per-message path only for a batch the database refuses."""
+
+import functools
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.codec import CloudEventsDecoder
+from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
+from application.commands import CommandBus
+from application.handlers import ORDERS_HANDLERS, reserve_stock
+from application.inbox import InboxProcessor
+from application.ports import UnitOfWork
+from domain.commands import PlaceOrder
+from domain.events import OrderPlaced, StockRejected, StockReserved
+from domain.inventory import Reservation, ReservationStatus
+from domain.values import OrderLine
+
+pytestmark = pytest.mark.integration
+
+
+class Statements:
+    """Counts the statements an engine sends (BEGIN and COMMIT are not statements)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args: object) -> None:
+        self.count += 1
+
+    async def during(self, work) -> int:
+        before = self.count
+        await work
+        return self.count - before
+
+
+@pytest.fixture
+async def counted(migrated_database_url: str) -> AsyncIterator[tuple[AsyncEngine, Statements]]:
+    engine = create_engine(migrated_database_url, pool_size=2)
+    yield engine, Statements(engine)
+    await engine.dispose()
+
+
+def _worker(engine: AsyncEngine, group: str, handlers) -> InboxProcessor:
+    factory = functools.partial(SqlAlchemyUnitOfWork, engine)
+    return InboxProcessor(group=group, uow_factory=factory, decoder=CloudEventsDecoder(),
+                          handlers=handlers)
+
+
+async def test_an_inventory_batch_costs_the_same_statements_whatever_its_size(
+        counted, placed, stock, rows, new_id) -> None:
+    engine, statements = counted
+    skus = [new_id("SKU") for _ in range(5)]
+    for sku in skus:
+        await stock(sku, 1000)
+    worker = _worker(engine, "inventory", {OrderPlaced: reserve_stock})
+
+    def batch(size: int) -> list:
+        return [placed(new_id("order"), (skus[n % 5], 1), (skus[(n + 1) % 5], 2),
+                       *([(new_id("unknown"), 1)] if n % 7 == 0 else []))
+                for n in range(size)]
+
+    small, large = batch(3), batch(300)
+    counts = [await statements.during(worker.process(b)) for b in (small, large)]
+
+    assert counts[0] == counts[1] <= 6
+    reserved = [(await rows.stock(sku))[1] for sku in skus]
+    assert sum(reserved) == 3 * sum(1 for n in range(3) if n % 7) + 3 * sum(
+        1 for n in range(300) if n % 7)
+
+
+async def test_an_orders_batch_costs_the_same_statements_whatever_its_size(
+        counted, message, place, rows, new_id) -> None:
+    engine, statements = counted
+    worker = _worker(engine, "orders", ORDERS_HANDLERS)
+
+    order_ids = [new_id("order") for _ in range(103)]
+    for order_id in order_ids:
+        await place(order_id, ("SKU-1", 1))
+    outcomes = [message(StockReserved(order_id=o, lines=(OrderLine("SKU-1", 1),))) if n % 2
+                else message(StockRejected(order_id=o, reason="out_of_stock", lines=()))
+                for n, o in enumerate(order_ids)]
+
+    counts = [await statements.during(worker.process(b)) for b in (outcomes[:3],
+                                                                    outcomes[3:])]
+
+    assert counts[0] == counts[1] <= 4
+    statuses = await rows.all("SELECT status, count(*) AS n FROM orders.orders"
+                              " WHERE id = ANY(:ids) GROUP BY status ORDER BY status",
+                              ids=order_ids)
+    assert [tuple(s) for s in statuses] == [("confirmed", 51), ("rejected", 52)]
+
+
+async def test_placing_an_order_is_one_statement(counted, rows, new_id) -> None:
+    engine, statements = counted
+    commands = CommandBus(functools.partial(SqlAlchemyUnitOfWork, engine))
+    order_id = new_id("order")
+    place = PlaceOrder(order_id=order_id, customer_id="c",
+                       lines=(OrderLine("SKU-1", 1), OrderLine("SKU-2", 3)))
+
+    assert await statements.during(commands.handle(place)) == 1
+
+    assert await rows.outbox_types("orders", [order_id]) == ["OrderPlaced"]
+    lines = await rows.all("SELECT sku, quantity FROM orders.order_lines WHERE order_id = :id"
+                           " ORDER BY line_no", id=order_id)
+    assert [tuple(line) for line in lines] == [("SKU-1", 1), ("SKU-2", 3)]
+
+
+def _refused_for(customer: str) -> Callable:
+    """Reserves, then, for `customer`, adds a reservation the database cannot store."""
+    async def handler(event: OrderPlaced, uow: UnitOfWork) -> None:
+        await reserve_stock(event, uow)
+        if event.customer_id == customer:
+            uow.reservations.add(Reservation(order_id=event.order_id + "\x00",
+                                             status=ReservationStatus.RESERVED,
+                                             lines=event.lines))
+    return handler
+
+
+async def test_a_batch_the_database_refuses_fails_only_the_message_at_fault(
+        pg_uow_factory, message, stock, rows, new_id) -> None:
+    sku = new_id("SKU")
+    await stock(sku, 5)
+    order_ids = [new_id("order") for _ in range(3)]
+    batch = [message(OrderPlaced(order_id=order_id, customer_id=customer,
+                                 lines=(OrderLine(sku, 2),)))
+             for order_id, customer in zip(order_ids, ["c", "refused", "c"], strict=True)]
+    worker = InboxProcessor(group="inventory", uow_factory=pg_uow_factory,
+                            decoder=CloudEventsDecoder(),
+                            handlers={OrderPlaced: _refused_for("refused")})
+
+    failures = await worker.process(batch)
+
+    assert [f.message for f in failures] == [batch[1]]
+    assert "0x00" in str(failures[0].error)
+    assert await rows.stock(sku) == (5, 4)
+    assert await rows.reservation_statuses(order_ids) == ["reserved", "reserved"]
+    assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
+    assert await worker.process([batch[1]]) != []
+
+
+async def reserve_with_an_outcome_the_outbox_refuses(event: OrderPlaced, uow: UnitOfWork) -> None:
+    """Reserves; for customer "refused" the outcome event carries a NUL, which jsonb refuses."""
+    await reserve_stock(event, uow)
+    if event.customer_id == "refused":
+        reservation = await uow.reservations.get(event.order_id)
+        assert reservation is not None
+        reservation.events.append(StockRejected(order_id=event.order_id, reason="no\x00pe",
+                                                lines=()))
+
+
+async def test_an_event_the_outbox_cannot_store_fails_only_its_message(
+        pg_uow_factory, message, stock, rows, new_id) -> None:
+    sku = new_id("SKU")
+    await stock(sku, 5)
+    order_ids = [new_id("order") for _ in range(3)]
+    batch = [message(OrderPlaced(order_id=order_id, customer_id=customer,
+                                 lines=(OrderLine(sku, 1),)))
+             for order_id, customer in zip(order_ids, ["c", "refused", "c"], strict=True)]
+    worker = InboxProcessor(group="inventory", uow_factory=pg_uow_factory,
+                            decoder=CloudEventsDecoder(),
+                            handlers={OrderPlaced: reserve_with_an_outcome_the_outbox_refuses})
+
+    failures = await worker.process(batch)
+
+    assert [f.message for f in failures] == [batch[1]]
+    assert await rows.stock(sku) == (5, 2)
+    assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
