@@ -8,7 +8,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -60,21 +60,33 @@ def ce_type(event_type: type[Event]) -> str:
 
 
 READABLE: dict[str, type[Payload]] = {ce_type_of(model): model for model in MODELS}
+_WRITTEN_CE_TYPE = {event_type: ce_type(event_type) for event_type in TOPIC_OF}
+_SOURCE = {topic: f"/orderstream/{topic}" for topic in set(TOPIC_OF.values())}
 
 
 def event_payload(event: Event) -> dict[str, Any]:
-    payload: dict[str, Any] = _jsonable(asdict(event))
+    """The event's fields as JSON-ready values (tuples as lists, enums as their values)."""
+    payload: dict[str, Any] = _jsonable(event)
     return payload
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
+    """Walks events and value objects field by field: no deep copy, as `asdict` makes."""
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value.value if isinstance(value, Enum) else value
+    if isinstance(value, tuple | list):
+        return [_jsonable(item) for item in value]
+    return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
 
 
 def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
@@ -84,8 +96,8 @@ def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
     topic = TOPIC_OF[type(event)]
     headers = {
         "ce_id": message_id,
-        "ce_type": ce_type(type(event)),
-        "ce_source": f"/orderstream/{topic}",
+        "ce_type": _WRITTEN_CE_TYPE[type(event)],
+        "ce_source": _SOURCE[topic],
         "ce_specversion": SPEC_VERSION,
         "ce_time": created_at.isoformat(),
         "content-type": CONTENT_TYPE,
