@@ -5,7 +5,7 @@ import functools
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.codec import CloudEventsDecoder
@@ -110,33 +110,37 @@ async def test_placing_an_order_is_one_statement(counted, rows, new_id) -> None:
     assert [tuple(line) for line in lines] == [("SKU-1", 1), ("SKU-2", 3)]
 
 
-def _refused_for(customer: str) -> Callable:
-    """Reserves, then, for `customer`, adds a reservation the database cannot store."""
+def _refused_for(customer: str, taken: str) -> Callable:
+    """Reserves, then, for `customer`, adds a reservation under an order id that another
+    transaction already stored: the domain cannot see it, the primary key refuses it."""
     async def handler(event: OrderPlaced, uow: UnitOfWork) -> None:
         await reserve_stock(event, uow)
         if event.customer_id == customer:
-            uow.reservations.add(Reservation(order_id=event.order_id + "\x00",
-                                             status=ReservationStatus.RESERVED,
+            uow.reservations.add(Reservation(order_id=taken, status=ReservationStatus.RESERVED,
                                              lines=event.lines))
     return handler
 
 
 async def test_a_batch_the_database_refuses_fails_only_the_message_at_fault(
         pg_uow_factory, message, stock, rows, new_id) -> None:
-    sku = new_id("SKU")
+    sku, taken = new_id("SKU"), new_id("taken")
     await stock(sku, 5)
+    async with rows.engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO inventory.reservations (order_id, status, lines, rejections)"
+            " VALUES (:id, 'rejected', '[]', '[]')"), {"id": taken})
     order_ids = [new_id("order") for _ in range(3)]
     batch = [message(OrderPlaced(order_id=order_id, customer_id=customer,
                                  lines=(OrderLine(sku, 2),)))
              for order_id, customer in zip(order_ids, ["c", "refused", "c"], strict=True)]
     worker = InboxProcessor(group="inventory", uow_factory=pg_uow_factory,
                             decoder=CloudEventsDecoder(),
-                            handlers={OrderPlaced: _refused_for("refused")})
+                            handlers={OrderPlaced: _refused_for("refused", taken)})
 
     failures = await worker.process(batch)
 
     assert [f.message for f in failures] == [batch[1]]
-    assert "0x00" in str(failures[0].error)
+    assert "pk_reservations" in str(failures[0].error)
     assert await rows.stock(sku) == (5, 4)
     assert await rows.reservation_statuses(order_ids) == ["reserved", "reserved"]
     assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
