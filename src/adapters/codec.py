@@ -4,7 +4,6 @@ Shared by every adapter that stores or moves events (outboxes, the memory bus, K
 so a message means the same on every transport.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -14,6 +13,7 @@ from enum import Enum
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import to_json
 
 from adapters.payloads import MODELS, WRITTEN, Payload
 from application.errors import UndecodableMessage
@@ -27,7 +27,7 @@ from domain.events import (
     StockRejected,
     StockReserved,
 )
-from domain.values import ID_PATTERN
+from domain.values import ID_PATTERN, LineRejection, OrderLine
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/json"
@@ -70,23 +70,23 @@ def event_payload(event: Event) -> dict[str, Any]:
     return payload
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {
+    cls: tuple(f.name for f in fields(cls))
+    for cls in (*TOPIC_OF, OrderLine, LineRejection)
+}
 
 
 def _jsonable(value: Any) -> Any:
     """Walks events and value objects field by field: no deep copy, as `asdict` makes."""
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value.value if isinstance(value, Enum) else value
-    if isinstance(value, tuple | list):
+    cls = type(value)
+    if cls is str or cls is int:
+        return value
+    if cls is tuple or cls is list:
         return [_jsonable(item) for item in value]
-    return {name: _jsonable(getattr(value, name)) for name in _field_names(type(value))}
+    names = _FIELD_NAMES.get(cls)
+    if names is not None:
+        return {name: _jsonable(getattr(value, name)) for name in names}
+    return value.value if isinstance(value, Enum) else value
 
 
 def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
@@ -114,8 +114,8 @@ def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
 
 
 def encode(message: OutboxMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of `message` as they go on the wire."""
-    value = json.dumps(message.payload, separators=(",", ":")).encode()
+    """Key, value and headers of `message` as they go on the wire (compact UTF-8 JSON)."""
+    value = to_json(message.payload)
     headers = [(name, text.encode()) for name, text in message.headers.items()]
     return message.key.encode(), value, headers
 

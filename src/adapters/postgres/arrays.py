@@ -4,11 +4,11 @@ One statement writes a whole batch, whatever its size, and its text never change
 asyncpg prepares it once per connection.
 """
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic_core import to_json
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import TableValuedAlias
@@ -59,14 +59,10 @@ def insert_rows(table: sa.Table, columns: Sequence[sa.Column[Any]]) -> sa.Insert
     return sa.insert(table).from_select([c.name for c in columns], select)
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-
-
 def json_texts(documents: Iterable[Any]) -> list[str]:
-    """Compact JSON of each document, by one encoder (`json.dumps` with arguments builds
-    a new one per call)."""
-    encode = _COMPACT.encode
-    return [encode(document) for document in documents]
+    """Compact JSON of each document, by pydantic's serializer (written in Rust: several
+    times faster than `json` on these small documents)."""
+    return [to_json(document).decode() for document in documents]
 
 
 def _bind_type(column: sa.Column[Any]) -> Any:
