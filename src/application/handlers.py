@@ -44,7 +44,7 @@ async def confirm_order(event: StockReserved, uow: UnitOfWork) -> None:
 
 async def reject_order(event: StockRejected, uow: UnitOfWork) -> None:
     order = await _order(uow, event.order_id)
-    order.reject(event.reason)
+    order.reject(event.reason, event.lines)
 
 
 async def _order(uow: UnitOfWork, order_id: str) -> Order:

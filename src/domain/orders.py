@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from domain.errors import InvalidOrder, InvalidTransition
 from domain.events import Event, OrderConfirmed, OrderPlaced, OrderRejected
-from domain.values import OrderLine, validate_identifier
+from domain.values import LineRejection, OrderLine, validate_identifier
 
 MAX_LINES = 100
 
@@ -27,12 +27,14 @@ class Order:
         lines: Iterable[OrderLine],
         status: OrderStatus = OrderStatus.PENDING,
         rejection_reason: str | None = None,
+        rejections: Iterable[LineRejection] = (),
     ) -> None:
         self.id = id
         self.customer_id = customer_id
         self.lines = tuple(lines)
         self.status = status
         self.rejection_reason = rejection_reason
+        self.rejections = tuple(rejections)
         self.events: list[Event] = []
         validate_identifier(self.id, "order id")
         _validate(self.customer_id, self.lines)
@@ -54,11 +56,13 @@ class Order:
         self._leave_pending(OrderStatus.CONFIRMED)
         self.events.append(OrderConfirmed(order_id=self.id))
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, lines: Iterable[LineRejection] = ()) -> None:
+        """Rejected for `reason`, with why each line could not be had (when known)."""
         if not reason:
             raise InvalidTransition("a rejection needs a reason")
         self._leave_pending(OrderStatus.REJECTED)
         self.rejection_reason = reason
+        self.rejections = tuple(lines)
         self.events.append(OrderRejected(order_id=self.id, reason=reason))
 
     def _leave_pending(self, target: OrderStatus) -> None:

@@ -103,5 +103,11 @@ async def test_an_order_placed_over_http_is_confirmed_and_one_short_of_stock_is_
     assert confirmed["status"] == "confirmed"
     assert rejected["status"] == "rejected"
     assert rejected["rejection"]["reason"] == "unknown_sku"
+    short_mouse, ghost = rejected["rejection"]["lines"]
+    assert (short_mouse["sku"], short_mouse["reason"], short_mouse["requested"]) == (
+        mouse, "out_of_stock", 3)
+    assert short_mouse["available"] in (0, 1)  # the other order may have been reserved first
+    assert ghost == {"sku": f"GHOST-{run}", "reason": "unknown_sku", "requested": 1,
+                     "available": 0}
     stock = (await service.get(f"/stock/{keyboard}")).json()
     assert (stock["reserved"], stock["available"]) == (2, 3)

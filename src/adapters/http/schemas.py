@@ -64,7 +64,9 @@ class OrderOut(_Response):
     def of(cls, order: Order) -> "OrderOut":
         rejection = None
         if order.rejection_reason is not None:
-            rejection = RejectionOut(reason=order.rejection_reason, lines=[])
+            rejection = RejectionOut(reason=order.rejection_reason, lines=[
+                LineRejectionOut(sku=r.sku, reason=r.reason.value, requested=r.requested,
+                                 available=r.available) for r in order.rejections])
         return cls(id=order.id, customer_id=order.customer_id, status=order.status.value,
                    lines=[LineOut(sku=line.sku, quantity=line.quantity) for line in order.lines],
                    rejection=rejection)

@@ -4,19 +4,20 @@ from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, insert
 
 from adapters.postgres import outbox
-from adapters.postgres.arrays import arrays, unnest, values
+from adapters.postgres.arrays import arrays, json_texts, unnest, values
+from adapters.postgres.rejections import line_rejection, line_rejection_rows
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Precompiled
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
-from domain.values import OrderLine
+from domain.values import LineRejection, OrderLine
 
-OrderState = tuple[str, str | None]
+OrderState = tuple[str, str | None, tuple[LineRejection, ...]]
 _ORDER_COLUMNS = [orders.c.id, orders.c.customer_id, orders.c.status, orders.c.rejection_reason]
 _LINE_COLUMNS = [order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity,
                  order_lines.c.line_no]
@@ -30,7 +31,7 @@ def _load_orders() -> sa.Select[Any]:
                        in_line_order(order_lines.c.quantity).label("quantities"))
              .where(order_lines.c.order_id == orders.c.id).lateral("lines"))
     keys = sa.bindparam("keys", type_=ARRAY(sa.Text))
-    return (sa.select(*_ORDER_COLUMNS, lines.c.skus, lines.c.quantities)
+    return (sa.select(*_ORDER_COLUMNS, orders.c.rejections, lines.c.skus, lines.c.quantities)
             .join_from(orders, lines, sa.true())
             .where(orders.c.id == sa.any_(keys)).order_by(orders.c.id))
 
@@ -61,12 +62,13 @@ def _place_orders() -> sa.Select[Any]:
 
 def _update_orders() -> sa.Update:
     """Compare-and-set on the status read; `version` counts the updates of the row."""
-    rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason,
+    rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason, orders.c.rejections,
                   sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text))
     return (sa.update(orders)
             .where(orders.c.id == rows.c.id, orders.c.status == rows.c.old_status,
                    orders.c.rejection_reason.is_not_distinct_from(rows.c.old_reason))
             .values(status=rows.c.status, rejection_reason=rows.c.rejection_reason,
+                    rejections=sa.cast(rows.c.rejections, JSONB),
                     version=orders.c.version + 1, updated_at=sa.func.now()))
 
 
@@ -100,6 +102,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         return [
             Order(id=row.id, customer_id=row.customer_id, status=OrderStatus(row.status),
                   rejection_reason=row.rejection_reason,
+                  rejections=[line_rejection(r) for r in row.rejections],
                   lines=[OrderLine(sku, n) for sku, n in zip(row.skus, row.quantities,
                                                              strict=True)])
             for row in await self._tx.execute(query, {"keys": order_ids})
@@ -109,10 +112,10 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         return aggregate.id
 
     def _state(self, aggregate: Order) -> OrderState:
-        return aggregate.status.value, aggregate.rejection_reason
+        return aggregate.status.value, aggregate.rejection_reason, aggregate.rejections
 
     def _apply(self, aggregate: Order, state: OrderState) -> None:
-        status, aggregate.rejection_reason = state
+        status, aggregate.rejection_reason, aggregate.rejections = state
         aggregate.status = OrderStatus(status)
 
     def _events(self, aggregate: Order) -> list[Event]:
@@ -146,6 +149,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         result = await self._tx.execute(_UPDATE, arrays("v", {
             "id": [o.id for o, _ in changes], "status": [o.status.value for o, _ in changes],
             "rejection_reason": [o.rejection_reason for o, _ in changes],
+            "rejections": json_texts([line_rejection_rows(o.rejections) for o, _ in changes]),
             "old_status": [old[0] for _, old in changes],
             "old_reason": [old[1] for _, old in changes]}))
         return result.rowcount

@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
+from adapters.postgres.rejections import line_rejection
 from adapters.postgres.tables import order_lines, orders, stock_items
 from domain.inventory import StockItem
 from domain.orders import Order, OrderStatus
@@ -34,7 +35,8 @@ class PostgresReadModel:
             return None
         return Order(id=row.id, customer_id=row.customer_id,
                      lines=[OrderLine(sku, quantity) for sku, quantity in row.lines],
-                     status=OrderStatus(row.status), rejection_reason=row.rejection_reason)
+                     status=OrderStatus(row.status), rejection_reason=row.rejection_reason,
+                     rejections=[line_rejection(r) for r in row.rejections])
 
     async def stock_item(self, sku: str) -> StockItem | None:
         async with transient_errors(), self._engine.connect() as connection:

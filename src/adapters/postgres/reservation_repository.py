@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from adapters.postgres.arrays import arrays, insert_rows, json_texts, unnest, values
+from adapters.postgres.rejections import line_rejection, line_rejection_rows
 from adapters.postgres.tables import reservations
 from adapters.postgres.tracking import TrackingRepository
 from domain.events import Event
 from domain.inventory import Reservation, ReservationStatus
-from domain.values import LineRejection, OrderLine, RejectionReason
+from domain.values import LineRejection, OrderLine
 
 ReservationState = tuple[str, tuple[OrderLine, ...], tuple[LineRejection, ...]]
 _KEYS = sa.bindparam("keys", type_=ARRAY(sa.Text))
@@ -73,16 +74,11 @@ def _rows(aggregates: list[Reservation]) -> dict[str, list[Any]]:
     return {"order_id": [r.order_id for r in aggregates],
             "status": [r.status.value for r in aggregates],
             "lines": json_texts(_lines(r) for r in aggregates),
-            "rejections": json_texts(_rejections(r) for r in aggregates)}
+            "rejections": json_texts(line_rejection_rows(r.rejections) for r in aggregates)}
 
 
 def _lines(reservation: Reservation) -> list[dict[str, Any]]:
     return [{"sku": line.sku, "quantity": line.quantity} for line in reservation.lines]
-
-
-def _rejections(reservation: Reservation) -> list[dict[str, Any]]:
-    return [{"sku": r.sku, "reason": r.reason.value, "requested": r.requested,
-             "available": r.available} for r in reservation.rejections]
 
 
 def _reservation(row: Any) -> Reservation:
@@ -90,8 +86,5 @@ def _reservation(row: Any) -> Reservation:
         order_id=row.order_id,
         status=ReservationStatus(row.status),
         lines=tuple(OrderLine(line["sku"], line["quantity"]) for line in row.lines),
-        rejections=tuple(
-            LineRejection(r["sku"], RejectionReason(r["reason"]), int(r["requested"]),
-                          int(r["available"]))
-            for r in row.rejections),
+        rejections=tuple(line_rejection(r) for r in row.rejections),
     )

@@ -75,6 +75,7 @@ orders = sa.Table(
     sa.Column("customer_id", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
     sa.Column("rejection_reason", sa.Text),
+    sa.Column("rejections", JSONB, nullable=False, server_default=sa.text("'[]'::jsonb")),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
@@ -97,13 +98,16 @@ order_lines = sa.Table(
 
 idempotency_keys = sa.Table(
     "idempotency_keys", metadata,
+    sa.Column("scope", sa.Text, primary_key=True),
     sa.Column("key", sa.Text, primary_key=True),
-    sa.Column("order_id", sa.Text, sa.ForeignKey("orders.orders.id", ondelete="CASCADE"),
-              nullable=False),
     sa.Column("request_hash", sa.Text, nullable=False),
+    sa.Column("status_code", sa.SmallInteger, nullable=False),
+    sa.Column("headers", JSONB, nullable=False),
+    sa.Column("body", JSONB, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
-    sa.Index("ix_idempotency_keys_created_at", "created_at"),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_idempotency_keys_expires_at", "expires_at"),
     schema=ORDERS,
 )
 

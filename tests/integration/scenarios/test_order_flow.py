@@ -13,7 +13,7 @@ from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.relay import OutboxRelay
 from domain.commands import PlaceOrder, SetStockLevel
-from domain.values import OrderLine
+from domain.values import LineRejection, OrderLine, RejectionReason
 
 from .conftest import POLL_TIMEOUT_S, poll
 
@@ -71,6 +71,7 @@ async def test_an_order_short_of_one_line_is_rejected_and_reserves_nothing(world
     await _settle(world, [order_id])
     order = await world.order(order_id)
     assert (order.status.value, order.rejection_reason) == ("rejected", "out_of_stock")
+    assert order.rejections == (LineRejection(b, RejectionReason.OUT_OF_STOCK, 2, 1),)
     assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (0, 0)
 
 
