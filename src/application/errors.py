@@ -22,3 +22,11 @@ class CommitRejected(Exception):
     The partitions' new owner starts from the last committed offset, so the messages
     are delivered again and the inbox turns them into no-ops: nothing is lost.
     """
+
+
+class RequestInFlight(Exception):
+    """A request with this idempotency key is being processed right now: try again later."""
+
+
+class IdempotencyKeyReused(Exception):
+    """The idempotency key was used before for a different request."""

@@ -4,7 +4,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Any, Protocol, Self
 
 from application.messages import (
     DecodedMessage,
@@ -73,6 +73,38 @@ class Inbox(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The first answer to a request sent with an idempotency key, kept for its retries.
+
+    `scope` is who sent it (an API key's name): a key of one client never meets another's.
+    `fingerprint` identifies the request (method, path, body), so that the same key with
+    another request can be told apart from a retry.
+    """
+
+    scope: str
+    key: str
+    fingerprint: str
+    status: int
+    headers: Mapping[str, str]
+    body: Mapping[str, Any]
+
+
+class IdempotencyKeys(Protocol):
+    async def claim(self, scope: str, key: str) -> bool:
+        """Hold `key` for this transaction; False when another transaction holds it now
+        (the first request with that key is still in flight)."""
+        ...
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        """The stored response of `key`, unless it expired."""
+        ...
+
+    async def save(self, response: StoredResponse, retention_s: float) -> None:
+        """Keep `response` for `retention_s`, in this transaction (replacing an expired one)."""
+        ...
+
+
 @dataclass(slots=True)
 class Footprint:
     """The keys that applying some messages reads or changes, by kind of aggregate."""
@@ -94,6 +126,7 @@ class UnitOfWork(Protocol):
     stock: StockRepository
     reservations: ReservationRepository
     inbox: Inbox
+    idempotency: IdempotencyKeys
 
     async def __aenter__(self) -> Self: ...
 

@@ -9,6 +9,7 @@ from adapters.http.app import create_app
 from adapters.http.auth import ApiKey, ApiKeys
 from adapters.http.services import ApiServices
 from application.commands import CommandBus
+from application.idempotency import IdempotentCommands
 from orderstream.cli_errors import ConfigurationError
 from orderstream.container import Container
 from orderstream.settings import Settings, load_settings
@@ -35,7 +36,10 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
         owned = container is None
         used = build_container(settings) if container is None else container
         try:
-            yield ApiServices(commands=CommandBus(await resolve(used.uow_factory)),
+            uow_factory = await resolve(used.uow_factory)
+            yield ApiServices(commands=CommandBus(uow_factory),
+                              idempotent=IdempotentCommands(
+                                  uow_factory, retention_s=settings.idempotency_retention_s),
                               reads=await resolve(used.read_model), keys=keys)
         finally:
             if owned:

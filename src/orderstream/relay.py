@@ -11,6 +11,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.idempotency import prune_expired_keys
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
 from adapters.postgres.outbox_reader import PostgresOutboxReader
@@ -66,7 +67,7 @@ async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(relay.run(halt))
-                tasks.create_task(_prune(reader, outbox, settings, halt))
+                tasks.create_task(_prune(engine, reader, outbox, settings, halt))
         finally:
             await notifications.close()
 
@@ -75,16 +76,20 @@ async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
                         check_interval_s=settings.leader_check_interval_s)
 
 
-async def _prune(reader: PostgresOutboxReader, outbox: str, settings: Settings,
-                 halt: asyncio.Event) -> None:
+async def _prune(engine: AsyncEngine, reader: PostgresOutboxReader, outbox: str,
+                 settings: Settings, halt: asyncio.Event) -> None:
+    """Published outbox rows past the retention; for the orders outbox, expired idempotency
+    keys too (they live in the orders schema)."""
     while not halt.is_set():
         try:
             pruned = await reader.prune(settings.relay_retention_s)
+            expired = await prune_expired_keys(engine) if outbox == "orders" else 0
         except TransientError as error:
             log.warning("pruning %s outbox failed, trying again later: %s", outbox, error)
         else:
-            if pruned:
-                log.info("pruned %d published rows from the %s outbox", pruned, outbox)
+            if pruned or expired:
+                log.info("pruned %d published rows from the %s outbox, %d expired "
+                         "idempotency keys", pruned, outbox, expired)
         try:
             await asyncio.wait_for(halt.wait(), settings.relay_prune_interval_s)
         except TimeoutError:

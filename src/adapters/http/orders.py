@@ -1,20 +1,32 @@
 """`POST /orders` and `GET /orders/{id}`."""
 
+import hashlib
+import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response, Security
+from fastapi import APIRouter, Depends, Header, Path, Response, Security
+from fastapi.responses import JSONResponse
 
 from adapters.http.auth import Principal, requires
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import OrderAccepted, OrderOut, PlaceOrderRequest
 from adapters.http.services import ApiServices, services
+from application.idempotency import Request
 from domain.commands import PlaceOrder
+from domain.orders import Order
 from domain.values import MAX_ID_LENGTH, OrderLine
 
 router = APIRouter(tags=["orders"])
 
 OrderId = Annotated[str, Path(max_length=MAX_ID_LENGTH, description="The order's id.")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="Makes a retry safe: the same key with the same body gets the first "
+                "response and places nothing more; with another body, 422; while the first "
+                "request is still in flight, 409. Keys belong to the API key that sent them "
+                "and expire after ORDERSTREAM_IDEMPOTENCY_RETENTION_S.")]
+REPLAYED = "Idempotent-Replayed"
 
 
 @router.post("/orders", status_code=202, response_model=OrderAccepted,
@@ -24,15 +36,33 @@ async def place_order(
     response: Response,
     api: Annotated[ApiServices, Depends(services)],
     principal: Annotated[Principal, Security(requires("orders:write"))],
-) -> OrderAccepted:
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """Accept an order: it is stored with its `OrderPlaced` event in one transaction and
     settles (confirmed or rejected) asynchronously; follow it at `Location`."""
-    order_id = str(uuid.uuid4())
     lines = tuple(OrderLine(line.sku, line.quantity) for line in body.lines)
-    await api.commands.handle(PlaceOrder(order_id=order_id, customer_id=body.customer_id,
-                                         lines=lines))
-    response.headers["Location"] = f"/orders/{order_id}"
-    return OrderAccepted(id=order_id, status="pending")
+    command = PlaceOrder(order_id=str(uuid.uuid4()), customer_id=body.customer_id,
+                         lines=lines)
+    if idempotency_key is None:
+        _, headers, accepted = _accepted(await api.commands.handle(command))
+        response.headers.update(headers)
+        return accepted
+    request = Request(principal.name, idempotency_key,
+                      fingerprint("POST", "/orders", body.model_dump(mode="json")))
+    stored, replayed = await api.idempotent.handle(command, request, _accepted)
+    return JSONResponse(dict(stored.body), status_code=stored.status,
+                        headers={**stored.headers, REPLAYED: str(replayed).lower()})
+
+
+def _accepted(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
+    accepted = OrderAccepted(id=order.id, status="pending")
+    return 202, {"Location": f"/orders/{order.id}"}, accepted.model_dump(mode="json")
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    """The same request, whatever the order of its JSON keys or its whitespace."""
+    canonical = json.dumps([method, path, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut,

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from application.errors import TransientError
+from application.errors import IdempotencyKeyReused, RequestInFlight, TransientError
 from domain.errors import (
     DomainError,
     InvalidStockLevel,
@@ -119,12 +119,24 @@ def _problem(request: Request, error: ProblemError) -> JSONResponse:
     return problem_response(error)
 
 
+def _in_flight(request: Request, error: RequestInFlight) -> JSONResponse:
+    return problem_response(ProblemError(409, "idempotency-key-in-flight", "Conflict",
+                                         str(error), headers={"Retry-After": "1"}))
+
+
+def _reused(request: Request, error: IdempotencyKeyReused) -> JSONResponse:
+    return problem_response(ProblemError(422, "idempotency-key-reused", "Invalid request",
+                                         str(error)))
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(HTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(DomainError, _domain)  # type: ignore[arg-type]
     app.add_exception_handler(TransientError, _transient)  # type: ignore[arg-type]
     app.add_exception_handler(ProblemError, _problem)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestInFlight, _in_flight)  # type: ignore[arg-type]
+    app.add_exception_handler(IdempotencyKeyReused, _reused)  # type: ignore[arg-type]
 
 
 class ServerErrors:

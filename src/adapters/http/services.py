@@ -6,12 +6,14 @@ from fastapi import Request
 
 from adapters.http.auth import ApiKeys
 from application.commands import CommandBus
+from application.idempotency import IdempotentCommands
 from application.queries import ReadModel
 
 
 @dataclass(frozen=True, slots=True)
 class ApiServices:
     commands: CommandBus
+    idempotent: IdempotentCommands
     reads: ReadModel
     keys: ApiKeys
 

@@ -5,6 +5,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from application.messages import OutboxMessage, Refused
+from application.ports import StoredResponse
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 
@@ -23,6 +24,8 @@ class InMemoryStore:
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: dict[str, "OrderedDict[str, OutboxMessage]"] = field(default_factory=dict)
     failed: dict[str, Refused] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], tuple[StoredResponse, float]] = field(
+        default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":

@@ -1,5 +1,6 @@
 """A unit of work over `InMemoryStore` that behaves like a database transaction."""
 
+import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
@@ -8,7 +9,7 @@ from typing import Any, Self
 from adapters.codec import to_outbox
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, Layer, WorkingSet
-from application.ports import Footprint
+from application.ports import Footprint, StoredResponse
 from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
 from domain.orders import Order
@@ -57,6 +58,27 @@ class _Inbox:
             layer.inbox -= {(consumer_group, message_id) for message_id in message_ids}
 
 
+class _IdempotencyKeys:
+    """Transactions on the store are serialised, so a key is never seen in flight here:
+    a second request waits for the first and then finds its response."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+        self.saved: list[tuple[StoredResponse, float]] = []
+
+    async def claim(self, scope: str, key: str) -> bool:
+        return True
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        found = self._store.idempotency.get((scope, key))
+        if found is None or found[1] <= time.monotonic():
+            return None
+        return found[0]
+
+    async def save(self, response: StoredResponse, retention_s: float) -> None:
+        self.saved.append((response, time.monotonic() + retention_s))
+
+
 class InMemoryUnitOfWork:
     """Serialised transaction over the store: rollback leaves no trace; commit writes
     the state and the aggregates' events (to the outbox) in one step."""
@@ -71,6 +93,7 @@ class InMemoryUnitOfWork:
         self.stock = _Stock(self._work)
         self.reservations = _Repository(self._work, "reservations", lambda r: r.order_id)
         self.inbox = _Inbox(self._work)
+        self.idempotency = _IdempotencyKeys(self._store)
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
@@ -99,10 +122,14 @@ class InMemoryUnitOfWork:
         for kind in KINDS:
             getattr(self._store, kind).update(base.objects[kind])
         self._store.inbox |= base.inbox
+        for response, expires in self.idempotency.saved:
+            self._store.idempotency[(response.scope, response.key)] = (response, expires)
+        self.idempotency.saved.clear()
         self._work.layers = [Layer()]
 
     async def rollback(self) -> None:
         self._work.layers = [Layer()]
+        self.idempotency.saved.clear()
 
     def _keep_placed_orders(self, base: Layer) -> None:
         """An added order whose id is taken: refused, or (the same order) left as stored."""
@@ -116,6 +143,7 @@ class InMemoryUnitOfWork:
                 retried.append((key, order, stored))
         for key, order, stored in retried:
             order.status, order.rejection_reason = stored.status, stored.rejection_reason
+            order.rejections = stored.rejections
             order.events.clear()
             del base.objects["orders"][key]
 

@@ -8,6 +8,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
+from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import write_outbox
@@ -17,6 +18,7 @@ from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
 from application.ports import (
     Footprint,
+    IdempotencyKeys,
     Inbox,
     OrderRepository,
     ReservationRepository,
@@ -44,6 +46,7 @@ class SqlAlchemyUnitOfWork:
     stock: StockRepository
     reservations: ReservationRepository
     inbox: Inbox
+    idempotency: IdempotencyKeys
 
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
@@ -125,6 +128,7 @@ class SqlAlchemyUnitOfWork:
         self.stock = self._stock = SqlAlchemyStockRepository(tx)
         self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)
         self.inbox = SqlAlchemyInbox(tx, self._inbox_schema)
+        self.idempotency = SqlAlchemyIdempotencyKeys(tx)
 
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:
         return [self._orders, self._stock, self._reservations]

@@ -1,0 +1,68 @@
+"""The API on every store: memory (no services) and PostgreSQL (a database of the test's own)."""
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from adapters.http.auth import hash_key
+from orderstream.api import build_api
+from orderstream.settings import Settings
+from orderstream.wiring import build_container, resolve
+
+KEYS = {"shop": "key-shop-0123456789", "other": "key-other-0123456789"}
+SCOPES = ["orders:write", "orders:read", "stock:write", "stock:read"]
+
+
+def auth(name: str = "shop") -> dict[str, str]:
+    return {"Authorization": f"Bearer {KEYS[name]}"}
+
+
+class StoreApi:
+    """A client of the API, and counts read from the store behind it."""
+
+    def __init__(self, client: httpx.AsyncClient, container, settings: Settings) -> None:
+        self.client, self._container, self.settings = client, container, settings
+
+    async def orders_of(self, customer_id: str) -> int:
+        if self.settings.store == "memory":
+            orders = self._container.memory_store().orders.values()
+            return sum(order.customer_id == customer_id for order in orders)
+        engine = await resolve(self._container.engine)
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(
+                "SELECT count(*) FROM orders.orders WHERE customer_id = :c"), {"c": customer_id}))
+
+    async def placed_events_of(self, customer_id: str) -> int:
+        if self.settings.store == "memory":
+            pending = self._container.memory_store().pending("orders").values()
+            return sum(m.payload["customer_id"] == customer_id for m in pending)
+        engine = await resolve(self._container.engine)
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(
+                "SELECT count(*) FROM orders.outbox WHERE type = 'OrderPlaced'"
+                " AND payload->>'customer_id' = :c"), {"c": customer_id}))
+
+
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
+                        pytest.param("postgres", marks=pytest.mark.integration)])
+async def store_api(request: pytest.FixtureRequest) -> AsyncIterator[StoreApi]:
+    keys = [{"name": name, "sha256": hash_key(key), "scopes": SCOPES}
+            for name, key in KEYS.items()]
+    settings = Settings(store=request.param, api_keys=keys, idempotency_retention_s=3600)
+    if request.param == "postgres":
+        settings = settings.model_copy(update={
+            "database_url": request.getfixturevalue("fresh_database_url"),
+            "database_pool_size": 25})
+    container = build_container(settings)
+    app = build_api(settings, container)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+                yield StoreApi(client, container, settings)
+    finally:
+        shutdown = container.shutdown_resources()
+        if shutdown is not None:
+            await shutdown
