@@ -67,13 +67,15 @@ def _assert_problem(response, status: int) -> dict:
 async def test_a_bad_order_request_is_refused_with_a_problem_and_writes_nothing(api, case):
     status, body, headers = CASES[case]
 
-    response = await api.client.post("/orders", content=body, headers={**headers, **auth()})
+    response = await api.client.post("/orders", content=body,
+                                     headers={**headers, **auth(), "Idempotency-Key": "retry-1"})
 
     problem = _assert_problem(response, status)
     if status == 422 and case not in ("the same SKU twice",):
         assert problem["errors"], problem
     assert api.store.orders == {}
     assert api.outbox_size() == 0
+    assert api.store.idempotency == {}
 
 
 async def test_a_chunked_body_over_the_limit_is_refused_before_it_is_parsed(api):
