@@ -14,6 +14,10 @@ class ReadModel(Protocol):
 
     async def stock_item(self, sku: str) -> StockItem | None: ...
 
+    async def settled(self, order_ids: Sequence[str]) -> int:
+        """How many of `order_ids` are no longer pending."""
+        ...
+
     async def stock_page(self, *, after: str | None, limit: int) -> Sequence[StockItem]:
         """Up to `limit` items with a SKU greater than `after`, in SKU order."""
         ...

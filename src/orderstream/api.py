@@ -13,7 +13,7 @@ from application.idempotency import IdempotentCommands
 from orderstream.cli_errors import ConfigurationError
 from orderstream.container import Container
 from orderstream.settings import Settings, load_settings
-from orderstream.wiring import build_container, resolve
+from orderstream.wiring import build_container, resolve, shut_down
 
 
 def api_keys(settings: Settings) -> ApiKeys:
@@ -43,9 +43,7 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
                               reads=await resolve(used.read_model), keys=keys)
         finally:
             if owned:
-                shutdown = used.shutdown_resources()
-                if shutdown is not None:
-                    await shutdown
+                await shut_down(used)
 
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes)
 

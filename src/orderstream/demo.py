@@ -5,7 +5,8 @@ import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 from adapters.codec import INVENTORY_TOPIC
@@ -16,9 +17,9 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
-from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, memory_bus_pipeline
+from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, pipeline_for
 from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.wiring import build_container, resolve, shut_down
 
 PRODUCTS = ("keyboard", "mouse", "monitor", "dock", "headset")
 UNKNOWN_SHARE = 0.01
@@ -82,18 +83,34 @@ async def run_with_settings(
     settings = settings.model_copy(update={
         "database_pool_size": max(settings.database_pool_size, concurrency)})
     container = build_container(settings)
-    try:
+    async with AsyncExitStack() as exits:
+        exits.push_async_callback(shut_down, container)
         uow_factory = await resolve(container.uow_factory)
-        bus = container.bus()
-        pipeline = memory_bus_pipeline(
-            bus=bus, uow_factory=uow_factory, outbox_reader=await resolve(container.outbox_reader),
-            publisher=container.publisher(), settings=settings)
-        return await run_demo(demo, uow_factory=uow_factory, pipeline=pipeline, bus=bus,
-                              clients=clients, on_progress=on_progress)
-    finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        ids = [command.order_id for command in demo.orders]
+        pipeline = await pipeline_for(container=container, uow_factory=uow_factory,
+                                      settings=settings, exits=exits)
+        if settings.transport == "kafka":
+            reads = await resolve(container.read_model)
+            progress = Progress(lambda: reads.settled(ids), interval_s=0.25)
+        else:
+            progress = Progress(_committed(container.bus()), interval_s=0.02)
+        return await run_demo(demo, uow_factory=uow_factory, pipeline=pipeline,
+                              progress=progress, clients=clients, on_progress=on_progress)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """How many orders have settled, and how often it is worth asking."""
+
+    settled: Callable[[], Awaitable[int]]
+    interval_s: float
+
+
+def _committed(bus: InMemoryBus) -> Callable[[], Awaitable[int]]:
+    """Outcomes the orders worker committed on the memory bus: one per settled order."""
+    async def settled() -> int:
+        return bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)
+    return settled
 
 
 async def run_demo(
@@ -101,7 +118,7 @@ async def run_demo(
     *,
     uow_factory: UnitOfWorkFactory,
     pipeline: Pipeline,
-    bus: InMemoryBus,
+    progress: Progress,
     clients: int = 8,
     on_progress: Callable[[int, int], None] = lambda placed, settled: None,
 ) -> DemoReport:
@@ -112,9 +129,8 @@ async def run_demo(
     started = time.perf_counter()
     flow = asyncio.create_task(pipeline.run(stop))
     try:
-        await _place_all(demo, commands, clients, lambda placed: on_progress(
-            placed, bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)))
-        await _settle(bus, len(demo.orders), flow, on_progress)
+        await _place_all(demo, commands, clients, lambda placed: on_progress(placed, 0))
+        await _settle(progress, len(demo.orders), flow, on_progress)
     finally:
         stop.set()
         await flow
@@ -142,11 +158,11 @@ async def _place_all(demo: DemoPlan, commands: CommandBus, clients: int,
             group.create_task(client())
 
 
-async def _settle(bus: InMemoryBus, total: int, flow: asyncio.Task[None],
+async def _settle(progress: Progress, total: int, flow: asyncio.Task[None],
                   on_progress: Callable[[int, int], None]) -> None:
     """Wait until every order's outcome was consumed, failing if the flow stalls."""
     last, last_change = -1, time.monotonic()
-    while (settled := bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)) < total:
+    while (settled := await progress.settled()) < total:
         if flow.done():
             flow.result()
             raise RuntimeError("the flow stopped before every order was settled")
@@ -155,7 +171,7 @@ async def _settle(bus: InMemoryBus, total: int, flow: asyncio.Task[None],
         elif time.monotonic() - last_change > STALL_TIMEOUT_S:
             raise RuntimeError(f"no progress for {STALL_TIMEOUT_S:.0f}s at {settled}/{total}")
         on_progress(total, settled)
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(progress.interval_s)
     on_progress(total, settled)
 
 

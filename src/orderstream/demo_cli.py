@@ -26,12 +26,17 @@ def demo(
     store: Annotated[
         str | None, typer.Option(help="memory or postgres (default: ORDERSTREAM_STORE).")
     ] = None,
+    transport: Annotated[
+        str | None, typer.Option(help="memory or kafka (default: ORDERSTREAM_TRANSPORT); "
+                                      "on kafka the relays and workers are tasks of this "
+                                      "process on the configured topics and groups.")
+    ] = None,
     serve: Annotated[bool, typer.Option(
         "--serve", help="Instead: keep the flow running behind the HTTP API (no keys) "
                         "on ORDERSTREAM_API_HOST:ORDERSTREAM_API_PORT until Ctrl-C.")] = False,
 ) -> None:
     """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
-    settings = load_settings(store=store)
+    settings = load_settings(store=store, transport=transport)
     asyncio.run(check_database(settings))
     if serve:
         asyncio.run(serve_demo(settings, _announce))
@@ -70,7 +75,8 @@ def _announce(url: str) -> None:
 
 
 def _print(report: DemoReport, settings: Settings) -> None:
-    summary = Table(title=f"orderstream demo (store={settings.store}, bus=memory)")
+    summary = Table(title=f"orderstream demo (store={settings.store}, "
+                          f"transport={settings.transport})")
     summary.add_column("measure")
     summary.add_column("value", justify="right")
     summary.add_row("placed", str(report.placed))

@@ -2,25 +2,27 @@
 
 import asyncio
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 
 import uvicorn
 
 from orderstream.api import build_api
-from orderstream.pipeline import memory_bus_pipeline
+from orderstream.pipeline import pipeline_for
 from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.wiring import build_container, resolve, shut_down
 
 
 async def serve_demo(settings: Settings, announce: Callable[[str], None]) -> None:
-    """Relays and workers on the memory bus, and the API without keys, in one process."""
+    """Relays and workers (on the memory bus, or Kafka), and the API without keys, in one
+    process."""
     open_settings = settings.model_copy(update={"api_open": True})
     container = build_container(open_settings)
     stop = asyncio.Event()
-    try:
-        pipeline = memory_bus_pipeline(
-            bus=container.bus(), uow_factory=await resolve(container.uow_factory),
-            outbox_reader=await resolve(container.outbox_reader),
-            publisher=container.publisher(), settings=open_settings)
+    async with AsyncExitStack() as exits:
+        exits.push_async_callback(shut_down, container)
+        pipeline = await pipeline_for(
+            container=container, uow_factory=await resolve(container.uow_factory),
+            settings=open_settings, exits=exits)
         app = build_api(open_settings, container)
         server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host,
                                                port=settings.api_port, log_level="warning"))
@@ -31,7 +33,3 @@ async def serve_demo(settings: Settings, announce: Callable[[str], None]) -> Non
         finally:
             stop.set()
             await flow
-    finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,10 @@ from application.inbox import InboxProcessor
 from application.ports import OutboxReader, Publisher, UnitOfWorkFactory
 from application.relay import OutboxRelay
 from domain.events import Event
+from orderstream.container import Container
 from orderstream.settings import Settings
+from orderstream.topics import ensure_configured_topics, topic_names
+from orderstream.wiring import resolve
 
 INVENTORY_GROUP = "inventory"
 ORDERS_GROUP = "orders"
@@ -116,3 +120,50 @@ def memory_bus_pipeline(
         for group, (topic, handlers) in WORKERS.items()
     ]
     return Pipeline(relays, workers)
+
+
+async def kafka_pipeline(
+    *,
+    container: Container,
+    uow_factory: UnitOfWorkFactory,
+    settings: Settings,
+    exits: AsyncExitStack,
+) -> Pipeline:
+    """Both relays and both workers on Kafka, in this process (the demo's `--transport
+    kafka`); the processes of a deployment are `orderstream relay` and `orderstream worker`.
+    The consumers stay members of their groups until `exits` closes."""
+    for difference in await ensure_configured_topics(settings):
+        log.warning("%s", difference)
+    outbox_reader = await resolve(container.outbox_reader)
+    publisher = await resolve(container.publisher)
+    dead_letters = await resolve(container.dead_letters)
+    consumers = await resolve(container.consumers)
+    topics = topic_names(settings)
+    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
+              for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
+    workers = []
+    for group, (topic, handlers) in WORKERS.items():
+        member = await exits.enter_async_context(
+            consumers(f"{settings.kafka_group_prefix}{group}", [topics[topic]]))
+        processor = InboxProcessor(group=group, uow_factory=uow_factory,
+                                   decoder=CloudEventsDecoder(), handlers=handlers)
+        workers.append(ConsumerPolicy(member, processor, dead_letters,
+                                      max_records=settings.consumer_batch_size,
+                                      batch_timeout_s=settings.consumer_batch_timeout_s))
+    return Pipeline(relays, workers)
+
+
+async def pipeline_for(
+    *,
+    container: Container,
+    uow_factory: UnitOfWorkFactory,
+    settings: Settings,
+    exits: AsyncExitStack,
+) -> Pipeline:
+    """The in-process flow on the transport `settings` names."""
+    if settings.transport == "kafka":
+        return await kafka_pipeline(container=container, uow_factory=uow_factory,
+                                    settings=settings, exits=exits)
+    return memory_bus_pipeline(bus=container.bus(), uow_factory=uow_factory,
+                               outbox_reader=await resolve(container.outbox_reader),
+                               publisher=container.publisher(), settings=settings)

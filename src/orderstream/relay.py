@@ -23,7 +23,7 @@ from orderstream import faults
 from orderstream.cli_errors import ConfigurationError
 from orderstream.preflight import check_database
 from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.wiring import build_container, resolve, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +50,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
             for outbox in outboxes:
                 tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop))
     finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        await shut_down(container)
 
 
 async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,

@@ -21,3 +21,10 @@ async def resolve(provider: providers.Provider[Any]) -> Any:
     if inspect.isawaitable(value):
         value = await value
     return value
+
+
+async def shut_down(container: Container) -> None:
+    """Close what the container's resources opened (engines, producers)."""
+    shutdown = container.shutdown_resources()
+    if shutdown is not None:
+        await shutdown

@@ -12,7 +12,7 @@ from orderstream.pipeline import WORKERS
 from orderstream.preflight import check_database
 from orderstream.settings import Settings
 from orderstream.topics import ensure_configured_topics, topic_names
-from orderstream.wiring import build_container, resolve
+from orderstream.wiring import build_container, resolve, shut_down
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,5 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
             await policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
                              * BATCH_SHARE_OF_SHUTDOWN)
     finally:
-        shutdown = container.shutdown_resources()
-        if shutdown is not None:
-            await shutdown
+        await shut_down(container)
     log.info("worker %s stopped", name)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from adapters.memory.store import InMemoryStore
 from domain.inventory import StockItem
-from domain.orders import Order
+from domain.orders import Order, OrderStatus
 
 
 class InMemoryReadModel:
@@ -16,6 +16,12 @@ class InMemoryReadModel:
 
     async def order(self, order_id: str) -> Order | None:
         return copy.deepcopy(self._store.orders.get(order_id))
+
+    async def settled(self, order_ids: Sequence[str]) -> int:
+        orders = self._store.orders
+        return sum(1 for order_id in order_ids
+                   if (order := orders.get(order_id)) is not None
+                   and order.status is not OrderStatus.PENDING)
 
     async def stock_item(self, sku: str) -> StockItem | None:
         return copy.deepcopy(self._store.stock.get(sku))

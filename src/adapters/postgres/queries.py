@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
@@ -37,6 +37,13 @@ class PostgresReadModel:
                      lines=[OrderLine(sku, quantity) for sku, quantity in row.lines],
                      status=OrderStatus(row.status), rejection_reason=row.rejection_reason,
                      rejections=[line_rejection(r) for r in row.rejections])
+
+    async def settled(self, order_ids: Sequence[str]) -> int:
+        ids = sa.bindparam("ids", list(order_ids), type_=ARRAY(sa.Text))
+        query = (sa.select(sa.func.count()).select_from(orders)
+                 .where(orders.c.id == sa.any_(ids), orders.c.status != "pending"))
+        async with transient_errors(), self._engine.connect() as connection:
+            return int((await connection.execute(query)).scalar_one())
 
     async def stock_item(self, sku: str) -> StockItem | None:
         async with transient_errors(), self._engine.connect() as connection:
