@@ -114,7 +114,7 @@ _REJECTED = (LineRejection("KB-1", RejectionReason.OUT_OF_STOCK, 2, 1),
 SAMPLES: dict[str, Event] = {
     "OrderPlaced": OrderPlaced(order_id="order-1", customer_id="customer-7", lines=_LINES),
     "OrderConfirmed": OrderConfirmed(order_id="order-1"),
-    "OrderRejected": OrderRejected(order_id="order-2", reason="unknown_sku"),
+    "OrderRejected": OrderRejected(order_id="order-2", reason="unknown_sku", lines=_REJECTED),
     "StockReserved": StockReserved(order_id="order-1", lines=_LINES),
     "StockRejected": StockRejected(order_id="order-2", reason="unknown_sku", lines=_REJECTED),
 }

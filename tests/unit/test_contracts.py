@@ -11,8 +11,10 @@ from jsonschema import Draft202012Validator
 from pydantic import StringConstraints
 
 import adapters.codec
-from adapters.codec import READABLE
+from adapters.codec import READABLE, CloudEventsDecoder
 from adapters.payloads import OrderPlacedV1
+from domain.events import OrderRejected
+from domain.values import RejectionReason
 from orderstream.contracts import (
     broken_examples,
     contracts_dir,
@@ -45,6 +47,18 @@ def test_every_example_fits_the_schema_of_its_version(example):
     Draft202012Validator.check_schema(schema)
     errors = [e.message for e in Draft202012Validator(schema).iter_errors(example.value)]
     assert errors == []
+
+
+def test_the_recorded_order_rejected_v1_reads_as_an_event_without_lines_and_v2_with_them():
+    recorded = {example.headers["ce_type"]: example for example in examples(ROOT)}
+    decoder = CloudEventsDecoder()
+
+    v1 = decoder.decode(recorded["orderstream.orders.OrderRejected.v1"].message()).event
+    v2 = decoder.decode(recorded["orderstream.orders.OrderRejected.v2"].message()).event
+
+    assert (type(v1), v1.lines) == (OrderRejected, ())
+    assert [(line.sku, line.reason) for line in v2.lines] == [
+        ("KB-1", RejectionReason.OUT_OF_STOCK), ("GHOST-9", RejectionReason.UNKNOWN_SKU)]
 
 
 def test_removing_a_field_from_a_recorded_message_is_caught_with_the_example_named(tmp_path):
