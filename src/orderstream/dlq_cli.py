@@ -26,7 +26,15 @@ from orderstream.dlq_options import (
     refusals,
     selection,
 )
-from orderstream.dlq_views import detail, headers_table, letters_table, planned, replayed, summary
+from orderstream.dlq_views import (
+    count,
+    detail,
+    headers_table,
+    letters_table,
+    planned,
+    replayed,
+    summary,
+)
 
 dlq_app = typer.Typer(help="Dead letters on Kafka: list, show and replay them.",
                       no_args_is_help=True)
@@ -112,4 +120,4 @@ def replay(topic: Topic, partition: Partition = None, offsets: Offsets = None,
         where = item["topic"] + ("" if dry_run else f"[{item['partition']}]@{item['offset']}")
         typer.echo(f"{verb} {item['dead_letter']} (key {item['key']!r}) -> {where}, "
                    f"replay {item['replay_count']}")
-    typer.echo(f"{verb} {len(outcome)} dead letters" + (" (dry run)" if dry_run else ""))
+    typer.echo(f"{verb} {count(len(outcome))}" + (" (dry run)" if dry_run else ""))

@@ -49,7 +49,7 @@ def replayed(done: Replayed) -> dict[str, Any]:
 
 
 def letters_table(letters: list[StoredDeadLetter]) -> Table:
-    table = Table(title=f"{len(letters)} dead letters", title_justify="left")
+    table = Table(title=count(len(letters)), title_justify="left")
     for name in ("partition", "offset", "origin", "group", "error", "time", "key", "replays"):
         table.add_column(name, overflow="fold", no_wrap=name in _NUMBERS)
     for letter in letters:
@@ -61,6 +61,10 @@ def letters_table(letters: list[StoredDeadLetter]) -> Table:
                       row["group"] or "", error, time.isoformat(" ", "seconds") if time else "",
                       row["key"] or "", str(row["replay_count"]))
     return table
+
+
+def count(letters: int) -> str:
+    return f"{letters} dead letter{'' if letters == 1 else 's'}"
 
 
 def headers_table(letter: StoredDeadLetter) -> Table:

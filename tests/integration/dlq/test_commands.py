@@ -107,7 +107,7 @@ async def test_a_replay_is_the_original_record_again_with_its_replay_count_raise
                            "UndecodableMessage")
 
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == "replayed 1 dead letters"
+    assert result.stdout.splitlines()[-1] == "replayed 1 dead letter"
     [record] = await kafka.records(dlq.topics["orders"])
     assert (record.key, json.loads(record.value)) == (b"o-1", {"order_id": "o-1"})
     assert list(record.headers) == [*original[:-1], (REPLAY_COUNT, b"2"),
