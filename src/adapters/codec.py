@@ -6,7 +6,7 @@ so a message means the same on every transport.
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from enum import Enum
@@ -144,7 +144,11 @@ class CloudEventsDecoder:
 
     Raises `UndecodableMessage` for anything else: no exception of another type leaves
     `decode`, whatever the bytes, so a hostile message can only be dead-lettered.
+    `readable` maps each `ce_type` it accepts to its payload model.
     """
+
+    def __init__(self, readable: Mapping[str, type[Payload]] | None = None) -> None:
+        self._readable = READABLE if readable is None else dict(readable)
 
     def decode(self, message: InboundMessage) -> DecodedMessage:
         headers = _headers(message.headers)
@@ -153,7 +157,7 @@ class CloudEventsDecoder:
             raise UndecodableMessage("missing header ce_id")
         if not _ID.fullmatch(message_id):
             raise UndecodableMessage("header ce_id must be 1-128 characters, no control characters")
-        model = _model(headers.get("ce_type", ""))
+        model = _model(self._readable, headers.get("ce_type", ""))
         if not message.value:
             raise UndecodableMessage("value is empty")
         if len(message.value) > MAX_VALUE_BYTES:
@@ -176,8 +180,8 @@ def _headers(raw: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
     return headers
 
 
-def _model(ce_type_header: str) -> type[Payload]:
-    model = READABLE.get(ce_type_header)
+def _model(readable: Mapping[str, type[Payload]], ce_type_header: str) -> type[Payload]:
+    model = readable.get(ce_type_header)
     if model is None:
         raise UndecodableMessage(f"unsupported ce_type {ce_type_header[:200]!r}")
     return model

@@ -19,6 +19,8 @@ CONSUMER_GROUP = "dlt_consumer_group"
 ERROR_CLASS = "dlt_error_class"
 ERROR_MESSAGE = "dlt_error_message"
 TIME = "dlt_time"
+HEADER_NAMES = (ORIGIN_TOPIC, ORIGIN_PARTITION, ORIGIN_OFFSET, CONSUMER_GROUP, ERROR_CLASS,
+                ERROR_MESSAGE, TIME)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,17 @@ class OrderRejectedV1(Payload):
         return OrderRejected(order_id=self.order_id, reason=self.reason)
 
 
+class OrderRejectedV2(OrderRejectedV1):
+    """v1 plus the lines that could not be reserved; optional, so v1 content is valid v2."""
+
+    version = "v2"
+    lines: Annotated[list[Rejection], Field(max_length=MAX_LINES)] = []
+
+    def to_event(self) -> Event:
+        return OrderRejected(order_id=self.order_id, reason=self.reason,
+                             lines=tuple(line.to_rejection() for line in self.lines))
+
+
 class StockReservedV1(Payload):
     event_type = StockReserved
     lines: Annotated[list[Line], Field(max_length=MAX_LINES)]
@@ -104,10 +115,11 @@ class StockRejectedV1(Payload):
 
 # Every version a consumer reads. A new version is a new model here; old ones stay.
 MODELS: tuple[type[Payload], ...] = (
-    OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, StockReservedV1, StockRejectedV1,
+    OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, OrderRejectedV2, StockReservedV1,
+    StockRejectedV1,
 )
 
-# The version each event type is written in: the newest.
+# The version each event type is written in: the newest (the last in MODELS).
 WRITTEN: dict[type[Event], type[Payload]] = {model.event_type: model for model in MODELS}
 
 

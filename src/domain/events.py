@@ -26,6 +26,7 @@ class OrderConfirmed(Event):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OrderRejected(Event):
     reason: str
+    lines: tuple[LineRejection, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -63,7 +63,7 @@ class Order:
         self._leave_pending(OrderStatus.REJECTED)
         self.rejection_reason = reason
         self.rejections = tuple(lines)
-        self.events.append(OrderRejected(order_id=self.id, reason=reason))
+        self.events.append(OrderRejected(order_id=self.id, reason=reason, lines=self.rejections))
 
     def _leave_pending(self, target: OrderStatus) -> None:
         if self.status is not OrderStatus.PENDING:

@@ -6,6 +6,7 @@ from orderstream.bench.cli import bench
 from orderstream.contracts_cli import contracts_app
 from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
+from orderstream.dlq_cli import dlq_app
 from orderstream.infra.cli import infra_app
 from orderstream.kafka_cli import kafka_app
 from orderstream.relay_cli import relay
@@ -25,6 +26,7 @@ app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(dlq_app, name="dlq")
 
 
 def main() -> None:

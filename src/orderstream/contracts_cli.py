@@ -2,13 +2,8 @@
 
 import typer
 
-from orderstream.contracts import (
-    broken_examples,
-    contracts_dir,
-    record_examples,
-    stale_schemas,
-    write_schemas,
-)
+from orderstream.contracts import contracts_dir, stale_contracts, write_contracts
+from orderstream.recorded import broken_examples, dropped_fields, record_examples
 
 contracts_app = typer.Typer(help="Event contracts: JSON Schemas and recorded examples.",
                             no_args_is_help=True)
@@ -16,21 +11,24 @@ contracts_app = typer.Typer(help="Event contracts: JSON Schemas and recorded exa
 
 @contracts_app.command()
 def write() -> None:
-    """Regenerate the schemas from the payload models; record examples of new versions."""
+    """Record examples of new versions; regenerate the schemas and asyncapi.yaml."""
     root = contracts_dir()
-    for path in write_schemas(root) + record_examples(root):
+    for path in record_examples(root) + write_contracts(root):
         typer.echo(f"wrote contracts/{path}")
 
 
 @contracts_app.command()
 def check() -> None:
-    """Exit 1 when a schema is stale or a recorded example no longer decodes."""
+    """Exit 1 when a generated file is stale, a recorded example no longer decodes, or a
+    field of one is no longer written."""
     root = contracts_dir()
-    problems = [f"stale schema contracts/{p} (run orderstream contracts write)"
-                for p in stale_schemas(root)]
-    problems += [f"incompatible: contracts/{p}" for p in broken_examples(root)]
+    problems = [f"stale: contracts/{p} (run orderstream contracts write)"
+                for p in stale_contracts(root)]
+    problems += [f"incompatible: contracts/{p}"
+                 for p in broken_examples(root) + dropped_fields(root)]
     for problem in problems:
         typer.echo(problem, err=True)
     if problems:
         raise typer.Exit(code=1)
-    typer.echo("contracts: schemas current, every recorded example decodes")
+    typer.echo("contracts: generated files current, every recorded example decodes and is "
+               "still written")

@@ -36,6 +36,7 @@ def test_a_dead_letter_keeps_the_original_and_adds_where_and_why():
         dlt.ERROR_MESSAGE: b"value is not JSON",
         dlt.TIME: b"2030-01-02T03:04:05+00:00",
     }
+    assert tuple(name for name, _ in letter.headers[2:]) == dlt.HEADER_NAMES
 
 
 def test_a_long_error_message_is_cut_to_its_bound_without_splitting_a_character():

@@ -47,7 +47,8 @@ class ConsumerOptions:
     fetch_max_wait_ms: int = 500
     max_partition_fetch_bytes: int = 1_048_576
 
-    def kwargs(self, group_id: str) -> dict[str, Any]:
+    def kwargs(self, group_id: str | None) -> dict[str, Any]:
+        """Options of a member of `group_id`, or of a consumer in no group (None)."""
         return {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
