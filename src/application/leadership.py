@@ -23,6 +23,9 @@ async def run_as_leader(
 ) -> None:
     """Campaign for leadership every `check_interval_s`; while leading, run `job`.
 
+    A leader that lost its lock waits one interval before campaigning again, so that a
+    standby that has been waiting gets the lock rather than the two trading it.
+
     The job gets an event that is set when `stop` is, so it can finish its batch. When
     leadership is lost (the lock's connection died, the database ended the session) the
     job is cancelled at once, because another process may already be leading: a batch
@@ -36,8 +39,7 @@ async def run_as_leader(
                     await _lead(leadership, job, stop, name, check_interval_s)
                 finally:
                     await _release(leadership)
-            else:
-                await _sleep_unless(stop, check_interval_s)
+            await _sleep_unless(stop, check_interval_s)
     finally:
         await _release(leadership)
 
@@ -47,8 +49,12 @@ async def _lead(leadership: Leadership, job: Job, stop: asyncio.Event, name: str
     running = asyncio.ensure_future(job(stop))
     try:
         while not running.done():
-            await asyncio.wait({running}, timeout=check_interval_s)
-            if not running.done() and not await _held(leadership):
+            watching = asyncio.ensure_future(_lost(leadership, check_interval_s))
+            await asyncio.wait({running, watching}, return_when=asyncio.FIRST_COMPLETED)
+            if not watching.done():
+                watching.cancel()
+                continue
+            if watching.result() and not running.done():
                 log.warning("%s: lost leadership; stopping at once", name)
                 running.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -70,11 +76,11 @@ async def _acquire(leadership: Leadership) -> bool:
         return False
 
 
-async def _held(leadership: Leadership) -> bool:
+async def _lost(leadership: Leadership, within_s: float) -> bool:
     try:
-        return await leadership.held()
+        return await leadership.lost(within_s)
     except TransientError:
-        return False
+        return True
 
 
 async def _release(leadership: Leadership) -> None:

@@ -216,6 +216,11 @@ class Leadership(Protocol):
         """Whether this process still leads; False as soon as that cannot be confirmed."""
         ...
 
+    async def lost(self, within_s: float) -> bool:
+        """Wait up to `within_s`; True as soon as this process is known not to lead any
+        more (its lock's session ended), else whether a check at the end finds it lost."""
+        ...
+
     async def release(self) -> None: ...
 
 

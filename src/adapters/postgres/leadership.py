@@ -1,6 +1,7 @@
 """Leadership through a Postgres session-level advisory lock on a connection of its own."""
 
 import asyncio
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -31,6 +32,7 @@ class AdvisoryLockLeadership:
         self._check_timeout_s = check_timeout_s
         self._connection: AsyncConnection | None = None
         self._leading = False
+        self._ended = asyncio.Event()
 
     async def acquire(self) -> bool:
         if self._leading:
@@ -39,6 +41,16 @@ class AdvisoryLockLeadership:
         async with transient_errors():
             self._leading = bool(await self._scalar(connection, _TRY_LOCK))
         return self._leading
+
+    async def lost(self, within_s: float) -> bool:
+        """The session's end is noticed at once (asyncpg reports the closed connection);
+        a session that silently stops answering, at the check after `within_s`."""
+        try:
+            await asyncio.wait_for(self._ended.wait(), within_s)
+        except TimeoutError:
+            return not await self.held()
+        await self._drop()
+        return True
 
     async def held(self) -> bool:
         if not self._leading or self._connection is None:
@@ -62,6 +74,10 @@ class AdvisoryLockLeadership:
     async def _connect(self) -> AsyncConnection:
         if self._connection is None:
             self._connection = await dedicated(self._engine)
+            self._ended.clear()
+            raw = await self._connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            driver.add_termination_listener(lambda *_: self._ended.set())
         return self._connection
 
     async def _scalar(self, connection: AsyncConnection, query: sa.TextClause) -> object:
