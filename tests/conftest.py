@@ -20,6 +20,8 @@ from contextlib import AbstractContextManager
 from typing import NoReturn, Protocol
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from adapters.kafka.clients import started_admin
@@ -32,6 +34,13 @@ class _LocalService(Protocol):
     def is_running(self) -> bool: ...
     def start(self) -> None: ...
     def stop(self) -> bool: ...
+
+
+# The machine the suite runs on is shared and small: how long an example takes says nothing
+# about its correctness, so neither a deadline nor generation speed may fail a test.
+hypothesis_settings.register_profile(
+    "orderstream", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("orderstream")
 
 
 def _unavailable(message: str) -> NoReturn:
