@@ -20,9 +20,9 @@ from contextlib import AbstractContextManager
 from typing import NoReturn, Protocol
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 
 from adapters.kafka.clients import started_admin
 from adapters.kafka.topics import ensure_topics, topic_specs
