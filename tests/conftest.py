@@ -118,13 +118,15 @@ class KafkaProbe:
         self.servers = servers
 
     async def topics(self, *prefixes: str, partitions: int = 3, max_message_bytes: int = 1_048_576,
-                     configs: dict[str, str] | None = None) -> dict[str, str]:
+                     configs: dict[str, str] | None = None,
+                     replication_factor: int = 1) -> dict[str, str]:
         """`{"orders": "orders_3f9a..."}`, created along with `orders_3f9a....dlt`;
         `configs` apply to the topics themselves, not to their dead-letter twins."""
         names = {prefix: f"{prefix}_{uuid.uuid4().hex[:12]}" for prefix in prefixes}
-        specs = [dataclasses.replace(spec, configs=spec.configs or configs or {})
+        specs = [dataclasses.replace(spec, configs={**spec.configs, **(configs or {})})
+                 if spec.name in names.values() else spec
                  for spec in topic_specs(list(names.values()), partitions=partitions,
-                                         replication_factor=1,
+                                         replication_factor=replication_factor,
                                          max_message_bytes=max_message_bytes)]
         async with started_admin(self.servers) as admin:
             assert await ensure_topics(admin, specs) == []

@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     kafka_group_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
+    kafka_min_insync_replicas: int | None = Field(
+        default=None, ge=1, description="of the topics; default one less than the replication "
+                                        "factor (at least 1)")
 
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_max_batch_size: int = Field(default=65_536, ge=1_024)
@@ -131,6 +134,9 @@ class Settings(BaseSettings):
         if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
             raise ValueError("kafka_heartbeat_interval_ms must be at most a third of "
                              "kafka_session_timeout_ms")
+        if (self.kafka_min_insync_replicas or 1) > self.kafka_replication_factor:
+            raise ValueError("kafka_min_insync_replicas cannot exceed "
+                             "kafka_replication_factor")
         max_poll_s = self.kafka_max_poll_interval_ms / 1000
         for name in ("consumer_batch_timeout_s", "shutdown_timeout_s"):
             if getattr(self, name) >= max_poll_s:

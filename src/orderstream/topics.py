@@ -15,7 +15,8 @@ def configured_topics(settings: Settings) -> list[TopicSpec]:
     return topic_specs(list(topic_names(settings).values()),
                        partitions=settings.kafka_topic_partitions,
                        replication_factor=settings.kafka_replication_factor,
-                       max_message_bytes=settings.kafka_max_request_size)
+                       max_message_bytes=settings.kafka_max_request_size,
+                       min_insync_replicas=settings.kafka_min_insync_replicas)
 
 
 async def ensure_configured_topics(settings: Settings) -> list[str]:

@@ -82,16 +82,16 @@ def _worker_env(database_url: str, servers: str, topics: dict[str, str],
 
 
 @asynccontextmanager
-async def open_flow(database_url: str, kafka: Any, logs: Path, *,
-                    relay: bool = True) -> AsyncIterator[Flow]:
+async def open_flow(database_url: str, kafka: Any, logs: Path, *, relay: bool = True,
+                    orders: int = ORDERS, replication_factor: int = 1) -> AsyncIterator[Flow]:
     """The flow on its own database and topics of `kafka`'s broker, the demo plan's stock
     set, and one `orderstream relay` running unless `relay` is False."""
-    topics = await kafka.topics("orders", "inventory")
+    topics = await kafka.topics("orders", "inventory", replication_factor=replication_factor)
     group_prefix = f"e2e-{uuid.uuid4().hex[:12]}-"
     engine = create_async_engine(
         database_url, pool_size=12, pool_pre_ping=True,
         connect_args={"server_settings": {"application_name": TEST_APPLICATION_NAME}})
-    demo = plan(ORDERS, seed=11)
+    demo = plan(orders, seed=11)
     flow = Flow(engine=engine, kafka=kafka, topics=topics, group_prefix=group_prefix,
                 env=_worker_env(database_url, kafka.servers, topics, group_prefix),
                 logs=logs, plan=demo)

@@ -83,6 +83,11 @@ class Flow:
     async def start_worker(self, name: str, **settings: str) -> Service:
         return await self._start("worker", name, [name], settings)
 
+    async def start_api(self, port: int, **settings: str) -> Service:
+        """`orderstream serve` on `port`, without API keys."""
+        return await self._start("serve", f"api-{port}", ["--port", str(port)],
+                                 {"api_open": "true", **settings})
+
     async def start_relay(self, *args: str, **settings: str) -> Service:
         """`orderstream relay` with `args` (e.g. `--outbox`, `orders`)."""
         return await self._start("relay", "-".join(["relay", *args[1:]]), list(args), settings)
@@ -115,6 +120,10 @@ class Flow:
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.engine.connect() as connection:
             return (await connection.execute(text(sql), params)).scalar()
+
+    async def column(self, sql: str, **params: Any) -> list[Any]:
+        async with self.engine.connect() as connection:
+            return list((await connection.execute(text(sql), params)).scalars())
 
     async def rows(self, sql: str, **params: Any) -> list[Any]:
         async with self.engine.connect() as connection:

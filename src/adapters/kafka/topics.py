@@ -23,12 +23,21 @@ class TopicSpec:
 
 
 def topic_specs(topics: Sequence[str], *, partitions: int, replication_factor: int,
-                max_message_bytes: int) -> list[TopicSpec]:
-    """Each topic and its dead-letter topic, which takes records larger by the headroom."""
-    dead_letters = {"max.message.bytes": str(max_message_bytes + DEAD_LETTER_HEADROOM_BYTES)}
+                max_message_bytes: int, min_insync_replicas: int | None = None,
+                ) -> list[TopicSpec]:
+    """Each topic and its dead-letter topic, which takes records larger by the headroom.
+
+    `min.insync.replicas` (default: one less than the replication factor, at least 1) is
+    what `acks=all` waits for: with 3 replicas and 2 in sync, a write survives the loss of
+    any one broker, and one broker down does not stop writes.
+    """
+    min_isr = str(min_insync_replicas or max(1, replication_factor - 1))
+    dead_letters = {"max.message.bytes": str(max_message_bytes + DEAD_LETTER_HEADROOM_BYTES),
+                    "min.insync.replicas": min_isr}
     specs = []
     for topic in topics:
-        specs.append(TopicSpec(topic, partitions, replication_factor))
+        specs.append(TopicSpec(topic, partitions, replication_factor,
+                               {"min.insync.replicas": min_isr}))
         specs.append(TopicSpec(dead_letter_topic(topic), partitions, replication_factor,
                                dead_letters))
     return specs

@@ -1,0 +1,168 @@
+"""Scale-out on a real three-broker Kafka cluster (replication factor 3, min ISR 2): two API
+replicas, two relays, three inventory workers and two orders workers as processes; 5,000
+orders over HTTP; the broker leading the most `orders` partitions killed mid-stream and
+started again, and an inventory worker killed. Nothing acknowledged may be lost."""
+
+import asyncio
+import socket
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+from adapters.kafka.clients import started_admin
+from orderstream.infra import layout
+from orderstream.infra.kafka_cluster import KafkaCluster
+from orderstream.infra.process import InfraError
+
+from .conftest import open_flow
+from .invariants import invariant_violations
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+ORDERS = 5_000
+CLUSTER_PORT = 19700
+CLIENTS = 16
+
+
+@pytest.fixture
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
+    nodes = KafkaCluster(home=tmp_path_factory.mktemp("cluster"), cache=layout.cache_dir(),
+                         size=3, base_port=CLUSTER_PORT)
+    try:
+        nodes.start()
+    except InfraError as error:
+        pytest.fail(f"cannot start a three-node cluster: {error}", pytrace=False)
+    try:
+        yield nodes
+    finally:
+        nodes.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Progress:
+    """Settled orders over time, sampled from the database, to see stalls."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, int]] = []
+
+    async def follow(self, flow, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            settled = await flow.scalar(
+                "SELECT count(*) FROM orders.orders WHERE status <> 'pending'")
+            self.samples.append((time.monotonic(), int(settled)))
+            await asyncio.sleep(0.2)
+
+    def longest_stall_after(self, moment: float, until: float) -> float:
+        """The longest time without a newly settled order between `moment` and `until`."""
+        longest, last_change, last = 0.0, moment, None
+        for at, settled in self.samples:
+            if at < moment or at > until:
+                continue
+            if settled != last:
+                longest, last_change, last = max(longest, at - last_change), at, settled
+        return longest
+
+
+async def _leaders(probe, topic: str) -> Counter[int]:
+    async with started_admin(probe.servers) as admin:
+        (described,) = await admin.describe_topics([topic])
+    return Counter(partition["leader"] for partition in described["partitions"])
+
+
+async def _min_isr(probe, topic: str) -> str:
+    async with started_admin(probe.servers) as admin:
+        [response] = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)])
+    entries = response.resources[0][4]
+    return next(value for name, value, *_ in entries if name == "min.insync.replicas")
+
+
+async def _place_over_http(flow, ports: list[int], accepted: list[str]) -> None:
+    """Every order of the plan, from CLIENTS clients spread over both API replicas."""
+    pending = iter(flow.plan.orders)
+
+    async def client(port: int) -> None:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+            for command in pending:
+                body = {"customer_id": command.customer_id,
+                        "lines": [{"sku": line.sku, "quantity": line.quantity}
+                                  for line in command.lines]}
+                response = await http.post("/orders", json=body)
+                assert response.status_code == 202, response.text
+                accepted.append(response.json()["id"])
+
+    async with asyncio.TaskGroup() as group:
+        for n in range(CLIENTS):
+            group.create_task(client(ports[n % len(ports)]))
+
+
+async def _until_up(ports: list[int]) -> None:
+    async with asyncio.timeout(60):
+        for port in ports:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                while True:
+                    try:
+                        if (await http.get("/openapi.json")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    await asyncio.sleep(0.2)
+
+
+async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cluster(
+        cluster: KafkaCluster, e2e_database_url: str, kafka_probe, tmp_path: Path) -> None:
+    probe = kafka_probe(cluster.bootstrap_servers)
+    async with open_flow(e2e_database_url, probe, tmp_path, relay=False, orders=ORDERS,
+                         replication_factor=3) as flow:
+        assert await _min_isr(probe, flow.topics["orders"]) == "2"
+        ports = [_free_port(), _free_port()]
+        for port in ports:
+            await flow.start_api(port)
+        for _ in range(2):
+            await flow.start_relay()
+        workers = [await flow.start_worker("inventory") for _ in range(3)]
+        for _ in range(2):
+            await flow.start_worker("orders")
+        await _until_up(ports)
+        started = time.monotonic()
+
+        progress, stop = Progress(), asyncio.Event()
+        following = flow.spawn(progress.follow(flow, stop))
+        accepted: list[str] = []
+        placing = flow.spawn(_place_over_http(flow, ports, accepted))
+
+        await flow.wait_for(reserved=ORDERS // 5)
+        leaders = await _leaders(probe, flow.topics["orders"])
+        victim, led = leaders.most_common(1)[0]
+        assert cluster.node(victim).kill()
+        killed_at = time.monotonic()
+        await flow.wait_for(reserved=ORDERS // 2)
+        await asyncio.to_thread(cluster.node(victim).start)
+        workers[0].kill()
+        await placing
+        placed_at = time.monotonic()
+        await flow.settled()
+        stop.set()
+        await following
+        settled_at = time.monotonic()
+        await flow.stop_all()
+
+        assert len(accepted) == len(set(accepted)) == ORDERS
+        assert await invariant_violations(flow) == []
+        placed = set(await flow.column("SELECT id FROM orders.orders"))
+        assert placed == set(accepted), "an order acknowledged over HTTP is missing"
+        stall = progress.longest_stall_after(killed_at, settled_at)
+        print(f"\nbroker {victim} led {led} of {sum(leaders.values())} orders partitions; "
+              f"longest stall after its kill -9: {stall:.1f}s; {ORDERS} orders placed over "
+              f"HTTP in {placed_at - started:.1f}s, all settled {settled_at - started:.1f}s "
+              f"after the first")
