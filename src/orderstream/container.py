@@ -90,6 +90,7 @@ class Container(containers.DeclarativeContainer):
         max_request_size=config.kafka_max_request_size,
         compression=config.kafka_compression,
         request_timeout_ms=config.kafka_request_timeout_ms,
+        metadata_max_age_ms=config.kafka_metadata_max_age_ms,
     )
     # Dead letters carry their original plus headers, so their producer takes larger records.
     dead_letter_producer_options = providers.Factory(
@@ -110,6 +111,7 @@ class Container(containers.DeclarativeContainer):
         fetch_max_bytes=config.kafka_fetch_max_bytes,
         fetch_max_wait_ms=config.kafka_fetch_max_wait_ms,
         max_partition_fetch_bytes=config.kafka_max_partition_fetch_bytes,
+        metadata_max_age_ms=config.kafka_metadata_max_age_ms,
     )
     delivery_timeout_s = providers.Callable(_seconds, config.kafka_delivery_timeout_ms)
     kafka_producer = providers.Resource(started_kafka_producer, producer_options)

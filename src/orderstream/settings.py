@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     kafka_max_request_size: int = Field(default=1_048_576, ge=1_024)
     kafka_compression: Compression = "lz4"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    kafka_metadata_max_age_ms: int = Field(
+        default=60_000, ge=1_000, description="how soon every client sees partitions added "
+                                               "to a topic")
     kafka_delivery_timeout_ms: int = Field(default=60_000, ge=1_000)
 
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)

@@ -18,11 +18,14 @@ class ProducerOptions:
     max_request_size: int = 1_048_576
     compression: str = "lz4"
     request_timeout_ms: int = 30_000
+    metadata_max_age_ms: int = 60_000
 
     def kwargs(self) -> dict[str, Any]:
         return {
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
+            # How soon keys spread over partitions added to a topic.
+            "metadata_max_age_ms": self.metadata_max_age_ms,
             "acks": "all",
             "enable_idempotence": True,
             "linger_ms": self.linger_ms,
@@ -46,6 +49,7 @@ class ConsumerOptions:
     fetch_max_bytes: int = 52_428_800
     fetch_max_wait_ms: int = 500
     max_partition_fetch_bytes: int = 1_048_576
+    metadata_max_age_ms: int = 60_000
 
     def kwargs(self, group_id: str | None) -> dict[str, Any]:
         """Options of a member of `group_id`, or of a consumer in no group (None)."""
@@ -53,6 +57,8 @@ class ConsumerOptions:
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
             "group_id": group_id,
+            # How soon partitions added to a subscribed topic are seen (and assigned).
+            "metadata_max_age_ms": self.metadata_max_age_ms,
             "enable_auto_commit": False,
             "auto_offset_reset": "earliest",
             "isolation_level": "read_committed",
