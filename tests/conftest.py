@@ -29,6 +29,8 @@ from adapters.kafka.topics import ensure_topics, topic_specs
 from orderstream.infra import containers, services
 from orderstream.infra.process import InfraError
 
+pytest_plugins = ["support.databases"]
+
 
 class _LocalService(Protocol):
     def is_running(self) -> bool: ...

@@ -1,9 +1,9 @@
-"""The flow across processes for the fault tests: `orderstream worker` subprocesses on the
-real broker and database, the relays in the test process, invariants read from the tables.
+"""The flow across processes for the e2e tests: `orderstream relay`, `worker` and `serve`
+subprocesses on the real broker and database, invariants read from the tables.
 
 Each test gets a migrated database, topics and consumer groups of its own, so tests share
-the session's services without seeing each other. Worker processes log JSON lines to a
-file in the test's temporary directory; a failing test prints their last lines.
+the session's services without seeing each other. Processes log JSON lines to a file in
+the test's temporary directory; a failing test prints their last lines.
 """
 
 import asyncio
@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
-from adapters.postgres import SqlAlchemyUnitOfWork, migrations
+from adapters.postgres import SqlAlchemyUnitOfWork
 from application.commands import CommandBus
 from domain.commands import SetStockLevel
 from orderstream.demo import plan
@@ -33,28 +31,6 @@ ORDERS = 2_000
 PRIVATE_BROKER_PORT = 19592
 # Connections of the test process, told apart from the workers' (`orderstream`).
 TEST_APPLICATION_NAME = "orderstream-e2e"
-
-
-async def _admin(server_url: str, statement: str) -> None:
-    admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await admin.dispose()
-
-
-@pytest.fixture
-async def e2e_database_url(database_url: str) -> AsyncIterator[str]:
-    """A migrated database of the test's own, dropped (forcibly) afterwards."""
-    name = f"orderstream_e2e_{uuid.uuid4().hex[:12]}"
-    await _admin(database_url, f'CREATE DATABASE "{name}"')
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    try:
-        await asyncio.to_thread(migrations.upgrade, url)
-        yield url
-    finally:
-        await _admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _worker_env(database_url: str, servers: str, topics: dict[str, str],
@@ -114,12 +90,12 @@ async def open_flow(database_url: str, kafka: Any, logs: Path, *, relay: bool = 
 
 
 @pytest.fixture
-async def flow(e2e_database_url: str, kafka: Any, tmp_path: Path,
+async def flow(fresh_database_url: str, kafka: Any, tmp_path: Path,
                request: pytest.FixtureRequest) -> AsyncIterator[Flow]:
     """The flow on the session's broker, with one `orderstream relay` running (none for
     tests marked `own_relays`, which start theirs)."""
     own_relays = request.node.get_closest_marker("own_relays") is not None
-    async with open_flow(e2e_database_url, kafka, tmp_path, relay=not own_relays) as flow:
+    async with open_flow(fresh_database_url, kafka, tmp_path, relay=not own_relays) as flow:
         yield flow
 
 
@@ -128,11 +104,16 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNo
     """A broker of this test's own, which the test may stop and start: never the shared one."""
     node = KafkaNode(home=tmp_path_factory.mktemp("broker"), cache=layout.cache_dir(),
                      port=PRIVATE_BROKER_PORT, controller_port=PRIVATE_BROKER_PORT + 1)
+    yield from running(node, "a private broker")
+
+
+def running(service: Any, what: str) -> Iterator[Any]:
+    """`service` started for the test (failing it when it cannot start) and stopped after."""
     try:
-        node.start()
+        service.start()
     except InfraError as error:
-        pytest.fail(f"cannot start a private broker: {error}", pytrace=False)
+        pytest.fail(f"cannot start {what}: {error}", pytrace=False)
     try:
-        yield node
+        yield service
     finally:
-        node.stop()
+        service.stop()

@@ -4,11 +4,12 @@ orders placed from this process, and what the tables and topics say afterwards."
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -172,3 +173,21 @@ class Flow:
             service.terminate()
         for service in running:
             assert await service.wait(WORKER_SHUTDOWN_TIMEOUT_S + 5) == 0, self.log_tails()
+
+
+
+async def until_serving(http: httpx.AsyncClient, processes: Mapping[str, Any],
+                        timeout_s: float = 60) -> None:
+    """Until the API behind `http` answers; fails at once when one of `processes` (by name,
+    anything with a `returncode`) has exited."""
+    async with asyncio.timeout(timeout_s):
+        while True:
+            exited = [name for name, process in processes.items()
+                      if process.returncode is not None]
+            assert not exited, f"exited before the API answered: {exited}"
+            try:
+                if (await http.get("/openapi.json")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.2)

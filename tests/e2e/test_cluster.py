@@ -17,9 +17,9 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from adapters.kafka.clients import started_admin
 from orderstream.infra import layout
 from orderstream.infra.kafka_cluster import KafkaCluster
-from orderstream.infra.process import InfraError
 
-from .conftest import open_flow
+from .conftest import open_flow, running
+from .flow import until_serving
 from .invariants import invariant_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
@@ -33,14 +33,7 @@ CLIENTS = 16
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     nodes = KafkaCluster(home=tmp_path_factory.mktemp("cluster"), cache=layout.cache_dir(),
                          size=3, base_port=CLUSTER_PORT)
-    try:
-        nodes.start()
-    except InfraError as error:
-        pytest.fail(f"cannot start a three-node cluster: {error}", pytrace=False)
-    try:
-        yield nodes
-    finally:
-        nodes.stop()
+    yield from running(nodes, "a three-node cluster")
 
 
 def _free_port() -> int:
@@ -106,23 +99,10 @@ async def _place_over_http(flow, ports: list[int], accepted: list[str]) -> None:
             group.create_task(client(ports[n % len(ports)]))
 
 
-async def _until_up(ports: list[int]) -> None:
-    async with asyncio.timeout(60):
-        for port in ports:
-            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-                while True:
-                    try:
-                        if (await http.get("/openapi.json")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.2)
-
-
 async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cluster(
-        cluster: KafkaCluster, e2e_database_url: str, kafka_probe, tmp_path: Path) -> None:
+        cluster: KafkaCluster, fresh_database_url: str, kafka_probe, tmp_path: Path) -> None:
     probe = kafka_probe(cluster.bootstrap_servers)
-    async with open_flow(e2e_database_url, probe, tmp_path, relay=False, orders=ORDERS,
+    async with open_flow(fresh_database_url, probe, tmp_path, relay=False, orders=ORDERS,
                          replication_factor=3) as flow:
         assert await _min_isr(probe, flow.topics["orders"]) == "2"
         ports = [_free_port(), _free_port()]
@@ -133,7 +113,9 @@ async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cl
         workers = [await flow.start_worker("inventory") for _ in range(3)]
         for _ in range(2):
             await flow.start_worker("orders")
-        await _until_up(ports)
+        for port in ports:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                await until_serving(http, {s.name: s for s in flow.services})
         started = time.monotonic()
 
         progress, stop = Progress(), asyncio.Event()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from .compose import compose_services, local
+from .flow import until_serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -26,7 +27,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-async def service(e2e_database_url: str, kafka, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def service(fresh_database_url: str, kafka,
+                  tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     """Every orderstream process of the compose file, started as it commands."""
     topics = await kafka.topics("orders", "inventory")
     port = _free_port()
@@ -36,7 +38,7 @@ async def service(e2e_database_url: str, kafka, tmp_path: Path) -> AsyncIterator
     base = {k: v for k, v in os.environ.items() if not k.startswith("ORDERSTREAM_")}
     processes: dict[str, asyncio.subprocess.Process] = {}
     for name, spec in compose_services().items():
-        command, env = local(spec, database_url=e2e_database_url,
+        command, env = local(spec, database_url=fresh_database_url,
                              kafka_servers=kafka.servers, port=port)
         executable = str(Path(sys.executable).with_name(command[0]))
         with (tmp_path / f"{name}.log").open("wb") as log:
@@ -46,7 +48,7 @@ async def service(e2e_database_url: str, kafka, tmp_path: Path) -> AsyncIterator
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=DEMO_KEY,
                                      timeout=10) as client:
-            await _until_up(client, list(processes.values()), tmp_path)
+            await until_serving(client, processes)
             yield client
     finally:
         for process in processes.values():
@@ -55,18 +57,6 @@ async def service(e2e_database_url: str, kafka, tmp_path: Path) -> AsyncIterator
         exits = {name: await asyncio.wait_for(process.wait(), 20)
                  for name, process in processes.items()}
         assert exits == dict.fromkeys(processes, 0), _logs(tmp_path)
-
-
-async def _until_up(client: httpx.AsyncClient, processes, logs: Path) -> None:
-    async with asyncio.timeout(60):
-        while True:
-            assert all(p.returncode is None for p in processes), _logs(logs)
-            try:
-                if (await client.get("/openapi.json")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.2)
 
 
 def _logs(folder: Path) -> str:

@@ -117,9 +117,9 @@ async def _keyed(flow, key: str) -> list[str]:
 
 
 async def test_the_broker_stopped_and_started_again_mid_stream_loses_nothing(
-        e2e_database_url, private_broker, kafka_probe, tmp_path):
+        fresh_database_url, private_broker, kafka_probe, tmp_path):
     probe = kafka_probe(private_broker.bootstrap_servers)
-    async with open_flow(e2e_database_url, probe, tmp_path) as flow:
+    async with open_flow(fresh_database_url, probe, tmp_path) as flow:
         await flow.start_worker("inventory")
         await flow.start_worker("orders")
         placing = flow.spawn(flow.place(flow.plan.orders))

@@ -1,4 +1,5 @@
-"""PostgreSQL fixtures for integration tests, on top of `database_url` (tests/conftest.py).
+"""PostgreSQL fixtures for integration and e2e tests, on top of `database_url`
+(tests/conftest.py); loaded by the root conftest as a plugin.
 
 - `migrated_database_url` (session): a fresh database with a random name on the server of
   `database_url`, migrated to head with Alembic (never `create_all`); dropped at the end
