@@ -112,7 +112,6 @@ class Reservation:
         reservation.events.append(StockReserved(order_id=order_id, lines=lines))
         return reservation
 
-
     @classmethod
     def cancelled(cls, *, order_id: str, lines: tuple[OrderLine, ...]) -> "Reservation":
         """The order was cancelled before it was placed here: nothing is held, and its
