@@ -21,10 +21,12 @@ from application.messages import DecodedMessage, InboundMessage, OutboxMessage
 from domain.errors import DomainError
 from domain.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     StockRejected,
+    StockReleased,
     StockReserved,
 )
 from domain.values import ID_PATTERN, LineRejection, OrderLine
@@ -43,8 +45,10 @@ TOPIC_OF: dict[type[Event], str] = {
     OrderPlaced: ORDERS_TOPIC,
     OrderConfirmed: ORDERS_TOPIC,
     OrderRejected: ORDERS_TOPIC,
+    OrderCancelled: ORDERS_TOPIC,
     StockReserved: INVENTORY_TOPIC,
     StockRejected: INVENTORY_TOPIC,
+    StockReleased: INVENTORY_TOPIC,
 }
 
 

@@ -1,5 +1,6 @@
 """End to end over HTTP: the api, relay and workers of docker-compose.yml as processes on
-the real PostgreSQL and Kafka; a client places orders and follows them until they settle."""
+the real PostgreSQL and Kafka; a client places orders and follows them until they settle,
+then cancels one and follows it until its stock is back."""
 
 import asyncio
 import os
@@ -64,6 +65,14 @@ def _logs(folder: Path) -> str:
                      for path in sorted(folder.glob("*.log")))
 
 
+async def _released(client: httpx.AsyncClient, location: str) -> dict:
+    async with asyncio.timeout(60):
+        while not (order := (await client.get(location)).json())["cancellation"][
+                "stock_released"]:
+            await asyncio.sleep(0.1)
+    return order
+
+
 async def _settled(client: httpx.AsyncClient, location: str) -> dict:
     async with asyncio.timeout(60):
         while (order := (await client.get(location)).json())["status"] == "pending":
@@ -71,7 +80,7 @@ async def _settled(client: httpx.AsyncClient, location: str) -> dict:
     return order
 
 
-async def test_an_order_placed_over_http_is_confirmed_and_one_short_of_stock_is_rejected(
+async def test_orders_over_http_are_confirmed_rejected_and_cancelled_with_their_stock_back(
         service: httpx.AsyncClient) -> None:
     run = uuid.uuid4().hex[:6]
     keyboard, mouse = f"KB-{run}", f"MS-{run}"
@@ -101,3 +110,15 @@ async def test_an_order_placed_over_http_is_confirmed_and_one_short_of_stock_is_
                      "available": 0}
     stock = (await service.get(f"/stock/{keyboard}")).json()
     assert (stock["reserved"], stock["available"]) == (2, 3)
+
+    location = placed.headers["location"]
+    cancelled = await service.post(f"{location}/cancel", json={"reason": "changed my mind"})
+    refused = await service.post(f"{short.headers['location']}/cancel",
+                                 json={"reason": "changed my mind"})
+    assert (cancelled.status_code, refused.status_code) == (202, 409)
+    released = await _released(service, location)
+    assert released["cancellation"] == {"by": "compose-demo", "reason": "changed my mind",
+                                        "stock_released": True}
+    for sku, on_hand in ((keyboard, 5), (mouse, 1)):
+        stock = (await service.get(f"/stock/{sku}")).json()
+        assert (stock["reserved"], stock["available"]) == (0, on_hand)
