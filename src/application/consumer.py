@@ -127,7 +127,7 @@ class ConsumerPolicy:
             log.warning("stopping: batch at %s rolled back at the deadline", _position(batch[0]))
             return
         self.failed_attempts += 1
-        self._observer.retrying()
+        self._observer.retrying(len(batch))
         self._limit = max(1, len(batch) // 2)
         log.warning("batch of %d at %s ran past %.1fs: rolled back, next batch %d",
                     len(batch), _position(batch[0]), self._batch_timeout_s, self._limit)
@@ -135,25 +135,28 @@ class ConsumerPolicy:
 
     async def _see_through(self, batch: Sequence[InboundMessage], stop: asyncio.Event) -> None:
         fetched = time.perf_counter()
-        failures = await self._retrying(lambda: self._processor.process(batch), stop)
+        failures = await self._retrying(lambda: self._processor.process(batch), stop,
+                                        len(batch))
         if failures:
             for failure in failures:
                 with handling(failure.message):
                     log.warning("permanent failure at %s: %r", _position(failure.message),
                                 failure.error)
             group = self._consumer.group
-            await self._retrying(lambda: self._dead_letters.send(failures, group), stop)
+            await self._retrying(lambda: self._dead_letters.send(failures, group), stop,
+                                 len(failures))
             self._observer.dead_lettered(len(failures))
         if await self._commit(batch):
             self._observer.committed(batch, time.perf_counter() - fetched)
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event,
+                        count: int) -> T:
         while True:
             try:
                 result = await attempt()
             except TransientError as error:
                 self.failed_attempts += 1
-                self._observer.retrying()
+                self._observer.retrying(count)
                 delay = self._backoff.delay(self.failed_attempts)
                 log.warning("transient failure, retry %d in %.3fs: %r",
                             self.failed_attempts, delay, error)

@@ -36,8 +36,9 @@ class ConsumerObserver(Protocol):
         """A batch's transaction committed with this outcome."""
         ...
 
-    def retrying(self) -> None:
-        """A batch (or its dead letters) failed transiently and will be tried again."""
+    def retrying(self, count: int) -> None:
+        """`count` messages (a batch, or its dead letters) failed transiently and will be
+        tried again."""
         ...
 
     def dead_lettered(self, count: int) -> None:
@@ -64,7 +65,7 @@ class Unobserved:
     def applied(self, outcome: Applied) -> None:
         pass
 
-    def retrying(self) -> None:
+    def retrying(self, count: int) -> None:
         pass
 
     def dead_lettered(self, count: int) -> None:

@@ -36,10 +36,17 @@ def settings_error(error: ValidationError) -> ConfigurationError:
             continue
         name = "_".join(str(part) for part in problem["loc"])
         name = name if name.isupper() else f"ORDERSTREAM_{name.upper()}"
-        value = problem.get("input")
-        shown = redacted(value) if "URL" in name and isinstance(value, str) else repr(value)
+        shown = _shown(name, problem.get("input"))
         problems.append(f"{name}={shown}: {problem['msg']}")
     return ConfigurationError("invalid settings: " + "; ".join(problems))
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting's value as an error message may show it: passwords never, URLs without
+    their password."""
+    if "PASSWORD" in name:
+        return "<hidden>"
+    return redacted(value) if "URL" in name and isinstance(value, str) else repr(value)
 
 
 def explain(error: BaseException) -> str | None:

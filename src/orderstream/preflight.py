@@ -16,7 +16,7 @@ from orderstream.settings import Settings
 async def check_database(settings: Settings) -> None:
     if settings.store != "postgres":
         return
-    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as connection:
             exists = await connection.scalar(sa.text("SELECT to_regclass('alembic_version')"))
@@ -27,5 +27,5 @@ async def check_database(settings: Settings) -> None:
     head = migrations.revisions()[-1]
     if version != head:
         raise ConfigurationError(
-            f"the database {redacted(settings.database_url)} is at migration "
+            f"the database {redacted(settings.database_url.get_secret_value())} is at migration "
             f"{version or 'none'}, this release needs {head}: run `orderstream db upgrade`")

@@ -48,8 +48,8 @@ class Recorder:
     def applied(self, outcome: Applied) -> None:
         self.outcomes.append(outcome)
 
-    def retrying(self) -> None:
-        self.retries += 1
+    def retrying(self, count: int) -> None:
+        self.retries += count
 
     def dead_lettered(self, count: int) -> None:
         self.dead_letters += count
