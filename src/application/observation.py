@@ -79,3 +79,30 @@ class Unobserved:
 
 
 UNOBSERVED = Unobserved()
+
+
+class Observers:
+    """Several consumer observers as one, each hearing everything, in order."""
+
+    def __init__(self, *observers: ConsumerObserver) -> None:
+        self._observers = observers
+
+    def handled(self, event_type: str, seconds: float) -> None:
+        for observer in self._observers:
+            observer.handled(event_type, seconds)
+
+    def applied(self, outcome: Applied) -> None:
+        for observer in self._observers:
+            observer.applied(outcome)
+
+    def retrying(self, count: int) -> None:
+        for observer in self._observers:
+            observer.retrying(count)
+
+    def dead_lettered(self, count: int) -> None:
+        for observer in self._observers:
+            observer.dead_lettered(count)
+
+    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        for observer in self._observers:
+            observer.committed(batch, seconds)

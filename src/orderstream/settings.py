@@ -168,6 +168,18 @@ class Settings(BaseSettings):
             raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
         return self
 
+    def secrets(self) -> list[str]:
+        """What logs must never show: every secret setting; of the database URL, the URL
+        and its password as a URL holds it (alone it may be an everyday word)."""
+        url = self.database_url.get_secret_value()
+        found = [url]
+        password = make_url(url).password
+        if password:
+            found.append(f":{password}@")
+        found += [value.get_secret_value() for name, value in self
+                  if isinstance(value, SecretStr) and name != "database_url"]
+        return [secret for secret in found if secret]
+
     def revealed(self) -> dict[str, Any]:
         """Every setting, secrets as themselves: for the container only, never to show."""
         return {name: value.get_secret_value() if isinstance(value, SecretStr) else value

@@ -4,10 +4,16 @@ import asyncio
 import logging
 
 from adapters.codec import CloudEventsDecoder
+from adapters.kafka.lag import KafkaLagReader
+from adapters.prometheus import ConsumerMetrics
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
 from application.inbox import InboxProcessor
+from application.observation import Observers
+from application.progress import ProgressWatch
 from orderstream import faults
+from orderstream.monitoring import Watched
+from orderstream.ops import serve_operations, watch
 from orderstream.pipeline import WORKERS
 from orderstream.preflight import check_database
 from orderstream.settings import Settings
@@ -30,31 +36,46 @@ def source_topic(settings: Settings, name: str) -> str:
 
 
 async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:
-    """Consume the worker's topic until `stop` is set, then close everything it opened.
+    """Consume the worker's topic until `stop` is set, then close everything it opened;
+    meanwhile serve its metrics and readiness.
 
     The inbox group is the worker's name whatever the Kafka group is called, so a
-    renamed group still recognises the messages it processed.
+    renamed group still recognises the messages it processed. The worker writes to the
+    outbox of the same name, whose backlog it reports.
     """
     await check_database(settings)
     if settings.transport == "kafka":
         for difference in await ensure_configured_topics(settings):
             log.warning("%s", difference)
     _, handlers = WORKERS[name]
+    group, topic = group_id(settings, name), source_topic(settings, name)
     container = build_container(settings)
+    metrics, readiness = watch(settings)
+    progress = ProgressWatch(settings.readiness_stall_s)
+    observer = Observers(ConsumerMetrics(metrics, group), progress)
     try:
         processor = InboxProcessor(group=name, uow_factory=await resolve(container.uow_factory),
-                                   decoder=CloudEventsDecoder(), handlers=handlers)
+                                   decoder=CloudEventsDecoder(), handlers=handlers,
+                                   observer=observer)
         dead_letters = await resolve(container.dead_letters)
         consumers = await resolve(container.consumers)
-        async with consumers(group_id(settings, name), [source_topic(settings, name)]) as member:
+        async with (KafkaLagReader.started(container.consumer_options()) as lag_reader,
+                    consumers(group, [topic]) as member):
+            engine = await resolve(container.engine) if settings.store == "postgres" else None
+            watched = Watched(metrics, readiness, engine=engine, outboxes=[name],
+                              lag_reader=lag_reader,
+                              lags=[(group, topic, progress)])
+            watched.add_checks()
             policy = ConsumerPolicy(faults.inject(member, settings), processor, dead_letters,
                                     max_records=settings.consumer_batch_size,
                                     batch_timeout_s=settings.consumer_batch_timeout_s,
-                                    backoff=Backoff())
-            log.info("worker %s consuming %s as group %s", name,
-                     source_topic(settings, name), group_id(settings, name))
-            await policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
-                             * BATCH_SHARE_OF_SHUTDOWN)
+                                    backoff=Backoff(), observer=observer)
+            log.info("worker %s consuming %s as group %s", name, topic, group)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
+                                             * BATCH_SHARE_OF_SHUTDOWN))
+                tasks.create_task(watched.run(settings.metrics_interval_s, stop))
+                tasks.create_task(serve_operations(settings, metrics, readiness, stop))
     finally:
         await shut_down(container)
     log.info("worker %s stopped", name)

@@ -50,6 +50,10 @@ class KafkaLagReader:
             lag[tp.partition] = max(0, ends[tp] - position)
         return lag
 
+    async def ping(self) -> None:
+        """One metadata request; raises when no broker answers."""
+        await self._admin.describe_cluster()
+
     async def _refreshed(self, topic: str) -> set[int]:
         described = await self._admin.describe_topics([topic])
         return {p["partition"] for p in described[0]["partitions"]} if described else set()
