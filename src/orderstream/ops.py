@@ -12,6 +12,7 @@ import uvicorn
 from adapters.http.ops import Readiness, ops_app
 from adapters.prometheus.metrics import Metrics
 from orderstream.cli_errors import ConfigurationError
+from orderstream.monitoring import Watched
 from orderstream.settings import Settings
 
 
@@ -48,21 +49,27 @@ def bound(host: str, port: int) -> socket.socket:
     return listener
 
 
-async def serve_operations(settings: Settings, metrics: Metrics, readiness: Readiness,
-                           stop: asyncio.Event) -> None:
-    """Serve the three endpoints until `stop` is set."""
+async def serve_operations(settings: Settings, watched: Watched, stop: asyncio.Event) -> None:
+    """Serve the three endpoints, and read `watched`'s gauges every
+    ORDERSTREAM_METRICS_INTERVAL_S, until `stop` is set; nothing when the port is 0."""
     if settings.metrics_port == 0:
         return
     listener = bound(settings.metrics_host, settings.metrics_port)
-    config = uvicorn.Config(ops_app(readiness, metrics.exposition), log_config=None,
-                            access_log=False, lifespan="off", server_header=False)
+    config = uvicorn.Config(ops_app(watched.readiness, watched.metrics.exposition),
+                            log_config=None, access_log=False, lifespan="off",
+                            server_header=False)
     server = SignalFreeServer(config)
     serving = asyncio.ensure_future(server.serve(sockets=[listener]))
+    reading = asyncio.ensure_future(watched.run(settings.metrics_interval_s, stop))
     stopped = asyncio.ensure_future(stop.wait())
     try:
         await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         stopped.cancel()
+        reading.cancel()
+        await asyncio.gather(reading, return_exceptions=True)
         server.should_exit = True
-        await serving
-        listener.close()
+        try:
+            await serving
+        finally:
+            listener.close()

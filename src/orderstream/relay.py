@@ -63,8 +63,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
                 for outbox in outboxes:
                     tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop,
                                                    metrics))
-                tasks.create_task(watched.run(settings.metrics_interval_s, stop))
-                tasks.create_task(serve_operations(settings, metrics, readiness, stop))
+                tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
 

@@ -74,8 +74,7 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
                                              * BATCH_SHARE_OF_SHUTDOWN))
-                tasks.create_task(watched.run(settings.metrics_interval_s, stop))
-                tasks.create_task(serve_operations(settings, metrics, readiness, stop))
+                tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
     log.info("worker %s stopped", name)
