@@ -28,7 +28,7 @@ from orderstream.cli_errors import ConfigurationError
 from orderstream.monitoring import Watched
 from orderstream.ops import serve_operations, watch
 from orderstream.pipeline import WORKERS
-from orderstream.preflight import check_database
+from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
 from orderstream.topics import topic_names
 from orderstream.wiring import build_container, resolve, shut_down
@@ -50,6 +50,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     """Relay every outbox of `outboxes` until `stop` is set."""
     check_relay_settings(settings)
     await check_database(settings)
+    await check_kafka(settings)
     container = build_container(settings)
     metrics, readiness = watch(settings)
     try:

@@ -15,7 +15,7 @@ from orderstream import faults
 from orderstream.monitoring import Watched
 from orderstream.ops import serve_operations, watch
 from orderstream.pipeline import WORKERS
-from orderstream.preflight import check_database
+from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
 from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import build_container, resolve, shut_down
@@ -44,6 +44,7 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     outbox of the same name, whose backlog it reports.
     """
     await check_database(settings)
+    await check_kafka(settings)
     if settings.transport == "kafka":
         for difference in await ensure_configured_topics(settings):
             log.warning("%s", difference)

@@ -1,8 +1,12 @@
 """Settings are validated when read, so a process never starts with timings that fight."""
 
+import json
+
 import pytest
 from pydantic import ValidationError
+from typer.testing import CliRunner
 
+from orderstream.cli import app
 from orderstream.settings import Settings
 from orderstream.wiring import build_container
 
@@ -89,3 +93,15 @@ def test_metrics_are_served_on_port_9000_unless_set_otherwise_and_0_turns_them_o
     assert Settings().metrics_port == 9000
     monkeypatch.setenv("ORDERSTREAM_METRICS_PORT", "0")
     assert Settings().metrics_port == 0
+
+
+def test_the_settings_command_shows_every_setting_but_no_secret(monkeypatch):
+    for name, value in CANARIES.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, ["settings"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)
+    assert "canary" not in result.output
+    assert shown["database_url"] == "postgresql+asyncpg://u:***@h:5432/d"
+    assert shown["kafka_sasl_password"] == "**********"
+    assert shown["kafka_sasl_username"] == "orderstream"
