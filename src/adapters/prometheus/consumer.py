@@ -4,8 +4,7 @@ import time
 from collections.abc import Sequence
 from datetime import datetime
 
-from prometheus_client import Histogram
-
+from adapters.prometheus.loop_histogram import LoopHistogramChild
 from adapters.prometheus.metrics import Metrics
 from application.messages import InboundMessage
 from application.observation import Applied
@@ -21,7 +20,7 @@ class ConsumerMetrics:
         self._metrics = metrics
         self._group = group
         self._outcomes = {name: metrics.messages.labels(group, name) for name in OUTCOMES}
-        self._handlers: dict[str, Histogram] = {}
+        self._handlers: dict[str, LoopHistogramChild] = {}
         self._batch = metrics.batch_seconds.labels(group)
         self._end_to_end = metrics.end_to_end_seconds.labels(group)
         self._last_commit = metrics.last_commit.labels(group)

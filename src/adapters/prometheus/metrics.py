@@ -4,6 +4,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from prometheus_client.process_collector import ProcessCollector
 
+from adapters.prometheus.loop_histogram import LoopHistogram
+
 HANDLER_BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0)
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -32,16 +34,17 @@ class Metrics:
             "orderstream_consumer_messages", "Messages a consumer group is done with, by "
             "outcome: applied, duplicate, ignored, dead_lettered; retried counts attempts "
             "that failed transiently.", ["group", "outcome"], registry=r)
-        self.handler_seconds = Histogram(
+        # Observed once per message: lock-free (see loop_histogram).
+        self.handler_seconds = LoopHistogram(
             "orderstream_consumer_handler_seconds", "Time a handler took for one message.",
-            ["group", "event_type"], buckets=HANDLER_BUCKETS, registry=r)
+            ["group", "event_type"], HANDLER_BUCKETS, r)
         self.batch_seconds = Histogram(
             "orderstream_consumer_batch_seconds", "From the fetch of a batch to the commit of "
             "its offsets.", ["group"], buckets=BATCH_BUCKETS, registry=r)
-        self.end_to_end_seconds = Histogram(
+        self.end_to_end_seconds = LoopHistogram(
             "orderstream_consumer_end_to_end_seconds", "From an event's time (ce_time, when "
             "its outbox row was written) to the commit of the message.", ["group"],
-            buckets=END_TO_END_BUCKETS, registry=r)
+            END_TO_END_BUCKETS, r)
         self.last_commit = Gauge(
             "orderstream_consumer_last_commit_timestamp_seconds", "When this member last "
             "committed offsets (Unix time).", ["group"], registry=r)
