@@ -6,10 +6,13 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 
 import uvicorn
 
 from adapters.http.ops import Readiness, ops_app
+from adapters.kafka.lag import KafkaLagReader
+from adapters.kafka.options import ConsumerOptions
 from adapters.prometheus.metrics import Metrics
 from orderstream.cli_errors import ConfigurationError
 from orderstream.monitoring import Watched
@@ -30,6 +33,14 @@ def watch(settings: Settings) -> tuple[Metrics, Readiness]:
     readiness = Readiness(settings.readiness_timeout_s, on_result=lambda ready:
                           metrics.ready.set(1 if ready else 0))
     return metrics, readiness
+
+
+def lag_reader(settings: Settings, options: ConsumerOptions,
+               ) -> AbstractAsyncContextManager[KafkaLagReader | None]:
+    """A reader of consumer lag, or none when no metrics are served (port 0)."""
+    if settings.metrics_port == 0:
+        return contextlib.nullcontext(None)
+    return KafkaLagReader.started(options)
 
 
 def bound(host: str, port: int) -> socket.socket:

@@ -13,7 +13,6 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.kafka.lag import KafkaLagReader
 from adapters.postgres.idempotency import prune_expired_keys
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
@@ -26,7 +25,7 @@ from application.relay import OutboxRelay
 from orderstream import faults
 from orderstream.cli_errors import ConfigurationError
 from orderstream.monitoring import Watched
-from orderstream.ops import serve_operations, watch
+from orderstream.ops import lag_reader, serve_operations, watch
 from orderstream.pipeline import WORKERS
 from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
@@ -56,9 +55,9 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     try:
         engine = await resolve(container.engine)
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
-        async with KafkaLagReader.started(container.consumer_options()) as lag_reader:
+        async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
-                              lag_reader=lag_reader, lags=consumers_of(settings, outboxes))
+                              lag_reader=reader, lags=consumers_of(settings, outboxes))
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
