@@ -37,7 +37,7 @@ def bench(
     benchmarks: list[Benchmark] = [ReservationBenchmark(messages, batch_size)]
     if demo_orders:
         benchmarks.append(DemoBenchmark(demo_orders))
-    results = asyncio.run(_run(Settings().database_url, rounds, benchmarks))
+    results = asyncio.run(_run(Settings().database_url.get_secret_value(), rounds, benchmarks))
     output.write_text(json.dumps(results, indent=2) + "\n")
     _print(results, benchmarks)
     console.print(f"written to {output}")
