@@ -2,6 +2,7 @@
 request carried into the outbox row of the order it placed."""
 
 import pytest
+from opentelemetry import trace
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Api, auth
@@ -52,7 +53,16 @@ async def test_the_traceparent_of_a_request_is_stored_with_the_outbox_row(api: A
     assert row.headers["traceparent"].split("-")[1] == TRACE_ID
 
 
-async def test_without_a_traceparent_or_a_tracer_provider_the_row_carries_no_trace(api: Api):
+@pytest.fixture
+def no_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a process that installed none: a test that ran a service in this process may
+    have installed one (each request then starts a trace of its own), and OpenTelemetry
+    installs a provider once per process."""
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+
+
+async def test_without_a_traceparent_or_a_tracer_provider_the_row_carries_no_trace(
+        no_tracer_provider: None, api: Api):
     await api.client.post("/orders", headers=auth(),
                           json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
     (row,) = api.store.pending("orders").values()
