@@ -246,12 +246,17 @@ class KafkaNode:
 
     def stop(self, timeout: float = 60.0) -> bool:
         """SIGTERM the broker and wait for it; False when it was not running."""
-        pid = self.pid()
-        self.pid_file.unlink(missing_ok=True)
+        pid = self.stopping()
         if pid is None:
             return False
         terminate(pid, timeout)
         return True
+
+    def stopping(self) -> int | None:
+        """The pid to stop, forgetting it (None when the broker was not running)."""
+        pid = self.pid()
+        self.pid_file.unlink(missing_ok=True)
+        return pid
 
     def _check_ports_free(self) -> None:
         for port in (self.port, self.controller_port, self.secure_port):

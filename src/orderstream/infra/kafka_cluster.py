@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderstream.infra.kafka import KafkaNode, cluster_id
+from orderstream.infra.process import terminate_all
 
 BASE_PORT = 19192
 PORT_STEP = 100
@@ -50,9 +51,13 @@ class KafkaCluster:
         for node in self.nodes:
             node.wait_ready(timeout)
 
-    def stop(self) -> bool:
-        stopped = [node.stop() for node in self.nodes]
-        return any(stopped)
+    def stop(self, timeout: float = 30.0) -> bool:
+        """SIGTERM every node at once and wait for them all. One at a time, the last nodes
+        would wait for a quorum that left before them (their controlled shutdown needs a
+        controller) until the timeout's SIGKILL."""
+        pids = [pid for node in self.nodes if (pid := node.stopping()) is not None]
+        terminate_all(pids, timeout)
+        return bool(pids)
 
     def _cluster_id(self) -> str:
         """One id for every node of the cluster, kept with the cluster's state."""

@@ -73,14 +73,24 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str,
 
 def terminate(pid: int, timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
     """Send `sig` (SIGTERM), wait for the process to go, SIGKILL when it outlives `timeout`."""
-    try:
-        os.kill(pid, sig)
-    except ProcessLookupError:
-        return
+    terminate_all([pid], timeout, sig)
+
+
+def terminate_all(pids: list[int], timeout: float = 30.0, sig: int = signal.SIGTERM) -> None:
+    """Send `sig` to every process at once, wait for them all, SIGKILL those that outlive
+    `timeout`."""
+    signalled = []
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            continue
+        signalled.append(pid)
     deadline = time.monotonic() + timeout
-    while pid_alive(pid):
+    while alive := [pid for pid in signalled if pid_alive(pid)]:
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            for pid in alive:
+                os.kill(pid, signal.SIGKILL)
             return
         time.sleep(0.2)
 

@@ -1,0 +1,41 @@
+"""Stopping local services: every process signalled at once, the ones that outlive the
+timeout killed."""
+
+import subprocess
+import time
+
+import pytest
+
+from orderstream.infra.process import pid_alive, terminate_all
+
+pytestmark = pytest.mark.unit
+
+
+def _spawn(script: str) -> subprocess.Popen[bytes]:
+    started = subprocess.Popen(["sh", "-c", script])
+    time.sleep(0.2)  # the shell installs its trap before it is signalled
+    return started
+
+
+def test_processes_that_take_a_second_to_stop_stop_together():
+    slow = [_spawn("trap 'sleep 1; kill $!; exit 3' TERM; sleep 30 & wait") for _ in range(3)]
+    began = time.monotonic()
+    terminate_all([p.pid for p in slow], timeout=10)
+    took = time.monotonic() - began
+
+    assert [p.wait(timeout=5) for p in slow] == [3, 3, 3]
+    assert 1 <= took < 2.5  # one after the other would take three seconds
+
+
+def test_a_process_that_outlives_the_timeout_is_killed():
+    polite, stubborn = _spawn("exec sleep 30"), _spawn("trap '' TERM; exec sleep 30")
+    terminate_all([polite.pid, stubborn.pid], timeout=1)
+
+    assert (polite.wait(timeout=5), stubborn.wait(timeout=5)) == (-15, -9)
+    assert not pid_alive(stubborn.pid)
+
+
+def test_a_process_already_gone_is_no_error():
+    gone = _spawn("exit 0")
+    gone.wait()
+    terminate_all([gone.pid], timeout=1)
