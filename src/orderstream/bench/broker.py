@@ -1,0 +1,41 @@
+"""The Kafka side of a bench run: the local broker of `orderstream infra` started or reused
+when the configured address is its own, topics of the run's own, committed offsets."""
+
+import uuid
+from collections.abc import Sequence
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from adapters.kafka.clients import started_admin
+from adapters.kafka.topics import ensure_topics, topic_specs
+from orderstream.infra.services import kafka_node
+
+LOCAL_HOST = "127.0.0.1"
+
+
+def start_local_broker(servers: str) -> bool:
+    """Start (or reuse) the local broker when `servers` names it; whether it did."""
+    node = kafka_node()
+    if servers.strip() != f"{LOCAL_HOST}:{node.port}":
+        return False
+    node.start()
+    return True
+
+
+def run_name() -> str:
+    return f"bench-{uuid.uuid4().hex[:8]}"
+
+
+async def create_topics(servers: str, names: Sequence[str], *, partitions: int,
+                        max_message_bytes: int) -> None:
+    async with started_admin(servers) as admin:
+        await ensure_topics(admin, topic_specs(list(names), partitions=partitions,
+                                               replication_factor=1,
+                                               max_message_bytes=max_message_bytes))
+
+
+async def committed(admin: AIOKafkaAdminClient, group: str) -> int:
+    """How many records `group` has committed, over all its partitions."""
+    offsets = await admin.list_consumer_group_offsets(group)
+    return sum(max(0, meta.offset) for meta in offsets.values())
+
