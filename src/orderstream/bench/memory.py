@@ -4,7 +4,7 @@ A process is `track`ed under a name (a name may cover several processes in turn,
 round); `drain(name)` brackets a stretch of work (a backlog drained, a load run). Per
 name: the peak (VmHWM), and the growth while draining: the RSS at the end of the last
 drain against the RSS once a fifth of the first drain was done (start-up allocations
-and caches settled). Growth within `FLAT_MIB` counts as flat.
+and caches settled). Growth within `FLAT_MB` counts as flat.
 """
 
 import asyncio
@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from orderstream.bench.proc import mib, peak_rss_bytes, rss_bytes
+from orderstream.bench.proc import mb, peak_rss_bytes, rss_bytes
 
 SAMPLE_INTERVAL_S = 0.2
 SETTLED_SHARE = 0.2
-FLAT_MIB = 8.0
+FLAT_MB = 8.0
 """RSS may move this much and still count as flat (allocator and sampling noise)."""
 
 
@@ -38,7 +38,7 @@ class _Trace:
         final = [rss for t, rss in self.samples if t <= last_end]
         if not settled or not final:
             return None
-        return mib(final[-1] - settled[0])
+        return mb(final[-1] - settled[0])
 
 
 class MemoryWatch:
@@ -95,8 +95,8 @@ def _summary(traces: list[_Trace]) -> dict[str, Any]:
     return {
         "processes": len(traces),
         "drains": sum(len(trace.drains) for trace in traces),
-        "peak_rss_mib": mib(max(trace.peak for trace in traces)),
-        "max_rss_while_draining_mib": mib(max(during)) if during else None,
-        "growth_while_draining_mib": max(growths) if growths else None,
-        "flat": all(g <= FLAT_MIB for g in growths) if growths else None,
+        "peak_rss_mb": mb(max(trace.peak for trace in traces)),
+        "max_rss_while_draining_mb": mb(max(during)) if during else None,
+        "growth_while_draining_mb": max(growths) if growths else None,
+        "flat": all(g <= FLAT_MB for g in growths) if growths else None,
     }

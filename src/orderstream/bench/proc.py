@@ -31,5 +31,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def mib(size: float) -> float:
-    return round(size / 1024 / 1024, 1)
+def mb(size: float) -> float:
+    """Bytes as megabytes (10^6), as the memory target is written."""
+    return round(size / 1e6, 1)

@@ -20,7 +20,7 @@ import uvloop
 from adapters.kafka.clients import started_producer
 from adapters.kafka.options import ProducerOptions
 from orderstream.bench import backlog
-from orderstream.bench.proc import cpu_seconds, mib, peak_rss_bytes
+from orderstream.bench.proc import cpu_seconds, mb, peak_rss_bytes
 from orderstream.settings import Settings
 
 
@@ -60,7 +60,7 @@ def main() -> None:
     args.result.write_text(json.dumps({
         "messages": len(records), "elapsed_s": elapsed,
         "cpu_s": cpu_seconds(os.getpid()) - cpu,
-        "peak_rss_mib": mib(peak_rss_bytes(os.getpid()))}))
+        "peak_rss_mb": mb(peak_rss_bytes(os.getpid()))}))
 
 
 if __name__ == "__main__":

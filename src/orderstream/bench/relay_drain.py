@@ -56,7 +56,8 @@ class RelayBenchmark:
         records_path = context.workdir / "relay-records.pickle"
         backlog.save(records, records_path)
         steps(f"relay: {self.rows:,} rows ready")
-        results: dict[str, Any] = {"rows": self.rows, "topic_partitions":
+        results: dict[str, Any] = {"rows": self.rows, "compressions": list(self.compressions),
+                                   "topic_partitions":
                                    settings.kafka_topic_partitions,
                                    "value_bytes": spread_bytes(records)}
         del records
