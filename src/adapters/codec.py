@@ -16,15 +16,18 @@ from pydantic import ValidationError
 from pydantic_core import to_json
 
 from adapters.payloads import MODELS, WRITTEN, Payload
+from adapters.tracing import trace_headers
 from application.errors import UndecodableMessage
 from application.messages import DecodedMessage, InboundMessage, OutboxMessage
 from domain.errors import DomainError
 from domain.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     StockRejected,
+    StockReleased,
     StockReserved,
 )
 from domain.values import ID_PATTERN, LineRejection, OrderLine
@@ -43,8 +46,10 @@ TOPIC_OF: dict[type[Event], str] = {
     OrderPlaced: ORDERS_TOPIC,
     OrderConfirmed: ORDERS_TOPIC,
     OrderRejected: ORDERS_TOPIC,
+    OrderCancelled: ORDERS_TOPIC,
     StockReserved: INVENTORY_TOPIC,
     StockRejected: INVENTORY_TOPIC,
+    StockReleased: INVENTORY_TOPIC,
 }
 
 
@@ -90,7 +95,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
-    """The outbox row for `event`; its id becomes `ce_id`, the consumers' dedupe key."""
+    """The outbox row for `event`; its id becomes `ce_id`, the consumers' dedupe key.
+    `traceparent` (and `tracestate`) join the headers when the event has a trace."""
     message_id = str(uuid.uuid4())
     created_at = now or datetime.now(UTC)
     topic = TOPIC_OF[type(event)]
@@ -101,6 +107,7 @@ def to_outbox(event: Event, *, now: datetime | None = None) -> OutboxMessage:
         "ce_specversion": SPEC_VERSION,
         "ce_time": created_at.isoformat(),
         "content-type": CONTENT_TYPE,
+        **trace_headers(event.order_id),
     }
     return OutboxMessage(
         id=message_id,

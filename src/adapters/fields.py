@@ -8,9 +8,16 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from domain.values import ID_PATTERN, MAX_QUANTITY, MIN_QUANTITY, SKU_PATTERN, TEXT_PATTERN
+from domain.values import (
+    ID_PATTERN,
+    MAX_QUANTITY,
+    MAX_REASON_LENGTH,
+    MIN_QUANTITY,
+    REASON_PATTERN,
+    SKU_PATTERN,
+    TEXT_PATTERN,
+)
 
-MAX_REASON_LENGTH = 200
 MAX_STOCK_LEVEL = 2**31 - 1
 
 Identifier = Annotated[str, StringConstraints(pattern=rf"^{ID_PATTERN}$")]
@@ -19,3 +26,5 @@ Quantity = Annotated[int, Field(ge=MIN_QUANTITY, le=MAX_QUANTITY)]
 Count = Annotated[int, Field(ge=0, le=MAX_STOCK_LEVEL)]
 Reason = Annotated[str, StringConstraints(max_length=MAX_REASON_LENGTH,
                                           pattern=rf"^{TEXT_PATTERN}$")]
+# Why an order was cancelled: as `Reason`, and not blank.
+CancelReason = Annotated[str, StringConstraints(pattern=rf"^{REASON_PATTERN}$")]

@@ -9,17 +9,19 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.fields import Count, Identifier, Quantity, Reason, Sku
+from adapters.fields import CancelReason, Count, Identifier, Quantity, Reason, Sku
 from domain.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     StockRejected,
+    StockReleased,
     StockReserved,
 )
 from domain.orders import MAX_LINES, Order
-from domain.values import LineRejection, OrderLine, RejectionReason
+from domain.values import Cancellation, LineRejection, OrderLine, RejectionReason
 
 
 class _Model(BaseModel):
@@ -94,6 +96,20 @@ class OrderRejectedV2(OrderRejectedV1):
                              lines=tuple(line.to_rejection() for line in self.lines))
 
 
+class OrderCancelledV1(Payload):
+    event_type = OrderCancelled
+    cancelled_by: Identifier
+    reason: CancelReason
+    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+
+    def to_event(self) -> Event:
+        """Who and why validated as the domain validates a cancellation."""
+        cancellation = Cancellation(self.cancelled_by, self.reason)
+        return OrderCancelled(order_id=self.order_id, cancelled_by=cancellation.by,
+                              reason=cancellation.reason,
+                              lines=tuple(line.to_line() for line in self.lines))
+
+
 class StockReservedV1(Payload):
     event_type = StockReserved
     lines: Annotated[list[Line], Field(max_length=MAX_LINES)]
@@ -113,10 +129,19 @@ class StockRejectedV1(Payload):
                              lines=tuple(line.to_rejection() for line in self.lines))
 
 
+class StockReleasedV1(Payload):
+    event_type = StockReleased
+    lines: Annotated[list[Line], Field(max_length=MAX_LINES)]
+
+    def to_event(self) -> Event:
+        return StockReleased(order_id=self.order_id,
+                             lines=tuple(line.to_line() for line in self.lines))
+
+
 # Every version a consumer reads. A new version is a new model here; old ones stay.
 MODELS: tuple[type[Payload], ...] = (
     OrderPlacedV1, OrderConfirmedV1, OrderRejectedV1, OrderRejectedV2, StockReservedV1,
-    StockRejectedV1,
+    StockRejectedV1, OrderCancelledV1, StockReleasedV1,
 )
 
 # The version each event type is written in: the newest (the last in MODELS).

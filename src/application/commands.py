@@ -3,12 +3,13 @@
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from application.handlers import place_order, set_stock_level
+from application.handlers import cancel_order, place_order, set_stock_level
 from application.ports import UnitOfWorkFactory
-from domain.commands import Command, PlaceOrder, SetStockLevel
+from domain.commands import CancelOrder, Command, PlaceOrder, SetStockLevel
 
 COMMAND_HANDLERS: dict[type[Command], Callable[[Any, Any], Awaitable[Any]]] = {
     PlaceOrder: place_order,
+    CancelOrder: cancel_order,
     SetStockLevel: set_stock_level,
 }
 

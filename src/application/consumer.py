@@ -2,13 +2,16 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from application.backoff import Backoff
+from application.context import handling
 from application.errors import CommitRejected, TransientError
 from application.inbox import Failure, InboxProcessor
 from application.messages import InboundMessage
+from application.observation import UNOBSERVED, ConsumerObserver
 from application.offsets import first_offsets, next_offsets
 from application.ports import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
@@ -59,6 +62,8 @@ class ConsumerPolicy:
     rolls back), the consumer rewinds to its first offsets and the next batch is half
     as large: the member keeps polling in time, so it is never thrown out of its group
     and its partitions do not bounce between members.
+
+    `observer` hears of retries, dead letters and commits (with the time since the fetch).
     """
 
     def __init__(
@@ -71,6 +76,7 @@ class ConsumerPolicy:
         fetch_timeout_s: float = 0.2,
         batch_timeout_s: float = 30.0,
         backoff: Backoff | None = None,
+        observer: ConsumerObserver = UNOBSERVED,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
@@ -79,6 +85,7 @@ class ConsumerPolicy:
         self._fetch_timeout_s = fetch_timeout_s
         self._batch_timeout_s = batch_timeout_s
         self._backoff = backoff or Backoff()
+        self._observer = observer
         self.failed_attempts = 0
 
     async def poll_once(self) -> int:
@@ -120,27 +127,36 @@ class ConsumerPolicy:
             log.warning("stopping: batch at %s rolled back at the deadline", _position(batch[0]))
             return
         self.failed_attempts += 1
+        self._observer.retrying(len(batch))
         self._limit = max(1, len(batch) // 2)
         log.warning("batch of %d at %s ran past %.1fs: rolled back, next batch %d",
                     len(batch), _position(batch[0]), self._batch_timeout_s, self._limit)
         self._consumer.rewind(first_offsets(batch))
 
     async def _see_through(self, batch: Sequence[InboundMessage], stop: asyncio.Event) -> None:
-        failures = await self._retrying(lambda: self._processor.process(batch), stop)
+        fetched = time.perf_counter()
+        failures = await self._retrying(lambda: self._processor.process(batch), stop,
+                                        len(batch))
         if failures:
             for failure in failures:
-                log.warning("permanent failure at %s: %r", _position(failure.message),
-                            failure.error)
+                with handling(failure.message):
+                    log.warning("permanent failure at %s: %r", _position(failure.message),
+                                failure.error)
             group = self._consumer.group
-            await self._retrying(lambda: self._dead_letters.send(failures, group), stop)
-        await self._commit(batch)
+            await self._retrying(lambda: self._dead_letters.send(failures, group), stop,
+                                 len(failures))
+            self._observer.dead_lettered(len(failures))
+        if await self._commit(batch):
+            self._observer.committed(batch, time.perf_counter() - fetched)
 
-    async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event) -> T:
+    async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event,
+                        count: int) -> T:
         while True:
             try:
                 result = await attempt()
             except TransientError as error:
                 self.failed_attempts += 1
+                self._observer.retrying(count)
                 delay = self._backoff.delay(self.failed_attempts)
                 log.warning("transient failure, retry %d in %.3fs: %r",
                             self.failed_attempts, delay, error)
@@ -150,12 +166,14 @@ class ConsumerPolicy:
                 self.failed_attempts = 0
                 return result
 
-    async def _commit(self, batch: Sequence[InboundMessage]) -> None:
+    async def _commit(self, batch: Sequence[InboundMessage]) -> bool:
         try:
             await self._consumer.commit(next_offsets(batch, self._consumer.assignment()))
         except CommitRejected as error:
             log.warning("offsets of the batch at %s not committed, it will be delivered "
                         "again and skipped by the inbox: %s", _position(batch[0]), error)
+            return False
+        return True
 
 
 async def _stopped_within(stop: asyncio.Event, delay_s: float) -> bool:

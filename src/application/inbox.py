@@ -1,13 +1,16 @@
 """Apply inbound messages exactly once: inbox rows and effects commit together."""
 
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from application.context import applying, handling
 from application.errors import PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
 from application.messages import DecodedMessage, InboundMessage
+from application.observation import UNOBSERVED, Applied, ConsumerObserver
 from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
@@ -43,7 +46,8 @@ class InboxProcessor:
     undone to its savepoint and reported as its failure, and the others commit.
 
     Only a `TransientError` escapes: nothing of the batch is committed, so it is
-    redelivered and retried.
+    redelivered and retried. Once the batch committed, `observer` hears what became of
+    its messages.
     """
 
     def __init__(
@@ -54,23 +58,32 @@ class InboxProcessor:
         decoder: MessageDecoder,
         handlers: Mapping[type[Event], EventHandler],
         footprints: Mapping[type[Event], FootprintOf] = FOOTPRINTS,
+        observer: ConsumerObserver = UNOBSERVED,
     ) -> None:
         self.group = group
         self._uow_factory = uow_factory
         self._decoder = decoder
         self._handlers = handlers
         self._footprints = footprints
+        self._observer = observer
 
     async def process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
-        failures, work = self._decode(batch)
+        undecodable, work = self._decode(batch)
+        applied = 0
+        refused: list[tuple[int, Failure]] = []
         if work:
-            try:
-                failures += await self._in_one_go(work)
-            except TransientError:
-                raise
-            except Exception as error:
-                log.info("batch refused (%r): applying it one message at a time", error)
-                failures += await self._one_by_one(work)
+            with applying(batch):
+                try:
+                    applied, refused = await self._in_one_go(work)
+                except TransientError:
+                    raise
+                except Exception as error:
+                    log.info("batch refused (%r): applying it one message at a time", error)
+                    applied, refused = await self._one_by_one(work)
+        failures = undecodable + refused
+        self._observer.applied(Applied(
+            applied=applied, duplicates=len(work) - applied - len(refused),
+            ignored=len(batch) - len(undecodable) - len(work), failed=len(failures)))
         return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
 
     def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
@@ -89,7 +102,7 @@ class InboxProcessor:
                 work.append(_Work(position, message, decoded, handler))
         return failures, work
 
-    async def _in_one_go(self, work: list[_Work]) -> list[tuple[int, Failure]]:
+    async def _in_one_go(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
         """A later copy of a message is skipped once one copy succeeded, and tried again
         while none did: the outcome of applying the copies one at a time."""
         failures: list[tuple[int, Failure]] = []
@@ -100,35 +113,52 @@ class InboxProcessor:
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:
                     continue
+                started = time.perf_counter()
                 try:
-                    async with uow.in_memory_savepoint():
-                        await item.handler(item.decoded.event, uow)
+                    with handling(item.message):
+                        async with uow.in_memory_savepoint():
+                            await item.handler(item.decoded.event, uow)
                 except (PermanentMessageError, DomainError) as error:
                     failures.append((item.position, Failure(item.message, error)))
                 else:
                     done.add(item.decoded.id)
+                finally:
+                    self._timed(item, started)
             if new - done:
                 await uow.inbox.forget(self.group, new - done)
             await uow.commit()
-        return failures
+        return len(done), failures
 
-    async def _one_by_one(self, work: list[_Work]) -> list[tuple[int, Failure]]:
+    async def _one_by_one(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
         failures: list[tuple[int, Failure]] = []
+        applied = 0
         async with self._uow_factory() as uow:
             for item in work:
                 try:
-                    async with uow.savepoint():
-                        await self._apply_once(uow, item)
+                    with handling(item.message):
+                        async with uow.savepoint():
+                            recorded = await self._apply_once(uow, item)
+                    applied += recorded
                 except TransientError:
                     raise
                 except Exception as error:
                     failures.append((item.position, Failure(item.message, error)))
             await uow.commit()
-        return failures
+        return applied, failures
 
-    async def _apply_once(self, uow: UnitOfWork, item: _Work) -> None:
-        if await uow.inbox.record(self.group, item.decoded.id):
+    async def _apply_once(self, uow: UnitOfWork, item: _Work) -> bool:
+        if not await uow.inbox.record(self.group, item.decoded.id):
+            return False
+        started = time.perf_counter()
+        try:
             await item.handler(item.decoded.event, uow)
+        finally:
+            self._timed(item, started)
+        return True
+
+    def _timed(self, item: _Work, started: float) -> None:
+        self._observer.handled(type(item.decoded.event).__name__,
+                               time.perf_counter() - started)
 
     def _footprint(self, work: Iterable[_Work]) -> Footprint:
         footprint = Footprint()

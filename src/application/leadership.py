@@ -11,6 +11,11 @@ from application.ports import Leadership
 log = logging.getLogger(__name__)
 
 Job = Callable[[asyncio.Event], Awaitable[None]]
+Watcher = Callable[[bool], None]
+
+
+def _unwatched(leading: bool) -> None:
+    pass
 
 
 async def run_as_leader(
@@ -20,8 +25,11 @@ async def run_as_leader(
     *,
     name: str,
     check_interval_s: float = 1.0,
+    on_change: Watcher = _unwatched,
 ) -> None:
     """Campaign for leadership every `check_interval_s`; while leading, run `job`.
+    `on_change(True)` is called when this process starts leading, `on_change(False)` when
+    it stops.
 
     A leader that lost its lock waits one interval before campaigning again, so that a
     standby that has been waiting gets the lock rather than the two trading it.
@@ -35,9 +43,11 @@ async def run_as_leader(
         while not stop.is_set():
             if await _acquire(leadership):
                 log.info("%s: leading", name)
+                on_change(True)
                 try:
                     await _lead(leadership, job, stop, name, check_interval_s)
                 finally:
+                    on_change(False)
                     await _release(leadership)
             await _sleep_unless(stop, check_interval_s)
     finally:

@@ -15,7 +15,8 @@ class ReadModel(Protocol):
     async def stock_item(self, sku: str) -> StockItem | None: ...
 
     async def settled(self, order_ids: Sequence[str]) -> int:
-        """How many of `order_ids` are no longer pending."""
+        """How many of `order_ids` wait for nothing more: confirmed, rejected, or
+        cancelled with the stock released."""
         ...
 
     async def stock_page(self, *, after: str | None, limit: int) -> Sequence[StockItem]:

@@ -2,11 +2,14 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from application.backoff import Backoff
+from application.context import handling
 from application.errors import TransientError
 from application.messages import OutboxMessage, Refused
+from application.observation import UNOBSERVED, RelayObserver
 from application.ports import OutboxReader, Publisher
 from application.tasks import first_of
 
@@ -23,6 +26,7 @@ class OutboxRelay:
     A message the transport refuses for good is marked failed, with the reason, and the
     outbox flows on. While a full batch is being published, the next one is read.
     Transient failures (lost connection, broker down) are retried with backoff, forever.
+    `observer` hears of each batch the transport acknowledged.
     """
 
     def __init__(
@@ -34,6 +38,7 @@ class OutboxRelay:
         backoff: Backoff | None = None,
         wakeup: Wakeup | None = None,
         idle_wait_s: float = 0.05,
+        observer: RelayObserver = UNOBSERVED,
     ) -> None:
         self._outbox = outbox
         self._publisher = publisher
@@ -41,6 +46,7 @@ class OutboxRelay:
         self._backoff = backoff or Backoff()
         self._wakeup = wakeup or asyncio.sleep
         self._idle_wait_s = idle_wait_s
+        self._observer = observer
         self.failed_attempts = 0
         self.published = 0
 
@@ -85,7 +91,9 @@ class OutboxRelay:
         return await reading
 
     async def _deliver(self, batch: Sequence[OutboxMessage]) -> None:
+        started = time.perf_counter()
         refused = await self._publisher.publish(batch)
+        self._observer.published(len(batch), time.perf_counter() - started)
         if refused:
             await self._refuse(refused)
         gone = {r.message.id for r in refused}
@@ -94,8 +102,9 @@ class OutboxRelay:
 
     async def _refuse(self, refused: Sequence[Refused]) -> None:
         for item in refused:
-            log.error("outbox message %s (%s, key %r) refused by the transport: %s",
-                      item.message.id, item.message.type, item.message.key, item.reason)
+            with handling(item.message):
+                log.error("outbox message %s (%s, key %r) refused by the transport: %s",
+                          item.message.id, item.message.type, item.message.key, item.reason)
         await self._outbox.mark_failed(refused)
 
     async def _retry_later(self, stop: asyncio.Event, error: TransientError) -> None:

@@ -18,6 +18,13 @@ class PlaceOrder(Command):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class CancelOrder(Command):
+    order_id: str
+    cancelled_by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SetStockLevel(Command):
     sku: str
     on_hand: int

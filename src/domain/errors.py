@@ -25,6 +25,14 @@ class InvalidTransition(DomainError):
     """An order status change that the life cycle does not allow."""
 
 
+class OrderNotCancellable(InvalidTransition):
+    """The order is rejected, or someone cancelled it already with another who or why."""
+
+
+class InvalidCancellation(DomainError):
+    """A cancellation without a proper who and why, or an order loaded half cancelled."""
+
+
 class InvalidStockLevel(DomainError):
     """A stock level that is negative or below what is already reserved."""
 

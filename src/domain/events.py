@@ -30,6 +30,15 @@ class OrderRejected(Event):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OrderCancelled(Event):
+    """Carries the order's lines, so the inventory knows which stock to lock for it."""
+
+    cancelled_by: str
+    reason: str
+    lines: tuple[OrderLine, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StockReserved(Event):
     lines: tuple[OrderLine, ...]
 
@@ -38,3 +47,11 @@ class StockReserved(Event):
 class StockRejected(Event):
     reason: str
     lines: tuple[LineRejection, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StockReleased(Event):
+    """The inventory holds nothing more for the order: `lines` went back to available
+    stock (none when nothing was held)."""
+
+    lines: tuple[OrderLine, ...]

@@ -1,11 +1,12 @@
-"""Stock and reservations. An order's lines are reserved all-or-nothing."""
+"""Stock and reservations. An order's lines are reserved all-or-nothing, and given back
+once when the order is cancelled. docs/order-life-cycle.md has the whole table."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.errors import InvalidStockLevel
-from domain.events import Event, StockRejected, StockReserved
+from domain.events import Event, StockRejected, StockReleased, StockReserved
 from domain.values import (
     LineRejection,
     OrderLine,
@@ -39,6 +40,10 @@ class StockItem:
         _check_level(self.on_hand, self.reserved + quantity)
         self.reserved += quantity
 
+    def _release(self, quantity: int) -> None:
+        _check_level(self.on_hand, self.reserved - quantity)
+        self.reserved -= quantity
+
 
 def _check_level(on_hand: int, reserved: int) -> None:
     if on_hand < 0:
@@ -48,12 +53,20 @@ def _check_level(on_hand: int, reserved: int) -> None:
 
 
 class ReservationStatus(StrEnum):
+    """`reserved` holds its lines' stock; the others hold nothing. `released` gave its
+    stock back; `cancelled` never held any (rejected, or the cancel came first)."""
+
     RESERVED = "reserved"
     REJECTED = "rejected"
+    RELEASED = "released"
+    CANCELLED = "cancelled"
 
 
 class Reservation:
-    """The inventory's answer to one order: every line reserved, or none."""
+    """The inventory's answer to one order: every line reserved, or none.
+
+    Invariant: a SKU's `reserved` is the sum of its lines over the `reserved` reservations.
+    """
 
     def __init__(
         self,
@@ -98,6 +111,33 @@ class Reservation:
         reservation = cls(order_id=order_id, status=ReservationStatus.RESERVED, lines=lines)
         reservation.events.append(StockReserved(order_id=order_id, lines=lines))
         return reservation
+
+    @classmethod
+    def cancelled(cls, *, order_id: str, lines: tuple[OrderLine, ...]) -> "Reservation":
+        """The order was cancelled before it was placed here: nothing is held, and its
+        `OrderPlaced`, should it come, finds this reservation and reserves nothing."""
+        reservation = cls(order_id=order_id, status=ReservationStatus.CANCELLED, lines=lines)
+        reservation.events.append(StockReleased(order_id=order_id, lines=()))
+        return reservation
+
+    def release(self, stock: Mapping[str, StockItem]) -> None:
+        """The order was cancelled: give back exactly what is held (the lines, when
+        `reserved`) and say so with `StockReleased`, once; afterwards, nothing."""
+        if self.status is ReservationStatus.RESERVED:
+            demand = _demand(self.lines)
+            missing = sorted(sku for sku in demand if sku not in stock)
+            if missing:
+                raise InvalidStockLevel(f"no stock item {', '.join(missing)} to release "
+                                        f"order {self.order_id} to")
+            for sku, quantity in demand.items():
+                stock[sku]._release(quantity)
+            self._close(ReservationStatus.RELEASED, self.lines)
+        elif self.status is ReservationStatus.REJECTED:
+            self._close(ReservationStatus.CANCELLED, ())
+
+    def _close(self, status: ReservationStatus, returned: tuple[OrderLine, ...]) -> None:
+        self.status = status
+        self.events.append(StockReleased(order_id=self.order_id, lines=returned))
 
 
 def _demand(lines: tuple[OrderLine, ...]) -> dict[str, int]:

@@ -1,11 +1,17 @@
-"""The Order aggregate and its life cycle: pending -> confirmed | rejected(reason)."""
+"""The Order aggregate and its life cycle: pending -> confirmed | rejected(reason), and
+pending | confirmed -> cancelled(who, why). docs/order-life-cycle.md has the whole table."""
 
 from collections.abc import Iterable
 from enum import StrEnum
 
-from domain.errors import InvalidOrder, InvalidTransition
-from domain.events import Event, OrderConfirmed, OrderPlaced, OrderRejected
-from domain.values import LineRejection, OrderLine, validate_identifier
+from domain.errors import (
+    InvalidCancellation,
+    InvalidOrder,
+    InvalidTransition,
+    OrderNotCancellable,
+)
+from domain.events import Event, OrderCancelled, OrderConfirmed, OrderPlaced, OrderRejected
+from domain.values import Cancellation, LineRejection, OrderLine, validate_identifier
 
 MAX_LINES = 100
 
@@ -14,6 +20,10 @@ class OrderStatus(StrEnum):
     PENDING = "pending"
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
+    CANCELLED = "cancelled"
+
+
+CANCELLABLE = frozenset({OrderStatus.PENDING, OrderStatus.CONFIRMED})
 
 
 class Order:
@@ -28,6 +38,8 @@ class Order:
         status: OrderStatus = OrderStatus.PENDING,
         rejection_reason: str | None = None,
         rejections: Iterable[LineRejection] = (),
+        cancellation: Cancellation | None = None,
+        stock_released: bool = False,
     ) -> None:
         self.id = id
         self.customer_id = customer_id
@@ -35,9 +47,12 @@ class Order:
         self.status = status
         self.rejection_reason = rejection_reason
         self.rejections = tuple(rejections)
+        self.cancellation = cancellation
+        self.stock_released = stock_released
         self.events: list[Event] = []
         validate_identifier(self.id, "order id")
         _validate(self.customer_id, self.lines)
+        _validate_cancellation(self)
 
     @classmethod
     def place(cls, *, id: str, customer_id: str, lines: Iterable[OrderLine]) -> "Order":
@@ -53,17 +68,51 @@ class Order:
                                                            other.lines)
 
     def confirm(self) -> None:
+        """Confirmed, unless cancelled meanwhile: then it stays cancelled, and the inventory
+        gives the stock back when it reads the `OrderCancelled` (it reads the order's
+        events in order, so it reserved before it learns of the cancel)."""
+        if self.status is OrderStatus.CANCELLED:
+            return
         self._leave_pending(OrderStatus.CONFIRMED)
         self.events.append(OrderConfirmed(order_id=self.id))
 
     def reject(self, reason: str, lines: Iterable[LineRejection] = ()) -> None:
-        """Rejected for `reason`, with why each line could not be had (when known)."""
+        """Rejected for `reason`, with why each line could not be had (when known); a
+        cancelled order stays cancelled."""
         if not reason:
             raise InvalidTransition("a rejection needs a reason")
+        if self.status is OrderStatus.CANCELLED:
+            return
         self._leave_pending(OrderStatus.REJECTED)
         self.rejection_reason = reason
         self.rejections = tuple(lines)
         self.events.append(OrderRejected(order_id=self.id, reason=reason, lines=self.rejections))
+
+    def cancel(self, *, by: str, reason: str) -> None:
+        """Pending or confirmed -> cancelled. The same cancel again (who and why) changes
+        nothing; any other on a cancelled or rejected order is `OrderNotCancellable`."""
+        cancellation = Cancellation(by, reason)
+        if self.status is OrderStatus.CANCELLED and self.cancellation == cancellation:
+            return
+        if self.status not in CANCELLABLE:
+            raise OrderNotCancellable(self._why_not_cancellable())
+        self.status = OrderStatus.CANCELLED
+        self.cancellation = cancellation
+        self.events.append(OrderCancelled(order_id=self.id, cancelled_by=by, reason=reason,
+                                          lines=self.lines))
+
+    def note_stock_released(self) -> None:
+        """The inventory says it holds nothing more for this cancelled order."""
+        if self.status is not OrderStatus.CANCELLED:
+            raise InvalidTransition(f"order {self.id} is {self.status.value}; stock is "
+                                    "released only for a cancelled order")
+        self.stock_released = True
+
+    def _why_not_cancellable(self) -> str:
+        if self.cancellation is not None:
+            return (f"order {self.id} was cancelled by {self.cancellation.by!r} "
+                    f"({self.cancellation.reason}); it cannot be cancelled again")
+        return f"order {self.id} is {self.status.value}; it cannot be cancelled"
 
     def _leave_pending(self, target: OrderStatus) -> None:
         if self.status is not OrderStatus.PENDING:
@@ -74,6 +123,16 @@ class Order:
 
     def __repr__(self) -> str:
         return f"Order(id={self.id!r}, status={self.status.value!r}, lines={len(self.lines)})"
+
+
+def _validate_cancellation(order: Order) -> None:
+    cancelled = order.status is OrderStatus.CANCELLED
+    if cancelled != (order.cancellation is not None):
+        raise InvalidCancellation(f"order {order.id} is {order.status.value} but "
+                                  f"{'has no' if cancelled else 'has a'} cancellation")
+    if order.stock_released and not cancelled:
+        raise InvalidCancellation(f"order {order.id} is {order.status.value}: no stock "
+                                  "is released for it")
 
 
 def _validate(customer_id: str, lines: tuple[OrderLine, ...]) -> None:

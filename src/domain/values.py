@@ -4,16 +4,18 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from domain.errors import InvalidIdentifier, InvalidQuantity, InvalidSku
+from domain.errors import InvalidCancellation, InvalidIdentifier, InvalidQuantity, InvalidSku
 
 MIN_QUANTITY = 1
 MAX_QUANTITY = 10_000
 MAX_ID_LENGTH = 128
+MAX_REASON_LENGTH = 200
 SKU_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 # No control characters or lone surrogates: no key, header or index can hold them safely.
 _PRINTABLE = r"[^\x00-\x1f\x7f-\x9f\ud800-\udfff]"
 TEXT_PATTERN = rf"{_PRINTABLE}+"
 ID_PATTERN = rf"(?!\s*$){_PRINTABLE}{{1,{MAX_ID_LENGTH}}}"
+REASON_PATTERN = rf"(?!\s*$){_PRINTABLE}{{1,{MAX_REASON_LENGTH}}}"
 _SKU = re.compile(SKU_PATTERN)
 _TEXT = re.compile(TEXT_PATTERN)
 
@@ -27,6 +29,12 @@ def validate_identifier(value: object, name: str) -> None:
         raise InvalidIdentifier(f"{name} must be at most {MAX_ID_LENGTH} characters")
     if not _TEXT.fullmatch(value):
         raise InvalidIdentifier(f"{name} must not contain control characters")
+
+
+def is_text(value: object, max_length: int) -> bool:
+    """Printable text of 1..`max_length` characters, not blank."""
+    return (isinstance(value, str) and bool(value.strip()) and len(value) <= max_length
+            and _TEXT.fullmatch(value) is not None)
 
 
 def validate_sku(sku: str) -> None:
@@ -63,3 +71,19 @@ class LineRejection:
     reason: RejectionReason
     requested: int
     available: int
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    """Who cancelled an order (an identifier) and why (text of up to MAX_REASON_LENGTH)."""
+
+    by: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        if not is_text(self.by, MAX_ID_LENGTH):
+            raise InvalidCancellation(
+                f"who cancels must be 1-{MAX_ID_LENGTH} printable characters, not blank")
+        if not is_text(self.reason, MAX_REASON_LENGTH):
+            raise InvalidCancellation(
+                f"the reason must be 1-{MAX_REASON_LENGTH} printable characters, not blank")

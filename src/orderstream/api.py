@@ -1,5 +1,6 @@
 """The API process: the FastAPI app on the store the settings choose."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -7,12 +8,19 @@ from fastapi import FastAPI
 
 from adapters.http.app import create_app
 from adapters.http.auth import ApiKey, ApiKeys
+from adapters.http.ops import Operations, Readiness
 from adapters.http.services import ApiServices
+from adapters.prometheus.http import HttpMetrics
+from adapters.prometheus.metrics import Metrics
 from application.commands import CommandBus
 from application.idempotency import IdempotentCommands
+from orderstream import logs
 from orderstream.cli_errors import ConfigurationError
 from orderstream.container import Container
+from orderstream.monitoring import Watched
+from orderstream.ops import watch
 from orderstream.settings import Settings, load_settings
+from orderstream.tracing import configure_tracing
 from orderstream.wiring import build_container, resolve, shut_down
 
 
@@ -28,26 +36,53 @@ def api_keys(settings: Settings) -> ApiKeys:
 
 
 def build_api(settings: Settings, container: Container | None = None) -> FastAPI:
-    """The app on `container` (a new one from `settings` by default), opened at start-up."""
+    """The app on `container` (a new one from `settings` by default), opened at start-up,
+    with its metrics and readiness: the database answers (on the PostgreSQL store)."""
     keys = api_keys(settings)
+    metrics, readiness = watch(settings)
 
     @asynccontextmanager
     async def provide() -> AsyncIterator[ApiServices]:
         owned = container is None
         used = build_container(settings) if container is None else container
+        stop = asyncio.Event()
+        reading = None
         try:
             uow_factory = await resolve(used.uow_factory)
+            reading = await _watch_orders_outbox(settings, used, metrics, readiness, stop)
             yield ApiServices(commands=CommandBus(uow_factory),
                               idempotent=IdempotentCommands(
                                   uow_factory, retention_s=settings.idempotency_retention_s),
                               reads=await resolve(used.read_model), keys=keys)
         finally:
+            stop.set()
+            if reading is not None:
+                await reading
             if owned:
                 await shut_down(used)
 
-    return create_app(provide, max_body_bytes=settings.api_max_body_bytes)
+    operations = Operations(readiness, metrics.exposition, HttpMetrics(metrics).observe)
+    return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
+                      operations=operations)
+
+
+async def _watch_orders_outbox(settings: Settings, container: Container, metrics: Metrics,
+                               readiness: Readiness, stop: asyncio.Event,
+                               ) -> "asyncio.Task[None] | None":
+    """On PostgreSQL: the database check, and the orders outbox's backlog (the API writes
+    to it) read on a timer until `stop` is set."""
+    if settings.store != "postgres":
+        return None
+    watched = Watched(metrics, readiness, engine=await resolve(container.engine),
+                      outboxes=["orders"])
+    watched.add_checks()
+    return asyncio.create_task(watched.run(settings.metrics_interval_s, stop))
 
 
 def app_from_environment() -> FastAPI:
-    """The factory `uvicorn` calls in each worker process (`orderstream serve`)."""
-    return build_api(load_settings())
+    """The factory `uvicorn` calls in each worker process (`orderstream serve`): JSON logs
+    and a tracer in each of them too."""
+    settings = load_settings()
+    logs.configure(settings.log_level, secrets=settings.secrets())
+    configure_tracing(settings.otlp_endpoint, "api")
+    return build_api(settings)

@@ -41,6 +41,11 @@ EVENTS = {
     "StockReserved": "Inventory reserved every line of the order.",
     "StockRejected": "Inventory reserved nothing for the order: the reason, and why for each "
                      "line (out_of_stock with what was available, or unknown_sku).",
+    "OrderCancelled": "The order was cancelled (it was pending or confirmed): who cancelled "
+                      "it, why, and its lines, so inventory knows which stock to lock.",
+    "StockReleased": "Inventory holds nothing more for the cancelled order: the lines that "
+                     "went back to available stock, none when nothing was held. Sent once "
+                     "per OrderCancelled.",
 }
 
 OPERATIONS = {
@@ -51,15 +56,16 @@ OPERATIONS = {
         "idempotent). `orderstream dlq replay` sends dead letters back here too."),
     "reserveStock": (
         "receive", ORDERS_TOPIC,
-        "The inventory worker (group `inventory`) reserves stock for each OrderPlaced in one "
-        "transaction with its inbox row and outbox, then commits the offset; it skips the "
-        "other types."),
+        "The inventory worker (group `inventory`) reserves stock for each OrderPlaced and "
+        "releases it for each OrderCancelled, in one transaction with its inbox row and "
+        "outbox, then commits the offset; it skips the other types."),
     "publishInventoryEvents": (
         "send", INVENTORY_TOPIC,
         "The inventory relay publishes the inventory outbox, keyed by order id."),
     "settleOrders": (
         "receive", INVENTORY_TOPIC,
-        "The orders worker (group `orders`) confirms or rejects each order."),
+        "The orders worker (group `orders`) confirms or rejects each order (a cancelled one "
+        "stays cancelled) and notes when the stock of a cancelled order is released."),
     "deadLetterOrderEvents": (
         "send", f"{ORDERS_TOPIC}.dlt",
         "The inventory worker dead-letters a message of `orders` it can never process, before "

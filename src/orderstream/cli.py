@@ -11,6 +11,7 @@ from orderstream.infra.cli import infra_app
 from orderstream.kafka_cli import kafka_app
 from orderstream.relay_cli import relay
 from orderstream.serve_cli import apikey, serve
+from orderstream.settings_cli import settings
 from orderstream.worker_cli import worker
 
 app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
@@ -22,6 +23,7 @@ app.command()(worker)
 app.command()(serve)
 app.command()(apikey)
 app.command()(bench)
+app.command()(settings)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")

@@ -22,6 +22,12 @@ POSTGRES_HINT = ("Is PostgreSQL running (orderstream infra up) and migrated (ord
                  "upgrade)? The URL comes from ORDERSTREAM_DATABASE_URL or DATABASE_URL.")
 KAFKA_HINT = ("Is Kafka running (orderstream infra up)? The address comes from "
               "ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS or KAFKA_BOOTSTRAP_SERVERS.")
+KAFKA_CREDENTIALS_HINT = ("The user, password and mechanism come from "
+                          "ORDERSTREAM_KAFKA_SASL_USERNAME, ORDERSTREAM_KAFKA_SASL_PASSWORD and "
+                          "ORDERSTREAM_KAFKA_SASL_MECHANISM.")
+KAFKA_CERTIFICATE_HINT = ("ORDERSTREAM_KAFKA_SSL_CAFILE must name the CA that signed the "
+                          "broker's certificate (orderstream infra env --secure prints the "
+                          "local broker's).")
 
 
 class ConfigurationError(Exception):
@@ -36,10 +42,17 @@ def settings_error(error: ValidationError) -> ConfigurationError:
             continue
         name = "_".join(str(part) for part in problem["loc"])
         name = name if name.isupper() else f"ORDERSTREAM_{name.upper()}"
-        value = problem.get("input")
-        shown = redacted(value) if "URL" in name and isinstance(value, str) else repr(value)
+        shown = _shown(name, problem.get("input"))
         problems.append(f"{name}={shown}: {problem['msg']}")
     return ConfigurationError("invalid settings: " + "; ".join(problems))
+
+
+def _shown(name: str, value: object) -> str:
+    """A setting's value as an error message may show it: passwords never, URLs without
+    their password."""
+    if "PASSWORD" in name:
+        return "<hidden>"
+    return redacted(value) if "URL" in name and isinstance(value, str) else repr(value)
 
 
 def explain(error: BaseException) -> str | None:
@@ -58,6 +71,12 @@ def _explain_one(error: BaseException) -> str | None:
         return str(settings_error(error))
     name = type(error).__name__
     module = type(error).__module__
+    if name == "BrokerRefusedCredentials":
+        return f"Kafka refused the credentials: {error}. {KAFKA_CREDENTIALS_HINT}"
+    if name == "BrokerCertificateUntrusted":
+        return f"Kafka's certificate is not trusted: {error}. {KAFKA_CERTIFICATE_HINT}"
+    if name == "BrokerUnreachable":
+        return f"cannot reach Kafka: {error}. {KAFKA_HINT}"
     if module.startswith("aiokafka") and name in {"KafkaConnectionError", "KafkaTimeoutError",
                                                   "NoBrokersAvailable"}:
         return f"cannot reach Kafka: {error}. {KAFKA_HINT}"

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.kafka.clients import started_producer
 from adapters.kafka.consumer import KafkaMessageConsumer
 from adapters.kafka.dead_letters import KafkaDeadLetterSink
-from adapters.kafka.options import ConsumerOptions, ProducerOptions
+from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
@@ -52,6 +52,10 @@ def _seconds(milliseconds: int) -> float:
     return milliseconds / 1000
 
 
+def _text(path: object | None) -> str | None:
+    return None if path is None else str(path)
+
+
 class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
@@ -82,9 +86,22 @@ class Container(containers.DeclarativeContainer):
     bus = providers.Singleton(InMemoryBus, partitions=config.partitions)
     topics = providers.Dict(orders=config.orders_topic, inventory=config.inventory_topic)
 
+    kafka_security = providers.Factory(
+        KafkaSecurity,
+        protocol=config.kafka_security_protocol,
+        sasl_mechanism=config.kafka_sasl_mechanism,
+        sasl_username=config.kafka_sasl_username,
+        sasl_password=config.kafka_sasl_password,
+        ssl_cafile=providers.Callable(_text, config.kafka_ssl_cafile),
+        ssl_certfile=providers.Callable(_text, config.kafka_ssl_certfile),
+        ssl_keyfile=providers.Callable(_text, config.kafka_ssl_keyfile),
+        ssl_key_password=config.kafka_ssl_key_password,
+        ssl_check_hostname=config.kafka_ssl_check_hostname,
+    )
     producer_options = providers.Factory(
         ProducerOptions,
         bootstrap_servers=config.kafka_bootstrap_servers,
+        security=kafka_security,
         linger_ms=config.kafka_linger_ms,
         max_batch_size=config.kafka_max_batch_size,
         max_request_size=config.kafka_max_request_size,
@@ -97,6 +114,7 @@ class Container(containers.DeclarativeContainer):
         ProducerOptions,
         bootstrap_servers=config.kafka_bootstrap_servers,
         client_id="orderstream-dead-letters",
+        security=kafka_security,
         max_request_size=providers.Callable(_with_headroom, config.kafka_max_request_size),
         compression=config.kafka_compression,
         request_timeout_ms=config.kafka_request_timeout_ms,
@@ -104,6 +122,7 @@ class Container(containers.DeclarativeContainer):
     consumer_options = providers.Factory(
         ConsumerOptions,
         bootstrap_servers=config.kafka_bootstrap_servers,
+        security=kafka_security,
         session_timeout_ms=config.kafka_session_timeout_ms,
         heartbeat_interval_ms=config.kafka_heartbeat_interval_ms,
         max_poll_interval_ms=config.kafka_max_poll_interval_ms,

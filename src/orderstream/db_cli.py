@@ -17,7 +17,7 @@ Revision = Annotated[str, typer.Option("--revision", "-r", help="Target revision
 @reports_errors
 def upgrade(revision: Revision = "head") -> None:
     """Migrate the database (ORDERSTREAM_DATABASE_URL or DATABASE_URL) up to a revision."""
-    url = load_settings().database_url
+    url = load_settings().database_url.get_secret_value()
     migrations.upgrade(url, revision)
     typer.echo(f"{redacted(url)}: at {revision}")
 
@@ -26,6 +26,6 @@ def upgrade(revision: Revision = "head") -> None:
 @reports_errors
 def downgrade(revision: Revision = "-1") -> None:
     """Migrate the database down to a revision (default: one step back; `base`: empty)."""
-    url = load_settings().database_url
+    url = load_settings().database_url.get_secret_value()
     migrations.downgrade(url, revision)
     typer.echo(f"{redacted(url)}: at {revision}")

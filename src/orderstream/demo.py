@@ -1,9 +1,8 @@
-"""`orderstream demo`: seed stock, place orders, run the whole flow, check invariants."""
+"""`orderstream demo`: seed stock, place orders (cancel some), run the whole flow, check
+invariants."""
 
 import asyncio
-import random
 import time
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
@@ -12,24 +11,20 @@ from dataclasses import dataclass, field
 from adapters.codec import INVENTORY_TOPIC
 from adapters.memory.bus import InMemoryBus
 from application.commands import CommandBus
-from application.ports import UnitOfWorkFactory
+from application.ports import Footprint, UnitOfWorkFactory
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
-from domain.orders import Order, OrderStatus
-from domain.values import OrderLine
+from domain.orders import OrderStatus
+from orderstream.demo_checks import check_invariants
+from orderstream.demo_plan import AFTER_SETTLING, AT_PLACEMENT, Cancels, DemoPlan, plan
 from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
 
-PRODUCTS = ("keyboard", "mouse", "monitor", "dock", "headset")
-UNKNOWN_SHARE = 0.01
 STALL_TIMEOUT_S = 30.0
 
-
-@dataclass(frozen=True)
-class DemoPlan:
-    stock: dict[str, int]
-    orders: list[PlaceOrder]
+__all__ = ["AFTER_SETTLING", "AT_PLACEMENT", "DemoPlan", "DemoReport", "check_invariants",
+           "plan", "run_demo", "run_with_settings"]
 
 
 @dataclass
@@ -40,31 +35,12 @@ class DemoReport:
     reasons: Counter[str] = field(default_factory=Counter)
     stock: dict[str, StockItem] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
+    cancels: Cancels = field(default_factory=Cancels)
+    released: int = 0
 
     @property
     def orders_per_s(self) -> float:
         return self.placed / self.elapsed_s if self.elapsed_s else 0.0
-
-
-def plan(orders: int, seed: int, run: str | None = None) -> DemoPlan:
-    """Limited stock (so some orders are rejected) and random orders of 1-3 lines.
-
-    `seed` fixes the shape of the run; `run` (random by default) names its SKUs and
-    orders, so runs against one database never meet each other's stock or orders.
-    """
-    rng = random.Random(seed)
-    run = run or uuid.uuid4().hex[:8]
-    skus = [f"{name}-{run}" for name in PRODUCTS]
-    stock = {sku: rng.randint(orders // 2, orders) for sku in skus}
-    commands = []
-    for n in range(orders):
-        chosen = rng.sample(skus, rng.randint(1, 3))
-        if rng.random() < UNKNOWN_SHARE:
-            chosen[-1] = f"discontinued-{run}"
-        lines = tuple(OrderLine(sku, rng.randint(1, 5)) for sku in chosen)
-        commands.append(PlaceOrder(order_id=f"{run}-{n:06d}", customer_id=f"customer-{n % 97}",
-                                   lines=lines))
-    return DemoPlan(stock, commands)
 
 
 async def run_with_settings(
@@ -93,24 +69,34 @@ async def run_with_settings(
             reads = await resolve(container.read_model)
             progress = Progress(lambda: reads.settled(ids), interval_s=0.25)
         else:
-            progress = Progress(_committed(container.bus()), interval_s=0.02)
+            progress = Progress(_committed(container.bus()), interval_s=0.02, per_cancel=1)
         return await run_demo(demo, uow_factory=uow_factory, pipeline=pipeline,
                               progress=progress, clients=clients, on_progress=on_progress)
 
 
 @dataclass(frozen=True, slots=True)
 class Progress:
-    """How many orders have settled, and how often it is worth asking."""
+    """How far the flow is, and how often it is worth asking.
 
-    settled: Callable[[], Awaitable[int]]
+    `answers()` counts what the orders side has taken in: either the orders that wait for
+    nothing more (an outcome, or a cancelled order's stock back), or, on the memory bus,
+    the messages it committed, one outcome per order and one `StockReleased` per
+    cancelled order (`per_cancel=1`). The latter costs nothing to ask.
+    """
+
+    answers: Callable[[], Awaitable[int]]
     interval_s: float
+    per_cancel: int = 0
+
+    def expected(self, orders: int, cancelled: int) -> int:
+        return orders + self.per_cancel * cancelled
 
 
 def _committed(bus: InMemoryBus) -> Callable[[], Awaitable[int]]:
-    """Outcomes the orders worker committed on the memory bus: one per settled order."""
-    async def settled() -> int:
+    """Messages the orders worker committed on the memory bus."""
+    async def answers() -> int:
         return bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)
-    return settled
+    return answers
 
 
 async def run_demo(
@@ -128,57 +114,87 @@ async def run_demo(
     stop = asyncio.Event()
     started = time.perf_counter()
     flow = asyncio.create_task(pipeline.run(stop))
+    cancels = Cancels()
     try:
-        await _place_all(demo, commands, clients, lambda placed: on_progress(placed, 0))
-        await _settle(progress, len(demo.orders), flow, on_progress)
+        await _place_all(demo, commands, cancels, clients,
+                         lambda placed: on_progress(placed, 0))
+        await _settle(progress, len(demo.orders), len(cancels.accepted), flow, on_progress)
+        if any(when == AFTER_SETTLING for when in demo.cancels.values()):
+            await _cancel_settled(demo, commands, cancels, clients)
+            await _settle(progress, len(demo.orders), len(cancels.accepted), flow, on_progress)
     finally:
         stop.set()
         await flow
     elapsed = time.perf_counter() - started
-    return await _report(demo, uow_factory, elapsed)
+    return await _report(demo, uow_factory, elapsed, cancels)
 
 
-async def _place_all(demo: DemoPlan, commands: CommandBus, clients: int,
+async def _place_all(demo: DemoPlan, commands: CommandBus, cancels: Cancels, clients: int,
                      on_placed: Callable[[int], None]) -> None:
-    """Place every order from `clients` concurrent clients, as an API would receive them."""
-    pending = iter(demo.orders)
+    """Place every order from `clients` concurrent clients, as an API would receive them;
+    a client cancels at once the orders planned to be cancelled at placement."""
     placed = 0
 
-    async def client() -> None:
+    async def place(command: PlaceOrder) -> None:
         nonlocal placed
-        for command in pending:
-            await commands.handle(command)
-            placed += 1
-            if placed % 50 == 0:
-                on_placed(placed)
-                await asyncio.sleep(0)
+        await commands.handle(command)
+        if demo.cancels.get(command.order_id) == AT_PLACEMENT:
+            await cancels.ask(commands, command, AT_PLACEMENT)
+        placed += 1
+        if placed % 50 == 0:
+            on_placed(placed)
+            await asyncio.sleep(0)
+
+    await _by_clients(clients, demo.orders, place)
+
+
+async def _cancel_settled(demo: DemoPlan, commands: CommandBus, cancels: Cancels,
+                          clients: int) -> None:
+    late = [o for o in demo.orders if demo.cancels.get(o.order_id) == AFTER_SETTLING]
+    await _by_clients(clients, late, lambda order: cancels.ask(commands, order, AFTER_SETTLING))
+
+
+async def _by_clients(clients: int, orders: list[PlaceOrder],
+                      work: Callable[[PlaceOrder], Awaitable[None]]) -> None:
+    """`work` on every order, from `clients` concurrent clients."""
+    pending = iter(orders)
+
+    async def client() -> None:
+        for order in pending:
+            await work(order)
 
     async with asyncio.TaskGroup() as group:
         for _ in range(clients):
             group.create_task(client())
 
 
-async def _settle(progress: Progress, total: int, flow: asyncio.Task[None],
+async def _settle(progress: Progress, orders: int, cancelled: int, flow: asyncio.Task[None],
                   on_progress: Callable[[int, int], None]) -> None:
-    """Wait until every order's outcome was consumed, failing if the flow stalls."""
+    """Wait until every order's outcome, and every cancelled order's release, was
+    consumed, failing if the flow stalls. Progress is shown in orders."""
+    total = progress.expected(orders, cancelled)
     last, last_change = -1, time.monotonic()
-    while (settled := await progress.settled()) < total:
+    while (answers := await progress.answers()) < total:
         if flow.done():
             flow.result()
             raise RuntimeError("the flow stopped before every order was settled")
-        if settled != last:
-            last, last_change = settled, time.monotonic()
+        if answers != last:
+            last, last_change = answers, time.monotonic()
         elif time.monotonic() - last_change > STALL_TIMEOUT_S:
-            raise RuntimeError(f"no progress for {STALL_TIMEOUT_S:.0f}s at {settled}/{total}")
-        on_progress(total, settled)
+            raise RuntimeError(f"no progress for {STALL_TIMEOUT_S:.0f}s at {answers}/{total}")
+        on_progress(orders, answers * orders // total)
         await asyncio.sleep(progress.interval_s)
-    on_progress(total, settled)
+    on_progress(orders, orders)
 
 
-async def _report(demo: DemoPlan, uow_factory: UnitOfWorkFactory, elapsed: float) -> DemoReport:
-    report = DemoReport(placed=len(demo.orders), elapsed_s=elapsed)
+async def _report(demo: DemoPlan, uow_factory: UnitOfWorkFactory, elapsed: float,
+                  cancels: Cancels) -> DemoReport:
+    report = DemoReport(placed=len(demo.orders), elapsed_s=elapsed, cancels=cancels)
     async with uow_factory() as uow:
+        await uow.preload(Footprint(reservations=set(cancels.accepted)))
         orders = [await uow.orders.get(command.order_id) for command in demo.orders]
+        reservations = {order_id: reservation for order_id in sorted(cancels.accepted)
+                        if (reservation := await uow.reservations.get(order_id))}
         for sku in demo.stock:
             item = await uow.stock.get(sku)
             if item is not None:
@@ -187,28 +203,7 @@ async def _report(demo: DemoPlan, uow_factory: UnitOfWorkFactory, elapsed: float
     report.statuses.update(order.status.value for order in found)
     rejected = [order for order in found if order.status is OrderStatus.REJECTED]
     report.reasons.update(order.rejection_reason or "" for order in rejected)
-    report.violations = check_invariants(demo, found, report.stock)
+    report.released = sum(order.stock_released for order in found)
+    report.violations = check_invariants(demo, found, report.stock, cancelled=cancels.accepted,
+                                         reservations=reservations)
     return report
-
-
-def check_invariants(demo: DemoPlan, orders: list[Order], stock: dict[str, StockItem]) -> list[str]:
-    """Every order settled, no stock below zero, reserved stock == confirmed quantities."""
-    violations = []
-    if len(orders) != len(demo.orders):
-        violations.append(f"{len(demo.orders) - len(orders)} placed orders are missing")
-    pending = [o.id for o in orders if o.status is OrderStatus.PENDING]
-    if pending:
-        violations.append(f"{len(pending)} orders are still pending, e.g. {pending[0]}")
-    confirmed: Counter[str] = Counter()
-    for order in orders:
-        if order.status is OrderStatus.CONFIRMED:
-            confirmed.update({line.sku: line.quantity for line in order.lines})
-    for sku in demo.stock:
-        item = stock.get(sku)
-        if item is None:
-            violations.append(f"stock item {sku} is missing")
-        elif min(item.on_hand, item.reserved, item.available) < 0:
-            violations.append(f"{sku} went below zero: {item}")
-        elif item.reserved != confirmed[sku]:
-            violations.append(f"{sku} reserved {item.reserved} but confirmed {confirmed[sku]}")
-    return violations

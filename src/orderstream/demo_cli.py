@@ -9,7 +9,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from orderstream.cli_errors import reports_errors
-from orderstream.demo import DemoReport, plan, run_with_settings
+from orderstream.demo import (
+    AFTER_SETTLING,
+    AT_PLACEMENT,
+    DemoPlan,
+    DemoReport,
+    plan,
+    run_with_settings,
+)
 from orderstream.demo_serve import serve_demo
 from orderstream.pipeline import PipelineFailed
 from orderstream.preflight import check_database
@@ -23,6 +30,12 @@ def demo(
     orders: Annotated[int, typer.Option(min=1, help="How many orders to place.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the random orders and stock.")] = 7,
     clients: Annotated[int, typer.Option(min=1, help="Clients placing orders at once.")] = 8,
+    cancel_ratio: Annotated[float, typer.Option(
+        min=0.0, max=1.0,
+        help="Share of the orders to cancel (0..1): half of them right after placing them, "
+             "the others once every order has settled (a confirmed one is cancelled, a "
+             "rejected one refuses). The checks then include that each cancelled order's "
+             "stock came back.")] = 0.0,
     store: Annotated[
         str | None, typer.Option(help="memory or postgres (default: ORDERSTREAM_STORE).")
     ] = None,
@@ -35,14 +48,16 @@ def demo(
         "--serve", help="Instead: keep the flow running behind the HTTP API (no keys) "
                         "on ORDERSTREAM_API_HOST:ORDERSTREAM_API_PORT until Ctrl-C.")] = False,
 ) -> None:
-    """Seed a few SKUs with limited stock, place orders, run the flow, check invariants."""
+    """Seed a few SKUs with limited stock, place orders (and cancel some), run the flow,
+    check invariants."""
     settings = load_settings(store=store, transport=transport)
     asyncio.run(check_database(settings))
     if serve:
         asyncio.run(serve_demo(settings, _announce))
         return
     try:
-        report = asyncio.run(_run(settings, orders, seed, clients))
+        report = asyncio.run(_run(settings, plan(orders, seed, cancel_ratio=cancel_ratio),
+                                  clients))
     except PipelineFailed as error:
         console.print(f"[bold red]the flow stopped:[/] {error}")
         raise typer.Exit(code=1) from None
@@ -54,7 +69,8 @@ def demo(
     console.print("[bold green]all invariants hold[/]")
 
 
-async def _run(settings: Settings, orders: int, seed: int, clients: int) -> DemoReport:
+async def _run(settings: Settings, demo: DemoPlan, clients: int) -> DemoReport:
+    orders = len(demo.orders)
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         placed = progress.add_task("placed", total=orders)
@@ -64,14 +80,22 @@ async def _run(settings: Settings, orders: int, seed: int, clients: int) -> Demo
             progress.update(placed, completed=done)
             progress.update(settled, completed=outcomes)
 
-        return await run_with_settings(settings, plan(orders, seed), clients=clients,
-                                       on_progress=show)
+        return await run_with_settings(settings, demo, clients=clients, on_progress=show)
 
 
 def _announce(url: str) -> None:
     console.print(f"[bold]orderstream demo[/]: the embedded flow is serving the API at {url}")
     console.print("[bold yellow]open: no API keys are checked[/] (a local demo); "
                   f"OpenAPI at {url}/docs; Ctrl-C stops it")
+
+
+def _cancellations(summary: Table, report: DemoReport) -> None:
+    asked = report.cancels.asked
+    summary.add_row("cancelled", str(report.statuses["cancelled"]))
+    summary.add_row(f"  asked {AT_PLACEMENT}", str(asked[AT_PLACEMENT]))
+    summary.add_row(f"  asked {AFTER_SETTLING}", str(asked[AFTER_SETTLING]))
+    summary.add_row("  refused (order rejected)", str(report.cancels.refused))
+    summary.add_row("  stock released", str(report.released))
 
 
 def _print(report: DemoReport, settings: Settings) -> None:
@@ -84,6 +108,8 @@ def _print(report: DemoReport, settings: Settings) -> None:
     summary.add_row("rejected", str(report.statuses["rejected"]))
     for reason, count in sorted(report.reasons.items()):
         summary.add_row(f"  rejected: {reason}", str(count))
+    if report.cancels.asked:
+        _cancellations(summary, report)
     summary.add_row("elapsed", f"{report.elapsed_s:.2f} s")
     summary.add_row("throughput", f"{report.orders_per_s:,.0f} orders/s")
     console.print(summary)

@@ -12,6 +12,7 @@ from adapters.dead_letters import dead_letter_topic
 from adapters.kafka.dead_letter_reader import KafkaDeadLetterReader, NoSuchRecord, UnknownTopic
 from adapters.kafka.replay import Replayed, republish
 from adapters.redrive import Replay, StoredDeadLetter, replay_of
+from orderstream.preflight import check_kafka
 from orderstream.settings import Settings
 from orderstream.topics import topic_names
 from orderstream.wiring import build_container, resolve
@@ -143,6 +144,7 @@ def _target(letter: StoredDeadLetter, to: str | None, other_topic: bool) -> str:
 @asynccontextmanager
 async def session(settings: Settings) -> AsyncIterator[DeadLetterSession]:
     """A session on the container's Kafka settings; its producer starts only for a replay."""
+    await check_kafka(settings)
     container = build_container(settings)
     try:
         async with KafkaDeadLetterReader.started(container.consumer_options()) as reader:

@@ -7,16 +7,18 @@ reported at once (exit code 2) instead of being retried forever.
 
 import sqlalchemy as sa
 
+from adapters.kafka.reachability import check_broker
 from adapters.postgres import migrations
 from adapters.postgres.engine import create_engine
 from orderstream.cli_errors import ConfigurationError, redacted
 from orderstream.settings import Settings
+from orderstream.topics import kafka_security
 
 
 async def check_database(settings: Settings) -> None:
     if settings.store != "postgres":
         return
-    engine = create_engine(settings.database_url, pool_size=1, max_overflow=0)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as connection:
             exists = await connection.scalar(sa.text("SELECT to_regclass('alembic_version')"))
@@ -27,5 +29,12 @@ async def check_database(settings: Settings) -> None:
     head = migrations.revisions()[-1]
     if version != head:
         raise ConfigurationError(
-            f"the database {redacted(settings.database_url)} is at migration "
+            f"the database {redacted(settings.database_url.get_secret_value())} is at migration "
             f"{version or 'none'}, this release needs {head}: run `orderstream db upgrade`")
+
+
+async def check_kafka(settings: Settings) -> None:
+    """One connection to the broker with the settings' TLS and SASL: a wrong password or
+    an untrusted certificate is reported as such (exit 2), not retried."""
+    await check_broker(settings.kafka_bootstrap_servers, kafka_security(settings),
+                       timeout_s=settings.kafka_request_timeout_ms / 1000)

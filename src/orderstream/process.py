@@ -12,6 +12,7 @@ import uvloop
 from orderstream import logs
 from orderstream.cli_errors import explain
 from orderstream.settings import Settings
+from orderstream.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +58,14 @@ def _deadline(running: "asyncio.Future[None]", shutdown_timeout_s: float) -> Non
 
 
 def run_service(name: str, main: Main, settings: Settings) -> None:
-    """The body of a long-running command: JSON logs, uvloop, signals, an exit code.
+    """The body of a long-running command: JSON logs, a tracer, uvloop, signals, an exit
+    code.
 
     Exit 0 after a stop signal; a failure the user can fix (settings, a service that does
     not answer) propagates to `reports_errors` (exit 2); a bug is logged, exit 1.
     """
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, secrets=settings.secrets())
+    tracing = configure_tracing(settings.otlp_endpoint, name.split()[0])
     try:
         uvloop.run(run_until_signalled(main, shutdown_timeout_s=settings.shutdown_timeout_s))
     except Exception as error:
@@ -70,3 +73,5 @@ def run_service(name: str, main: Main, settings: Settings) -> None:
             raise
         log.exception("%s failed", name)
         raise typer.Exit(code=1) from None
+    finally:
+        tracing.shutdown()

@@ -20,10 +20,12 @@ from application.errors import UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     StockRejected,
+    StockReleased,
     StockReserved,
 )
 from domain.values import LineRejection, OrderLine, RejectionReason
@@ -109,6 +111,9 @@ SAMPLES: dict[str, Event] = {
     "OrderRejected": OrderRejected(order_id="order-2", reason="unknown_sku", lines=_REJECTED),
     "StockReserved": StockReserved(order_id="order-1", lines=_LINES),
     "StockRejected": StockRejected(order_id="order-2", reason="unknown_sku", lines=_REJECTED),
+    "OrderCancelled": OrderCancelled(order_id="order-1", cancelled_by="shop",
+                                     reason="the customer changed their mind", lines=_LINES),
+    "StockReleased": StockReleased(order_id="order-1", lines=_LINES),
 }
 
 

@@ -3,7 +3,9 @@
 Several relay processes may run; per outbox exactly one leads (an advisory lock) and the
 others stand by, trying again every `leader_check_interval_s`. The leader wakes up on the
 outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and prunes published
-rows older than `relay_retention_s`.
+rows older than `relay_retention_s`. Every relay process, leading or not, serves its metrics
+(the backlog of its outboxes, the lag of the groups that consume them, whether it leads)
+and its readiness.
 """
 
 import asyncio
@@ -15,14 +17,19 @@ from adapters.postgres.idempotency import prune_expired_keys
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
 from adapters.postgres.outbox_reader import PostgresOutboxReader
+from adapters.prometheus import Metrics, RelayMetrics
 from application.errors import TransientError
 from application.leadership import run_as_leader
 from application.ports import Publisher
 from application.relay import OutboxRelay
 from orderstream import faults
 from orderstream.cli_errors import ConfigurationError
-from orderstream.preflight import check_database
+from orderstream.monitoring import Watched
+from orderstream.ops import lag_reader, serve_operations, watch
+from orderstream.pipeline import WORKERS
+from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
+from orderstream.topics import topic_names
 from orderstream.wiring import build_container, resolve, shut_down
 
 log = logging.getLogger(__name__)
@@ -42,26 +49,42 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     """Relay every outbox of `outboxes` until `stop` is set."""
     check_relay_settings(settings)
     await check_database(settings)
+    await check_kafka(settings)
     container = build_container(settings)
+    metrics, readiness = watch(settings)
     try:
         engine = await resolve(container.engine)
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
-        async with asyncio.TaskGroup() as tasks:
-            for outbox in outboxes:
-                tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop))
+        async with lag_reader(settings, container.consumer_options()) as reader:
+            watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
+                              lag_reader=reader, lags=consumers_of(settings, outboxes))
+            watched.add_checks()
+            async with asyncio.TaskGroup() as tasks:
+                for outbox in outboxes:
+                    tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop,
+                                                   metrics))
+                tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
 
 
+def consumers_of(settings: Settings, outboxes: tuple[str, ...]) -> list[tuple[str, str, None]]:
+    """`(group, topic, None)` of each consumer group that reads what `outboxes` publish."""
+    topics = topic_names(settings)
+    return [(f"{settings.kafka_group_prefix}{group}", topics[topic], None)
+            for group, (topic, _) in WORKERS.items() if topic in outboxes]
+
+
 async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
-                       settings: Settings, stop: asyncio.Event) -> None:
+                       settings: Settings, stop: asyncio.Event, metrics: Metrics) -> None:
     reader = PostgresOutboxReader(engine, outbox)
+    observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
         notifications = OutboxNotifications(engine, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
                             wakeup=notifications.wait,
-                            idle_wait_s=settings.relay_poll_interval_s)
+                            idle_wait_s=settings.relay_poll_interval_s, observer=observer)
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(relay.run(halt))
@@ -71,7 +94,8 @@ async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
 
     leadership = AdvisoryLockLeadership(engine, f"orderstream.relay.{outbox}")
     await run_as_leader(leadership, lead, stop, name=f"relay {outbox}",
-                        check_interval_s=settings.leader_check_interval_s)
+                        check_interval_s=settings.leader_check_interval_s,
+                        on_change=observer.leading)
 
 
 async def _prune(engine: AsyncEngine, reader: PostgresOutboxReader, outbox: str,

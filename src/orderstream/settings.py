@@ -8,6 +8,8 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FilePath,
+    SecretStr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -45,6 +47,8 @@ def _not_dots(name: str) -> str:
 TopicName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,245}$"),
                       AfterValidator(_not_dots)]
 Compression = Literal["none", "gzip", "snappy", "lz4", "zstd"]
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -53,10 +57,11 @@ class Settings(BaseSettings):
 
     store: Literal["memory", "postgres"] = "memory"
     transport: Literal["memory", "kafka"] = "memory"
-    database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
+    database_url: SecretStr = Field(
+        default=SecretStr(DEFAULT_DATABASE_URL),
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
-        description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used)")
+        description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
+                    "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
     database_pool_size: int = Field(default=10, ge=1)
     database_statement_timeout_ms: int = Field(default=30_000, ge=0)
     database_lock_timeout_ms: int = Field(default=10_000, ge=0)
@@ -95,6 +100,18 @@ class Settings(BaseSettings):
         default=None, ge=1, description="of the topics; default one less than the replication "
                                         "factor (at least 1)")
 
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: FilePath | None = Field(
+        default=None, description="PEM file of the CAs that sign the brokers' certificates")
+    kafka_ssl_certfile: FilePath | None = Field(
+        default=None, description="PEM file of this client's certificate (mutual TLS)")
+    kafka_ssl_keyfile: FilePath | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = True
+
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_max_batch_size: int = Field(default=65_536, ge=1_024)
     kafka_max_request_size: int = Field(default=1_048_576, ge=1_024)
@@ -120,16 +137,59 @@ class Settings(BaseSettings):
     fault_after_commits: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    metrics_host: str = Field(default="127.0.0.1", description="address of /metrics, /healthz "
+                              "and /readyz of the relay and the workers")
+    metrics_port: int = Field(default=9000, ge=0, le=65535, description="0: not served")
+    metrics_interval_s: float = Field(
+        default=5.0, gt=0, description="how often outbox backlogs and consumer lag are read")
+    readiness_timeout_s: float = Field(
+        default=2.0, gt=0, description="how long /readyz waits for the database and broker")
+    readiness_stall_s: float = Field(
+        default=60.0, gt=0, description="a worker with lag that committed nothing for this "
+                                        "long is not ready")
+    otlp_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("ORDERSTREAM_OTLP_ENDPOINT",
+                                                    "OTEL_EXPORTER_OTLP_ENDPOINT"),
+        description="OTLP/HTTP collector that receives spans; none are exported without it")
+
     @field_validator("database_url")
     @classmethod
-    def _postgres_url(cls, url: str) -> str:
+    def _postgres_url(cls, url: SecretStr) -> SecretStr:
         try:
-            parsed = make_url(url)
-        except ArgumentError as error:
-            raise ValueError(f"not a database URL: {error}") from None
+            parsed = make_url(url.get_secret_value())
+        except ArgumentError:
+            raise ValueError("not a database URL") from None
         if parsed.get_backend_name() != "postgresql":
             raise ValueError(f"must be a PostgreSQL URL, not {parsed.get_backend_name()}://")
         return url
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        if self.kafka_security_protocol.startswith("SASL_"):
+            missing = [name for name in ("kafka_sasl_mechanism", "kafka_sasl_username",
+                                         "kafka_sasl_password") if getattr(self, name) is None]
+            if missing:
+                raise ValueError(f"{self.kafka_security_protocol} needs {', '.join(missing)}")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
+        return self
+
+    def secrets(self) -> list[str]:
+        """What logs must never show: every secret setting; of the database URL, the URL
+        and its password as a URL holds it (alone it may be an everyday word)."""
+        url = self.database_url.get_secret_value()
+        found = [url]
+        password = make_url(url).password
+        if password:
+            found.append(f":{password}@")
+        found += [value.get_secret_value() for name, value in self
+                  if isinstance(value, SecretStr) and name != "database_url"]
+        return [secret for secret in found if secret]
+
+    def revealed(self) -> dict[str, Any]:
+        """Every setting, secrets as themselves: for the container only, never to show."""
+        return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
+                for name, value in self.model_dump().items()}
 
     @model_validator(mode="after")
     def _consumer_timing_is_consistent(self) -> Self:

@@ -2,8 +2,16 @@
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC
 from adapters.kafka.clients import started_admin
+from adapters.kafka.options import KafkaSecurity
 from adapters.kafka.topics import TopicSpec, ensure_topics, topic_specs
 from orderstream.settings import Settings
+from orderstream.wiring import build_container
+
+
+def kafka_security(settings: Settings) -> KafkaSecurity:
+    """How the settings' clients reach the broker (the container's `kafka_security`)."""
+    security: KafkaSecurity = build_container(settings).kafka_security()
+    return security
 
 
 def topic_names(settings: Settings) -> dict[str, str]:
@@ -22,5 +30,6 @@ def configured_topics(settings: Settings) -> list[TopicSpec]:
 async def ensure_configured_topics(settings: Settings) -> list[str]:
     """Create what is missing; how the existing topics differ from the settings."""
     async with started_admin(settings.kafka_bootstrap_servers,
-                             settings.kafka_request_timeout_ms) as admin:
+                             settings.kafka_request_timeout_ms,
+                             security=kafka_security(settings)) as admin:
         return await ensure_topics(admin, configured_topics(settings))

@@ -11,7 +11,7 @@ from orderstream.settings import Settings
 
 def build_container(settings: Settings | None = None) -> Container:
     container = Container()
-    container.config.from_dict((settings or Settings()).model_dump())
+    container.config.from_dict((settings or Settings()).revealed())
     return container
 
 

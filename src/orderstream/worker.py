@@ -4,12 +4,19 @@ import asyncio
 import logging
 
 from adapters.codec import CloudEventsDecoder
+from adapters.prometheus import ConsumerMetrics
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
 from application.inbox import InboxProcessor
+from application.observation import ConsumerObserver, Observers
+from application.ports import MessageConsumer
+from application.progress import ProgressWatch
 from orderstream import faults
+from orderstream.container import Container
+from orderstream.monitoring import Watched
+from orderstream.ops import lag_reader, serve_operations, watch
 from orderstream.pipeline import WORKERS
-from orderstream.preflight import check_database
+from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
 from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import build_container, resolve, shut_down
@@ -30,31 +37,55 @@ def source_topic(settings: Settings, name: str) -> str:
 
 
 async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:
-    """Consume the worker's topic until `stop` is set, then close everything it opened.
+    """Consume the worker's topic until `stop` is set, then close everything it opened;
+    meanwhile serve its metrics and readiness. The worker writes to the outbox of its own
+    name, whose backlog it reports, and reports its group's lag.
+    """
+    await _preflight(settings)
+    group, topic = group_id(settings, name), source_topic(settings, name)
+    container = build_container(settings)
+    metrics, readiness = watch(settings)
+    progress = ProgressWatch(settings.readiness_stall_s)
+    observer = Observers(ConsumerMetrics(metrics, group), progress)
+    try:
+        consumers = await resolve(container.consumers)
+        async with (lag_reader(settings, container.consumer_options()) as reader,
+                    consumers(group, [topic]) as member):
+            engine = await resolve(container.engine) if settings.store == "postgres" else None
+            watched = Watched(metrics, readiness, engine=engine, outboxes=[name],
+                              lag_reader=reader, lags=[(group, topic, progress)])
+            watched.add_checks()
+            policy = await _policy(name, container, settings, member, observer)
+            log.info("worker %s consuming %s as group %s", name, topic, group)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
+                                             * BATCH_SHARE_OF_SHUTDOWN))
+                tasks.create_task(serve_operations(settings, watched, stop))
+    finally:
+        await shut_down(container)
+    log.info("worker %s stopped", name)
+
+
+async def _preflight(settings: Settings) -> None:
+    await check_database(settings)
+    await check_kafka(settings)
+    for difference in await ensure_configured_topics(settings):
+        log.warning("%s", difference)
+
+
+async def _policy(name: str, container: Container, settings: Settings,
+                  member: MessageConsumer, observer: ConsumerObserver) -> ConsumerPolicy:
+    """The consumer policy over an inbox processor of `name`'s handlers.
 
     The inbox group is the worker's name whatever the Kafka group is called, so a
     renamed group still recognises the messages it processed.
     """
-    await check_database(settings)
-    if settings.transport == "kafka":
-        for difference in await ensure_configured_topics(settings):
-            log.warning("%s", difference)
     _, handlers = WORKERS[name]
-    container = build_container(settings)
-    try:
-        processor = InboxProcessor(group=name, uow_factory=await resolve(container.uow_factory),
-                                   decoder=CloudEventsDecoder(), handlers=handlers)
-        dead_letters = await resolve(container.dead_letters)
-        consumers = await resolve(container.consumers)
-        async with consumers(group_id(settings, name), [source_topic(settings, name)]) as member:
-            policy = ConsumerPolicy(faults.inject(member, settings), processor, dead_letters,
-                                    max_records=settings.consumer_batch_size,
-                                    batch_timeout_s=settings.consumer_batch_timeout_s,
-                                    backoff=Backoff())
-            log.info("worker %s consuming %s as group %s", name,
-                     source_topic(settings, name), group_id(settings, name))
-            await policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
-                             * BATCH_SHARE_OF_SHUTDOWN)
-    finally:
-        await shut_down(container)
-    log.info("worker %s stopped", name)
+    processor = InboxProcessor(group=name, uow_factory=await resolve(container.uow_factory),
+                               decoder=CloudEventsDecoder(), handlers=handlers,
+                               observer=observer)
+    return ConsumerPolicy(faults.inject(member, settings), processor,
+                          await resolve(container.dead_letters),
+                          max_records=settings.consumer_batch_size,
+                          batch_timeout_s=settings.consumer_batch_timeout_s,
+                          backoff=Backoff(), observer=observer)

@@ -16,8 +16,9 @@ def compose_services() -> dict[str, dict[str, Any]]:
 
 
 def local(service: dict[str, Any], *, database_url: str, kafka_servers: str,
-          port: int) -> tuple[list[str], dict[str, str]]:
-    """`service`'s command and environment, its hosts replaced by this machine's."""
+          port: int, metrics_port: int) -> tuple[list[str], dict[str, str]]:
+    """`service`'s command and environment, its hosts replaced by this machine's, and
+    ports of its own (the API's `port`; `metrics_port` of a relay or worker)."""
     command = [str(part) for part in service["command"]]
     if "--port" in command:
         command[command.index("--port") + 1] = str(port)
@@ -26,4 +27,6 @@ def local(service: dict[str, Any], *, database_url: str, kafka_servers: str,
     env = {name: str(value) for name, value in service["environment"].items()}
     env["ORDERSTREAM_DATABASE_URL"] = database_url
     env["ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS"] = kafka_servers
+    env["ORDERSTREAM_METRICS_HOST"] = "127.0.0.1"
+    env["ORDERSTREAM_METRICS_PORT"] = str(metrics_port)
     return command, env

@@ -54,6 +54,10 @@ def _worker_env(database_url: str, servers: str, topics: dict[str, str],
         "ORDERSTREAM_CONSUMER_BATCH_SIZE": "100",
         "ORDERSTREAM_LEADER_CHECK_INTERVAL_S": "0.3",
         "ORDERSTREAM_RELAY_POLL_INTERVAL_S": "0.5",
+        # Tests that read metrics give a process a port of its own (`metrics_port=`).
+        "ORDERSTREAM_METRICS_PORT": "0",
+        "ORDERSTREAM_METRICS_HOST": "127.0.0.1",
+        "ORDERSTREAM_METRICS_INTERVAL_S": "0.3",
     }
 
 

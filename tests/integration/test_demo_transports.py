@@ -1,4 +1,5 @@
-"""`orderstream demo` on the real services: PostgreSQL with the memory bus, and Kafka."""
+"""`orderstream demo` on the real services: PostgreSQL with the memory bus, and Kafka; with
+and without cancellations."""
 
 import uuid
 
@@ -10,10 +11,11 @@ from orderstream.cli import app
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("transport", ["memory", "kafka"])
+@pytest.mark.parametrize(("transport", "cancel_ratio"),
+                         [("memory", "0"), ("memory", "0.2"), ("kafka", "0.2")])
 def test_the_demo_settles_every_order_on_postgres_and_each_transport(
         monkeypatch, fresh_database_url: str, kafka_bootstrap_servers: str,
-        transport: str) -> None:
+        transport: str, cancel_ratio: str) -> None:
     run = uuid.uuid4().hex[:10]
     for name, value in {"ORDERSTREAM_DATABASE_URL": fresh_database_url,
                         "ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers,
@@ -23,8 +25,9 @@ def test_the_demo_settles_every_order_on_postgres_and_each_transport(
         monkeypatch.setenv(name, value)
 
     result = CliRunner().invoke(app, ["demo", "--store", "postgres", "--transport", transport,
-                                      "--orders", "500"])
+                                      "--orders", "500", "--cancel-ratio", cancel_ratio])
 
     assert result.exit_code == 0, result.output
     assert f"transport={transport}" in result.output
+    assert ("stock released" in result.output) is (cancel_ratio != "0")
     assert "all invariants hold" in result.output

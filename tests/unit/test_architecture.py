@@ -10,7 +10,8 @@ import pytest
 pytestmark = pytest.mark.unit
 
 ROOT = Path(__file__).resolve().parents[2]
-INFRASTRUCTURE = {"sqlalchemy", "asyncpg", "aiokafka", "pydantic", "pydantic_settings", "fastapi"}
+INFRASTRUCTURE = {"sqlalchemy", "asyncpg", "aiokafka", "pydantic", "pydantic_settings", "fastapi",
+                  "prometheus_client", "opentelemetry"}
 
 
 def _run(tool: str, *args: str) -> subprocess.CompletedProcess[str]:

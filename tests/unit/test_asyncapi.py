@@ -40,7 +40,7 @@ def test_the_asyncapi_document_is_valid_for_the_pinned_asyncapi_parser():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert (f"valid AsyncAPI 3.0.0 (@asyncapi/parser {_pinned_parser()}): 4 channels, "
-            "8 operations, 8 messages") in result.stdout
+            "8 operations, 10 messages") in result.stdout
 
 
 def test_the_parser_rejects_a_payload_schema_that_is_not_json_schema_and_a_missing_one(

@@ -13,10 +13,12 @@ from application.errors import PermanentMessageError, UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
     Event,
+    OrderCancelled,
     OrderConfirmed,
     OrderPlaced,
     OrderRejected,
     StockRejected,
+    StockReleased,
     StockReserved,
 )
 from domain.values import LineRejection, OrderLine, RejectionReason
@@ -43,6 +45,9 @@ EVENTS: dict[str, Event] = {
             LineRejection("GHOST", RejectionReason.UNKNOWN_SKU, 1, 0),
         ),
     ),
+    "OrderCancelled": OrderCancelled(order_id="o-6", cancelled_by="shop",
+                                     reason="changed their mind", lines=LINES),
+    "StockReleased": StockReleased(order_id="o-6", lines=LINES),
 }
 TOPICS = {
     "OrderPlaced": "orders",
@@ -50,6 +55,8 @@ TOPICS = {
     "OrderRejected": "orders",
     "StockReserved": "inventory",
     "StockRejected": "inventory",
+    "OrderCancelled": "orders",
+    "StockReleased": "inventory",
 }
 VERSIONS = {"OrderRejected": "v2"}
 HEADER_NAMES = {"ce_id", "ce_type", "ce_source", "ce_specversion", "ce_time", "content-type"}
@@ -261,6 +268,16 @@ BAD_MESSAGES: dict[str, Callable[[], InboundMessage]] = {
         on_the_wire(EVENTS["OrderRejected"])[1], lambda p: p.update(reason=3)),
     "confirmation order_id is null": lambda: with_payload(
         on_the_wire(EVENTS["OrderConfirmed"])[1], lambda p: p.update(order_id=None)),
+    "cancellation reason is blank": lambda: with_payload(
+        on_the_wire(EVENTS["OrderCancelled"])[1], lambda p: p.update(reason="  ")),
+    "cancellation reason is 201 characters long": lambda: with_payload(
+        on_the_wire(EVENTS["OrderCancelled"])[1], lambda p: p.update(reason="r" * 201)),
+    "cancelled_by holds a control character": lambda: with_payload(
+        on_the_wire(EVENTS["OrderCancelled"])[1], lambda p: p.update(cancelled_by="a\tb")),
+    "a cancelled order has no lines": lambda: with_payload(
+        on_the_wire(EVENTS["OrderCancelled"])[1], lambda p: p.update(lines=[])),
+    "released lines are not a list": lambda: with_payload(
+        on_the_wire(EVENTS["StockReleased"])[1], lambda p: p.update(lines={})),
     "reserved lines are more than an order holds": lambda: with_payload(
         on_the_wire(EVENTS["StockReserved"])[1],
         lambda p: p.update(lines=[{"sku": f"S{n}", "quantity": 1} for n in range(101)])),
@@ -428,3 +445,9 @@ def test_decoder_refuses_an_order_rejected_v2_line_with_an_unknown_reason() -> N
 
     with pytest.raises(UndecodableMessage, match=r"OrderRejected v2.*lines\.0\.reason"):
         CloudEventsDecoder().decode(message)
+
+
+def test_a_release_of_nothing_decodes_to_an_event_without_lines() -> None:
+    _, inbound = on_the_wire(StockReleased(order_id="o-6", lines=()))
+
+    assert CloudEventsDecoder().decode(inbound).event == StockReleased(order_id="o-6", lines=())

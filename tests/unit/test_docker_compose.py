@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +86,35 @@ def test_workers_get_more_time_to_stop_than_their_shutdown_deadline(
     deadline = Settings().shutdown_timeout_s
     for name in ("inventory-worker", "orders-worker"):
         assert float(services[name]["stop_grace_period"].rstrip("s")) > deadline, name
+
+
+def _probed_url(service: dict[str, Any]) -> str:
+    (url,) = re.findall(r"http://[^']+", " ".join(service["healthcheck"]["test"]))
+    return url
+
+
+def test_health_checks_ask_each_process_whether_it_is_ready(services: dict[str, Any]) -> None:
+    assert _probed_url(services["api"]) == "http://127.0.0.1:8000/readyz"
+    for name in ("relay", "inventory-worker", "orders-worker"):
+        environment = services[name]["environment"]
+        port = environment["ORDERSTREAM_METRICS_PORT"]
+        assert _probed_url(services[name]) == f"http://127.0.0.1:{port}/readyz", name
+        assert environment["ORDERSTREAM_METRICS_HOST"] == "0.0.0.0", name
+
+
+def test_prometheus_and_grafana_run_under_the_monitoring_profile_only(
+        services: dict[str, Any]) -> None:
+    for name in ("prometheus", "grafana"):
+        assert services[name]["profiles"] == ["monitoring"], name
+    for name in ("kafka", "postgres", "migrate", *PROCESSES):
+        assert "profiles" not in services[name], name
+
+
+def test_the_monitoring_services_mount_files_that_exist(services: dict[str, Any]) -> None:
+    for name in ("prometheus", "grafana"):
+        for volume in services[name]["volumes"]:
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), (name, source)
+    mounted = {v.split(":")[1] for v in services["prometheus"]["volumes"]}
+    assert "/etc/prometheus/alerts.yml" in mounted

@@ -1,8 +1,11 @@
 """The client options every Kafka client gets, whatever the settings say."""
 
+import ssl
+import subprocess
+
 import pytest
 
-from adapters.kafka.options import ConsumerOptions, ProducerOptions
+from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
 
 pytestmark = pytest.mark.unit
 
@@ -23,3 +26,42 @@ def test_the_consumer_commits_by_hand_reads_committed_data_from_the_start():
     assert options["isolation_level"] == "read_committed"
     assert options["rebalance_timeout_ms"] == 60_000
     assert options["request_timeout_ms"] > options["rebalance_timeout_ms"]
+
+
+def test_plaintext_clients_get_no_tls_and_no_sasl():
+    options = ProducerOptions(bootstrap_servers="k:9092").kwargs()
+    assert options["security_protocol"] == "PLAINTEXT"
+    assert "ssl_context" not in options and "sasl_mechanism" not in options
+
+
+def test_sasl_ssl_clients_get_the_mechanism_the_credentials_and_a_verifying_tls_context(
+        tmp_path):
+    ca = _self_signed_ca(tmp_path)
+    security = KafkaSecurity(protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
+                             sasl_username="orderstream", sasl_password="s3cret",
+                             ssl_cafile=str(ca))
+    for options in (ProducerOptions(bootstrap_servers="k:9093", security=security).kwargs(),
+                    ConsumerOptions(bootstrap_servers="k:9093", security=security).kwargs("g"),
+                    security.kwargs()):
+        assert options["security_protocol"] == "SASL_SSL"
+        assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+        assert (options["sasl_plain_username"], options["sasl_plain_password"]) == (
+            "orderstream", "s3cret")
+        context = options["ssl_context"]
+        assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+
+
+def test_the_security_options_never_show_the_password():
+    security = KafkaSecurity(protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
+                             sasl_username="u", sasl_password="canary-password",
+                             ssl_key_password="canary-key-password")
+    assert "canary" not in repr(security)
+    assert "canary" not in repr(ProducerOptions(bootstrap_servers="k", security=security))
+
+
+def _self_signed_ca(folder):
+    key, cert = folder / "ca.key", folder / "ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=test-ca", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert

@@ -7,13 +7,17 @@ from fastapi import FastAPI
 
 from adapters.http import orders, problems, stock
 from adapters.http.limits import RequestLimits
+from adapters.http.ops import Operations, ops_routes
 from adapters.http.services import ApiServices
+from adapters.http.telemetry import Telemetry
 
 ServicesProvider = Callable[[], AbstractAsyncContextManager[ApiServices]]
 
 
-def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536) -> FastAPI:
-    """The API; `provide()` opens the services when the app starts and closes them at stop."""
+def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
+               operations: Operations | None = None) -> FastAPI:
+    """The API; `provide()` opens the services when the app starts and closes them at stop.
+    With `operations`: `/healthz`, `/readyz`, `/metrics`, and a span and metrics per request."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -35,4 +39,8 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536) -> Fa
     app.include_router(stock.router)
     app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes)
     app.add_middleware(problems.ServerErrors)
+    if operations is not None:
+        for route in ops_routes(operations.readiness, operations.exposition):
+            app.router.routes.append(route)
+        app.add_middleware(Telemetry, observe=operations.observe)
     return app

@@ -1,4 +1,4 @@
-"""`POST /orders` and `GET /orders/{id}`."""
+"""`POST /orders`, `POST /orders/{id}/cancel` and `GET /orders/{id}`."""
 
 import hashlib
 import json
@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 
 from adapters.http.auth import Principal, requires
 from adapters.http.problems import ProblemError, declared
-from adapters.http.schemas import OrderAccepted, OrderOut, PlaceOrderRequest
+from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
 from adapters.http.services import ApiServices, services
 from application.idempotency import Request
-from domain.commands import PlaceOrder
+from domain.commands import CancelOrder, PlaceOrder
 from domain.orders import Order
 from domain.values import MAX_ID_LENGTH, OrderLine
 
@@ -65,6 +65,35 @@ def fingerprint(method: str, path: str, body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@router.post("/orders/{order_id}/cancel", status_code=202, response_model=OrderOut,
+             responses=declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503))
+async def cancel_order(
+    order_id: OrderId,
+    body: CancelOrderRequest,
+    response: Response,
+    api: Annotated[ApiServices, Depends(services)],
+    principal: Annotated[Principal, Security(requires("orders:write"))],
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Cancel a pending or confirmed order, as the API key's name, for `reason`. The
+    inventory then gives its stock back asynchronously: `cancellation.stock_released`.
+    The same cancel again is a no-op; another on a cancelled or rejected order is 409."""
+    command = CancelOrder(order_id=order_id, cancelled_by=principal.name, reason=body.reason)
+    if idempotency_key is None:
+        _, headers, cancelled = _cancelled(await api.commands.handle(command))
+        response.headers.update(headers)
+        return cancelled
+    request = Request(principal.name, idempotency_key, fingerprint(
+        "POST", f"/orders/{order_id}/cancel", body.model_dump(mode="json")))
+    stored, replayed = await api.idempotent.handle(command, request, _cancelled)
+    return JSONResponse(dict(stored.body), status_code=stored.status,
+                        headers={**stored.headers, REPLAYED: str(replayed).lower()})
+
+
+def _cancelled(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
+    return 202, {"Location": f"/orders/{order.id}"}, OrderOut.of(order).model_dump(mode="json")
+
+
 @router.get("/orders/{order_id}", response_model=OrderOut,
             responses=declared(401, 403, 404, 422, 500, 503))
 async def get_order(
@@ -72,7 +101,8 @@ async def get_order(
     api: Annotated[ApiServices, Depends(services)],
     principal: Annotated[Principal, Security(requires("orders:read"))],
 ) -> OrderOut:
-    """The order and its status: pending, confirmed, or rejected with the reason per line."""
+    """The order and its status: pending, confirmed, rejected with the reason per line, or
+    cancelled with who, why and whether the stock came back."""
     order = await api.reads.order(order_id)
     if order is None:
         raise ProblemError(404, "not-found", "Not found", f"no order {order_id!r}")

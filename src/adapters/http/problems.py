@@ -22,6 +22,7 @@ from application.errors import IdempotencyKeyReused, RequestInFlight, TransientE
 from domain.errors import (
     DomainError,
     InvalidStockLevel,
+    OrderNotCancellable,
     OrderNotFound,
 )
 
@@ -100,6 +101,7 @@ def _http(request: Request, error: HTTPException) -> JSONResponse:
 DOMAIN_STATUS: Mapping[type[DomainError], tuple[int, str]] = {
     InvalidStockLevel: (409, "stock-level-conflict"),
     OrderNotFound: (404, "not-found"),
+    OrderNotCancellable: (409, "order-not-cancellable"),
 }
 
 

@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from adapters.fields import Count, Identifier, Quantity, Sku
+from adapters.fields import CancelReason, Count, Identifier, Quantity, Sku
 from domain.inventory import StockItem
 from domain.orders import MAX_LINES, Order
 
@@ -25,6 +25,11 @@ class LineIn(_Request):
 class PlaceOrderRequest(_Request):
     customer_id: Identifier
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
+
+
+class CancelOrderRequest(_Request):
+    reason: CancelReason = Field(description="Why the order is cancelled: 1-200 printable "
+                                       "characters. Who cancels is the API key's name.")
 
 
 class StockLevelRequest(_Request):
@@ -48,6 +53,13 @@ class RejectionOut(_Response):
     lines: list[LineRejectionOut]
 
 
+class CancellationOut(_Response):
+    by: str
+    reason: str
+    stock_released: bool = Field(description="Whether the inventory gave back the stock "
+                                             "the order held (or said it held none).")
+
+
 class OrderAccepted(_Response):
     id: str
     status: Literal["pending"]
@@ -56,9 +68,10 @@ class OrderAccepted(_Response):
 class OrderOut(_Response):
     id: str
     customer_id: str
-    status: Literal["pending", "confirmed", "rejected"]
+    status: Literal["pending", "confirmed", "rejected", "cancelled"]
     lines: list[LineOut]
     rejection: RejectionOut | None = None
+    cancellation: CancellationOut | None = None
 
     @classmethod
     def of(cls, order: Order) -> "OrderOut":
@@ -67,9 +80,14 @@ class OrderOut(_Response):
             rejection = RejectionOut(reason=order.rejection_reason, lines=[
                 LineRejectionOut(sku=r.sku, reason=r.reason.value, requested=r.requested,
                                  available=r.available) for r in order.rejections])
+        cancellation = None
+        if order.cancellation is not None:
+            cancellation = CancellationOut(by=order.cancellation.by,
+                                           reason=order.cancellation.reason,
+                                           stock_released=order.stock_released)
         return cls(id=order.id, customer_id=order.customer_id, status=order.status.value,
                    lines=[LineOut(sku=line.sku, quantity=line.quantity) for line in order.lines],
-                   rejection=rejection)
+                   rejection=rejection, cancellation=cancellation)
 
 
 class StockOut(_Response):

@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from adapters.kafka.options import ProducerOptions
+from adapters.kafka.options import PLAINTEXT, KafkaSecurity, ProducerOptions
 
 
 @asynccontextmanager
@@ -20,11 +20,12 @@ async def started_producer(options: ProducerOptions) -> AsyncIterator[AIOKafkaPr
 
 
 @asynccontextmanager
-async def started_admin(bootstrap_servers: str,
-                        request_timeout_ms: int = 30_000) -> AsyncIterator[AIOKafkaAdminClient]:
+async def started_admin(bootstrap_servers: str, request_timeout_ms: int = 30_000, *,
+                        security: KafkaSecurity = PLAINTEXT,
+                        ) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers,
                                 client_id="orderstream-admin",
-                                request_timeout_ms=request_timeout_ms)
+                                request_timeout_ms=request_timeout_ms, **security.kwargs())
     try:
         await admin.start()
         yield admin

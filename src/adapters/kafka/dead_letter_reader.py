@@ -35,7 +35,7 @@ class KafkaDeadLetterReader:
     async def started(cls, options: ConsumerOptions, *,
                       timeout_s: float = 60.0) -> AsyncIterator["KafkaDeadLetterReader"]:
         consumer = AIOKafkaConsumer(**options.kwargs(None))
-        async with started_admin(options.bootstrap_servers) as admin:
+        async with started_admin(options.bootstrap_servers, security=options.security) as admin:
             await consumer.start()
             # aiokafka 0.14 awaits, on stop, a task it starts here; cancelled before it first
             # ran, that task raises CancelledError out of stop(). One turn of the loop runs it.

@@ -1,9 +1,50 @@
 """Every aiokafka option that matters, chosen here rather than left to aiokafka's defaults."""
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
+from aiokafka.helpers import create_ssl_context
+
+Protocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+Mechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KafkaSecurity:
+    """How every client (producer, consumer, admin) reaches the broker: TLS with a CA, an
+    optional client certificate, SASL credentials. Passwords never show in the repr.
+
+    Over TLS the broker's certificate is always verified against `ssl_cafile` (the
+    system's CAs without it), and its host name checked unless `ssl_check_hostname` is off.
+    """
+
+    protocol: Protocol = "PLAINTEXT"
+    sasl_mechanism: Mechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+    ssl_key_password: str | None = field(default=None, repr=False)
+    ssl_check_hostname: bool = True
+
+    def kwargs(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol in ("SSL", "SASL_SSL"):
+            context = create_ssl_context(cafile=self.ssl_cafile, certfile=self.ssl_certfile,
+                                         keyfile=self.ssl_keyfile,
+                                         password=self.ssl_key_password)
+            context.check_hostname = self.ssl_check_hostname
+            options["ssl_context"] = context
+        if self.protocol in ("SASL_PLAINTEXT", "SASL_SSL"):
+            options.update(sasl_mechanism=self.sasl_mechanism or "PLAIN",
+                           sasl_plain_username=self.sasl_username,
+                           sasl_plain_password=self.sasl_password)
+        return options
+
+
+PLAINTEXT = KafkaSecurity()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,9 +60,11 @@ class ProducerOptions:
     compression: str = "lz4"
     request_timeout_ms: int = 30_000
     metadata_max_age_ms: int = 60_000
+    security: KafkaSecurity = PLAINTEXT
 
     def kwargs(self) -> dict[str, Any]:
         return {
+            **self.security.kwargs(),
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
             # How soon keys spread over partitions added to a topic.
@@ -50,10 +93,12 @@ class ConsumerOptions:
     fetch_max_wait_ms: int = 500
     max_partition_fetch_bytes: int = 1_048_576
     metadata_max_age_ms: int = 60_000
+    security: KafkaSecurity = PLAINTEXT
 
     def kwargs(self, group_id: str | None) -> dict[str, Any]:
         """Options of a member of `group_id`, or of a consumer in no group (None)."""
         return {
+            **self.security.kwargs(),
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
             "group_id": group_id,

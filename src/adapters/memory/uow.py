@@ -144,6 +144,7 @@ class InMemoryUnitOfWork:
         for key, order, stored in retried:
             order.status, order.rejection_reason = stored.status, stored.rejection_reason
             order.rejections = stored.rejections
+            order.cancellation, order.stock_released = stored.cancellation, stored.stock_released
             order.events.clear()
             del base.objects["orders"][key]
 

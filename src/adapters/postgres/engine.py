@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -63,5 +64,13 @@ def create_engine(
         pool_timeout=pool_timeout_s,
         pool_pre_ping=False,
         isolation_level="READ COMMITTED",
+        # Errors never quote the statement's parameters: they are message payloads.
+        hide_parameters=True,
         connect_args={"server_settings": server_settings},
     )
+
+
+async def ping(engine: AsyncEngine) -> None:
+    """One round trip on a pooled connection; raises when the database does not answer."""
+    async with engine.connect() as connection:
+        await connection.execute(sa.text("SELECT 1"))

@@ -15,10 +15,12 @@ from adapters.postgres.transaction import Precompiled
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
-from domain.values import LineRejection, OrderLine
+from domain.values import Cancellation, LineRejection, OrderLine
 
-OrderState = tuple[str, str | None, tuple[LineRejection, ...]]
+OrderState = tuple[str, str | None, tuple[LineRejection, ...], Cancellation | None, bool]
 _ORDER_COLUMNS = [orders.c.id, orders.c.customer_id, orders.c.status, orders.c.rejection_reason]
+_STATE_COLUMNS = [orders.c.rejections, orders.c.cancelled_by, orders.c.cancellation_reason,
+                  orders.c.stock_released]
 _LINE_COLUMNS = [order_lines.c.order_id, order_lines.c.sku, order_lines.c.quantity,
                  order_lines.c.line_no]
 
@@ -31,7 +33,7 @@ def _load_orders() -> sa.Select[Any]:
                        in_line_order(order_lines.c.quantity).label("quantities"))
              .where(order_lines.c.order_id == orders.c.id).lateral("lines"))
     keys = sa.bindparam("keys", type_=ARRAY(sa.Text))
-    return (sa.select(*_ORDER_COLUMNS, orders.c.rejections, lines.c.skus, lines.c.quantities)
+    return (sa.select(*_ORDER_COLUMNS, *_STATE_COLUMNS, lines.c.skus, lines.c.quantities)
             .join_from(orders, lines, sa.true())
             .where(orders.c.id == sa.any_(keys)).order_by(orders.c.id))
 
@@ -61,14 +63,20 @@ def _place_orders() -> sa.Select[Any]:
 
 
 def _update_orders() -> sa.Update:
-    """Compare-and-set on the status read; `version` counts the updates of the row."""
-    rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason, orders.c.rejections,
-                  sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text))
+    """Compare-and-set on the status (and `stock_released`) read; `version` counts the
+    updates of the row. Who cancelled and why change only with the status."""
+    rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason, *_STATE_COLUMNS,
+                  sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text),
+                  sa.Column("old_stock_released", sa.Boolean))
     return (sa.update(orders)
             .where(orders.c.id == rows.c.id, orders.c.status == rows.c.old_status,
-                   orders.c.rejection_reason.is_not_distinct_from(rows.c.old_reason))
+                   orders.c.rejection_reason.is_not_distinct_from(rows.c.old_reason),
+                   orders.c.stock_released == rows.c.old_stock_released)
             .values(status=rows.c.status, rejection_reason=rows.c.rejection_reason,
                     rejections=sa.cast(rows.c.rejections, JSONB),
+                    cancelled_by=rows.c.cancelled_by,
+                    cancellation_reason=rows.c.cancellation_reason,
+                    stock_released=rows.c.stock_released,
                     version=orders.c.version + 1, updated_at=sa.func.now()))
 
 
@@ -99,23 +107,20 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             self._locked.update(missing)
 
     async def _read(self, order_ids: list[str], query: sa.Select[Any]) -> list[Order]:
-        return [
-            Order(id=row.id, customer_id=row.customer_id, status=OrderStatus(row.status),
-                  rejection_reason=row.rejection_reason,
-                  rejections=[line_rejection(r) for r in row.rejections],
-                  lines=[OrderLine(sku, n) for sku, n in zip(row.skus, row.quantities,
-                                                             strict=True)])
-            for row in await self._tx.execute(query, {"keys": order_ids})
-        ]
+        return [order_of(row, [OrderLine(sku, n) for sku, n in zip(row.skus, row.quantities,
+                                                                   strict=True)])
+                for row in await self._tx.execute(query, {"keys": order_ids})]
 
     def _key(self, aggregate: Order) -> str:
         return aggregate.id
 
     def _state(self, aggregate: Order) -> OrderState:
-        return aggregate.status.value, aggregate.rejection_reason, aggregate.rejections
+        return (aggregate.status.value, aggregate.rejection_reason, aggregate.rejections,
+                aggregate.cancellation, aggregate.stock_released)
 
     def _apply(self, aggregate: Order, state: OrderState) -> None:
-        status, aggregate.rejection_reason, aggregate.rejections = state
+        (status, aggregate.rejection_reason, aggregate.rejections, aggregate.cancellation,
+         aggregate.stock_released) = state
         aggregate.status = OrderStatus(status)
 
     def _events(self, aggregate: Order) -> list[Event]:
@@ -146,12 +151,17 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             self._apply(order, self._state(existing))
 
     async def _update(self, changes: list[tuple[Order, OrderState]]) -> int:
+        cancellations = [o.cancellation for o, _ in changes]
         result = await self._tx.execute(_UPDATE, arrays("v", {
             "id": [o.id for o, _ in changes], "status": [o.status.value for o, _ in changes],
             "rejection_reason": [o.rejection_reason for o, _ in changes],
             "rejections": json_texts([line_rejection_rows(o.rejections) for o, _ in changes]),
+            "cancelled_by": [c and c.by for c in cancellations],
+            "cancellation_reason": [c and c.reason for c in cancellations],
+            "stock_released": [o.stock_released for o, _ in changes],
             "old_status": [old[0] for _, old in changes],
-            "old_reason": [old[1] for _, old in changes]}))
+            "old_reason": [old[1] for _, old in changes],
+            "old_stock_released": [old[4] for _, old in changes]}))
         return result.rowcount
 
 
@@ -165,3 +175,14 @@ def _order_rows(aggregates: list[Order]) -> dict[str, list[Any]]:
                        "rejection_reason": [o.rejection_reason for o in aggregates]}),
         **arrays("l", {c.name: [line[i] for line in lines] for i, c in enumerate(_LINE_COLUMNS)}),
     }
+
+
+def order_of(row: Any, lines: list[OrderLine]) -> Order:
+    """An order from a row of `orders.orders` and its lines."""
+    cancellation = None
+    if row.cancelled_by is not None:
+        cancellation = Cancellation(row.cancelled_by, row.cancellation_reason)
+    return Order(id=row.id, customer_id=row.customer_id, lines=lines,
+                 status=OrderStatus(row.status), rejection_reason=row.rejection_reason,
+                 rejections=[line_rejection(r) for r in row.rejections],
+                 cancellation=cancellation, stock_released=row.stock_released)

@@ -7,10 +7,10 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
-from adapters.postgres.rejections import line_rejection
+from adapters.postgres.orders_repository import order_of
 from adapters.postgres.tables import order_lines, orders, stock_items
 from domain.inventory import StockItem
-from domain.orders import Order, OrderStatus
+from domain.orders import Order
 from domain.values import OrderLine
 
 _STOCK = sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
@@ -33,15 +33,14 @@ class PostgresReadModel:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        return Order(id=row.id, customer_id=row.customer_id,
-                     lines=[OrderLine(sku, quantity) for sku, quantity in row.lines],
-                     status=OrderStatus(row.status), rejection_reason=row.rejection_reason,
-                     rejections=[line_rejection(r) for r in row.rejections])
+        return order_of(row, [OrderLine(sku, quantity) for sku, quantity in row.lines])
 
     async def settled(self, order_ids: Sequence[str]) -> int:
         ids = sa.bindparam("ids", list(order_ids), type_=ARRAY(sa.Text))
+        waiting = sa.or_(orders.c.status == "pending",
+                         sa.and_(orders.c.status == "cancelled", sa.not_(orders.c.stock_released)))
         query = (sa.select(sa.func.count()).select_from(orders)
-                 .where(orders.c.id == sa.any_(ids), orders.c.status != "pending"))
+                 .where(orders.c.id == sa.any_(ids), sa.not_(waiting)))
         async with transient_errors(), self._engine.connect() as connection:
             return int((await connection.execute(query)).scalar_one())
 

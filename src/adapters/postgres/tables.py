@@ -20,6 +20,12 @@ INVENTORY = "inventory"
 
 metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
+# A cancelled order, and only one, says who cancelled it and why; only a cancelled order
+# has its stock released.
+CANCELLATION_CHECK = ("(status = 'cancelled') = (cancelled_by IS NOT NULL AND "
+                      "cancellation_reason IS NOT NULL) "
+                      "AND (status = 'cancelled' OR NOT stock_released)")
+
 
 class Xid8(UserDefinedType[int]):
     """Postgres' 64-bit transaction id; never wraps around, so it orders safely."""
@@ -81,7 +87,12 @@ orders = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
     sa.Column("version", sa.Integer, nullable=False, server_default="1"),
-    sa.CheckConstraint("status IN ('pending', 'confirmed', 'rejected')", name="status"),
+    sa.Column("cancelled_by", sa.Text),
+    sa.Column("cancellation_reason", sa.Text),
+    sa.Column("stock_released", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("status IN ('pending', 'confirmed', 'rejected', 'cancelled')",
+                       name="status"),
+    sa.CheckConstraint(CANCELLATION_CHECK, name="cancellation"),
     schema=ORDERS,
 )
 
@@ -131,6 +142,7 @@ reservations = sa.Table(
     sa.Column("rejections", JSONB, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
-    sa.CheckConstraint("status IN ('reserved', 'rejected')", name="status"),
+    sa.CheckConstraint("status IN ('reserved', 'rejected', 'released', 'cancelled')",
+                       name="status"),
     schema=INVENTORY,
 )

@@ -3,12 +3,15 @@ when the configured address is its own, topics of the run's own, committed offse
 
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 
 from aiokafka.admin import AIOKafkaAdminClient
 
 from adapters.kafka.clients import started_admin
 from adapters.kafka.topics import ensure_topics, topic_specs
 from orderstream.infra.services import kafka_node
+from orderstream.settings import Settings
+from orderstream.topics import kafka_security
 
 LOCAL_HOST = "127.0.0.1"
 
@@ -26,12 +29,18 @@ def run_name() -> str:
     return f"bench-{uuid.uuid4().hex[:8]}"
 
 
-async def create_topics(servers: str, names: Sequence[str], *, partitions: int,
-                        max_message_bytes: int) -> None:
-    async with started_admin(servers) as admin:
-        await ensure_topics(admin, topic_specs(list(names), partitions=partitions,
+async def create_topics(settings: Settings, names: Sequence[str]) -> None:
+    """`names` with the settings' partitions and message size, one replica each."""
+    async with admin_client(settings) as admin:
+        await ensure_topics(admin, topic_specs(list(names),
+                                               partitions=settings.kafka_topic_partitions,
                                                replication_factor=1,
-                                               max_message_bytes=max_message_bytes))
+                                               max_message_bytes=settings.kafka_max_request_size))
+
+
+def admin_client(settings: Settings) -> AbstractAsyncContextManager[AIOKafkaAdminClient]:
+    return started_admin(settings.kafka_bootstrap_servers, settings.kafka_request_timeout_ms,
+                         security=kafka_security(settings))
 
 
 async def committed(admin: AIOKafkaAdminClient, group: str) -> int:

@@ -11,6 +11,7 @@ the worker.
 
 import argparse
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import asyncpg
@@ -21,23 +22,16 @@ from adapters.kafka.options import ConsumerOptions
 from orderstream.bench import reservations_raw
 from orderstream.bench.machine import asyncpg_dsn
 from orderstream.settings import Settings
+from orderstream.wiring import build_container
 
 Apply = Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[None]]
 FETCH_TIMEOUT_MS = 200
 
 
 def consumer_options(settings: Settings) -> ConsumerOptions:
-    """The options the worker's consumer gets from the same settings (see container.py)."""
-    return ConsumerOptions(
-        bootstrap_servers=settings.kafka_bootstrap_servers, client_id="bench-raw",
-        session_timeout_ms=settings.kafka_session_timeout_ms,
-        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
-        max_poll_interval_ms=settings.kafka_max_poll_interval_ms,
-        fetch_min_bytes=settings.kafka_fetch_min_bytes,
-        fetch_max_bytes=settings.kafka_fetch_max_bytes,
-        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
-        max_partition_fetch_bytes=settings.kafka_max_partition_fetch_bytes,
-        metadata_max_age_ms=settings.kafka_metadata_max_age_ms)
+    """The options the worker's consumer gets from the same settings (the container's)."""
+    options: ConsumerOptions = build_container(settings).consumer_options()
+    return replace(options, client_id="bench-raw")
 
 
 async def consume(settings: Settings, topic: str, group: str, messages: int,
@@ -66,7 +60,7 @@ async def run(settings: Settings, topic: str, group: str, messages: int,
             return None
         await consume(settings, topic, group, messages, nothing)
         return
-    connection = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    connection = await asyncpg.connect(asyncpg_dsn(settings.database_url.get_secret_value()))
     try:
         async def reserve(batch: Sequence[ConsumerRecord[Any, Any]]) -> None:
             await reservations_raw.apply(connection, batch)

@@ -3,6 +3,8 @@
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import SecretStr
+
 from orderstream.bench.base import Advance, BenchContext
 from orderstream.demo import plan, run_with_settings
 from orderstream.settings import Settings
@@ -19,7 +21,7 @@ class DemoBenchmark:
         return self.orders
 
     async def run(self, context: BenchContext, advance: Advance) -> dict[str, Any]:
-        settings = Settings(store="postgres", database_url=context.database_url)
+        settings = Settings(store="postgres", database_url=SecretStr(context.database_url))
         report = await run_with_settings(
             settings, plan(self.orders, self.seed), clients=self.clients,
             on_progress=lambda placed, settled: advance("demo: settled", settled, self.orders))

@@ -53,7 +53,8 @@ def native() -> dict[str, Any]:
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
-    hidden = {"bootstrap_servers", "client_id", "group_id", "partition_assignment_strategy"}
+    hidden = {"bootstrap_servers", "client_id", "group_id", "partition_assignment_strategy",
+              "ssl_context", "sasl_plain_username", "sasl_plain_password"}
     return {name: value for name, value in kwargs.items() if name not in hidden}
 
 

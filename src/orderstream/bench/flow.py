@@ -26,9 +26,7 @@ class Flow:
                       run_name: str) -> AsyncIterator["Flow"]:
         topics = {"orders_topic": f"{run_name}-orders",
                   "inventory_topic": f"{run_name}-inventory"}
-        await broker.create_topics(settings.kafka_bootstrap_servers, list(topics.values()),
-                                   partitions=settings.kafka_topic_partitions,
-                                   max_message_bytes=settings.kafka_max_request_size)
+        await broker.create_topics(settings, list(topics.values()))
         env = {"store": "postgres", "transport": "kafka", "database_url": database_url,
                "kafka_group_prefix": f"{run_name}-", **topics}
         key = servers.ApiKey.new()

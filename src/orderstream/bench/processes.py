@@ -4,12 +4,14 @@ bench's own baselines and load generator, each logging to a file of the run."""
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 20.0
 
 
@@ -22,10 +24,18 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
 def service_env(**settings: str) -> dict[str, str]:
-    """This process's environment with ORDERSTREAM_<NAME> set from `settings`."""
-    return {**os.environ, **{f"ORDERSTREAM_{name.upper()}": value
-                             for name, value in settings.items()}}
+    """This process's environment with ORDERSTREAM_<NAME> set from `settings`, and a
+    metrics port of its own (relays and workers serve their metrics, as users run them)."""
+    return {**os.environ, "ORDERSTREAM_METRICS_PORT": str(free_port()),
+            **{f"ORDERSTREAM_{name.upper()}": value for name, value in settings.items()}}
 
 
 @dataclass

@@ -22,16 +22,14 @@ from adapters.kafka.options import ProducerOptions
 from orderstream.bench import backlog
 from orderstream.bench.proc import cpu_seconds, mb, peak_rss_bytes
 from orderstream.settings import Settings
+from orderstream.wiring import build_container
 
 
 def producer_options(settings: Settings, compression: str) -> ProducerOptions:
-    """The options the relay's producer gets from the same settings (see container.py)."""
-    return ProducerOptions(
-        bootstrap_servers=settings.kafka_bootstrap_servers, linger_ms=settings.kafka_linger_ms,
-        max_batch_size=settings.kafka_max_batch_size,
-        max_request_size=settings.kafka_max_request_size, compression=compression,
-        request_timeout_ms=settings.kafka_request_timeout_ms,
-        metadata_max_age_ms=settings.kafka_metadata_max_age_ms)
+    """The options the relay's producer gets from the same settings (the container's),
+    with `compression`."""
+    options: ProducerOptions = build_container(settings).producer_options()
+    return replace(options, compression=compression)
 
 
 async def produce(options: ProducerOptions, topic: str,

@@ -49,9 +49,7 @@ class RelayBenchmark:
         steps = Steps(advance, self.steps(context))
         settings = Settings()
         topic = f"{broker.run_name()}-orders"
-        await broker.create_topics(settings.kafka_bootstrap_servers, [topic],
-                                   partitions=settings.kafka_topic_partitions,
-                                   max_message_bytes=settings.kafka_max_request_size)
+        await broker.create_topics(settings, [topic])
         rows, records = backlog.placed_orders(self.rows)
         records_path = context.workdir / "relay-records.pickle"
         backlog.save(records, records_path)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.codec import CloudEventsDecoder
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
+from adapters.prometheus import ConsumerMetrics, Metrics
 from application.handlers import INVENTORY_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
@@ -88,9 +89,11 @@ class ReservationBenchmark:
 
 
 def _worker(engine: AsyncEngine) -> InboxProcessor:
+    """As `orderstream worker inventory` builds it, metrics included."""
     return InboxProcessor(group="inventory", decoder=CloudEventsDecoder(),
                           uow_factory=functools.partial(SqlAlchemyUnitOfWork, engine),
-                          handlers=INVENTORY_HANDLERS)
+                          handlers=INVENTORY_HANDLERS,
+                          observer=ConsumerMetrics(Metrics(), "inventory"))
 
 
 async def _stocked(workload: Workload, connection: asyncpg.Connection) -> Round:

@@ -45,7 +45,7 @@ async def run(benchmarks: list[Benchmark], rounds: int, kafka: bool,
     memory = MemoryWatch()
     with tempfile.TemporaryDirectory(prefix="orderstream-bench-") as workdir:
         async with loadwatch.watched(results["load_average"]), \
-                database.fresh_database(settings.database_url) as database_url, \
+                database.fresh_database(settings.database_url.get_secret_value()) as database_url, \
                 memory.sampling():
             results["environment"] = await environment.describe(database_url, settings,
                                                                 local_broker)

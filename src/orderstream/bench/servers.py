@@ -4,7 +4,6 @@ endpoint, and the load generator pointed at either."""
 import asyncio
 import json
 import secrets
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,8 @@ from adapters.http.auth import hash_key
 from orderstream.bench import processes
 from orderstream.bench.http_client import get_status
 
-HOST = "127.0.0.1"
+HOST = processes.HOST
 START_TIMEOUT_S = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +31,7 @@ class ApiKey:
 
 async def start_api(workdir: Path, name: str, key: ApiKey,
                     **settings: str) -> tuple[processes.Process, int]:
-    port = free_port()
+    port = processes.free_port()
     api = await processes.start(name, processes.orderstream_command(
         "serve", "--port", str(port)), processes.service_env(
         **{"store": "postgres", **settings, "api_keys": key.setting()}), workdir)
@@ -48,7 +40,7 @@ async def start_api(workdir: Path, name: str, key: ApiKey,
 
 
 async def start_bare(workdir: Path) -> tuple[processes.Process, int]:
-    port = free_port()
+    port = processes.free_port()
     bare = await processes.start("bare-api", processes.python_module(
         "orderstream.bench.bare_api", str(port)), processes.service_env(), workdir)
     await serving(bare, port)

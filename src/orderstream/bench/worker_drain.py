@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka.admin import AIOKafkaAdminClient
 
-from adapters.kafka.clients import started_admin, started_producer
+from adapters.kafka.clients import started_producer
 from orderstream.bench import broker, processes
 from orderstream.bench.base import (
     Advance,
@@ -54,15 +54,13 @@ class WorkerBenchmark:
         settings = Settings()
         run_name = broker.run_name()
         topic = f"{run_name}-orders"
-        await broker.create_topics(settings.kafka_bootstrap_servers, [topic],
-                                   partitions=settings.kafka_topic_partitions,
-                                   max_message_bytes=settings.kafka_max_request_size)
+        await broker.create_topics(settings, [topic])
         workload = Workload(self.messages, batch_size=1_000)
         run = workload.round()
         await _fill(settings, topic, run)
         steps(f"worker: {self.messages:,} placed orders on the topic")
         async with fresh_database(context.database_url) as database_url, \
-                started_admin(settings.kafka_bootstrap_servers) as admin:
+                broker.admin_client(settings) as admin:
             connection = await asyncpg.connect(asyncpg_dsn(database_url))
             try:
                 drain = _Drain(context, settings, admin, connection, database_url, topic,

@@ -65,8 +65,10 @@ class Workload:
 
 
 def _message(order_id: str, lines: list[tuple[str, int]]) -> InboundMessage:
+    """An OrderPlaced as the API writes it, in a trace of its own (the outcome carries it)."""
     event = OrderPlaced(order_id=order_id, customer_id="bench",
                         lines=tuple(OrderLine(sku, quantity) for sku, quantity in lines))
     key, value, headers = encode(to_outbox(event))
+    traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01".encode()
     return InboundMessage(topic="orders", partition=0, offset=0, key=key, value=value,
-                          headers=tuple(headers))
+                          headers=(*headers, ("traceparent", traceparent)))

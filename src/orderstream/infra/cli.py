@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import time
 from collections.abc import Callable
 
@@ -18,14 +19,20 @@ infra_app = typer.Typer(help="Local Apache Kafka and PostgreSQL for tests, on 12
 
 KafkaOption = typer.Option(True, "--kafka/--no-kafka", help="Include the Kafka broker.")
 PostgresOption = typer.Option(True, "--postgres/--no-postgres", help="Include PostgreSQL.")
+SecureOption = typer.Option(
+    False, "--secure",
+    help="Give the single broker a SASL_SSL listener on 19094 (SCRAM-SHA-512, a certificate "
+         "from a CA made for it); `infra env --secure` prints the client settings.")
 BrokersOption = typer.Option(
     1, "--brokers", min=1, max=9,
     help="Kafka nodes: 1 (the default single node) or a KRaft cluster of N nodes, each a "
          "broker and a controller, on ports 19192, 19292, ...")
 
 
-def _kafka(brokers: int) -> KafkaNode | KafkaCluster:
-    return kafka_node() if brokers == 1 else kafka_cluster(brokers)
+def _kafka(brokers: int, secure: bool = False) -> KafkaNode | KafkaCluster:
+    if secure and brokers != 1:
+        raise _fail(InfraError("--secure is for the single broker (--brokers 1)"))
+    return kafka_node(secure=secure) if brokers == 1 else kafka_cluster(brokers)
 
 
 def _fail(error: InfraError) -> typer.Exit:
@@ -41,17 +48,20 @@ def _timed(name: str, start: Callable[[], None]) -> None:
 
 @infra_app.command()
 def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
-       brokers: int = BrokersOption) -> None:
+       brokers: int = BrokersOption, secure: bool = SecureOption) -> None:
     """Start the services (reusing running ones) and wait until they accept connections."""
     try:
         if kafka:
             _timed("kafka" if brokers == 1 else f"kafka ({brokers} nodes)",
-                   _kafka(brokers).start)
+                   _kafka(brokers, secure).start)
         if postgres:
             _timed("postgres", postgres_node().start)
     except InfraError as error:
         raise _fail(error) from error
     _print_endpoints(kafka, postgres, brokers)
+    if kafka and secure:
+        typer.echo(f"SASL_SSL listener: {kafka_node(secure=True).secure.bootstrap_servers} "
+                   "(orderstream infra env --secure prints its client settings)")
 
 
 @infra_app.command()
@@ -79,10 +89,21 @@ def status() -> None:
 
 
 @infra_app.command()
-def env(brokers: int = BrokersOption) -> None:
-    """Print `export` lines for KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL."""
+def env(brokers: int = BrokersOption, secure: bool = SecureOption) -> None:
+    """Print `export` lines for KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL; with --secure,
+    the ORDERSTREAM_KAFKA_* settings of the SASL_SSL listener, its password included."""
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={_kafka(brokers).bootstrap_servers}")
     typer.echo(f"export DATABASE_URL={postgres_node().database_url}")
+    if secure:
+        if brokers != 1:
+            raise _fail(InfraError("--secure is for the single broker (--brokers 1)"))
+        try:
+            listener = kafka_node(secure=True).secure
+        except (InfraError, FileNotFoundError) as error:
+            raise _fail(InfraError(f"no SASL_SSL listener prepared: run orderstream infra "
+                                   f"up --secure first ({error})")) from error
+        for name, value in listener.settings().items():
+            typer.echo(f"export {name}={shlex.quote(value)}")
 
 
 @infra_app.command()

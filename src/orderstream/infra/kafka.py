@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import base64
+import secrets
 import shutil
 import signal
 import subprocess
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from orderstream.infra import kafka_dist
@@ -20,9 +21,31 @@ from orderstream.infra.process import (
     terminate,
     wait_until,
 )
+from orderstream.infra.tls import Authority
 
 HOST = "127.0.0.1"
 READY_LINE = "Kafka Server started"
+SCRAM = "SCRAM-SHA-512"
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+
+
+@dataclass(frozen=True, slots=True)
+class SecureListener:
+    """How a client reaches the SASL_SSL listener: the settings it needs."""
+
+    bootstrap_servers: str
+    cafile: Path
+    username: str
+    password: str = field(repr=False)
+
+    def settings(self) -> dict[str, str]:
+        """As ORDERSTREAM_* environment variables."""
+        return {"ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
+                "ORDERSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+                "ORDERSTREAM_KAFKA_SASL_MECHANISM": SCRAM,
+                "ORDERSTREAM_KAFKA_SASL_USERNAME": self.username,
+                "ORDERSTREAM_KAFKA_SASL_PASSWORD": self.password,
+                "ORDERSTREAM_KAFKA_SSL_CAFILE": str(self.cafile)}
 
 _LOG4J2 = """status = warn
 appender.file.type = File
@@ -53,6 +76,12 @@ class KafkaNode:
     Alone by default (a standalone quorum of itself). In a cluster, `voters` names every
     node's `(node id, controller port)`: a static quorum, and `replication` is the
     replication factor of Kafka's internal topics (its minimum in-sync replicas is one less).
+
+    With `secure_port`, a second listener there speaks SASL_SSL: TLS with a certificate
+    signed by a CA made for this node (`tls/ca.pem`, which clients trust) and SCRAM-SHA-512
+    for user `scram_user`, whose password is `scram_password` or one made at the first
+    start (kept in `tls/scram-password`). The SCRAM user is created when the data
+    directory is formatted.
     """
 
     home: Path
@@ -64,6 +93,9 @@ class KafkaNode:
     voters: tuple[tuple[int, int], ...] = ()
     replication: int = 1
     cluster_id: str | None = None
+    secure_port: int | None = None
+    scram_user: str = "orderstream"
+    scram_password: str | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -85,6 +117,19 @@ class KafkaNode:
     def data_dir(self) -> Path:
         return self.home / "data"
 
+    @property
+    def tls_dir(self) -> Path:
+        return self.home / "tls"
+
+    @property
+    def secure(self) -> SecureListener:
+        """The SASL_SSL listener's address, CA and credentials (once prepared)."""
+        if self.secure_port is None:
+            raise InfraError("this broker has no SASL_SSL listener (start it with --secure)")
+        return SecureListener(f"{HOST}:{self.secure_port}",
+                              Authority(self.tls_dir).certificate, self.scram_user,
+                              self._password_file().read_text().strip())
+
     def properties(self) -> str:
         internal = str(self.replication)
         min_isr = str(max(1, self.replication - 1))
@@ -94,6 +139,7 @@ class KafkaNode:
             "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
             "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
             "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            **self._secure_listener(),
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
             **self._quorum(),
@@ -109,6 +155,48 @@ class KafkaNode:
             "auto.create.topics.enable": "true",
         }
         return "".join(f"{key}={value}\n" for key, value in entries.items())
+
+    def _secure_listener(self) -> dict[str, str]:
+        """The SECURE listener (SASL_SSL, SCRAM-SHA-512), added to the plaintext ones."""
+        if self.secure_port is None:
+            return {}
+        secure = f"SECURE://{HOST}:{self.secure_port}"
+        return {
+            "listeners": f"PLAINTEXT://{HOST}:{self.port},{secure},"
+                         f"CONTROLLER://{HOST}:{self.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port},{secure}",
+            "listener.security.protocol.map":
+                "PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM,
+            "listener.name.secure.sasl.enabled.mechanisms": SCRAM,
+            f"listener.name.secure.{SCRAM.lower()}.sasl.jaas.config": SCRAM_LOGIN,
+            "listener.name.secure.ssl.keystore.type": "PEM",
+            "listener.name.secure.ssl.keystore.location": str(self._keystore()),
+        }
+
+    def _keystore(self) -> Path:
+        return self.tls_dir / "broker-keystore.pem"
+
+    def _password_file(self) -> Path:
+        return self.tls_dir / "scram-password"
+
+    def _prepare_tls(self) -> list[str]:
+        """The CA, the broker's key and certificate as one PEM keystore, the SCRAM password;
+        the StorageTool arguments that create the SCRAM user."""
+        if self.secure_port is None:
+            return []
+        authority = Authority(self.tls_dir).create()
+        if not self._keystore().is_file():
+            key, certificate = authority.issue("broker", hosts=(HOST, "localhost"))
+            self._keystore().write_text(key.read_text() + certificate.read_text()
+                                        + authority.certificate.read_text())
+            self._keystore().chmod(0o600)
+        if self.scram_password is not None or not self._password_file().is_file():
+            self._password_file().write_text(
+                (self.scram_password or secrets.token_urlsafe(24)) + "\n")
+            self._password_file().chmod(0o600)
+        password = self._password_file().read_text().strip()
+        return ["--add-scram", f"{SCRAM}=[name={self.scram_user},password={password}]"]
 
     def _quorum(self) -> dict[str, str]:
         if not self.voters:
@@ -131,6 +219,10 @@ class KafkaNode:
     def launch(self) -> None:
         """Start the JVM unless it runs (formatting the data directory the first time)."""
         if self.is_running() or self.pid() is not None:
+            if self.secure_port is not None and not port_open(HOST, self.secure_port):
+                raise InfraError(
+                    f"Kafka at {self.bootstrap_servers} runs without its SASL_SSL listener: "
+                    "stop it first (orderstream infra down --no-postgres)")
             return
         self._check_ports_free()
         libs = kafka_dist.install(self.cache)
@@ -162,7 +254,9 @@ class KafkaNode:
         return True
 
     def _check_ports_free(self) -> None:
-        for port in (self.port, self.controller_port):
+        for port in (self.port, self.controller_port, self.secure_port):
+            if port is None:
+                continue
             if port_open(HOST, port):
                 raise InfraError(f"port {HOST}:{port} is taken by another process")
 
@@ -170,11 +264,20 @@ class KafkaNode:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.properties())
         (self.home / "log4j2.properties").write_text(_LOG4J2)
-        if not (self.data_dir / "meta.properties").is_file():
+        formatted = (self.data_dir / "meta.properties").is_file()
+        users = self._prepare_tls()
+        if formatted and users and not (self.data_dir / "scram-users").is_file():
+            raise InfraError(
+                f"the data in {self.data_dir} was formatted without the SCRAM user of the "
+                "SASL_SSL listener: start without --secure, or delete that directory (its "
+                "topics go with it) to start afresh")
+        if not formatted:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             quorum = [] if self.voters else ["--standalone"]
-            self._java(libs, "kafka.tools.StorageTool", "format", *quorum,
+            self._java(libs, "kafka.tools.StorageTool", "format", *quorum, *users,
                        "-t", self.cluster_id or cluster_id(), "-c", str(self.config_file))
+            if users:
+                (self.data_dir / "scram-users").write_text(f"{self.scram_user}\n")
 
     def _java(self, libs: Path, main: str, *args: str) -> None:
         result = subprocess.run(self._command(libs, main, *args), capture_output=True,

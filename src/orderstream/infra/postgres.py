@@ -9,6 +9,7 @@ from pathlib import Path
 
 from orderstream.infra import postgres_server as server
 from orderstream.infra.process import port_open, read_pid, runs, terminate
+from orderstream.infra.tls import Authority
 
 HOST = "127.0.0.1"
 
@@ -23,16 +24,32 @@ synchronous_commit = off
 full_page_writes = off
 """
 
+_TLS = """
+ssl = on
+ssl_cert_file = 'server.crt'
+ssl_key_file = 'server.key'
+"""
+
 
 @dataclass(frozen=True, slots=True)
 class PostgresNode:
-    """A cluster whose superuser is `user`; only TCP on 127.0.0.1, password authentication."""
+    """A cluster whose superuser is `user`; only TCP on 127.0.0.1, password authentication.
+
+    With `tls`, the server also speaks TLS, with a certificate for 127.0.0.1 and localhost
+    from a CA of its own (`authority`); clients trust it with `?ssl=verify-full` and
+    PGSSLROOTCERT naming the CA's certificate.
+    """
 
     home: Path
     port: int = 15432
     user: str = "orderstream"
     password: str = "orderstream"
     database: str = "orderstream"
+    tls: bool = False
+
+    @property
+    def authority(self) -> Authority:
+        return Authority(self.home / "tls")
 
     @property
     def database_url(self) -> str:
@@ -87,6 +104,19 @@ class PostgresNode:
             password_file.unlink(missing_ok=True)
         with open(data / "postgresql.conf", "a") as conf:
             conf.write(_SETTINGS.format(port=self.port))
+            if self.tls:
+                conf.write(_TLS)
+        if self.tls:
+            self._certificate(data)
+
+    def _certificate(self, data: Path) -> None:
+        """The server's key and certificate in the data directory, owned by the server."""
+        key, certificate = self.authority.create().issue("postgres",
+                                                         hosts=(HOST, "localhost"))
+        for source, target in ((key, data / "server.key"), (certificate, data / "server.crt")):
+            shutil.copyfile(source, target)
+            target.chmod(0o600)
+            server.give_to_service_user(target)
 
     def _choose_data_dir(self) -> Path:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,13 @@ from orderstream.infra.kafka import KafkaNode
 from orderstream.infra.kafka_cluster import KafkaCluster
 from orderstream.infra.postgres import PostgresNode
 
+SECURE_PORT = 19094
 
-def kafka_node() -> KafkaNode:
-    return KafkaNode(home=layout.state_dir() / "kafka", cache=layout.cache_dir())
+
+def kafka_node(*, secure: bool = False) -> KafkaNode:
+    """The local broker; `secure`: with its SASL_SSL listener on SECURE_PORT."""
+    return KafkaNode(home=layout.state_dir() / "kafka", cache=layout.cache_dir(),
+                     secure_port=SECURE_PORT if secure else None)
 
 
 def postgres_node() -> PostgresNode:

@@ -45,6 +45,18 @@ class StoreApi:
                 " AND payload->>'customer_id' = :c"), {"c": customer_id}))
 
 
+    async def events_of(self, order_id: str, event_type: str) -> int:
+        """How many `event_type` events of the order are in the orders outbox."""
+        if self.settings.store == "memory":
+            pending = self._container.memory_store().pending("orders").values()
+            return sum(m.key == order_id and m.type == event_type for m in pending)
+        engine = await resolve(self._container.engine)
+        async with engine.connect() as connection:
+            return int(await connection.scalar(text(
+                "SELECT count(*) FROM orders.outbox WHERE aggregateid = :id AND type = :t"),
+                {"id": order_id, "t": event_type}))
+
+
 @pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
                         pytest.param("postgres", marks=pytest.mark.integration)])
 async def store_api(request: pytest.FixtureRequest) -> AsyncIterator[StoreApi]:

@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
 from application.commands import CommandBus
-from application.handlers import reserve_stock
+from application.handlers import release_stock, reserve_stock
 from application.inbox import Failure, InboxProcessor
 from application.messages import InboundMessage
 from application.ports import UnitOfWork
 from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
-from domain.events import OrderPlaced
+from domain.events import OrderCancelled, OrderPlaced
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import OrderLine
 
@@ -46,11 +46,22 @@ async def reserve_unless_poisoned(event: OrderPlaced, uow: UnitOfWork) -> None:
                                          status=ReservationStatus.RESERVED, lines=event.lines))
 
 
-order_step = st.tuples(
-    st.just("order"), st.integers(0, ORDER_IDS - 1),
-    st.dictionaries(st.integers(0, KNOWN_SKUS), st.integers(1, 4), min_size=1, max_size=3),
-    st.sampled_from(CUSTOMERS))
-steps = st.lists(st.one_of(order_step, st.tuples(st.just("again"), st.integers(0, 99)),
+lines_of = st.dictionaries(st.integers(0, KNOWN_SKUS), st.integers(1, 4), min_size=1, max_size=3)
+async def release_unless_poisoned(event: OrderCancelled, uow: UnitOfWork) -> None:
+    """Releases; then fails as its canceller says, so that a release must be undone."""
+    await release_stock(event, uow)
+    if event.cancelled_by == "poison":
+        raise InvalidOrder("poison")
+    if event.cancelled_by == "crash":
+        raise RuntimeError("a bug")
+
+
+order_step = st.tuples(st.just("order"), st.integers(0, ORDER_IDS - 1), lines_of,
+                       st.sampled_from(CUSTOMERS))
+cancel_step = st.tuples(st.just("cancel"), st.integers(0, ORDER_IDS - 1), lines_of,
+                        st.sampled_from(CUSTOMERS[:5]))
+steps = st.lists(st.one_of(order_step, cancel_step,
+                           st.tuples(st.just("again"), st.integers(0, 99)),
                            st.just(("garbage",))), min_size=1, max_size=12)
 stock_levels = st.lists(st.integers(0, 6), min_size=KNOWN_SKUS, max_size=KNOWN_SKUS)
 
@@ -67,16 +78,22 @@ class Run:
     def order(self, slot: int) -> str:
         return f"order-{self.name}-{slot}"
 
+    def _event(self, step: tuple[Any, ...]) -> OrderPlaced | OrderCancelled:
+        """An order, or a cancel that may name other lines than the order it cancels (the
+        stock it locks up front is a hint; the release follows the reservation)."""
+        lines = tuple(OrderLine(self.sku(i), quantity) for i, quantity in sorted(step[2].items()))
+        if step[0] == "cancel":
+            return OrderCancelled(order_id=self.order(step[1]), cancelled_by=step[3],
+                                  reason="why", lines=lines)
+        return OrderPlaced(order_id=self.order(step[1]), customer_id=step[3], lines=lines)
+
     def messages(self, plan: list[tuple[Any, ...]]) -> tuple[list[InboundMessage], list[int]]:
         """The messages of `plan`, and for each the step that first sent it."""
         messages: list[InboundMessage] = []
         origin: list[int] = []
         for step in plan:
-            if step[0] == "order":
-                _, slot, lines, customer = step
-                event = OrderPlaced(order_id=self.order(slot), customer_id=customer, lines=tuple(
-                    OrderLine(self.sku(i), quantity) for i, quantity in sorted(lines.items())))
-                key, value, headers = encode(to_outbox(event))
+            if step[0] in ("order", "cancel"):
+                key, value, headers = encode(to_outbox(self._event(step)))
                 messages.append(InboundMessage(topic="orders", partition=0, offset=0, key=key,
                                                value=value, headers=tuple(headers)))
                 origin.append(len(origin))
@@ -114,8 +131,8 @@ async def _outcome(engine: AsyncEngine, run: Run, messages: list[InboundMessage]
                                        " inventory.reservations WHERE order_id LIKE :prefix"
                                        " ORDER BY order_id", prefix=f"order-{run.name}-%"),
             "outbox": await rows("SELECT aggregateid, type, payload FROM inventory.outbox"
-                                 " WHERE aggregateid = ANY(:orders) ORDER BY aggregateid",
-                                 orders=orders),
+                                 " WHERE aggregateid = ANY(:orders)"
+                                 " ORDER BY aggregateid, txid, seq", orders=orders),
             "inbox": sorted({origin[ids.index(row.message_id)] for row in await rows(
                 "SELECT message_id FROM inventory.inbox WHERE message_id = ANY(:ids)",
                 ids=ids)}),
@@ -146,7 +163,8 @@ def test_a_batch_in_one_go_ends_as_its_messages_one_at_a_time(
     runner, engine = database
     factory = functools.partial(SqlAlchemyUnitOfWork, engine)
     worker = InboxProcessor(group="inventory", uow_factory=factory, decoder=CloudEventsDecoder(),
-                            handlers={OrderPlaced: reserve_unless_poisoned})
+                            handlers={OrderPlaced: reserve_unless_poisoned,
+                                      OrderCancelled: release_unless_poisoned})
 
     async def apply(run: Run, one_at_a_time: bool) -> dict[str, Any]:
         for index, on_hand in enumerate(levels):

@@ -11,11 +11,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.codec import CloudEventsDecoder
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
 from application.commands import CommandBus
-from application.handlers import ORDERS_HANDLERS, reserve_stock
+from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, reserve_stock
 from application.inbox import InboxProcessor
 from application.ports import UnitOfWork
-from domain.commands import PlaceOrder
-from domain.events import OrderPlaced, StockRejected, StockReserved
+from domain.commands import CancelOrder, PlaceOrder
+from domain.events import (
+    OrderCancelled,
+    OrderPlaced,
+    StockRejected,
+    StockReleased,
+    StockReserved,
+)
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import OrderLine
 
@@ -93,6 +99,62 @@ async def test_an_orders_batch_costs_the_same_statements_whatever_its_size(
                               " WHERE id = ANY(:ids) GROUP BY status ORDER BY status",
                               ids=order_ids)
     assert [tuple(s) for s in statuses] == [("confirmed", 51), ("rejected", 52)]
+
+
+async def test_late_reservations_and_releases_of_cancelled_orders_cost_the_same_statements(
+        counted, message, place, commands, rows, new_id) -> None:
+    engine, statements = counted
+    worker = _worker(engine, "orders", ORDERS_HANDLERS)
+    order_ids = [new_id("order") for _ in range(103)]
+    for order_id in order_ids:
+        await place(order_id, ("SKU-1", 1))
+        await commands.handle(CancelOrder(order_id=order_id, cancelled_by="c", reason="why"))
+    line = (OrderLine("SKU-1", 1),)
+    outcomes = [m for o in order_ids for m in (message(StockReserved(order_id=o, lines=line)),
+                                               message(StockReleased(order_id=o, lines=line)))]
+
+    counts = [await statements.during(worker.process(b)) for b in (outcomes[:6],
+                                                                    outcomes[6:])]
+
+    assert counts[0] == counts[1] <= 3
+    released = await rows.all("SELECT status, stock_released, count(*) AS n FROM orders.orders"
+                              " WHERE id = ANY(:ids) GROUP BY 1, 2", ids=order_ids)
+    assert [tuple(r) for r in released] == [("cancelled", True, 103)]
+    assert set(await rows.outbox_types("orders", order_ids)) == {"OrderPlaced", "OrderCancelled"}
+
+
+async def test_a_batch_of_cancellations_costs_the_same_statements_whatever_its_size(
+        counted, placed, message, stock, rows, new_id) -> None:
+    engine, statements = counted
+    skus = [new_id("SKU") for _ in range(5)]
+    for sku in skus:
+        await stock(sku, 1000)
+    worker = _worker(engine, "inventory", INVENTORY_HANDLERS)
+
+    def orders(size: int) -> list[tuple[str, tuple[tuple[str, int], ...]]]:
+        return [(new_id("order"), ((skus[n % 5], 1), (skus[(n + 1) % 5], 2))) for n in range(size)]
+
+    def cancel(order_id: str, lines) -> object:
+        return message(OrderCancelled(order_id=order_id, cancelled_by="c", reason="why",
+                                      lines=tuple(OrderLine(s, q) for s, q in lines)))
+
+    small, large = orders(3), orders(300)
+    await worker.process([placed(order_id, *lines) for order_id, lines in small + large])
+    assert sum([(await rows.stock(sku))[1] for sku in skus]) == 3 * 303
+    fresh = orders(30)
+    mixed = [m for order_id, lines in fresh for m in (placed(order_id, *lines),
+                                                      cancel(order_id, lines))]
+
+    counts = [await statements.during(worker.process(batch)) for batch in (
+        [cancel(*order) for order in small], [cancel(*order) for order in large], mixed)]
+
+    assert counts[0] == counts[1] <= 6
+    assert counts[2] <= 5
+    assert [await rows.stock(sku) for sku in skus] == [(1000, 0)] * 5
+    assert await rows.reservation_statuses([o for o, _ in small + large + fresh]) == [
+        "released"] * 333
+    types = await rows.outbox_types("inventory", [fresh[0][0]])
+    assert types == ["StockReserved", "StockReleased"]
 
 
 async def test_placing_an_order_is_one_statement(counted, rows, new_id) -> None:

@@ -23,7 +23,7 @@ from application.inbox import InboxProcessor
 from application.messages import InboundMessage, TopicPartition
 from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
 from domain.events import Event
-from domain.inventory import StockItem
+from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
@@ -79,6 +79,21 @@ class World:
             return [m.value for p in range(self.bus.partitions)
                     for m in self.bus.read(TopicPartition(name, p), 0, 10_000)]
         return [record.value for record in await self.kafka.records(name)]
+
+    async def dead_letter_errors(self, topic: str) -> list[tuple[str, str]]:
+        """The error class and message of each dead letter of `topic`."""
+        name = f"{self.topics[topic]}.dlt"
+        if self.bus is not None:
+            letters = [m.headers for p in range(self.bus.partitions)
+                       for m in self.bus.read(TopicPartition(name, p), 0, 10_000)]
+        else:
+            letters = [record.headers for record in await self.kafka.records(name)]
+        return [(dict(h)["dlt_error_class"].decode(), dict(h)["dlt_error_message"].decode())
+                for h in letters]
+
+    async def reservation(self, order_id: str) -> Reservation | None:
+        async with self.uow_factory() as uow:
+            return await uow.reservations.get(order_id)
 
     async def order(self, order_id: str) -> Order | None:
         async with self.uow_factory() as uow:

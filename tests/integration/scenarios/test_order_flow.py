@@ -1,74 +1,31 @@
 """The order flow through the relay, the consumer policy and the inbox, on every store and
 every transport."""
 
-import asyncio
-
 import pytest
 
-from adapters.codec import CloudEventsDecoder
-from application.commands import CommandBus
 from application.consumer import ConsumerPolicy
 from application.errors import UndecodableMessage
-from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
-from application.inbox import InboxProcessor
+from application.handlers import INVENTORY_HANDLERS
 from application.relay import OutboxRelay
-from domain.commands import PlaceOrder, SetStockLevel
-from domain.values import LineRejection, OrderLine, RejectionReason
+from domain.values import LineRejection, RejectionReason
 
-from .conftest import POLL_TIMEOUT_S, poll
-
-SOURCE = {"inventory": "orders", "orders": "inventory"}
-
-
-def _processor(world, group: str, handlers=None) -> InboxProcessor:
-    default = INVENTORY_HANDLERS if group == "inventory" else ORDERS_HANDLERS
-    return InboxProcessor(group=group, uow_factory=world.uow_factory,
-                          decoder=CloudEventsDecoder(), handlers=handlers or default)
-
-
-async def _worker(world, group: str, sink=None, **options) -> ConsumerPolicy:
-    consumer = await world.consumer(group, SOURCE[group])
-    return ConsumerPolicy(consumer, _processor(world, group), sink, **options)
-
-
-async def _place(world, order_id: str, *lines: tuple[str, int]) -> None:
-    await CommandBus(world.uow_factory).handle(PlaceOrder(
-        order_id=order_id, customer_id="c", lines=tuple(OrderLine(s, q) for s, q in lines)))
-
-
-async def _stock(world, levels: dict[str, int]) -> None:
-    for sku, on_hand in levels.items():
-        await CommandBus(world.uow_factory).handle(SetStockLevel(sku=sku, on_hand=on_hand))
-
-
-async def _relay(world, topic: str, *keys: str) -> None:
-    """Relay until the messages of `keys` are published.
-
-    The reader may hold rows back while any transaction on the server is older than
-    them, so an empty read does not mean that nothing is pending.
-    """
-    relay = OutboxRelay(world.outbox(topic), world.publisher)
-    async with asyncio.timeout(POLL_TIMEOUT_S):
-        while True:
-            await relay.relay_once()
-            if not await world.pending(topic, set(keys)):
-                return
-            await asyncio.sleep(0.02)
+from .conftest import poll
+from .flow import fetch, place, processor, readable, relay, settle, stock, worker
 
 
 async def test_an_order_with_stock_becomes_confirmed(world, ids):
     a, b, order_id = ids("A"), ids("B"), ids("o")
-    await _stock(world, {a: 5, b: 1})
-    await _place(world, order_id, (a, 2), (b, 1))
-    assert await _settle(world, [order_id]) == ["confirmed"]
+    await stock(world, {a: 5, b: 1})
+    await place(world, order_id, (a, 2), (b, 1))
+    assert await settle(world, [order_id]) == ["confirmed"]
     assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (2, 1)
 
 
 async def test_an_order_short_of_one_line_is_rejected_and_reserves_nothing(world, ids):
     a, b, order_id = ids("A"), ids("B"), ids("o")
-    await _stock(world, {a: 5, b: 1})
-    await _place(world, order_id, (a, 2), (b, 2))
-    await _settle(world, [order_id])
+    await stock(world, {a: 5, b: 1})
+    await place(world, order_id, (a, 2), (b, 2))
+    await settle(world, [order_id])
     order = await world.order(order_id)
     assert (order.status.value, order.rejection_reason) == ("rejected", "out_of_stock")
     assert order.rejections == (LineRejection(b, RejectionReason.OUT_OF_STOCK, 2, 1),)
@@ -77,9 +34,9 @@ async def test_an_order_short_of_one_line_is_rejected_and_reserves_nothing(world
 
 async def test_an_order_for_an_unknown_sku_is_rejected_as_unknown(world, ids):
     a, order_id = ids("A"), ids("o")
-    await _stock(world, {a: 5})
-    await _place(world, order_id, (a, 1), (ids("ghost"), 1))
-    await _settle(world, [order_id])
+    await stock(world, {a: 5})
+    await place(world, order_id, (a, 1), (ids("ghost"), 1))
+    await settle(world, [order_id])
     order = await world.order(order_id)
     assert (order.status.value, order.rejection_reason) == ("rejected", "unknown_sku")
     assert (await world.stock(a)).reserved == 0
@@ -87,16 +44,16 @@ async def test_an_order_for_an_unknown_sku_is_rejected_as_unknown(world, ids):
 
 async def test_processed_but_uncommitted_message_is_applied_once_after_restart(world, ids):
     a, order_id = ids("A"), ids("o")
-    await _stock(world, {a: 5})
-    await _place(world, order_id, (a, 3))
-    await _relay(world, "orders", order_id)
+    await stock(world, {a: 5})
+    await place(world, order_id, (a, 3))
+    await relay(world, "orders", order_id)
     consumer = await world.consumer("inventory", "orders")
-    batch = await _fetch(consumer, 1)
-    await _processor(world, "inventory").process(batch)  # the transaction commits ...
+    batch = await fetch(consumer, 1)
+    await processor(world, "inventory").process(batch)  # the transaction commits ...
     await world.leave(consumer)  # ... and the process dies before committing the offset
     assert (await world.stock(a)).reserved == 3
 
-    assert await poll(await _worker(world, "inventory"), len(batch)) == len(batch)
+    assert await poll(await worker(world, "inventory"), len(batch)) == len(batch)
     assert (await world.stock(a)).reserved == 3
     assert await world.pending("inventory", {order_id}) == 1
     assert await world.committed_total("inventory", "orders") == len(batch)
@@ -104,9 +61,9 @@ async def test_processed_but_uncommitted_message_is_applied_once_after_restart(w
 
 async def test_a_crash_before_the_transaction_commits_reserves_nothing_and_redelivers(world, ids):
     a, order_id = ids("A"), ids("o")
-    await _stock(world, {a: 5})
-    await _place(world, order_id, (a, 3))
-    await _relay(world, "orders", order_id)
+    await stock(world, {a: 5})
+    await place(world, order_id, (a, 3))
+    await relay(world, "orders", order_id)
 
     class Crash(Exception):
         pass
@@ -116,35 +73,35 @@ async def test_a_crash_before_the_transaction_commits_reserves_nothing_and_redel
         raise Crash
 
     crashing = await world.consumer("inventory", "orders")
-    processor = _processor(world, "inventory", {t: reserve_then_crash for t in INVENTORY_HANDLERS})
+    crashes = processor(world, "inventory", {t: reserve_then_crash for t in INVENTORY_HANDLERS})
     with pytest.raises(Crash):
-        await poll(ConsumerPolicy(crashing, processor))
+        await poll(ConsumerPolicy(crashing, crashes))
     await world.leave(crashing)
     assert (await world.stock(a)).reserved == 0
     assert await world.committed_total("inventory", "orders") == 0
 
-    assert await poll(await _worker(world, "inventory")) >= 1
+    assert await poll(await worker(world, "inventory")) >= 1
     assert (await world.stock(a)).reserved == 3
 
 
 async def test_a_poison_message_is_not_committed_by_default(world, ids):
     await world.append("orders", ids("o").encode(), b"not json", [("ce_id", b"m-1")])
     with pytest.raises(UndecodableMessage):
-        await poll(await _worker(world, "inventory"))
+        await poll(await worker(world, "inventory"))
     assert await world.committed_total("inventory", "orders") == 0
 
 
 async def test_one_poison_message_is_dead_lettered_without_undoing_the_rest(world, ids):
     a, first_id, second_id = ids("A"), ids("o1"), ids("o2")
-    await _stock(world, {a: 5})
-    await _place(world, first_id, (a, 1))
-    await _place(world, second_id, (a, 1))
-    first, second = await _readable(world, "orders", first_id, second_id)
+    await stock(world, {a: 5})
+    await place(world, first_id, (a, 1))
+    await place(world, second_id, (a, 1))
+    first, second = await readable(world, "orders", first_id, second_id)
     await world.publisher.publish([first])
     await world.append("orders", first.key.encode(), b"{broken", [("ce_id", b"poison")])
     await world.publisher.publish([second])
 
-    assert await poll(await _worker(world, "inventory", world.dead_letters), 3) == 3
+    assert await poll(await worker(world, "inventory", world.dead_letters), 3) == 3
     assert await world.dead_lettered("orders") == [b"{broken"]
     assert (await world.stock(a)).reserved == 2
     assert await world.committed_total("inventory", "orders") == 3
@@ -152,7 +109,7 @@ async def test_one_poison_message_is_dead_lettered_without_undoing_the_rest(worl
 
 async def test_the_relay_marks_only_what_it_published(world, ids):
     order_id = ids("o")
-    await _place(world, order_id, (ids("A"), 1))
+    await place(world, order_id, (ids("A"), 1))
 
     class Down:
         async def publish(self, messages) -> None:
@@ -161,17 +118,17 @@ async def test_the_relay_marks_only_what_it_published(world, ids):
     with pytest.raises(ConnectionError):
         await OutboxRelay(world.outbox("orders"), Down()).relay_once()
     assert await world.pending("orders", {order_id}) == 1
-    await _relay(world, "orders", order_id)
+    await relay(world, "orders", order_id)
     assert await world.pending("orders", {order_id}) == 0
 
 
 async def test_concurrent_workers_never_oversell(world, ids):
     a = ids("A")
     order_ids = [ids(f"o{n}") for n in range(100)]
-    await _stock(world, {a: 10})
+    await stock(world, {a: 10})
     for order_id in order_ids:
-        await _place(world, order_id, (a, 1))
-    statuses = await _settle(world, order_ids, inventory_workers=3, max_records=500)
+        await place(world, order_id, (a, 1))
+    statuses = await settle(world, order_ids, inventory_workers=3, max_records=500)
     assert (statuses.count("confirmed"), statuses.count("rejected")) == (10, 90)
     assert (await world.stock(a)).reserved == 10
 
@@ -179,52 +136,9 @@ async def test_concurrent_workers_never_oversell(world, ids):
 async def test_workers_settle_orders_over_opposite_sku_orders_without_losing_any(world, ids):
     a, b = ids("A"), ids("B")
     order_ids = [ids(f"o{n}") for n in range(120)]
-    await _stock(world, {a: 70, b: 70})
+    await stock(world, {a: 70, b: 70})
     for n, order_id in enumerate(order_ids):
-        await _place(world, order_id, *([(a, 1), (b, 1)] if n % 2 else [(b, 1), (a, 1)]))
-    statuses = await _settle(world, order_ids, inventory_workers=3, max_records=7)
+        await place(world, order_id, *([(a, 1), (b, 1)] if n % 2 else [(b, 1), (a, 1)]))
+    statuses = await settle(world, order_ids, inventory_workers=3, max_records=7)
     assert (statuses.count("confirmed"), statuses.count("rejected")) == (70, 50)
     assert ((await world.stock(a)).reserved, (await world.stock(b)).reserved) == (70, 70)
-
-
-async def _readable(world, topic: str, *keys: str) -> list:
-    """The outbox messages of `keys`, once the reader lets them all through."""
-    async with asyncio.timeout(POLL_TIMEOUT_S):
-        while True:
-            pending = await world.outbox(topic).fetch_pending(10_000)
-            found = [m for m in pending if m.key in keys]
-            if len(found) == len(keys):
-                return found
-            await asyncio.sleep(0.02)
-
-
-async def _fetch(consumer, count: int) -> list:
-    """Fetch until `count` messages arrived; on Kafka the first fetches only join."""
-    batch: list = []
-    async with asyncio.timeout(POLL_TIMEOUT_S):
-        while len(batch) < count:
-            batch += await consumer.fetch(0.2, 1_000)
-    return batch
-
-
-async def _settle(world, order_ids, *, inventory_workers: int = 1,
-                  max_records: int = 500) -> list[str]:
-    """Run relays and workers concurrently until every order left `pending`."""
-    stop = asyncio.Event()
-    tasks = [OutboxRelay(world.outbox(t), world.publisher, batch_size=max_records).run(stop)
-             for t in ("orders", "inventory")]
-    for group, count in (("inventory", inventory_workers), ("orders", 1)):
-        for _ in range(count):
-            worker = await _worker(world, group, max_records=max_records)
-            tasks.append(worker.run(stop))
-    runner = asyncio.gather(*tasks)
-    try:
-        for _ in range(int(POLL_TIMEOUT_S / 0.02)):
-            statuses = [(await world.order(i)).status.value for i in order_ids]
-            if "pending" not in statuses or runner.done():
-                break
-            await asyncio.sleep(0.02)
-    finally:
-        stop.set()
-        await runner
-    return statuses

@@ -15,6 +15,8 @@ ORDER = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 1}]}
 ROUTES = {
     "place an order": ("POST", "/orders", ORDER, "orders:write"),
     "read an order": ("GET", "/orders/o-1", None, "orders:read"),
+    "cancel an order": ("POST", "/orders/o-1/cancel", {"reason": "changed my mind"},
+                        "orders:write"),
     "set stock": ("PUT", "/stock/KB-1", {"on_hand": 3}, "stock:write"),
     "read stock": ("GET", "/stock/KB-1", None, "stock:read"),
     "list stock": ("GET", "/stock", None, "stock:read"),

@@ -32,7 +32,7 @@ async def test_an_order_reads_back_pending_then_confirmed_or_rejected_with_reaso
 
     pending = (await api.client.get(location, headers=auth("reader"))).json()
     assert pending == {"id": placed["id"], "customer_id": "customer-7", "status": "pending",
-                       "lines": ORDER["lines"], "rejection": None}
+                       "lines": ORDER["lines"], "rejection": None, "cancellation": None}
 
     api.store.orders[placed["id"]].reject("out_of_stock")
     rejected = (await api.client.get(location, headers=auth("reader"))).json()

@@ -1,0 +1,95 @@
+"""Every metric of orderstream, registered in a registry of the process's own."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import generate_latest
+from prometheus_client.process_collector import ProcessCollector
+
+from adapters.prometheus.loop_histogram import LoopHistogram
+
+HANDLER_BUCKETS = (1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5, 1.0)
+BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+END_TO_END_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                      300.0)
+PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                   10.0)
+SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """The metric families, created in `registry` (a new one by default), with the
+    process's CPU, memory and open files."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        ProcessCollector(registry=self.registry)
+        self._consumer()
+        self._relay()
+        self._flow()
+        self._http()
+
+    def _consumer(self) -> None:
+        r = self.registry
+        self.messages = Counter(
+            "orderstream_consumer_messages", "Messages a consumer group is done with, by "
+            "outcome: applied, duplicate, ignored, dead_lettered; retried counts attempts "
+            "that failed transiently.", ["group", "outcome"], registry=r)
+        # Observed once per message: lock-free (see loop_histogram).
+        self.handler_seconds = LoopHistogram(
+            "orderstream_consumer_handler_seconds", "Time a handler took for one message.",
+            ["group", "event_type"], HANDLER_BUCKETS, r)
+        self.batch_seconds = Histogram(
+            "orderstream_consumer_batch_seconds", "From the fetch of a batch to the commit of "
+            "its offsets.", ["group"], buckets=BATCH_BUCKETS, registry=r)
+        self.end_to_end_seconds = LoopHistogram(
+            "orderstream_consumer_end_to_end_seconds", "From an event's time (ce_time, when "
+            "its outbox row was written) to the commit of the message.", ["group"],
+            END_TO_END_BUCKETS, r)
+        self.last_commit = Gauge(
+            "orderstream_consumer_last_commit_timestamp_seconds", "When this member last "
+            "committed offsets (Unix time).", ["group"], registry=r)
+
+    def _relay(self) -> None:
+        r = self.registry
+        self.publish_seconds = Histogram(
+            "orderstream_relay_publish_seconds", "Time until the broker acknowledged a batch.",
+            ["outbox"], buckets=PUBLISH_BUCKETS, registry=r)
+        self.batch_size = Histogram(
+            "orderstream_relay_batch_size", "Messages per published batch.", ["outbox"],
+            buckets=SIZE_BUCKETS, registry=r)
+        self.published = Counter(
+            "orderstream_relay_published_messages", "Messages sent in batches the broker "
+            "answered (acknowledged, or refused for good and marked failed).",
+            ["outbox"], registry=r)
+        self.leader = Gauge(
+            "orderstream_relay_leader", "1 while this process relays the outbox, else 0.",
+            ["outbox"], registry=r)
+
+    def _flow(self) -> None:
+        r = self.registry
+        self.lag = Gauge(
+            "orderstream_consumer_lag", "Messages of a partition the group has not committed "
+            "yet: log end offset minus committed offset.", ["group", "topic", "partition"],
+            registry=r)
+        self.backlog = Gauge(
+            "orderstream_outbox_backlog", "Outbox rows not yet published.", ["outbox"],
+            registry=r)
+        self.oldest_age = Gauge(
+            "orderstream_outbox_oldest_age_seconds", "Age of the oldest row not yet published "
+            "(0 when there is none).", ["outbox"], registry=r)
+        self.ready = Gauge(
+            "orderstream_ready", "1 while the process is ready (what /readyz answers), else 0.",
+            registry=r)
+
+    def _http(self) -> None:
+        r = self.registry
+        self.requests = Counter(
+            "orderstream_http_requests", "HTTP requests answered, by route template and "
+            "status.", ["method", "route", "status"], registry=r)
+        self.request_seconds = Histogram(
+            "orderstream_http_request_seconds", "Time to answer an HTTP request.",
+            ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=r)
+
+    def exposition(self) -> bytes:
+        """The registry in Prometheus' text format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,108 @@
+"""Hooks through which consumers and relays report what they do, for metrics and readiness.
+
+The application calls them; adapters implement them (Prometheus, a readiness probe). They
+are called once per batch, except `handled` (once per message a handler ran for), so that
+watching costs the hot path a method call, not work. They must not raise or block.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from application.messages import InboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What one committed batch did with its messages.
+
+    `applied`: a handler ran and its effects committed; `duplicates`: the inbox had it
+    already (a redelivery); `ignored`: no handler for its type in this group; `failed`:
+    refused for good, about to be dead-lettered.
+    """
+
+    applied: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    failed: int = 0
+
+
+class ConsumerObserver(Protocol):
+    def handled(self, event_type: str, seconds: float) -> None:
+        """A handler ran for one message, successfully or not, in `seconds`."""
+        ...
+
+    def applied(self, outcome: Applied) -> None:
+        """A batch's transaction committed with this outcome."""
+        ...
+
+    def retrying(self, count: int) -> None:
+        """`count` messages (a batch, or its dead letters) failed transiently and will be
+        tried again."""
+        ...
+
+    def dead_lettered(self, count: int) -> None:
+        """`count` messages were stored as dead letters (acknowledged)."""
+        ...
+
+    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        """The offsets after `batch` were committed, `seconds` after it was fetched."""
+        ...
+
+
+class RelayObserver(Protocol):
+    def published(self, count: int, seconds: float) -> None:
+        """A batch of `count` messages was acknowledged by the transport in `seconds`."""
+        ...
+
+
+class Unobserved:
+    """Watches nothing: the default of consumers and relays."""
+
+    def handled(self, event_type: str, seconds: float) -> None:
+        pass
+
+    def applied(self, outcome: Applied) -> None:
+        pass
+
+    def retrying(self, count: int) -> None:
+        pass
+
+    def dead_lettered(self, count: int) -> None:
+        pass
+
+    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        pass
+
+    def published(self, count: int, seconds: float) -> None:
+        pass
+
+
+UNOBSERVED = Unobserved()
+
+
+class Observers:
+    """Several consumer observers as one, each hearing everything, in order."""
+
+    def __init__(self, *observers: ConsumerObserver) -> None:
+        self._observers = observers
+
+    def handled(self, event_type: str, seconds: float) -> None:
+        for observer in self._observers:
+            observer.handled(event_type, seconds)
+
+    def applied(self, outcome: Applied) -> None:
+        for observer in self._observers:
+            observer.applied(outcome)
+
+    def retrying(self, count: int) -> None:
+        for observer in self._observers:
+            observer.retrying(count)
+
+    def dead_lettered(self, count: int) -> None:
+        for observer in self._observers:
+            observer.dead_lettered(count)
+
+    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        for observer in self._observers:
+            observer.committed(batch, seconds)

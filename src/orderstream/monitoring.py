@@ -1,0 +1,93 @@
+"""What each process reads on a timer for its gauges and readiness: the backlog of the
+outboxes it writes to or relays, the lag of the consumer groups it feeds or belongs to.
+
+These are read from the database and the broker, not from the process's memory, so they
+are right whichever process reports them, and they go on growing while the process that
+should drain them is down (docs/operations.md).
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.http.ops import Check, NotReady, Readiness
+from adapters.kafka.lag import KafkaLagReader
+from adapters.postgres.engine import ping
+from adapters.postgres.outbox_stats import outbox_backlog
+from adapters.prometheus.metrics import Metrics
+from application.progress import ProgressWatch
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Watched:
+    """What one process watches. `lags` are `(group, topic, progress)`: a group's lag on a
+    topic, handed to `progress` when this process is a member of the group."""
+
+    metrics: Metrics
+    readiness: Readiness
+    engine: AsyncEngine | None = None
+    outboxes: Sequence[str] = ()
+    lag_reader: KafkaLagReader | None = None
+    lags: Sequence[tuple[str, str, ProgressWatch | None]] = field(default_factory=list)
+
+    def add_checks(self) -> None:
+        """Readiness: the database and broker answer, and no member here is stuck."""
+        if self.engine is not None:
+            engine = self.engine
+            self.readiness.add("database", lambda: ping(engine))
+        if self.lag_reader is not None:
+            self.readiness.add("broker", self.lag_reader.ping)
+        for group, _, progress in self.lags:
+            if progress is not None:
+                self.readiness.add(f"progress:{group}", _progress_check(progress))
+
+    async def read(self) -> None:
+        """Read every gauge once; a part that fails keeps its last values, and says why."""
+        if self.engine is not None:
+            for outbox in self.outboxes:
+                await _quietly(f"{outbox} outbox backlog", self._backlog(self.engine, outbox))
+        if self.lag_reader is not None:
+            for group, topic, progress in self.lags:
+                await _quietly(f"lag of {group} on {topic}",
+                               self._lag(self.lag_reader, group, topic, progress))
+        await self.readiness.evaluate()
+
+    async def run(self, interval_s: float, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.read()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_s)
+
+    async def _backlog(self, engine: AsyncEngine, outbox: str) -> None:
+        backlog = await outbox_backlog(engine, outbox)
+        self.metrics.backlog.labels(outbox).set(backlog.pending)
+        self.metrics.oldest_age.labels(outbox).set(backlog.oldest_age_s)
+
+    async def _lag(self, reader: KafkaLagReader, group: str, topic: str,
+                   progress: ProgressWatch | None) -> None:
+        lag = await reader.lag(group, topic)
+        for partition, behind in lag.items():
+            self.metrics.lag.labels(group, topic, str(partition)).set(behind)
+        if progress is not None:
+            progress.waiting(sum(lag.values()))
+
+
+def _progress_check(progress: ProgressWatch) -> Check:
+    async def check() -> None:
+        reason = progress.stuck()
+        if reason is not None:
+            raise NotReady(reason)
+    return check
+
+
+async def _quietly(what: str, reading: Awaitable[None]) -> None:
+    try:
+        await reading
+    except Exception as error:
+        log.warning("cannot read the %s: %s", what, error)
