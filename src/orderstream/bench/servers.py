@@ -73,7 +73,7 @@ async def load(workdir: Path, port: int, key: ApiKey, *args: str) -> dict[str, A
     result_path = workdir / "loadgen.json"
     generator = await processes.start("loadgen", processes.python_module(
         "orderstream.bench.loadgen", HOST, str(port), str(result_path),
-        "--api-key", key.key, *args), processes.service_env(), workdir)
+        f"--api-key={key.key}", *args), processes.service_env(), workdir)
     await generator.finished(600.0)
     result: dict[str, Any] = json.loads(result_path.read_text())
     return result
