@@ -23,7 +23,9 @@ FLAT_MB = 8.0
 
 
 @dataclass
-class _Trace:
+class Trace:
+    """One process's RSS samples (monotonic time, bytes), its drains and its peak."""
+
     pid: int
     samples: list[tuple[float, int]] = field(default_factory=list)
     drains: list[tuple[float, float]] = field(default_factory=list)
@@ -43,10 +45,10 @@ class _Trace:
 
 class MemoryWatch:
     def __init__(self) -> None:
-        self._traces: dict[str, list[_Trace]] = {}
+        self._traces: dict[str, list[Trace]] = {}
 
     def track(self, name: str, pid: int) -> None:
-        self._traces.setdefault(name, []).append(_Trace(pid))
+        self._traces.setdefault(name, []).append(Trace(pid))
 
     @contextlib.contextmanager
     def drain(self, name: str) -> Iterator[None]:
@@ -71,7 +73,7 @@ class MemoryWatch:
                 await task
 
     def summary(self) -> dict[str, dict[str, Any]]:
-        return {name: _summary(traces) for name, traces in self._traces.items()}
+        return {name: summary(traces) for name, traces in self._traces.items()}
 
     async def _run(self) -> None:
         while True:
@@ -79,7 +81,7 @@ class MemoryWatch:
                 self._sample(traces[-1])
             await asyncio.sleep(SAMPLE_INTERVAL_S)
 
-    def _sample(self, trace: _Trace) -> None:
+    def _sample(self, trace: Trace) -> None:
         try:
             rss, peak = rss_bytes(trace.pid), peak_rss_bytes(trace.pid)
         except (FileNotFoundError, ProcessLookupError, KeyError):
@@ -88,7 +90,8 @@ class MemoryWatch:
         trace.peak = max(trace.peak, peak)
 
 
-def _summary(traces: list[_Trace]) -> dict[str, Any]:
+def summary(traces: list[Trace]) -> dict[str, Any]:
+    """Over the processes of one name: peak, RSS while draining, the largest growth."""
     growths = [g for g in (trace.growth() for trace in traces) if g is not None]
     during = [rss for trace in traces for start, end in trace.drains
               for t, rss in trace.samples if start <= t <= end]
