@@ -6,6 +6,7 @@ after a warm-up: the achieved rate is the server's maximum. Runs alternate bare,
 bare, API, ...
 """
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from orderstream.bench.base import (
 )
 from orderstream.bench.database import fresh_database
 from orderstream.bench.proc import cpu_seconds
+from orderstream.bench.profile import profiled
 
 NAME = "api (POST /orders)"
 
@@ -41,6 +43,8 @@ class HttpBenchmark:
         steps = Steps(advance, self.steps(context))
         key = servers.ApiKey.new()
         last: dict[str, dict[str, Any]] = {}
+        rounds: dict[str, int] = {}
+        profiles: dict[str, dict[str, Any]] = {}
         async with fresh_database(context.database_url) as database_url:
             api, api_port = await servers.start_api(context.workdir, "api", key,
                                                     database_url=database_url)
@@ -49,14 +53,18 @@ class HttpBenchmark:
             context.memory.track("bare endpoint", bare.pid)
 
             async def measure(name: str, process: Any, port: int) -> Measured:
+                rounds[name] = rounds.get(name, 0) + 1
+                output = context.workdir / f"{port}.profile"
                 with context.memory.drain(name):
-                    cpu = cpu_seconds(process.pid)
-                    last[name] = await servers.load(
-                        context.workdir, port, key, "--rate", str(self.offered_rate),
-                        "--seconds", str(self.warm_up_s + self.seconds),
-                        "--warm-up", str(self.warm_up_s),
-                        "--connections", str(self.connections))
-                    cpu = cpu_seconds(process.pid) - cpu
+                    async with profiled(process.pid, output, profiles.setdefault(name, {})) \
+                            if rounds[name] == context.rounds else contextlib.nullcontext():
+                        cpu = cpu_seconds(process.pid)
+                        last[name] = await servers.load(
+                            context.workdir, port, key, "--rate", str(self.offered_rate),
+                            "--seconds", str(self.warm_up_s + self.seconds),
+                            "--warm-up", str(self.warm_up_s),
+                            "--connections", str(self.connections))
+                        cpu = cpu_seconds(process.pid) - cpu
                 answered = last[name]["answered"] or math.nan
                 return Measured(last[name]["achieved_rate"], cpu / answered * 1e6)
 
@@ -71,7 +79,9 @@ class HttpBenchmark:
         result = compared(runs, "api", "bare")
         result.update(offered_rate=self.offered_rate, seconds=self.seconds,
                       connections=self.connections,
-                      statuses={name: run["statuses"] for name, run in last.items()})
+                      statuses={name: run["statuses"] for name, run in last.items()},
+                      profile=profiles.get(NAME, {}),
+                      bare_profile=profiles.get("bare endpoint", {}))
         return result
 
     def summary(self, result: dict[str, Any]) -> list[tuple[str, str]]:

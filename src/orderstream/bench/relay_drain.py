@@ -8,9 +8,10 @@ too (`producer_raw`), timed from its first send to its last acknowledgement.
 """
 
 import asyncio
+import contextlib
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from orderstream.bench.base import (
 from orderstream.bench.database import fresh_database
 from orderstream.bench.machine import asyncpg_dsn
 from orderstream.bench.proc import cpu_seconds
+from orderstream.bench.profile import profiled
 from orderstream.settings import Settings
 
 POLL_S = 0.02
@@ -97,11 +99,13 @@ class _Drain:
     compression: str
     rows: list[Any]
     records_path: Path
+    rounds_done: int = 0
+    profile: dict[str, Any] = field(default_factory=dict)
 
     async def compare(self, steps: Steps) -> dict[str, Any]:
         name = f"relay ({self.compression})"
         relay = await processes.start(
-            name.replace(" ", "-").strip("()"), processes.orderstream_command(
+            f"relay-{self.compression}", processes.orderstream_command(
                 "relay", "--outbox", "orders"),
             processes.service_env(store="postgres", transport="kafka",
                                   database_url=self.database_url, orders_topic=self.topic,
@@ -115,7 +119,9 @@ class _Drain:
                 lambda variant: steps(f"relay ({self.compression}): {variant}"))
         finally:
             await relay.stop()
-        return compared(runs, "relay", "raw")
+        result = compared(runs, "relay", "raw")
+        result["profile"] = self.profile
+        return result
 
     async def _raw(self) -> Measured:
         result_path = self.context.workdir / "producer-raw.json"
@@ -130,10 +136,15 @@ class _Drain:
                         result["cpu_s"] / result["messages"] * 1e6)
 
     async def _relay(self, relay: processes.Process, name: str) -> Measured:
+        self.rounds_done += 1
+        last = self.rounds_done == self.context.rounds
+        output = self.context.workdir / f"relay-{self.compression}.profile"
         with self.context.memory.drain(name):
-            cpu = cpu_seconds(relay.pid)
-            elapsed = await self._drained(relay, self.rows)
-            cpu = cpu_seconds(relay.pid) - cpu
+            async with profiled(relay.pid, output, self.profile) if last \
+                    else contextlib.nullcontext():
+                cpu = cpu_seconds(relay.pid)
+                elapsed = await self._drained(relay, self.rows)
+                cpu = cpu_seconds(relay.pid) - cpu
         return Measured(len(self.rows) / elapsed, cpu / len(self.rows) * 1e6)
 
     async def _drained(self, relay: processes.Process, rows: list[Any]) -> float:

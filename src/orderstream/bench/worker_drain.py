@@ -10,6 +10,7 @@ worker must leave the same stock.
 """
 
 import asyncio
+import contextlib
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from orderstream.bench.database import fresh_database
 from orderstream.bench.machine import asyncpg_dsn
 from orderstream.bench.proc import cpu_seconds
 from orderstream.bench.producer_raw import producer_options
+from orderstream.bench.profile import profiled
 from orderstream.bench.workload import Round, Workload
 from orderstream.settings import Settings
 
@@ -72,7 +74,7 @@ class WorkerBenchmark:
                 await connection.close()
         result = compared(runs, "worker", "raw")
         result["ratio_to_fetch"] = compared(runs, "worker", "fetch")["ratio"]
-        result.update(messages=self.messages,
+        result.update(messages=self.messages, profile=drain.profile,
                       same_outcome=len({tuple(s) for s in drain.outcomes}) == 1)
         return result
 
@@ -106,6 +108,8 @@ class _Drain:
     run: Round
     outcomes: list[list[tuple[int, int]]] = field(default_factory=list)
     groups: "itertools.count[int]" = field(default_factory=itertools.count)
+    rounds_done: int = 0
+    profile: dict[str, Any] = field(default_factory=dict)
 
     async def fetch_only(self) -> Measured:
         group = f"{self.run_name}-fetch-{next(self.groups)}"
@@ -127,9 +131,14 @@ class _Drain:
             orders_topic=self.topic, inventory_topic=f"{self.run_name}-inventory",
             kafka_group_prefix=prefix), self.context.workdir)
         self.context.memory.track(NAME, worker.pid)
+        self.rounds_done += 1
+        last = self.rounds_done == self.context.rounds
+        output = self.context.workdir / "inventory-worker.profile"
         try:
             with self.context.memory.drain(NAME):
-                measured = await self._timed(f"{prefix}inventory", worker)
+                async with profiled(worker.pid, output, self.profile) if last \
+                        else contextlib.nullcontext():
+                    measured = await self._timed(f"{prefix}inventory", worker)
         finally:
             await worker.stop()
         self.outcomes.append(await self._stock_left())
