@@ -15,7 +15,7 @@ COLLAPSED = f"""\
 """
 
 
-def test_each_sample_counts_for_the_library_and_function_of_its_innermost_frame():
+def test_each_sample_counts_for_the_library_and_function_of_its_innermost_frame() -> None:
     found = summary(COLLAPSED)
     assert found["samples"] == 100
     assert found["by_library"] == {"aiokafka": 0.6, "asyncpg": 0.3,
@@ -25,5 +25,5 @@ def test_each_sample_counts_for_the_library_and_function_of_its_innermost_frame(
                                       "run (application/relay.py)": 0.1}
 
 
-def test_no_samples_is_no_profile():
+def test_no_samples_is_no_profile() -> None:
     assert summary("") == {}

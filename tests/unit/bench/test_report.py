@@ -19,7 +19,7 @@ def _rows(page: str, heading: str) -> list[str]:
     return [line for line in section.splitlines() if line.startswith("| ")]
 
 
-def test_the_targets_table_marks_each_target_met_or_missed():
+def test_the_targets_table_marks_each_target_met_or_missed() -> None:
     rows = _rows(document(results(), "orderstream bench --all", "plot.png", ""), "Targets")
     relay_lz4 = next(row for row in rows if "compression lz4" in row)
     assert relay_lz4.endswith("| 0.75 (min 0.70, max 0.85) | **missed** |")
@@ -27,7 +27,7 @@ def test_the_targets_table_marks_each_target_met_or_missed():
     assert any("inventory worker" in row and "| met |" in row for row in rows)
 
 
-def test_the_relay_table_has_a_row_per_compression_with_median_min_and_max():
+def test_the_relay_table_has_a_row_per_compression_with_median_min_and_max() -> None:
     rows = _rows(document(results(), "orderstream bench --all", None, "no plot"),
                  "Relay against the raw producer loop")
     assert rows[1:] == [
@@ -37,7 +37,7 @@ def test_the_relay_table_has_a_row_per_compression_with_median_min_and_max():
         " | 25.0 (24.0 - 27.0) | 30.0 (29.0 - 33.0) |"]
 
 
-def test_the_page_says_what_bounds_each_comparison_and_the_missed_targets():
+def test_the_page_says_what_bounds_each_comparison_and_the_missed_targets() -> None:
     page = document(results(), "orderstream bench --all", "plot.png", "")
     bounds = page.split("## What bounds each result\n", 1)[1]
     assert "ours 30 us, raw loop 25 us (1.2x)" in bounds
@@ -48,7 +48,7 @@ def test_the_page_says_what_bounds_each_comparison_and_the_missed_targets():
     assert "No profile of POST /orders" in bounds
 
 
-def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_path: Path):
+def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_path: Path) -> None:
     run = results()
     for level in run["latency"]["levels"].values():
         level.update(end_to_end_ms=[10.0, 12.0, 40.0], http_ms=[2.0, 3.0, 20.0])
@@ -59,4 +59,5 @@ def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_pat
     saved = json.loads(outputs.json.read_text())
     assert "end_to_end_ms" not in saved["latency"]["levels"]["50%"]
     assert saved["latency"]["levels"]["50%"]["end_to_end"]["p50_ms"] == 12.0
+    assert outputs.markdown is not None
     assert "[benchmarks.json](benchmarks.json)" in outputs.markdown.read_text()

@@ -16,7 +16,7 @@ def _by_area(compression: str = "lz4") -> dict[str, list[tuple[str, bool | None]
     return found
 
 
-def test_a_ratio_target_is_judged_on_the_median_of_the_pairs():
+def test_a_ratio_target_is_judged_on_the_median_of_the_pairs() -> None:
     relay = dict(_by_area()["relay"])
     # none: median 0.9 >= 0.8; lz4: median 0.75 although its best pair reached 0.85.
     assert relay["relay >= 0.8 x raw producer loop, compression none"] is True
@@ -27,16 +27,16 @@ def test_a_ratio_target_is_judged_on_the_median_of_the_pairs():
     assert _by_area()["http"] == [("POST /orders >= 0.5 x bare endpoint", False)]
 
 
-def test_latency_is_judged_at_half_the_maximum_rate_only():
+def test_latency_is_judged_at_half_the_maximum_rate_only() -> None:
     # At 80% the p99 is 90 ms; the targets speak of 50%, where it is 40 ms.
     assert [met for _, met in _by_area()["latency"]] == [False, True]
 
 
-def test_one_process_over_the_memory_limit_misses_it_and_flat_memory_meets_its_target():
+def test_one_process_over_the_memory_limit_misses_it_and_flat_memory_meets_its_target() -> None:
     assert [met for _, met in _by_area()["memory"]] == [False, True]
 
 
-def test_what_was_not_measured_is_said_so():
+def test_what_was_not_measured_is_said_so() -> None:
     run = results()
     for name in ("worker", "http", "latency"):
         del run[name]
