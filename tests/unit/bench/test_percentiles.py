@@ -15,7 +15,7 @@ def test_percentiles_are_values_that_were_measured() -> None:
 
 
 def test_a_reservation_counts_from_its_acceptance_to_the_first_commit_after_it_started() -> None:
-    clock = CommitClock(connection=None)  # type: ignore[arg-type]
+    clock = CommitClock(connection=None)
     clock.times = [10.0, 10.5, 11.0]
     # (accepted, reservation's transaction started), epoch seconds
     assert latencies_ms(clock, [(9.9, 10.2), (10.0, 10.5), (10.9, 11.5)]) == \
