@@ -4,10 +4,11 @@
 
 Requests arrive at a fixed rate whatever the server does (open loop): request k is due at
 `k / rate` seconds, and its latency runs from then, so time spent waiting for a free
-connection (queueing) counts. With `--seconds` it stops after that long and counts every answer that
-came after the first `--warm-up` seconds (the achieved rate: the server's maximum when
+connection (queueing) counts. With `--seconds` it stops after that long and counts every 2xx
+answer that came after the first `--warm-up` seconds (the achieved rate: the server's maximum when
 offered more than it takes). With `--count` it sends that many after `--warm-up`
-requests of another customer, and waits for every answer: those are its latencies.
+requests of another customer (and one more for each refused), and waits for every answer:
+those of 2xx are its latencies.
 """
 
 import argparse
@@ -50,6 +51,8 @@ class Load:
     count_all: bool = False
     outstanding: int = 0
     answered: int = 0
+    refused: int = 0
+    """Measured requests answered with anything but 2xx (sent again, under `--count`)."""
     settled: asyncio.Event = field(default_factory=asyncio.Event)
 
     def dispatch(self, due: float, measured: bool, index: int) -> None:
@@ -70,8 +73,11 @@ class Load:
             self.settled.set()
         if measured or self.count_all:
             self.statuses[status] += 1
-            self.latencies.append(now - due)
-            self.done_at.append(now)
+            if 200 <= status < 300:
+                self.latencies.append(now - due)
+                self.done_at.append(now)
+            else:
+                self.refused += 1
         if not connection.open:
             return
         if self.backlog:
@@ -93,20 +99,30 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     load.idle.extend(connections)
     loop = asyncio.get_running_loop()
     warm_up_n = int(args.warm_up * args.rate) if args.seconds else int(args.warm_up)
-    total = int(args.seconds * args.rate) if args.seconds else warm_up_n + args.count
-    started = loop.time() + 0.01
+
+    def total() -> int:
+        """With `--count`, a refused request is made up for by one more."""
+        if args.seconds:
+            return int(args.seconds * args.rate)
+        return warm_up_n + int(args.count) + load.refused
+
+    first = started = loop.time() + 0.01
     issued = 0
-    while issued < total:
-        due = min(total, int((loop.time() - started) * args.rate) + 1)
-        while issued < due:
-            load.dispatch(started + issued / args.rate, issued >= warm_up_n, issued)
-            issued += 1
-        await asyncio.sleep(max(0.0, started + issued / args.rate - loop.time()))
-    window = (started + warm_up_n / args.rate, loop.time())
-    if not args.seconds:
+    while issued < total():
+        started = max(started, loop.time() - issued / args.rate)
+        while issued < total():
+            due = min(total(), int((loop.time() - started) * args.rate) + 1)
+            while issued < due:
+                load.dispatch(started + issued / args.rate, issued >= warm_up_n, issued)
+                issued += 1
+            await asyncio.sleep(max(0.0, started + issued / args.rate - loop.time()))
+        if args.seconds:
+            break
         load.settled.clear()
         if load.outstanding:
             await asyncio.wait_for(load.settled.wait(), DRAIN_TIMEOUT_S)
+    window = (first + warm_up_n / args.rate, loop.time())
+    if not args.seconds:
         window = (window[0], max(load.done_at, default=window[1]))
     for connection in connections:
         connection.close()
@@ -114,6 +130,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _result(args: argparse.Namespace, load: Load, window: tuple[float, float]) -> dict[str, Any]:
+    """The rate and latencies of the 2xx answers that came inside `window`."""
     inside = [lat for lat, at in zip(load.latencies, load.done_at, strict=True)
               if window[0] <= at <= window[1]]
     ok = sum(n for status, n in load.statuses.items() if 200 <= status < 300)
