@@ -29,8 +29,9 @@ def bench(
         min=3, help="Rounds of each variant, alternated [default: 5, 3 with --all].")] = None,
     messages: Annotated[int, typer.Option(min=1, help="Messages per reservation round.")] = 10_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Messages per batch.")] = 500,
-    demo_orders: Annotated[int, typer.Option(min=0, help="Orders of the demo run (0: skip).")]
-    = 20_000,
+    demo_orders: Annotated[int | None, typer.Option(
+        min=0, help="Orders of the demo run (0: skip) [default: 20,000, 0 with --all].")]
+    = None,
     relay_rows: Annotated[int, typer.Option(min=1, help="Outbox backlog the relay drains.")]
     = 200_000,
     compressions: Annotated[str, typer.Option(help="Of the relay runs, comma separated.")]
@@ -44,6 +45,11 @@ def bench(
     = Path("bench.json"),
     docs_dir: Annotated[Path, typer.Option(help="Where --all writes its page and plot.")]
     = Path("docs"),
+    only: Annotated[str | None, typer.Option(
+        help="Run only these benchmarks, comma separated (reservations, demo, relay, "
+             "worker, http, latency).")] = None,
+    logs: Annotated[Path | None, typer.Option(
+        help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
     """Measure orderstream against the plainest code that does the same work.
 
@@ -52,15 +58,23 @@ def bench(
     or reused when running.
     """
     benchmarks: list[Benchmark] = [ReservationBenchmark(messages, batch_size)]
-    if demo_orders:
-        benchmarks.append(DemoBenchmark(demo_orders))
+    demo = demo_orders if demo_orders is not None else (0 if all_ else 20_000)
+    if demo:
+        benchmarks.append(DemoBenchmark(demo))
     if all_:
         benchmarks += [
             RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             LatencyBenchmark(latency_samples)]
+    if only is not None:
+        names = {name.strip() for name in only.split(",")}
+        unknown = names - {b.name for b in benchmarks}
+        if unknown:
+            raise typer.BadParameter(f"not among the benchmarks to run: {', '.join(unknown)}",
+                                     param_hint="--only")
+        benchmarks = [b for b in benchmarks if b.name in names]
     chosen = rounds or (3 if all_ else 5)
-    results = uvloop.run(run(benchmarks, chosen, all_, console))
+    results = uvloop.run(run(benchmarks, chosen, all_, console, logs))
     outputs = Outputs(docs_dir / "benchmarks.json", docs_dir) if all_ else Outputs(output)
     _print(results, benchmarks)
     for path in write(results, outputs, console):

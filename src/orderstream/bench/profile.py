@@ -59,7 +59,7 @@ async def profiled(pid: int, output: Path, into: dict[str, Any]) -> AsyncIterato
         return
     recorder = await asyncio.create_subprocess_exec(
         spy, "record", "--pid", str(pid), "--rate", str(RATE_HZ), "--nonblocking",
-        "--function", "--format", "raw", "--output", str(output),
+        "--function", "--full-filenames", "--format", "raw", "--output", str(output),
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     try:
         yield

@@ -1,9 +1,11 @@
 """One bench run: services started or reused, a fresh database, the benchmarks with a
 progress bar, then the JSON, and with `--all` docs/benchmarks.md and its plot."""
 
+import contextlib
 import json
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,14 +38,14 @@ class Outputs:
 
 
 async def run(benchmarks: list[Benchmark], rounds: int, kafka: bool,
-              console: Console) -> dict[str, Any]:
+              console: Console, logs: Path | None = None) -> dict[str, Any]:
     settings = Settings()
     local_broker = kafka and broker.start_local_broker(settings.kafka_bootstrap_servers)
     started = time.monotonic()
     results: dict[str, Any] = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                "rounds": rounds, "load_average": {}}
     memory = MemoryWatch()
-    with tempfile.TemporaryDirectory(prefix="orderstream-bench-") as workdir:
+    with _workdir(logs) as workdir:
         async with loadwatch.watched(results["load_average"]), \
                 database.fresh_database(settings.database_url.get_secret_value()) as database_url, \
                 memory.sampling():
@@ -69,6 +71,16 @@ async def _measure(context: BenchContext, benchmarks: list[Benchmark],
 
             results[benchmark.name] = await benchmark.run(context, advance)
     return results
+
+
+@contextlib.contextmanager
+def _workdir(logs: Path | None) -> Iterator[str]:
+    if logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
+        yield str(logs)
+        return
+    with tempfile.TemporaryDirectory(prefix="orderstream-bench-") as workdir:
+        yield workdir
 
 
 def write(results: dict[str, Any], outputs: Outputs, console: Console) -> list[Path]:
