@@ -21,18 +21,17 @@ RELAY = """\
 The raw loop hands aiokafka records that are already encoded, all at once. The relay does
 the work of an outbox besides: it reads each batch of rows from PostgreSQL, builds the
 records from the rows' JSON payload and headers, awaits the broker's acknowledgement of
-the batch and marks the batch in one statement (reading the next batch meanwhile), so the
-work per message in Python is several times the raw loop's, on cores it shares with
-PostgreSQL and the broker.
+the batch and marks the batch in one statement (reading the next batch meanwhile). Each
+payload is decoded from `jsonb` and encoded again for the wire, on top of the send that is
+all the raw loop does, on cores shared with PostgreSQL and the broker.
 """
 
 WORKER = """\
 The raw loop applies each batch with a handful of hand-written statements on dicts. The
 worker decodes every message into a domain event, runs the handler on domain objects
 under a unit of work, records its outcome and metrics, and writes through SQLAlchemy Core
-(statements compiled once, then executed on asyncpg). The statements per batch are the
-same; the difference is the Python per message around them, on cores shared with
-PostgreSQL and the broker.
+on asyncpg. The statements per batch are the same; the difference is the Python per
+message around them, on cores shared with PostgreSQL and the broker.
 """
 
 HTTP = """\

@@ -38,7 +38,7 @@ def bench(
     = "none,lz4,zstd",
     worker_messages: Annotated[int, typer.Option(min=1, help="Orders the worker consumes.")]
     = 200_000,
-    http_seconds: Annotated[float, typer.Option(min=0.5, help="Of each HTTP run.")] = 8.0,
+    http_seconds: Annotated[float, typer.Option(min=0.5, help="Of each HTTP run.")] = 5.0,
     latency_samples: Annotated[int, typer.Option(min=1, help="Orders per latency level.")]
     = 10_000,
     output: Annotated[Path, typer.Option(help="JSON of the results (without --all).")]

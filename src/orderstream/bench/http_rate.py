@@ -30,7 +30,7 @@ NAME = "api (POST /orders)"
 
 @dataclass
 class HttpBenchmark:
-    seconds: float = 8.0
+    seconds: float = 5.0
     warm_up_s: float = 2.0
     offered_rate: float = 20_000.0
     connections: int = 64

@@ -8,6 +8,7 @@ innermost Python frame belongs to, and to that function.
 
 import asyncio
 import contextlib
+import re
 import shutil
 import signal
 import sys
@@ -97,7 +98,7 @@ def place(frame: str) -> str:
     for marker, name in PLACES:
         if marker in path:
             return name
-    return "other (C extensions, native code)"
+    return "other"
 
 
 def function(frame: str) -> str:
@@ -108,4 +109,5 @@ def function(frame: str) -> str:
         if root in path:
             path = path.split(root, 1)[1]
             break
+    path = re.sub(r"^\.\d+/", "", path)
     return f"{name} ({path.lstrip('/')})" if path else name
