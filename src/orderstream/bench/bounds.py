@@ -44,7 +44,7 @@ not do (each order is committed before it is accepted).
 """
 
 LATENCY = """\
-An order crosses three processes and the broker twice: the API commits it; the commit's
+An order crosses two processes and the broker once: the API commits it; the commit's
 NOTIFY wakes the relay, which reads it, sends it (lingering up to `linger_ms` for a
 batch) and marks it after the acknowledgement; the inventory worker's fetch returns it
 and its batch commits the reservation. Every hop batches, so latency grows with how much
@@ -133,6 +133,11 @@ def _memory(memory: dict[str, Any]) -> str:
     lines = ["### Memory\n", "Each process holds the interpreter and the libraries it "
              "imports (SQLAlchemy, asyncpg, aiokafka, FastAPI, OpenTelemetry) before any work; "
              "the bare endpoint, which imports FastAPI and pydantic only, shows that floor."]
+    if any("(flow)" in name for name in over):
+        lines.append("The flow's processes are measured across load runs of rising rate "
+                     "(the maximum, then 50% and 80% of it), each of their drains a load run: "
+                     "what grew there may be buffers sized by the rate as much as a leak; "
+                     "the backlog drains above, at one rate, tell a leak.")
     for name, m in over.items():
         lines.append(f"- {name}: peak {m['peak_rss_mb']} MB, growth while draining "
                      f"{m['growth_while_draining_mb']} MB")

@@ -95,9 +95,14 @@ def worker(result: dict[str, Any]) -> str:
               f"`getmany` alone: {_spread(result['ratio_to_fetch'], 2)}.\n")
 
 
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{status}: {n:,}" for status, n in counts.items())
+
+
 def http(result: dict[str, Any]) -> str:
     rows = [[name, _spread(result[key]), _rounds(result["per_round"][key]),
-             _spread(result[f"{key}_cpu_us_per_item"]), result["statuses"].get(label, {})]
+             _spread(result[f"{key}_cpu_us_per_item"]),
+             _statuses(result["statuses"].get(label, {}))]
             for name, key, label in (("bare endpoint", "bare", "bare endpoint"),
                                      ("`POST /orders`", "api", "api (POST /orders)"))]
     return (f"## POST /orders against the bare endpoint\n\n"
@@ -161,8 +166,9 @@ def in_process(results: dict[str, Any]) -> str:
                      f"{'hold' if d['invariants_hold'] else '**violated**'})"])
     if not rows:
         return ""
+    demo = ", and the whole flow of the embedded demo on PostgreSQL" if "demo" in results else ""
     return ("## PostgreSQL paths in one process\n\nThe benchmarks of docs/performance.md, "
             "in the same run: the same batches applied alternately by the raw asyncpg loop "
-            "and the inventory worker's code path, in the bench's own process (no Kafka), "
-            "and the whole flow of the embedded demo on PostgreSQL.\n\n"
+            "and the inventory worker's code path, in the bench's own process (no Kafka)"
+            f"{demo}.\n\n"
             + _table(["measure", "median (min - max)"], rows))
