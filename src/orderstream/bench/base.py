@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from orderstream.bench import broker
 from orderstream.bench.memory import MemoryWatch
 
 Advance = Callable[[str, float, float], None]
@@ -21,6 +22,13 @@ class BenchContext:
     rounds: int
     workdir: Path = field(default_factory=Path.cwd)
     memory: MemoryWatch = field(default_factory=MemoryWatch)
+    run_names: list[str] = field(default_factory=list)
+    """The names the benchmarks gave their topics under (`new_run_name`), deleted at the end."""
+
+    def new_run_name(self) -> str:
+        name = broker.run_name()
+        self.run_names.append(name)
+        return name
 
 
 class Benchmark(Protocol):

@@ -25,8 +25,24 @@ def start_local_broker(servers: str) -> bool:
     return True
 
 
+RUN_PREFIX = "bench-"
+
+
 def run_name() -> str:
-    return f"bench-{uuid.uuid4().hex[:8]}"
+    """A name of its own for a benchmark's topics and groups, under `RUN_PREFIX`."""
+    return f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}"
+
+
+async def delete_topics(settings: Settings, run_names: Sequence[str]) -> list[str]:
+    """Every topic named after one of `run_names` (the benchmarks' own, dead-letter topics
+    included); the names deleted. A broker keeps every partition's files open, so a run
+    leaves none behind."""
+    async with admin_client(settings) as admin:
+        names = [topic for topic in await admin.list_topics()
+                 if any(topic.startswith(f"{run}-") for run in run_names)]
+        if names:
+            await admin.delete_topics(names)
+    return names
 
 
 async def create_topics(settings: Settings, names: Sequence[str]) -> None:

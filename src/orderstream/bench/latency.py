@@ -15,7 +15,6 @@ from typing import Any
 
 import asyncpg
 
-from orderstream.bench import broker
 from orderstream.bench.base import Advance, BenchContext, Steps
 from orderstream.bench.commits import CommitClock, latencies_ms, percentiles
 from orderstream.bench.database import fresh_database
@@ -56,7 +55,7 @@ class LatencyBenchmark:
                     " FROM generate_series(0, $2 - 1) AS n", ON_HAND, SKUS)
                 await clock.start()
                 async with Flow.started(context, Settings(), database_url,
-                                        broker.run_name()) as flow:
+                                        context.new_run_name()) as flow:
                     steps("latency: processes up")
                     return await self._measure(flow, connection, clock, steps)
             finally:

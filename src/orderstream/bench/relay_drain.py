@@ -50,7 +50,7 @@ class RelayBenchmark:
     async def run(self, context: BenchContext, advance: Advance) -> dict[str, Any]:
         steps = Steps(advance, self.steps(context))
         settings = Settings()
-        topic = f"{broker.run_name()}-orders"
+        topic = f"{context.new_run_name()}-orders"
         await broker.create_topics(settings, [topic])
         rows, records = backlog.placed_orders(self.rows)
         records_path = context.workdir / "relay-records.pickle"

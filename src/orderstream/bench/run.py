@@ -52,7 +52,11 @@ async def run(benchmarks: list[Benchmark], rounds: int, kafka: bool,
             results["environment"] = await environment.describe(database_url, settings,
                                                                 local_broker)
             context = BenchContext(database_url, rounds, Path(workdir), memory)
-            results.update(await _measure(context, benchmarks, console))
+            try:
+                results.update(await _measure(context, benchmarks, console))
+            finally:
+                if context.run_names:
+                    await broker.delete_topics(settings, context.run_names)
     results["memory"] = memory.summary()
     results["elapsed_s"] = round(time.monotonic() - started, 1)
     return results

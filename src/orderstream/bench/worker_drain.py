@@ -54,7 +54,7 @@ class WorkerBenchmark:
     async def run(self, context: BenchContext, advance: Advance) -> dict[str, Any]:
         steps = Steps(advance, self.steps(context))
         settings = Settings()
-        run_name = broker.run_name()
+        run_name = context.new_run_name()
         topic = f"{run_name}-orders"
         await broker.create_topics(settings, [topic])
         workload = Workload(self.messages, batch_size=1_000)
