@@ -18,6 +18,8 @@ class ApiServices:
     keys: ApiKeys
 
 
-def services(request: Request) -> ApiServices:
+async def services(request: Request) -> ApiServices:
+    """Async, so that FastAPI calls it on the event loop: a plain function would be sent
+    to its thread pool, a thread handoff on every request."""
     found: ApiServices = request.app.state.services
     return found

@@ -1,85 +1,91 @@
-"""The `orderstream bench` command: run the benchmarks, print them, write them as JSON."""
+"""The `orderstream bench` command: run the benchmarks, print them, write them."""
 
-import asyncio
-import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import uvloop
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from orderstream.bench import database, machine
-from orderstream.bench.base import BenchContext, Benchmark
+from orderstream.bench.base import Benchmark
 from orderstream.bench.demo import DemoBenchmark
+from orderstream.bench.http_rate import HttpBenchmark
+from orderstream.bench.latency import LatencyBenchmark
+from orderstream.bench.relay_drain import RelayBenchmark
 from orderstream.bench.reservations import ReservationBenchmark
-from orderstream.settings import Settings
+from orderstream.bench.run import Outputs, run, write
+from orderstream.bench.worker_drain import WorkerBenchmark
 
 console = Console()
 
 
 def bench(
-    rounds: Annotated[int, typer.Option(min=3, help="Rounds of each variant, alternated.")] = 5,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Also Kafka, HTTP and end-to-end latency (starting or reusing the local "
+                      "broker); writes DOCS_DIR/benchmarks.{md,json} and the latency plot.")]
+    = False,
+    rounds: Annotated[int | None, typer.Option(
+        min=3, help="Rounds of each variant, alternated [default: 5, 3 with --all].")] = None,
     messages: Annotated[int, typer.Option(min=1, help="Messages per reservation round.")] = 10_000,
     batch_size: Annotated[int, typer.Option(min=1, help="Messages per batch.")] = 500,
-    demo_orders: Annotated[int, typer.Option(min=0, help="Orders of the demo run (0: skip).")]
-    = 20_000,
-    output: Annotated[Path, typer.Option(help="Where to write the results as JSON.")]
+    demo_orders: Annotated[int | None, typer.Option(
+        min=0, help="Orders of the demo run (0: skip) [default: 20,000, 0 with --all].")]
+    = None,
+    relay_rows: Annotated[int, typer.Option(min=1, help="Outbox backlog the relay drains.")]
+    = 200_000,
+    compressions: Annotated[str, typer.Option(help="Of the relay runs, comma separated.")]
+    = "none,lz4,zstd",
+    worker_messages: Annotated[int, typer.Option(min=1, help="Orders the worker consumes.")]
+    = 200_000,
+    http_seconds: Annotated[float, typer.Option(min=0.5, help="Of each HTTP run.")] = 5.0,
+    latency_samples: Annotated[int, typer.Option(min=1, help="Orders per latency level.")]
+    = 10_000,
+    output: Annotated[Path, typer.Option(help="JSON of the results (without --all).")]
     = Path("bench.json"),
+    docs_dir: Annotated[Path, typer.Option(help="Where --all writes its page and plot.")]
+    = Path("docs"),
+    only: Annotated[str | None, typer.Option(
+        help="Run only these benchmarks, comma separated (reservations, demo, relay, "
+             "worker, http, latency).")] = None,
+    logs: Annotated[Path | None, typer.Option(
+        help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
-    """Measure the PostgreSQL paths against plain asyncpg, and the demo's orders/s.
+    """Measure orderstream against the plainest code that does the same work.
 
-    Runs in a fresh database on the server of ORDERSTREAM_DATABASE_URL, dropped at the
-    end; the local PostgreSQL of `orderstream infra` is started, or reused when running.
+    Runs in fresh databases on the server of ORDERSTREAM_DATABASE_URL, dropped at the end;
+    the local PostgreSQL (and with --all the local Kafka) of `orderstream infra` is started,
+    or reused when running.
     """
     benchmarks: list[Benchmark] = [ReservationBenchmark(messages, batch_size)]
-    if demo_orders:
-        benchmarks.append(DemoBenchmark(demo_orders))
-    results = asyncio.run(_run(Settings().database_url.get_secret_value(), rounds, benchmarks))
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    demo = demo_orders if demo_orders is not None else (0 if all_ else 20_000)
+    if demo:
+        benchmarks.append(DemoBenchmark(demo))
+    if all_:
+        benchmarks += [
+            RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
+            WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
+            LatencyBenchmark(latency_samples)]
+    if only is not None:
+        names = {name.strip() for name in only.split(",")}
+        unknown = names - {b.name for b in benchmarks}
+        if unknown:
+            raise typer.BadParameter(f"not among the benchmarks to run: {', '.join(unknown)}",
+                                     param_hint="--only")
+        benchmarks = [b for b in benchmarks if b.name in names]
+    chosen = rounds or (3 if all_ else 5)
+    results = uvloop.run(run(benchmarks, chosen, all_, console, logs))
+    outputs = Outputs(docs_dir / "benchmarks.json", docs_dir) if all_ else Outputs(output)
     _print(results, benchmarks)
-    console.print(f"written to {output}")
-
-
-async def _run(server_url: str, rounds: int, benchmarks: list[Benchmark]) -> dict[str, Any]:
-    async with database.fresh_database(server_url) as database_url:
-        context = BenchContext(database_url, rounds)
-        results = {"started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                   "machine": await machine.describe(database_url)}
-        results.update(await _measure(context, benchmarks))
-    return results
-
-
-async def _measure(context: BenchContext, benchmarks: list[Benchmark]) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=True) as progress:
-        for benchmark in benchmarks:
-            task = progress.add_task(benchmark.name, total=benchmark.steps(context))
-
-            def advance(description: str, done: float, total: float, task: Any = task) -> None:
-                progress.update(task, description=description, completed=done, total=total)
-
-            results[benchmark.name] = await benchmark.run(context, advance)
-    return results
+    for path in write(results, outputs, console):
+        console.print(f"written: {path}")
 
 
 def _print(results: dict[str, Any], benchmarks: list[Benchmark]) -> None:
     table = Table(title="orderstream bench", show_header=False)
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("machine", _machine(results["machine"]))
     for benchmark in benchmarks:
         for measure, value in benchmark.summary(results[benchmark.name]):
             table.add_row(measure, value)
     console.print(table)
-
-
-def _machine(machine: dict[str, Any]) -> str:
-    packages, postgres = machine["packages"], machine["postgres"]
-    return (f"{machine['cores']} cores, load {machine['load_average'][0]},"
-            f" Python {machine['python']}, SQLAlchemy {packages['sqlalchemy']},"
-            f" asyncpg {packages['asyncpg']}, PostgreSQL {postgres['server_version'].split()[0]},"
-            f" synchronous_commit={postgres['synchronous_commit']}")

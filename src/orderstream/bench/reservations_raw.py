@@ -3,12 +3,11 @@ set-based SQL (inbox, reservations seen, stock locked, then one write per table)
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
-
-from application.messages import InboundMessage
 
 GROUP = "inventory"
 INBOX = ("INSERT INTO inventory.inbox (consumer_group, message_id)"
@@ -27,7 +26,17 @@ OUTBOX = ("INSERT INTO inventory.outbox (id, aggregatetype, aggregateid, type, p
           " $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[], $8::timestamptz[])")
 
 
-async def apply(connection: asyncpg.Connection, batch: list[InboundMessage]) -> None:
+class Message(Protocol):
+    """What `apply` reads of a message: an `InboundMessage` or an aiokafka record."""
+
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+    @property
+    def value(self) -> bytes | None: ...
+
+
+async def apply(connection: asyncpg.Connection, batch: Sequence[Message]) -> None:
     orders: dict[str, Any] = {}
     for message in batch:
         orders.setdefault(dict(message.headers)["ce_id"].decode(), json.loads(message.value or b""))

@@ -27,7 +27,7 @@ def test_bench_measures_both_variants_on_the_same_work_and_writes_json(
     assert reservations["same_outcome"] is True
     assert [len(r) for r in reservations["messages_per_s"].values()] == [3, 3]
     assert set(reservations["ratio_worker_to_raw"]) == {"median", "min", "max"}
-    assert report["machine"]["postgres"]["synchronous_commit"] in {"on", "off", "local",
+    assert report["environment"]["postgres"]["synchronous_commit"] in {"on", "off", "local",
                                                                    "remote_write", "remote_apply"}
     assert report["demo"]["orders"] == 60 and report["demo"]["invariants_hold"] is True
     assert "worker / raw" in result.output and "all invariants hold" in result.output

@@ -1,0 +1,144 @@
+"""What bounds each result, said with the numbers of the same run: the CPU each process
+spent per message against its baseline, how busy that kept it, and where py-spy found it
+during its last round."""
+
+from typing import Any
+
+from orderstream.bench.targets import RSS_LIMIT_MB, verdicts
+
+INTRO = """\
+## What bounds each result
+
+For each comparison: the CPU our process spent per message against the baseline's, and how
+much of one core that was at the rate it reached (near 100%: it is bound by its own CPU;
+well below: it waits on round trips). Then where its time went in its last round,
+sampled by py-spy: the share of samples whose innermost Python frame is in each library
+(native code such as asyncpg's protocol or aiokafka's record builder counts as the Python
+function that called it), and the busiest functions.
+"""
+
+RELAY = """\
+The raw loop hands aiokafka records that are already encoded, all at once. The relay does
+the work of an outbox besides: it reads each batch of rows from PostgreSQL, builds the
+records from the rows' JSON payload and headers, awaits the broker's acknowledgement of
+the batch and marks the batch in one statement (reading the next batch meanwhile). Each
+payload is decoded from `jsonb` and encoded again for the wire, on top of the send that is
+all the raw loop does, on cores shared with PostgreSQL and the broker.
+"""
+
+WORKER = """\
+The raw loop applies each batch with a handful of hand-written statements on dicts. The
+worker decodes every message into a domain event, runs the handler on domain objects
+under a unit of work, records its outcome and metrics, and writes through SQLAlchemy Core
+on asyncpg. The statements per batch are the same; the difference is the Python per
+message around them, on cores shared with PostgreSQL and the broker.
+"""
+
+HTTP = """\
+The bare endpoint parses and validates the same body and answers; `POST /orders`
+authenticates the key, opens a transaction, inserts the order, its lines and its outbox
+row (one statement), commits, and records a span and metrics. Each of those round trips
+costs PostgreSQL's CPU too, on the same cores: a request that writes cannot come near an
+endpoint that does not, unless commits are shared between requests, which the API does
+not do (each order is committed before it is accepted).
+"""
+
+LATENCY = """\
+An order crosses two processes and the broker once: the API commits it; the commit's
+NOTIFY wakes the relay, which reads it, sends it (lingering up to `linger_ms` for a
+batch) and marks it after the acknowledgement; the inventory worker's fetch returns it
+and its batch commits the reservation. Every hop batches, so latency grows with how much
+each process has queued, and at {rate} orders/s the API, relay, two workers, PostgreSQL and
+the broker share {cores} cores.
+"""
+
+
+def section(results: dict[str, Any]) -> str:
+    compression = results["environment"]["kafka"]["producer"].get("compression_type") or "none"
+    missed = {v.area for v in verdicts(results, compression) if v.met is False}
+    parts = [INTRO]
+    if "relay" in results:
+        parts.append(_relay(results["relay"], compression))
+    if "worker" in results:
+        w = results["worker"]
+        parts.append(_part("Inventory worker from Kafka", WORKER, w, "worker", "raw",
+                           "raw getmany + asyncpg loop", w.get("profile", {})))
+    if "http" in results:
+        h = results["http"]
+        parts.append(_part("POST /orders", HTTP, h, "api", "bare", "bare endpoint",
+                           h.get("profile", {})))
+    if "latency" in results and "latency" in missed:
+        parts.append(_latency(results))
+    if "memory" in results and "memory" in missed:
+        parts.append(_memory(results["memory"]))
+    return "\n".join(parts)
+
+
+def _relay(relay: dict[str, Any], compression: str) -> str:
+    shown = compression if compression in relay["compressions"] else relay["compressions"][0]
+    lines = [f"### Relay\n\n{RELAY}"]
+    for name in relay["compressions"]:
+        lines.append(f"- compression {name}: " + _cpu(relay[name], "relay", "raw", "raw loop"))
+    lines.append("")
+    lines.append(_profile(relay[shown].get("profile", {}), f"the relay (compression {shown})"))
+    return "\n".join(lines) + "\n"
+
+
+def _part(title: str, text: str, result: dict[str, Any], ours: str, baseline: str,
+          label: str, profile: dict[str, Any]) -> str:
+    return (f"### {title}\n\n{text}\n- {_cpu(result, ours, baseline, label)}\n\n"
+            + _profile(profile, title))
+
+
+def _cpu(result: dict[str, Any], ours: str, baseline: str, label: str) -> str:
+    ours_cpu = result.get(f"{ours}_cpu_us_per_item")
+    base_cpu = result.get(f"{baseline}_cpu_us_per_item")
+    if not ours_cpu or not base_cpu:
+        return "CPU not measured"
+    busy = busy_share(result[ours]["median"], ours_cpu["median"])
+    return (f"CPU per message: ours {ours_cpu['median']:,.0f} us, {label} "
+            f"{base_cpu['median']:,.0f} us ({ours_cpu['median'] / base_cpu['median']:.1f}x); "
+            f"ours kept {busy:.0%} of a core busy at its median rate")
+
+
+def busy_share(rate_per_s: float, cpu_us_per_item: float) -> float:
+    """The share of one core a process used: its rate times its CPU per item."""
+    return rate_per_s * cpu_us_per_item / 1e6
+
+
+def _profile(profile: dict[str, Any], whose: str) -> str:
+    if not profile:
+        return f"No profile of {whose} (py-spy is not installed, or could not attach).\n"
+    libraries = ", ".join(f"{name} {share:.0%}" for name, share in profile["by_library"].items()
+                          if share >= 0.01)
+    functions = ", ".join(f"`{name}` {share:.0%}"
+                          for name, share in profile["top_functions"].items())
+    return (f"Profile of {whose}, {profile['samples']:,} samples: {libraries}.\n"
+            f"Busiest functions: {functions}.\n")
+
+
+def _latency(results: dict[str, Any]) -> str:
+    latency = results["latency"]
+    level = latency["levels"]["50%"]
+    text = LATENCY.format(rate=f"{level['rate']:,.0f}", cores=results["environment"]["cores"])
+    return (f"### End-to-end latency\n\n{text}\nAt 50% of the maximum the HTTP response alone "
+            f"took p50 {level['http'].get('p50_ms')} ms and p99 {level['http'].get('p99_ms')} "
+            f"ms of the end-to-end p50 {level['end_to_end'].get('p50_ms')} ms and p99 "
+            f"{level['end_to_end'].get('p99_ms')} ms.\n")
+
+
+def _memory(memory: dict[str, Any]) -> str:
+    over = {name: m for name, m in memory.items()
+            if m["peak_rss_mb"] > RSS_LIMIT_MB or m["flat"] is False}
+    lines = ["### Memory\n", "Each process holds the interpreter and the libraries it "
+             "imports (SQLAlchemy, asyncpg, aiokafka, FastAPI, OpenTelemetry) before any work; "
+             "the bare endpoint, which imports FastAPI and pydantic only, shows that floor."]
+    if any("(flow)" in name for name in over):
+        lines.append("The flow's processes are measured across load runs of rising rate "
+                     "(the maximum, then 50% and 80% of it), each of their drains a load run: "
+                     "what grew there may be buffers sized by the rate as much as a leak; "
+                     "the backlog drains above, at one rate, tell a leak.")
+    for name, m in over.items():
+        lines.append(f"- {name}: peak {m['peak_rss_mb']} MB, growth while draining "
+                     f"{m['growth_while_draining_mb']} MB")
+    return "\n".join(lines) + "\n"

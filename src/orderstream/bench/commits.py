@@ -1,0 +1,60 @@
+"""When the inventory worker's transactions commit, seen from outside the worker.
+
+Every batch the inventory worker applies inserts its outcomes into the inventory outbox,
+whose trigger sends `NOTIFY orderstream_outbox_inventory`; PostgreSQL delivers a
+notification when the sending transaction commits. Listening on that channel gives the
+commit time of every batch, without touching the worker. A reservation's `created_at` is
+its transaction's start (`now()`), so its commit is the first notification after it.
+"""
+
+import bisect
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+from adapters.postgres.notifications import channel_of
+
+CHANNEL = channel_of("inventory")
+
+
+class CommitClock:
+    def __init__(self, connection: asyncpg.Connection) -> None:
+        self._connection = connection
+        self.times: list[float] = []
+
+    async def start(self) -> None:
+        await self._connection.add_listener(CHANNEL, self._notified)
+
+    async def stop(self) -> None:
+        await self._connection.remove_listener(CHANNEL, self._notified)
+
+    def _notified(self, *_: Any) -> None:
+        self.times.append(time.time())
+
+    def committed_after(self, started: float) -> float | None:
+        """The first commit announced after `started` (epoch seconds)."""
+        at = bisect.bisect_right(self.times, started)
+        return self.times[at] if at < len(self.times) else None
+
+
+def latencies_ms(clock: CommitClock, rows: Sequence[Any]) -> list[float]:
+    """Per (accepted, reservation started) pair in epoch seconds: accepted -> committed."""
+    latencies = []
+    for accepted, started in rows:
+        committed = clock.committed_after(started)
+        if committed is not None:
+            latencies.append((committed - accepted) * 1000)
+    return latencies
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def rank(p: float) -> float:
+        return round(ordered[max(0, math.ceil(len(ordered) * p / 100) - 1)], 2)
+
+    return {"samples": len(ordered), "p50_ms": rank(50), "p95_ms": rank(95),
+            "p99_ms": rank(99), "max_ms": round(ordered[-1], 2)} if ordered else {"samples": 0}

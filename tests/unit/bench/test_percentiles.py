@@ -1,0 +1,22 @@
+"""Latency percentiles by rank, and the commit that made each reservation visible."""
+
+import pytest
+
+from orderstream.bench.commits import CommitClock, latencies_ms, percentiles
+
+pytestmark = pytest.mark.unit
+
+
+def test_percentiles_are_values_that_were_measured() -> None:
+    found = percentiles([float(v) for v in range(1, 101)])
+    assert found == {"samples": 100, "p50_ms": 50.0, "p95_ms": 95.0, "p99_ms": 99.0,
+                     "max_ms": 100.0}
+    assert percentiles([]) == {"samples": 0}
+
+
+def test_a_reservation_counts_from_its_acceptance_to_the_first_commit_after_it_started() -> None:
+    clock = CommitClock(connection=None)
+    clock.times = [10.0, 10.5, 11.0]
+    # (accepted, reservation's transaction started), epoch seconds
+    assert latencies_ms(clock, [(9.9, 10.2), (10.0, 10.5), (10.9, 11.5)]) == \
+        pytest.approx([600.0, 1000.0])

@@ -1,0 +1,63 @@
+"""docs/benchmarks.md is written from one run's results: its tables, its targets and what
+bounds the missed ones."""
+
+import json
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from orderstream.bench.report import document
+from orderstream.bench.run import Outputs, write
+from support.bench_results import results
+
+pytestmark = pytest.mark.unit
+
+
+def _rows(page: str, heading: str) -> list[str]:
+    section = page.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return [line for line in section.splitlines() if line.startswith("| ")]
+
+
+def test_the_targets_table_marks_each_target_met_or_missed() -> None:
+    rows = _rows(document(results(), "orderstream bench --all", "plot.png", ""), "Targets")
+    relay_lz4 = next(row for row in rows if "compression lz4" in row)
+    assert relay_lz4.endswith("| 0.75 (min 0.70, max 0.85) | **missed** |")
+    assert any("POST /orders" in row and "**missed**" in row for row in rows)
+    assert any("inventory worker" in row and "| met |" in row for row in rows)
+
+
+def test_the_relay_table_has_a_row_per_compression_with_median_min_and_max() -> None:
+    rows = _rows(document(results(), "orderstream bench --all", None, "no plot"),
+                 "Relay against the raw producer loop")
+    assert rows[1:] == [
+        "| none | 40,000 (35,000 - 45,000) | 30,000 (28,000 - 33,000) | 0.90 (0.85 - 0.95)"
+        " | 25.0 (24.0 - 27.0) | 30.0 (29.0 - 33.0) |",
+        "| lz4 | 40,000 (35,000 - 45,000) | 30,000 (28,000 - 33,000) | 0.75 (0.70 - 0.85)"
+        " | 25.0 (24.0 - 27.0) | 30.0 (29.0 - 33.0) |"]
+
+
+def test_the_page_says_what_bounds_each_comparison_and_the_missed_targets() -> None:
+    page = document(results(), "orderstream bench --all", "plot.png", "")
+    bounds = page.split("## What bounds each result\n", 1)[1]
+    assert "ours 30 us, raw loop 25 us (1.2x)" in bounds
+    assert "Profile of the relay (compression lz4), 900 samples: asyncpg 40%, aiokafka 60%" \
+        in bounds
+    assert "### End-to-end latency" in bounds
+    assert "- api (flow): peak 160.0 MB" in bounds
+    assert "No profile of POST /orders" in bounds
+
+
+def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_path: Path) -> None:
+    run = results()
+    for level in run["latency"]["levels"].values():
+        level.update(end_to_end_ms=[10.0, 12.0, 40.0], http_ms=[2.0, 3.0, 20.0])
+    outputs = Outputs(tmp_path / "benchmarks.json", tmp_path)
+    written = write(run, outputs, Console(quiet=True))
+    assert written == [outputs.json, outputs.plot, outputs.markdown]
+    assert outputs.plot is not None and outputs.plot.read_bytes().startswith(b"\x89PNG")
+    saved = json.loads(outputs.json.read_text())
+    assert "end_to_end_ms" not in saved["latency"]["levels"]["50%"]
+    assert saved["latency"]["levels"]["50%"]["end_to_end"]["p50_ms"] == 12.0
+    assert outputs.markdown is not None
+    assert "[benchmarks.json](benchmarks.json)" in outputs.markdown.read_text()

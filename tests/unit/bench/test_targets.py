@@ -1,0 +1,44 @@
+"""Each target is judged on the run's own numbers: the median of the pairs' ratios, the
+latency at half the maximum rate, the largest peak of any process."""
+
+import pytest
+
+from orderstream.bench.targets import verdicts
+from support.bench_results import results
+
+pytestmark = pytest.mark.unit
+
+
+def _by_area(compression: str = "lz4") -> dict[str, list[tuple[str, bool | None]]]:
+    found: dict[str, list[tuple[str, bool | None]]] = {}
+    for verdict in verdicts(results(), compression):
+        found.setdefault(verdict.area, []).append((verdict.target, verdict.met))
+    return found
+
+
+def test_a_ratio_target_is_judged_on_the_median_of_the_pairs() -> None:
+    relay = dict(_by_area()["relay"])
+    # none: median 0.9 >= 0.8; lz4: median 0.75 although its best pair reached 0.85.
+    assert relay["relay >= 0.8 x raw producer loop, compression none"] is True
+    assert relay["relay >= 0.8 x raw producer loop, compression lz4 (the configured one)"] \
+        is False
+    assert _by_area()["worker"] == [
+        ("inventory worker from Kafka >= 0.7 x raw getmany + asyncpg loop", True)]
+    assert _by_area()["http"] == [("POST /orders >= 0.5 x bare endpoint", False)]
+
+
+def test_latency_is_judged_at_half_the_maximum_rate_only() -> None:
+    # At 80% the p99 is 90 ms; the targets speak of 50%, where it is 40 ms.
+    assert [met for _, met in _by_area()["latency"]] == [False, True]
+
+
+def test_one_process_over_the_memory_limit_misses_it_and_flat_memory_meets_its_target() -> None:
+    assert [met for _, met in _by_area()["memory"]] == [False, True]
+
+
+def test_what_was_not_measured_is_said_so() -> None:
+    run = results()
+    for name in ("worker", "http", "latency"):
+        del run[name]
+    met = {verdict.area: verdict.met for verdict in verdicts(run, "lz4")}
+    assert (met["worker"], met["http"], met["latency"]) == (None, None, None)
