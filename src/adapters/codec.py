@@ -148,13 +148,16 @@ def encode(message: OutboxMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]
 
 def decode_event(model: type[Payload], value: bytes | str) -> Event:
     """Validate `value` (JSON) as a `model` payload and build the domain event."""
-    name = f"{model.event_type.__name__} {model.version}"
     try:
         return model.model_validate_json(value).to_event()
     except ValidationError as error:
-        raise UndecodableMessage(f"invalid {name} payload: {_summary(error)}") from error
+        raise UndecodableMessage(f"invalid {_name(model)} payload: {_summary(error)}") from error
     except (ValueError, DomainError) as error:
-        raise UndecodableMessage(f"invalid {name} payload: {error}") from error
+        raise UndecodableMessage(f"invalid {_name(model)} payload: {error}") from error
+
+
+def _name(model: type[Payload]) -> str:
+    return f"{model.event_type.__name__} {model.version}"
 
 
 def _summary(error: ValidationError) -> str:
