@@ -231,6 +231,27 @@ async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
         await engine.dispose()
 
 
+async def test_an_order_placed_alone_on_a_dropped_connection_fails_as_transient_once(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    order_id = new_id("order")
+    try:
+        async with engine.connect() as pooled:
+            pid = (await pooled.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await rows.all("SELECT pg_terminate_backend(:pid)", pid=pid)
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await place_order(place_command(order_id), uow)
+                await uow.commit()
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await place_order(place_command(order_id), uow)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+    assert await rows.outbox_types("orders", [order_id]) == ["OrderPlaced"]
+
+
 async def test_an_order_placed_alone_leaves_its_connection_transactional_for_the_next(
         migrated_database_url: str, rows, new_id) -> None:
     engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
