@@ -10,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.codec import CloudEventsDecoder, encode, event_payload, new_message_id, to_outbox
+from adapters.codec import (
+    CloudEventsDecoder,
+    encode,
+    event_payload,
+    new_message_id,
+    new_message_ids,
+    to_outbox,
+)
 from application.errors import PermanentMessageError, UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
@@ -185,8 +192,10 @@ def test_every_payload_holds_the_fields_of_its_event_in_their_order(name: str) -
     assert list(payload) == [field.name for field in dataclasses.fields(event)]
 
 
-def test_message_ids_are_random_uuids_written_as_uuid_writes_them() -> None:
-    ids = [new_message_id() for _ in range(1000)]
+@pytest.mark.parametrize("make", [lambda: [new_message_id() for _ in range(1000)],
+                                  lambda: new_message_ids(1000)], ids=["one", "many"])
+def test_message_ids_are_random_uuids_written_as_uuid_writes_them(make) -> None:
+    ids = make()
 
     parsed = [uuid.UUID(message_id) for message_id in ids]
 

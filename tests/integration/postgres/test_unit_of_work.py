@@ -64,8 +64,8 @@ async def test_failing_outbox_insert_undoes_the_order(
     await place(first, ("SKU-1", 1))
     [taken] = await rows.all("SELECT id FROM orders.outbox WHERE aggregateid = :id", id=first)
 
-    def clashing(event: Event) -> Any:
-        return dataclasses.replace(to_outbox(event), id=str(taken.id))
+    def clashing(event: Event, **options: Any) -> Any:
+        return dataclasses.replace(to_outbox(event, **options), id=str(taken.id))
 
     monkeypatch.setattr(outbox_module, "to_outbox", clashing)
     with pytest.raises(exc.IntegrityError):
