@@ -66,8 +66,8 @@ class OrderPlacedV1(Payload):
 
     def to_event(self) -> Event:
         """Validated as the Order it announces: the same rules hold on both sides of the wire."""
-        lines = [line.to_line() for line in self.lines]
-        return Order.place(id=self.order_id, customer_id=self.customer_id, lines=lines).events[0]
+        return Order.placement(id=self.order_id, customer_id=self.customer_id,
+                               lines=[line.to_line() for line in self.lines])
 
 
 class OrderConfirmedV1(Payload):

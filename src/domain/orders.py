@@ -62,6 +62,15 @@ class Order:
         )
         return order
 
+    @staticmethod
+    def placement(*, id: str, customer_id: str, lines: Iterable[OrderLine]) -> OrderPlaced:
+        """The `OrderPlaced` that `place` records, refused by the same rules, without the
+        order: what reading an announcement of a placed order needs."""
+        placed = tuple(lines)
+        validate_identifier(id, "order id")
+        _validate(customer_id, placed)
+        return OrderPlaced(order_id=id, customer_id=customer_id, lines=placed)
+
     def same_placement(self, other: "Order") -> bool:
         """Whether `other` places this very order (id, customer, lines): a retry, not a clash."""
         return (self.id, self.customer_id, self.lines) == (other.id, other.customer_id,

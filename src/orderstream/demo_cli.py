@@ -4,6 +4,7 @@ import asyncio
 from typing import Annotated
 
 import typer
+import uvloop
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -56,8 +57,9 @@ def demo(
         asyncio.run(serve_demo(settings, _announce))
         return
     try:
-        report = asyncio.run(_run(settings, plan(orders, seed, cancel_ratio=cancel_ratio),
-                                  clients))
+        # On uvloop, as the services run: the whole flow shares this one process.
+        report = uvloop.run(_run(settings, plan(orders, seed, cancel_ratio=cancel_ratio),
+                                 clients))
     except PipelineFailed as error:
         console.print(f"[bold red]the flow stopped:[/] {error}")
         raise typer.Exit(code=1) from None

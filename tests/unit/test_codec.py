@@ -1,6 +1,8 @@
 """The wire format: every event survives outbox -> bytes -> decoder, and bad bytes are refused."""
 
+import dataclasses
 import json
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -8,7 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.codec import CloudEventsDecoder, encode, to_outbox
+from adapters.codec import (
+    CloudEventsDecoder,
+    encode,
+    event_payload,
+    new_message_id,
+    new_message_ids,
+    to_outbox,
+)
 from application.errors import PermanentMessageError, UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
@@ -167,6 +176,32 @@ def test_each_outbox_message_gets_a_new_id() -> None:
     ids = {to_outbox(event).id for _ in range(5)}
 
     assert len(ids) == 5
+
+
+def test_every_event_type_has_a_payload_in_these_tests() -> None:
+    assert {cls.__name__ for cls in Event.__subclasses__()} == set(EVENTS)
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_every_payload_holds_the_fields_of_its_event_in_their_order(name: str) -> None:
+    event = EVENTS[name]
+
+    payload = event_payload(event)
+
+    assert payload == json.loads(json.dumps(dataclasses.asdict(event)))
+    assert list(payload) == [field.name for field in dataclasses.fields(event)]
+
+
+@pytest.mark.parametrize("make", [lambda: [new_message_id() for _ in range(1000)],
+                                  lambda: new_message_ids(1000)], ids=["one", "many"])
+def test_message_ids_are_random_uuids_written_as_uuid_writes_them(make) -> None:
+    ids = make()
+
+    parsed = [uuid.UUID(message_id) for message_id in ids]
+
+    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert [str(u) for u in parsed] == ids
+    assert len(set(ids)) == len(ids)
 
 
 def test_value_is_the_event_as_a_json_object() -> None:

@@ -132,7 +132,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         rows = outbox.outbox_rows(events).get(ORDERS, {})
         params = {**_order_rows(aggregates),
                   **arrays("e", {name: rows.get(name, []) for name in outbox.COLUMNS})}
-        placed = {row.id for row in await self._tx.execute_precompiled(_PLACE, params)}
+        placed = {row["id"] for row in await self._tx.execute_precompiled(_PLACE, params)}
         for order in aggregates:
             order.events.clear()
         await self._settle_retries([order for order in aggregates if order.id not in placed])

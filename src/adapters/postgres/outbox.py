@@ -5,7 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, to_outbox
+from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, new_message_ids, to_outbox
 from adapters.postgres.arrays import arrays, insert_rows, json_texts
 from adapters.postgres.tables import INVENTORY, ORDERS, OUTBOX
 from adapters.postgres.transaction import Transaction
@@ -26,8 +26,9 @@ _INSERT = {schema: insert_rows(OUTBOX[schema], columns(schema)) for schema in OU
 def outbox_rows(events: Sequence[tuple[str, Event]]) -> dict[str, dict[str, list[Any]]]:
     """Per schema, the rows of `(aggregate type, event)`s in order, as one array per column."""
     by_schema: dict[str, list[tuple[Any, ...]]] = {}
-    for aggregate_type, event in events:
-        message = to_outbox(event)
+    for (aggregate_type, event), message_id in zip(events, new_message_ids(len(events)),
+                                                    strict=True):
+        message = to_outbox(event, message_id=message_id)
         by_schema.setdefault(SCHEMA_OF_TOPIC[message.topic], []).append((
             message.id, aggregate_type, message.key, message.type, message.payload,
             message.headers, message.topic, message.created_at))

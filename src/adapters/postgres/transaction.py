@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from adapters.postgres.driver import on_driver
 from adapters.postgres.errors import transient_errors
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -100,11 +101,16 @@ class Transaction:
             return await connection.execute(statement, params)
 
     async def execute_precompiled(self, statement: Precompiled,
-                                  params: Mapping[str, Any]) -> CursorResult[Any]:
+                                  params: Mapping[str, Any]) -> Sequence[Mapping[Any, Any]]:
+        """The rows `statement` returns. In autocommit, the statement goes straight to the
+        driver's connection (see `on_driver`); in a transaction, through SQLAlchemy, which
+        begins it."""
         connection = await self.connection()
         sql, values = statement.sql_for(connection.dialect, params)
         async with transient_errors():
-            return await connection.exec_driver_sql(sql, values)
+            if self._autocommit:
+                return await on_driver(connection, sql, values)
+            return (await connection.exec_driver_sql(sql, values)).mappings().all()
 
     async def commit(self) -> None:
         if self._connection is None:

@@ -2,14 +2,15 @@
 and the savepoint-per-message path only for a batch the database refuses."""
 
 import functools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.codec import CloudEventsDecoder
-from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
+from adapters.postgres import SqlAlchemyUnitOfWork, create_engine, transaction
 from application.commands import CommandBus
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, reserve_stock
 from application.inbox import InboxProcessor
@@ -29,14 +30,22 @@ pytestmark = pytest.mark.integration
 
 
 class Statements:
-    """Counts the statements an engine sends (BEGIN and COMMIT are not statements)."""
+    """Counts the statements an engine sends, through SQLAlchemy or, as a statement that
+    commits on its own goes, straight to the driver (BEGIN and COMMIT are not statements)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+        monkeypatch.setattr(transaction, "on_driver", self._counted(transaction.on_driver))
 
     def _seen(self, *args: object) -> None:
         self.count += 1
+
+    def _counted(self, send: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def counted(*args: Any) -> Any:
+            self.count += 1
+            return await send(*args)
+        return counted
 
     async def during(self, work) -> int:
         before = self.count
@@ -45,9 +54,10 @@ class Statements:
 
 
 @pytest.fixture
-async def counted(migrated_database_url: str) -> AsyncIterator[tuple[AsyncEngine, Statements]]:
+async def counted(migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+                  ) -> AsyncIterator[tuple[AsyncEngine, Statements]]:
     engine = create_engine(migrated_database_url, pool_size=2)
-    yield engine, Statements(engine)
+    yield engine, Statements(engine, monkeypatch)
     await engine.dispose()
 
 

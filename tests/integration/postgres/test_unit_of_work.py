@@ -64,8 +64,8 @@ async def test_failing_outbox_insert_undoes_the_order(
     await place(first, ("SKU-1", 1))
     [taken] = await rows.all("SELECT id FROM orders.outbox WHERE aggregateid = :id", id=first)
 
-    def clashing(event: Event) -> Any:
-        return dataclasses.replace(to_outbox(event), id=str(taken.id))
+    def clashing(event: Event, **options: Any) -> Any:
+        return dataclasses.replace(to_outbox(event, **options), id=str(taken.id))
 
     monkeypatch.setattr(outbox_module, "to_outbox", clashing)
     with pytest.raises(exc.IntegrityError):
@@ -247,6 +247,27 @@ async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
             assert await uow.stock.get(new_id("SKU")) is None
     finally:
         await engine.dispose()
+
+
+async def test_an_order_placed_alone_on_a_dropped_connection_fails_as_transient_once(
+        migrated_database_url: str, rows, new_id) -> None:
+    engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
+    order_id = new_id("order")
+    try:
+        async with engine.connect() as pooled:
+            pid = (await pooled.execute(text("SELECT pg_backend_pid()"))).scalar()
+        await rows.all("SELECT pg_terminate_backend(:pid)", pid=pid)
+        with pytest.raises(TransientError):
+            async with SqlAlchemyUnitOfWork(engine) as uow:
+                await place_order(place_command(order_id), uow)
+                await uow.commit()
+        async with SqlAlchemyUnitOfWork(engine) as uow:
+            await place_order(place_command(order_id), uow)
+            await uow.commit()
+    finally:
+        await engine.dispose()
+
+    assert await rows.outbox_types("orders", [order_id]) == ["OrderPlaced"]
 
 
 async def test_an_order_placed_alone_leaves_its_connection_transactional_for_the_next(

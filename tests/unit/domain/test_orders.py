@@ -1,6 +1,8 @@
 """The Order aggregate: a valid order, and its life cycle pending -> confirmed | rejected."""
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.errors import (
     InvalidIdentifier,
@@ -123,6 +125,21 @@ def test_order_line_with_bad_sku_is_refused(sku: object) -> None:
 def test_order_with_a_bad_line_is_never_placed() -> None:
     with pytest.raises(InvalidQuantity):
         Order.place(id="o-1", customer_id="c-1", lines=[OrderLine("SKU-1", 1), OrderLine("B", 0)])
+
+
+@given(order_id=st.one_of(st.text(max_size=130), st.integers()),
+       customer_id=st.text(max_size=5),
+       lines=st.lists(st.builds(OrderLine, st.sampled_from(["SKU-1", "SKU-2", "sku-1"]),
+                                st.integers(1, 3)), max_size=4))
+def test_a_placement_is_refused_or_announced_exactly_as_placing_the_order(
+        order_id, customer_id, lines) -> None:
+    try:
+        expected = Order.place(id=order_id, customer_id=customer_id, lines=lines).events
+    except Exception as refused:
+        with pytest.raises(type(refused)):
+            Order.placement(id=order_id, customer_id=customer_id, lines=lines)
+    else:
+        assert [Order.placement(id=order_id, customer_id=customer_id, lines=lines)] == expected
 
 
 def test_confirming_a_pending_order_records_order_confirmed() -> None:
