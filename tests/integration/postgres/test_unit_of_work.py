@@ -215,24 +215,6 @@ async def test_a_transaction_left_idle_is_ended_by_the_server_as_a_transient_err
         await engine.dispose()
 
 
-async def test_more_concurrent_transactions_than_the_pool_holds_wait_for_its_connections(
-        migrated_database_url: str) -> None:
-    """No connection beyond the pool: one would be opened and closed again for each use."""
-    engine = create_engine(migrated_database_url, pool_size=2)
-
-    async def backend() -> int:
-        async with engine.connect() as connection:
-            pid = (await connection.execute(text("SELECT pg_backend_pid(), pg_sleep(0.05)")))
-            return int(pid.scalar_one())
-
-    try:
-        pids = await asyncio.gather(*(backend() for _ in range(8)))
-        assert len(set(pids)) == 2
-        assert set(await asyncio.gather(*(backend() for _ in range(4)))) == set(pids)
-    finally:
-        await engine.dispose()
-
-
 async def test_a_pooled_connection_the_server_dropped_fails_once_as_transient(
         migrated_database_url: str, rows, new_id) -> None:
     engine = create_engine(migrated_database_url, pool_size=1, max_overflow=0)
