@@ -65,8 +65,13 @@ logger.controller.level = INFO
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id: a random UUID as 22 characters of URL-safe base64, unpadded."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: a random UUID as 22 characters of URL-safe base64, unpadded,
+    never starting with "-" (one in 64 would, and the storage tool would read it as an
+    option; Kafka's own `Uuid.randomUuid` draws again in that case too)."""
+    while (drawn := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+           ).startswith("-"):
+        pass
+    return drawn
 
 
 @dataclass(frozen=True, slots=True)

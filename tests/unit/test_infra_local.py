@@ -1,11 +1,14 @@
-"""Stopping local services: every process signalled at once, the ones that outlive the
-timeout killed."""
+"""Local services: stopping them (every process signalled at once, the ones that outlive the
+timeout killed) and the id a new Kafka cluster is formatted with."""
 
+import base64
 import subprocess
 import time
+import uuid
 
 import pytest
 
+from orderstream.infra.kafka import cluster_id
 from orderstream.infra.process import pid_alive, terminate_all
 
 pytestmark = pytest.mark.unit
@@ -39,3 +42,10 @@ def test_a_process_already_gone_is_no_error():
     gone = _spawn("exit 0")
     gone.wait()
     terminate_all([gone.pid], timeout=1)
+
+
+def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch):
+    # 0xf8: the first six bits are 62, "-" in URL-safe base64.
+    drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
+    monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
+    assert cluster_id() == base64.urlsafe_b64encode(b"\x01" * 16).decode().rstrip("=")
