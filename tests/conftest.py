@@ -178,7 +178,7 @@ def kafka(kafka_bootstrap_servers: str) -> KafkaProbe:
     return KafkaProbe(kafka_bootstrap_servers)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def kafka_probe() -> type[KafkaProbe]:
     """`kafka_probe(servers)`: a probe of another broker (a test's private one)."""
     return KafkaProbe

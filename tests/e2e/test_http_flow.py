@@ -38,10 +38,12 @@ class Deployment:
     kafka: Any
 
 
-@pytest.fixture
-async def deployment(fresh_database_url: str, kafka,
-                     tmp_path: Path) -> AsyncIterator[Deployment]:
-    """Every orderstream process of the compose file, started as it commands."""
+@pytest.fixture(scope="module")
+async def deployment(module_database_url: str, kafka_bootstrap_servers: str, kafka_probe,
+                     tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Deployment]:
+    """Every orderstream process of the compose file, started as it commands, once for the
+    module's tests."""
+    kafka, tmp_path = kafka_probe(kafka_bootstrap_servers), tmp_path_factory.mktemp("compose")
     topics = await kafka.topics("orders", "inventory")
     port = _free_port()
     ports = {name: port if name == "api" else _free_port() for name in compose_services()}
@@ -51,7 +53,7 @@ async def deployment(fresh_database_url: str, kafka,
     base = {k: v for k, v in os.environ.items() if not k.startswith("ORDERSTREAM_")}
     processes: dict[str, asyncio.subprocess.Process] = {}
     for name, spec in compose_services().items():
-        command, env = local(spec, database_url=fresh_database_url,
+        command, env = local(spec, database_url=module_database_url,
                              kafka_servers=kafka.servers, port=port, metrics_port=ports[name])
         executable = str(Path(sys.executable).with_name(command[0]))
         with (tmp_path / f"{name}.log").open("wb") as log:

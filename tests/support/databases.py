@@ -114,6 +114,12 @@ def fresh_database_url(database_url: str, migrated_template_name: str) -> Iterat
     yield from _database(database_url, migrated_template_name)
 
 
+@pytest.fixture(scope="module")
+def module_database_url(database_url: str, migrated_template_name: str) -> Iterator[str]:
+    """A migrated database shared by the tests of one module (each works on data of its own)."""
+    yield from _database(database_url, migrated_template_name)
+
+
 @pytest.fixture(scope="session")
 async def pg_engine(migrated_database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(migrated_database_url, pool_size=20, max_overflow=10)
