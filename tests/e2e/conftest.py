@@ -23,7 +23,7 @@ from domain.commands import SetStockLevel
 from orderstream.demo import plan
 from orderstream.infra import layout
 from orderstream.infra.kafka import KafkaNode
-from orderstream.infra.process import InfraError
+from support.services import running
 
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S, Flow
 
@@ -109,15 +109,3 @@ def private_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNo
     node = KafkaNode(home=tmp_path_factory.mktemp("broker"), cache=layout.cache_dir(),
                      port=PRIVATE_BROKER_PORT, controller_port=PRIVATE_BROKER_PORT + 1)
     yield from running(node, "a private broker")
-
-
-def running(service: Any, what: str) -> Iterator[Any]:
-    """`service` started for the test (failing it when it cannot start) and stopped after."""
-    try:
-        service.start()
-    except InfraError as error:
-        pytest.fail(f"cannot start {what}: {error}", pytrace=False)
-    try:
-        yield service
-    finally:
-        service.stop()

@@ -20,8 +20,8 @@ from sqlalchemy.pool import NullPool
 from adapters.http.auth import hash_key
 from orderstream.infra import layout
 from orderstream.infra.kafka import KafkaNode
-from orderstream.infra.process import InfraError
 from orderstream.infra.tls import Authority
+from support.services import running
 
 from .conftest import open_flow
 from .flow import Flow
@@ -47,14 +47,7 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNod
     node = KafkaNode(home=tmp_path_factory.mktemp("secure-broker"), cache=layout.cache_dir(),
                      port=SECURE_BROKER_PORT, controller_port=SECURE_BROKER_PORT + 1,
                      secure_port=SECURE_BROKER_PORT + 2, scram_password=CANARY_KAFKA)
-    try:
-        node.start()
-    except InfraError as error:
-        pytest.fail(f"cannot start a broker with a SASL_SSL listener: {error}", pytrace=False)
-    try:
-        yield node
-    finally:
-        node.stop()
+    yield from running(node, "a broker with a SASL_SSL listener")
 
 
 async def _admin(url: str, statement: str) -> None:

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from adapters.postgres.engine import create_engine
 from orderstream.cli import app
 from orderstream.infra.postgres import PostgresNode
-from orderstream.infra.process import InfraError
 from orderstream.infra.tls import Authority
+from support.services import running
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -32,14 +32,7 @@ def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresN
     """A PostgreSQL server of this module's own that speaks TLS."""
     node = PostgresNode(home=tmp_path_factory.mktemp("tls-postgres"), port=_free_port(),
                         tls=True)
-    try:
-        node.start()
-    except InfraError as error:
-        pytest.fail(f"cannot start a PostgreSQL server with TLS: {error}", pytrace=False)
-    try:
-        yield node
-    finally:
-        node.stop()
+    yield from running(node, "a PostgreSQL server with TLS")
 
 
 def _with_tls(url: str, mode: str) -> str:
