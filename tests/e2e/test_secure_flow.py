@@ -13,14 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy import make_url
 
 from adapters.http.auth import hash_key
 from orderstream.infra import layout
 from orderstream.infra.kafka import KafkaNode
 from orderstream.infra.tls import Authority
+from support.databases import admin
 from support.services import running
 
 from .conftest import open_flow
@@ -50,27 +49,18 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaNod
     yield from running(node, "a broker with a SASL_SSL listener")
 
 
-async def _admin(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture
 async def canary_database_url(fresh_database_url: str) -> AsyncIterator[str]:
     """The test's database through a role of its own whose password is a canary."""
     role = f"canary_{RUN}_{uuid.uuid4().hex[:6]}"
-    await _admin(fresh_database_url, f"CREATE ROLE {role} LOGIN PASSWORD '{CANARY_DB}'")
-    await _admin(fresh_database_url, f"GRANT {make_url(fresh_database_url).username} TO {role}")
+    await admin(fresh_database_url, f"CREATE ROLE {role} LOGIN PASSWORD '{CANARY_DB}'")
+    await admin(fresh_database_url, f"GRANT {make_url(fresh_database_url).username} TO {role}")
     try:
         yield make_url(fresh_database_url).set(username=role, password=CANARY_DB).render_as_string(
             hide_password=False)
     finally:
-        await _admin(fresh_database_url, f"DROP OWNED BY {role}")
-        await _admin(fresh_database_url, f"DROP ROLE IF EXISTS {role}")
+        await admin(fresh_database_url, f"DROP OWNED BY {role}")
+        await admin(fresh_database_url, f"DROP ROLE IF EXISTS {role}")
 
 
 @pytest.fixture

@@ -32,7 +32,8 @@ from adapters.postgres import SqlAlchemyUnitOfWork, create_engine, migrations
 from application.ports import UnitOfWorkFactory
 
 
-async def _admin(server_url: str, statement: str) -> None:
+async def admin(server_url: str, statement: str) -> None:
+    """Run `statement` on its own autocommit connection (CREATE DATABASE, roles, ...)."""
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         async with admin.connect() as connection:
@@ -53,11 +54,11 @@ def _random_name() -> str:
 async def _temporary_database(server_url: str) -> AsyncIterator[str]:
     """CREATE DATABASE with a random name; DROP it (forcibly) on the way out."""
     name = _random_name()
-    await _admin(server_url, f'CREATE DATABASE "{name}"')
+    await admin(server_url, f'CREATE DATABASE "{name}"')
     try:
         yield _database_url(server_url, name)
     finally:
-        await _admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _blocking(statement: Coroutine[Any, Any, None]) -> None:
@@ -76,11 +77,11 @@ def temporary_database(
 def _database(server_url: str, template: str | None = None) -> Iterator[str]:
     name = _random_name()
     clause = f' TEMPLATE "{template}"' if template else ""
-    _blocking(_admin(server_url, f'CREATE DATABASE "{name}"{clause}'))
+    _blocking(admin(server_url, f'CREATE DATABASE "{name}"{clause}'))
     try:
         yield _database_url(server_url, name)
     finally:
-        _blocking(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        _blocking(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def _migrated(server_url: str) -> Iterator[str]:
