@@ -145,17 +145,17 @@ def to_outbox(event: Event, *, now: datetime | None = None,
         topic=topic,
         key=event.order_id,
         type=event_type.__name__,
-        payload=_PAYLOAD[event_type](event),
+        payload=to_json(_PAYLOAD[event_type](event)),
         headers=headers,
         created_at=created_at,
     )
 
 
 def encode(message: OutboxMessage) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of `message` as they go on the wire (compact UTF-8 JSON)."""
-    value = to_json(message.payload)
+    """Key, value and headers of `message` as they go on the wire (the value: the payload's
+    compact UTF-8 JSON, as it was stored)."""
     headers = [(name, text.encode()) for name, text in message.headers.items()]
-    return message.key.encode(), value, headers
+    return message.key.encode(), message.payload, headers
 
 
 def decode_event(model: type[Payload], value: bytes | str) -> Event:

@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from domain.events import Event
 
@@ -15,13 +14,17 @@ class TopicPartition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OutboxMessage:
-    """An event waiting in an outbox, as the relay reads it. `id` is the dedupe key."""
+    """An event waiting in an outbox, as the relay reads it. `id` is the dedupe key.
+
+    `payload` is the event's JSON as it goes on the wire, serialized once when the event
+    enters the outbox: stores keep those bytes and transports send them as they are.
+    """
 
     id: str
     topic: str
     key: str
     type: str
-    payload: dict[str, Any]
+    payload: bytes
     headers: dict[str, str] = field(default_factory=dict)
     created_at: datetime
 

@@ -70,7 +70,7 @@ def broken_examples(root: Path, decoder: CloudEventsDecoder | None = None) -> li
 
 
 def _written(event: Event) -> Any:
-    return to_outbox(event).payload
+    return json.loads(to_outbox(event).payload)
 
 
 def dropped_fields(root: Path, write: Callable[[Event], Any] = _written) -> list[str]:

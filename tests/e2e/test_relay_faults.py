@@ -92,10 +92,10 @@ async def test_a_transaction_that_commits_late_is_published_before_later_ones_of
     insert = text(
         "INSERT INTO orders.outbox (id, aggregatetype, aggregateid, type, payload, headers,"
         " topic, created_at) VALUES (:id, 'Order', :key, 'OrderConfirmed',"
-        " CAST(:payload AS jsonb), CAST(:headers AS jsonb), 'orders', now())")
+        " CAST(:payload AS json), CAST(:headers AS json), 'orders', now())")
 
     def row(message):
-        return {"id": message.id, "key": key, "payload": json.dumps(message.payload),
+        return {"id": message.id, "key": key, "payload": message.payload.decode(),
                 "headers": json.dumps(message.headers)}
 
     async with flow.engine.connect() as early:

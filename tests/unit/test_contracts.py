@@ -108,7 +108,7 @@ def test_a_retyped_field_fails_both_the_regeneration_and_the_gate_naming_the_exa
 
 def test_a_field_the_writer_no_longer_writes_is_caught_with_the_example_named():
     def without_lines(event):
-        payload = to_outbox(event).payload
+        payload = json.loads(to_outbox(event).payload)
         return {name: value for name, value in payload.items()
                 if not (isinstance(event, OrderRejected) and name == "lines")}
 

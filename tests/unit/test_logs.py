@@ -48,7 +48,7 @@ def test_a_line_about_an_inbound_message_names_its_position_ids_and_trace(lines)
 
 def test_a_line_about_an_outbox_message_names_its_ids_and_trace(lines):
     message = OutboxMessage(id="m-2", topic="inventory", key="order-8", type="StockReserved",
-                            payload={}, headers={"traceparent": TRACEPARENT},
+                            payload=b"{}", headers={"traceparent": TRACEPARENT},
                             created_at=None)  # type: ignore[arg-type]
     with handling(message):
         logging.getLogger("test").error("refused")

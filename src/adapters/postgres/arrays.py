@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import to_json
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSON
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.selectable import TableValuedAlias
 
@@ -43,7 +43,7 @@ def unnest(*columns: sa.Column[Any], name: str = "v") -> TableValuedAlias:
 
 def values(rows: TableValuedAlias, columns: Sequence[sa.Column[Any]]) -> list[Any]:
     """The columns of `rows`, JSON ones cast back from text."""
-    return [sa.cast(rows.c[c.name], JSONB) if isinstance(c.type, JSONB) else rows.c[c.name]
+    return [sa.cast(rows.c[c.name], c.type) if isinstance(c.type, JSON) else rows.c[c.name]
             for c in columns]
 
 
@@ -66,4 +66,4 @@ def json_texts(documents: Iterable[Any]) -> list[str]:
 
 
 def _bind_type(column: sa.Column[Any]) -> Any:
-    return sa.Text() if isinstance(column.type, JSONB) else column.type
+    return sa.Text() if isinstance(column.type, JSON) else column.type

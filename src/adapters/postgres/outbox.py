@@ -38,7 +38,7 @@ def outbox_rows(events: Sequence[tuple[str, Event]]) -> dict[str, dict[str, list
 def _arrays(rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
     arrays = dict(zip(COLUMNS, (list(column) for column in zip(*rows, strict=True)),
                       strict=True))
-    arrays["payload"] = json_texts(arrays["payload"])
+    arrays["payload"] = [payload.decode() for payload in arrays["payload"]]
     arrays["headers"] = json_texts(arrays["headers"])
     return arrays
 

@@ -1,37 +1,49 @@
 """The relay's side of an outbox: pending rows in commit order, marked in batches."""
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from pydantic_core import from_json
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.driver import on_driver
 from adapters.postgres.errors import transient_errors
-from adapters.postgres.tables import OUTBOX, Xid8
+from adapters.postgres.tables import OUTBOX
 from application.messages import OutboxMessage, Refused
 
 MAX_REASON_LENGTH = 1000
 PRUNE_BATCH = 10_000
 
-# The oldest transaction, among those still running, that wrote to this outbox table:
-# writing holds a lock on the table until commit, and every transaction with an id holds a
-# lock on that id, so the two rows of pg_locks with one `virtualtransaction` pair them up.
-# pg_locks shows 32-bit ids; the snapshot's in-progress list has the 64-bit ones.
-_HORIZON = """
-    SELECT coalesce(
-      (SELECT min(running.id)
-       FROM pg_snapshot_xip(snapshot.s) AS running(id)
-       WHERE (running.id::text::numeric % 4294967296) IN (
-         SELECT own.transactionid::text::numeric
-         FROM pg_locks AS writing
-         JOIN pg_locks AS own
-           ON own.virtualtransaction = writing.virtualtransaction
-          AND own.locktype = 'transactionid'
-         WHERE writing.locktype = 'relation'
-           AND writing.relation = CAST(:table AS regclass))),
-      pg_snapshot_xmax(snapshot.s)) AS horizon
-    FROM (SELECT pg_current_snapshot() AS s) AS snapshot
+# A read of pending rows, sent straight on the driver (SQLAlchemy's execution and result
+# rows cost more than the rest of the read): the payload comes back as the text it was
+# written as, never parsed.
+#
+# The horizon is the oldest transaction, among those still running, that wrote to this
+# outbox table: writing holds a lock on the table until commit, and every transaction with
+# an id holds a lock on that id, so the two rows of pg_locks with one `virtualtransaction`
+# pair them up. pg_locks shows 32-bit ids; the snapshot's in-progress list has the 64-bit
+# ones. With no such transaction, every committed row is below it.
+_PENDING = """
+    SELECT id::text, topic, aggregateid, type, payload::text, headers::text, created_at
+    FROM {outbox}
+    WHERE published_at IS NULL AND failed_at IS NULL
+      AND id <> ALL($2::uuid[])
+      AND txid < (
+        SELECT coalesce(
+          (SELECT min(running.id)
+           FROM pg_snapshot_xip(snapshot.s) AS running(id)
+           WHERE (running.id::text::numeric % 4294967296) IN (
+             SELECT own.transactionid::text::numeric
+             FROM pg_locks AS writing
+             JOIN pg_locks AS own
+               ON own.virtualtransaction = writing.virtualtransaction
+              AND own.locktype = 'transactionid'
+             WHERE writing.locktype = 'relation'
+               AND writing.relation = '{outbox}'::regclass)),
+          pg_snapshot_xmax(snapshot.s))
+        FROM (SELECT pg_current_snapshot() AS s) AS snapshot)
+    ORDER BY txid, seq
+    LIMIT $1
 """
 
 
@@ -52,43 +64,27 @@ class PostgresOutboxReader:
     def __init__(self, engine: AsyncEngine, schema: str) -> None:
         self._engine = engine
         self._table = OUTBOX[schema]
-        self._horizon = (sa.text(_HORIZON).bindparams(table=f"{schema}.outbox")
-                         .columns(sa.column("horizon", Xid8())).scalar_subquery())
+        self._pending = _PENDING.format(outbox=f"{schema}.outbox")
+        self._mark = (f"UPDATE {schema}.outbox SET published_at = now()"
+                      " WHERE id = ANY($1::uuid[]) AND published_at IS NULL")
 
     async def fetch_pending(
         self, limit: int, *, exclude: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
-        table = self._table
-        query = (
-            sa.select(table.c.id, table.c.topic, table.c.aggregateid, table.c.type,
-                      table.c.payload, table.c.headers, table.c.created_at)
-            .where(table.c.published_at.is_(None), table.c.failed_at.is_(None),
-                   table.c.txid < self._horizon)
-            .order_by(table.c.txid, table.c.seq)
-            .limit(limit)
-        )
-        if exclude:
-            query = query.where(table.c.id != sa.all_(_uuids("exclude", exclude)))
         async with transient_errors(), self._engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+            rows = await on_driver(connection, self._pending, (limit, list(exclude)))
         return [
-            OutboxMessage(id=str(row.id), topic=row.topic, key=row.aggregateid, type=row.type,
-                          payload=row.payload, headers=row.headers, created_at=row.created_at)
-            for row in rows
+            OutboxMessage(id=id_, topic=topic, key=key, type=type_, payload=payload.encode(),
+                          headers=from_json(headers), created_at=created_at)
+            for id_, topic, key, type_, payload, headers, created_at in rows
         ]
 
     async def mark_published(self, ids: Sequence[str]) -> None:
-        """Mark a whole batch in one statement and one transaction."""
+        """Mark a whole batch in one statement, which commits on its own."""
         if not ids:
             return
-        table = self._table
-        statement = (
-            sa.update(table)
-            .where(table.c.id == sa.any_(_uuids("ids", ids)), table.c.published_at.is_(None))
-            .values(published_at=sa.func.now())
-        )
-        async with transient_errors(), self._engine.begin() as connection:
-            await connection.execute(statement)
+        async with transient_errors(), self._engine.connect() as connection:
+            await on_driver(connection, self._mark, (list(ids),))
 
     async def mark_failed(self, refused: Sequence[Refused]) -> None:
         if not refused:
@@ -117,7 +113,3 @@ class PostgresOutboxReader:
             result = await connection.execute(sa.delete(table).where(table.c.id.in_(old)))
         return result.rowcount
 
-
-def _uuids(name: str, ids: Sequence[str]) -> sa.BindParameter[Any]:
-    values: Any = list(ids)
-    return sa.bindparam(name, values, type_=ARRAY(UUID(as_uuid=False)))

@@ -4,7 +4,7 @@ The domain classes are mapped by hand in the repositories; nothing here touches 
 """
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
 from sqlalchemy.types import UserDefinedType
 
 NAMING_CONVENTION = {
@@ -43,8 +43,10 @@ def _outbox(schema: str) -> sa.Table:
         sa.Column("aggregatetype", sa.Text, nullable=False),
         sa.Column("aggregateid", sa.Text, nullable=False),
         sa.Column("type", sa.Text, nullable=False),
-        sa.Column("payload", JSONB, nullable=False),
-        sa.Column("headers", JSONB, nullable=False),
+        # `json`, not `jsonb`: the text is kept as it was written, so the relay can send
+        # the very bytes the writer serialized (migration 0007).
+        sa.Column("payload", JSON, nullable=False),
+        sa.Column("headers", JSON, nullable=False),
         sa.Column("topic", sa.Text, nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("txid", Xid8, nullable=False, server_default=sa.text("pg_current_xact_id()")),

@@ -33,7 +33,7 @@ def placed_orders(count: int, seed: int = 13) -> tuple[list[tuple[Any, ...]], li
                             customer_id=f"customer-{rng.randrange(10_000):04d}", lines=lines)
         message = to_outbox(event)
         rows.append((uuid.UUID(message.id), "Order", message.key, message.type,
-                     json.dumps(message.payload), json.dumps(message.headers),
+                     message.payload.decode(), json.dumps(message.headers),
                      message.topic, message.created_at))
         records.append(encode(message))
     return rows, records

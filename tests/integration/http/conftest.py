@@ -1,5 +1,6 @@
 """The API on every store: memory (no services) and PostgreSQL (a database of the test's own)."""
 
+import json
 from collections.abc import AsyncIterator
 
 import httpx
@@ -37,7 +38,7 @@ class StoreApi:
     async def placed_events_of(self, customer_id: str) -> int:
         if self.settings.store == "memory":
             pending = self._container.memory_store().pending("orders").values()
-            return sum(m.payload["customer_id"] == customer_id for m in pending)
+            return sum(json.loads(m.payload)["customer_id"] == customer_id for m in pending)
         engine = await resolve(self._container.engine)
         async with engine.connect() as connection:
             return int(await connection.scalar(text(

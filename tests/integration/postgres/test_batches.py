@@ -220,13 +220,14 @@ async def test_a_batch_the_database_refuses_fails_only_the_message_at_fault(
 
 
 async def reserve_with_an_outcome_the_outbox_refuses(event: OrderPlaced, uow: UnitOfWork) -> None:
-    """Reserves; for customer "refused" the outcome event carries a NUL, which jsonb refuses."""
+    """Reserves; for customer "refused" an outcome event's key (its outbox row's
+    `aggregateid`) carries a NUL, which PostgreSQL's text refuses."""
     await reserve_stock(event, uow)
     if event.customer_id == "refused":
         reservation = await uow.reservations.get(event.order_id)
         assert reservation is not None
-        reservation.events.append(StockRejected(order_id=event.order_id, reason="no\x00pe",
-                                                lines=()))
+        reservation.events.append(StockRejected(order_id=f"{event.order_id}\x00",
+                                                reason="nope", lines=()))
 
 
 async def test_an_event_the_outbox_cannot_store_fails_only_its_message(
