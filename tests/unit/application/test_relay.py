@@ -124,6 +124,45 @@ async def test_reading_ahead_publishes_every_message_once_in_order():
     assert _keys_on(bus) == [f"o-{n}" for n in range(1000)]
 
 
+class _HeldMark:
+    """An outbox reader whose first `mark_published` waits until `release` is set."""
+
+    def __init__(self, inner: InMemoryOutboxReader) -> None:
+        self._inner, self.release, self.held = inner, asyncio.Event(), asyncio.Event()
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def mark_published(self, ids: Sequence[str]) -> None:
+        if not self.held.is_set():
+            self.held.set()
+            await self.release.wait()
+        await self._inner.mark_published(ids)
+
+
+async def test_the_next_batch_is_published_while_the_one_before_is_being_marked():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 20)
+    reader = _HeldMark(InMemoryOutboxReader(store, "orders"))
+    relay = OutboxRelay(reader, InMemoryPublisher(bus), batch_size=10)  # type: ignore[arg-type]
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+
+    async with asyncio.timeout(5):
+        while len(_keys_on(bus)) < 20:
+            await asyncio.sleep(0.001)
+    assert len(store.pending("orders")) == 20  # the first mark is still held
+    stop.set()
+    await asyncio.sleep(0.01)
+    assert not task.done()  # stopping waits for the marks in flight
+    reader.release.set()
+    await task
+
+    assert _keys_on(bus) == [f"o-{n}" for n in range(20)]
+    assert store.pending("orders") == {}
+    assert relay.published == 20
+
+
 async def test_a_bug_is_not_retried_but_ends_the_relay():
     store = InMemoryStore()
     _fill(store, 1)
