@@ -26,13 +26,14 @@ from adapters.postgres.uow import SqlAlchemyUnitOfWork
 
 
 async def postgres_engine(
-    url: str, pool_size: int, statement_timeout_ms: int, lock_timeout_ms: int,
-    idle_in_transaction_timeout_ms: int,
+    url: str, pool_size: int, max_overflow: int, statement_timeout_ms: int,
+    lock_timeout_ms: int, idle_in_transaction_timeout_ms: int, *, pooled: bool = True,
 ) -> AsyncIterator[AsyncEngine]:
     limits = SessionLimits(statement_timeout_ms=statement_timeout_ms,
                            lock_timeout_ms=lock_timeout_ms,
                            idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms)
-    engine = create_engine(url, pool_size=pool_size, limits=limits)
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, limits=limits,
+                           pooled=pooled)
     try:
         yield engine
     finally:
@@ -62,8 +63,16 @@ class Container(containers.DeclarativeContainer):
     memory_store = providers.Singleton(InMemoryStore)
     engine = providers.Resource(
         postgres_engine, config.database_url, config.database_pool_size,
-        config.database_statement_timeout_ms, config.database_lock_timeout_ms,
-        config.database_idle_in_transaction_timeout_ms,
+        config.database_max_overflow, config.database_statement_timeout_ms,
+        config.database_lock_timeout_ms, config.database_idle_in_transaction_timeout_ms,
+    )
+    # Sessions held while the process runs (the relay's leadership locks and LISTENs):
+    # each a connection of its own, outside the pool.
+    session_engine = providers.Resource(
+        postgres_engine, config.database_url, config.database_pool_size,
+        config.database_max_overflow, config.database_statement_timeout_ms,
+        config.database_lock_timeout_ms, config.database_idle_in_transaction_timeout_ms,
+        pooled=False,
     )
 
     uow_factory = providers.Selector(

@@ -54,6 +54,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     metrics, readiness = watch(settings)
     try:
         engine = await resolve(container.engine)
+        sessions = await resolve(container.session_engine)
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
@@ -61,8 +62,8 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
-                    tasks.create_task(relay_outbox(engine, publisher, outbox, settings, stop,
-                                                   metrics))
+                    tasks.create_task(relay_outbox(engine, sessions, publisher, outbox,
+                                                   settings, stop, metrics))
                 tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
@@ -75,13 +76,16 @@ def consumers_of(settings: Settings, outboxes: tuple[str, ...]) -> list[tuple[st
             for group, (topic, _) in WORKERS.items() if topic in outboxes]
 
 
-async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
-                       settings: Settings, stop: asyncio.Event, metrics: Metrics) -> None:
+async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Publisher,
+                       outbox: str, settings: Settings, stop: asyncio.Event,
+                       metrics: Metrics) -> None:
+    """Relay `outbox` while leading it. `engine`'s pool serves the reads and marks;
+    the leadership lock and the LISTEN hold connections of `sessions`, outside it."""
     reader = PostgresOutboxReader(engine, outbox)
     observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
-        notifications = OutboxNotifications(engine, outbox)
+        notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
                             wakeup=notifications.wait,
                             idle_wait_s=settings.relay_poll_interval_s, observer=observer)
@@ -92,7 +96,7 @@ async def relay_outbox(engine: AsyncEngine, publisher: Publisher, outbox: str,
         finally:
             await notifications.close()
 
-    leadership = AdvisoryLockLeadership(engine, f"orderstream.relay.{outbox}")
+    leadership = AdvisoryLockLeadership(sessions, f"orderstream.relay.{outbox}")
     await run_as_leader(leadership, lead, stop, name=f"relay {outbox}",
                         check_interval_s=settings.leader_check_interval_s,
                         on_change=observer.leading)

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
                     "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
     database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(
+        default=0, ge=0,
+        description="connections opened past the pool when it is empty, closed again after "
+                    "one use; 0: a request or batch waits for a pooled connection instead")
     database_statement_timeout_ms: int = Field(default=30_000, ge=0)
     database_lock_timeout_ms: int = Field(default=10_000, ge=0)
     database_idle_in_transaction_timeout_ms: int = Field(default=60_000, ge=0)

@@ -1,11 +1,13 @@
 """The asyncpg engine: one pool per process, built by the composition root."""
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import from_json
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 
 def async_url(url: str) -> str:
@@ -44,6 +46,7 @@ def create_engine(
     pool_timeout_s: float = 10.0,
     limits: SessionLimits | None = None,
     application_name: str = "orderstream",
+    pooled: bool = True,
 ) -> AsyncEngine:
     """An engine on `url` whose transactions run at READ COMMITTED, set explicitly.
 
@@ -55,14 +58,19 @@ def create_engine(
     every checkout, as much as placing an order. A connection the server dropped fails
     its first statement instead, as a `TransientError` that the caller retries, and the
     pool then replaces its connections.
+
+    Not `pooled`, every connection is opened for its user and closed after it: for
+    sessions held as long as the process runs (an advisory lock, a LISTEN), which would
+    otherwise take connections from the pool that requests and batches wait for.
     """
     server_settings = {"application_name": application_name,
                        **(limits or SessionLimits()).server_settings()}
+    pool: dict[str, Any] = (
+        {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
+        if pooled else {"poolclass": NullPool})
     return create_async_engine(
         async_url(url),
-        pool_size=pool_size,
-        max_overflow=max_overflow,
-        pool_timeout=pool_timeout_s,
+        **pool,
         pool_pre_ping=False,
         isolation_level="READ COMMITTED",
         # Errors never quote the statement's parameters: they are message payloads.
