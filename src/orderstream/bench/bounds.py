@@ -18,12 +18,14 @@ function that called it), and the busiest functions.
 """
 
 RELAY = """\
-The raw loop hands aiokafka records that are already encoded, all at once. The relay does
-the work of an outbox besides: it reads each batch of rows from PostgreSQL, builds the
-records from the rows' JSON payload and headers, awaits the broker's acknowledgement of
-the batch and marks the batch in one statement (reading the next batch meanwhile). Each
-payload is decoded from `jsonb` and encoded again for the wire, on top of the send that is
-all the raw loop does, on cores shared with PostgreSQL and the broker.
+The raw loop hands aiokafka records that are already encoded, one `send` each, all at
+once. The relay does the work of an outbox besides: it reads each batch of rows from
+PostgreSQL (the payload as the JSON text it was written as, sent on as it is), packs the
+records into one record batch per partition itself (aiokafka's batch API: a future per
+batch, where `send` makes one per record), awaits the broker's acknowledgement of the
+whole batch before sending the next one (the per-key order), and marks it in one
+statement while the next batch is published. The marks and reads are PostgreSQL's work,
+on the cores the relay and the broker share.
 """
 
 WORKER = """\
@@ -45,8 +47,8 @@ not do (each order is committed before it is accepted).
 
 LATENCY = """\
 An order crosses two processes and the broker once: the API commits it; the commit's
-NOTIFY wakes the relay, which reads it, sends it (lingering up to `linger_ms` for a
-batch) and marks it after the acknowledgement; the inventory worker's fetch returns it
+NOTIFY wakes the relay, which reads it, sends it (a closed record batch: no linger) and
+marks it after the acknowledgement; the inventory worker's fetch returns it
 and its batch commits the reservation. Every hop batches, so latency grows with how much
 each process has queued, and at {rate} orders/s the API, relay, two workers, PostgreSQL and
 the broker share {cores} cores.
