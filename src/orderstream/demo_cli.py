@@ -1,6 +1,7 @@
 """The `orderstream demo` command: the whole flow in one process, with a summary."""
 
 import asyncio
+import gc
 from typing import Annotated
 
 import typer
@@ -56,10 +57,11 @@ def demo(
     if serve:
         asyncio.run(serve_demo(settings, _announce))
         return
+    demo = plan(orders, seed, cancel_ratio=cancel_ratio)
+    gc.freeze()  # as the services do (orderstream.process): what lives all run long
     try:
         # On uvloop, as the services run: the whole flow shares this one process.
-        report = uvloop.run(_run(settings, plan(orders, seed, cancel_ratio=cancel_ratio),
-                                 clients))
+        report = uvloop.run(_run(settings, demo, clients))
     except PipelineFailed as error:
         console.print(f"[bold red]the flow stopped:[/] {error}")
         raise typer.Exit(code=1) from None
