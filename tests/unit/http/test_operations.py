@@ -3,6 +3,10 @@ request carried into the outbox row of the order it placed."""
 
 import pytest
 from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Api, auth
@@ -67,3 +71,25 @@ async def test_without_a_traceparent_or_a_tracer_provider_the_row_carries_no_tra
                           json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
     (row,) = api.store.pending("orders").values()
     assert "traceparent" not in row.headers
+
+
+@pytest.fixture
+def recorded_spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
+    """A tracer provider of the test's own, keeping every finished span."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
+    return exporter
+
+
+async def test_a_request_makes_one_server_span_named_after_its_route(
+        recorded_spans: InMemorySpanExporter, api: Api):
+    placed = await api.client.post(
+        "/orders", headers={**auth(), "traceparent": TRACEPARENT},
+        json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
+    assert placed.status_code == 202
+    servers = [span for span in recorded_spans.get_finished_spans()
+               if span.kind is SpanKind.SERVER]
+    assert [(span.name, format(span.context.trace_id, "032x")) for span in servers] == [
+        ("POST /orders", TRACE_ID)]
