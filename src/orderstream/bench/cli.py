@@ -1,5 +1,6 @@
 """The `orderstream bench` command: run the benchmarks, print them, write them."""
 
+import gc
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -74,6 +75,7 @@ def bench(
                                      param_hint="--only")
         benchmarks = [b for b in benchmarks if b.name in names]
     chosen = rounds or (3 if all_ else 5)
+    gc.freeze()  # as the services and the demo do: the in-process paths run as they would
     results = uvloop.run(run(benchmarks, chosen, all_, console, logs))
     outputs = Outputs(docs_dir / "benchmarks.json", docs_dir) if all_ else Outputs(output)
     _print(results, benchmarks)

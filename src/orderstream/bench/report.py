@@ -24,7 +24,7 @@ Each comparison alternates our code and its baseline round after round (A B A B 
 and the min and max over the pairs. Absolute rates move with the machine's load; the
 ratios of one run are what to compare.
 
-The run took {minutes:.1f} minutes. The machine has {cores} cores, shared with
+The run took {minutes:.1f} minutes ({stages}). The machine has {cores} cores, shared with
 PostgreSQL, the Kafka broker and whatever else ran: the 1-minute load average was
 {load_start} at the start and {load_end} at the end (sampled every {load_every:.0f} s:
 min {load_min}, median {load_median}, max {load_max}).
@@ -37,6 +37,8 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
     parts = [INTRO.format(
         command=command, date=results["started_at"], rounds=results["rounds"],
         minutes=results["elapsed_s"] / 60, cores=results["environment"]["cores"],
+        stages=", ".join(f"{name} {seconds:.0f} s" for name, seconds
+                         in results.get("seconds_by_benchmark", {}).items()),
         load_start=load["start"], load_end=load["end"], load_every=load["every_s"],
         load_min=load["min"], load_median=load["median"], load_max=load["max"])]
     parts.append(targets(results))

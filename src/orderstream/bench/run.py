@@ -73,7 +73,10 @@ async def _measure(context: BenchContext, benchmarks: list[Benchmark],
             def advance(description: str, done: float, total: float, task: Any = task) -> None:
                 progress.update(task, description=description, completed=done, total=total)
 
+            started = time.monotonic()
             results[benchmark.name] = await benchmark.run(context, advance)
+            results.setdefault("seconds_by_benchmark", {})[benchmark.name] = round(
+                time.monotonic() - started, 1)
     return results
 
 
