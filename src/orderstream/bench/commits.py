@@ -50,6 +50,26 @@ def latencies_ms(clock: CommitClock, rows: Sequence[Any]) -> list[float]:
     return latencies
 
 
+HOPS = ("accepted -> published", "published -> worker's transaction begins",
+        "worker's transaction")
+
+
+def hops_ms(clock: CommitClock, rows: Sequence[Any]) -> dict[str, list[float]]:
+    """Per (accepted, outbox row marked published, reservation started) in epoch seconds:
+    the three legs of the way. The relay marks a row once the broker acknowledged it, so
+    the first leg holds its read, send and acknowledgement, and the second the consumer's
+    fetch and the wait for the worker's batch before."""
+    legs: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for accepted, published, started in rows:
+        committed = clock.committed_after(started)
+        if committed is None:
+            continue
+        for hop, (begin, end) in zip(HOPS, ((accepted, published), (published, started),
+                                            (started, committed)), strict=True):
+            legs[hop].append((end - begin) * 1000)
+    return legs
+
+
 def percentiles(values: Sequence[float]) -> dict[str, float]:
     ordered = sorted(values)
 

@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from orderstream.bench.base import Advance, BenchContext, Steps
-from orderstream.bench.commits import CommitClock, latencies_ms, percentiles
+from orderstream.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
 from orderstream.bench.database import fresh_database
 from orderstream.bench.flow import Flow
 from orderstream.bench.loadgen import SKUS
@@ -28,6 +28,13 @@ SETTLE_TIMEOUT_S = 300.0
 ACCEPTED_TO_RESERVED = """
     SELECT extract(epoch FROM o.created_at)::float8, extract(epoch FROM r.created_at)::float8
     FROM orders.orders o JOIN inventory.reservations r ON r.order_id = o.id
+    WHERE o.customer_id = $1"""
+# The same orders with the time their OrderPlaced row was marked published, between the two.
+ACCEPTED_PUBLISHED_RESERVED = """
+    SELECT extract(epoch FROM o.created_at)::float8,
+           extract(epoch FROM e.published_at)::float8, extract(epoch FROM r.created_at)::float8
+    FROM orders.orders o JOIN inventory.reservations r ON r.order_id = o.id
+    JOIN orders.outbox e ON e.aggregateid = o.id AND e.type = 'OrderPlaced'
     WHERE o.customer_id = $1"""
 
 
@@ -80,10 +87,12 @@ class LatencyBenchmark:
                                    "--customer", customer)
             await _settled(connection)
             e2e = latencies_ms(clock, await connection.fetch(ACCEPTED_TO_RESERVED, customer))
+            hops = hops_ms(clock, await connection.fetch(ACCEPTED_PUBLISHED_RESERVED, customer))
             result["levels"][level] = {
                 "share": share, "rate": round(share * max_rate, 1),
                 "achieved_rate": round(http["achieved_rate"], 1), "statuses": http["statuses"],
                 "http": percentiles(http["latencies_ms"]), "end_to_end": percentiles(e2e),
+                "hops": {hop: percentiles(values) for hop, values in hops.items()},
                 "end_to_end_ms": [round(v, 2) for v in e2e],
                 "http_ms": http["latencies_ms"]}
             steps(f"latency: {level} done")

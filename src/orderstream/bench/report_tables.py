@@ -125,6 +125,14 @@ def latency(result: dict[str, Any], plot_name: str | None, plot_note: str) -> st
             rows.append([f"{level} ({data['rate']:,.0f}/s)", label, f"{p['samples']:,}",
                          p.get("p50_ms"), p.get("p95_ms"), p.get("p99_ms"), p.get("max_ms")])
     picture = f"![latency distribution]({plot_name})\n" if plot_name else f"{plot_note}\n"
+    legs = [[f"{level} ({data['rate']:,.0f}/s)", hop, p.get("p50_ms"), p.get("p95_ms"),
+             p.get("p99_ms")]
+            for level, data in result["levels"].items()
+            for hop, p in data.get("hops", {}).items()]
+    where = ("\nWhere the time goes, from the same orders: the relay marks an outbox row "
+             "published once the broker acknowledged it, and the reservation's `created_at` "
+             "is the start of the worker's transaction. Milliseconds.\n\n"
+             + _table(["load", "leg", "p50", "p95", "p99"], legs)) if legs else ""
     return (f"## End-to-end latency\n\n"
             f"The API, the relay and both workers run as processes. The flow's maximum "
             f"rate, with all of them running: **{result['max_rate']:,.0f} orders/s** "
@@ -134,7 +142,7 @@ def latency(result: dict[str, Any], plot_name: str | None, plot_note: str) -> st
             f"the NOTIFY its outbox insert sends at commit); the HTTP response latency runs "
             f"from the request's scheduled arrival to its response. Milliseconds.\n\n"
             + _table(["load", "latency", "orders", "p50", "p95", "p99", "max"], rows)
-            + "\n" + picture)
+            + where + "\n" + picture)
 
 
 def memory(summary: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orderstream.bench.commits import CommitClock, latencies_ms, percentiles
+from orderstream.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
 
 pytestmark = pytest.mark.unit
 
@@ -20,3 +20,13 @@ def test_a_reservation_counts_from_its_acceptance_to_the_first_commit_after_it_s
     # (accepted, reservation's transaction started), epoch seconds
     assert latencies_ms(clock, [(9.9, 10.2), (10.0, 10.5), (10.9, 11.5)]) == \
         pytest.approx([600.0, 1000.0])
+
+
+def test_an_orders_latency_splits_into_the_hops_it_crossed() -> None:
+    clock = CommitClock(connection=None)
+    clock.times = [10.0, 10.5, 11.0]
+    # (accepted, its outbox row marked published, reservation's transaction started)
+    hops = hops_ms(clock, [(9.9, 9.95, 10.2), (10.0, 10.1, 10.5), (10.9, 11.0, 11.5)])
+    assert hops == {"accepted -> published": pytest.approx([50.0, 100.0]),
+                    "published -> worker's transaction begins": pytest.approx([250.0, 400.0]),
+                    "worker's transaction": pytest.approx([300.0, 500.0])}
