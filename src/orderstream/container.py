@@ -2,6 +2,7 @@
 
 import functools
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from dependency_injector import containers, providers
@@ -25,15 +26,10 @@ from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SqlAlchemyUnitOfWork
 
 
-async def postgres_engine(
-    url: str, pool_size: int, max_overflow: int, statement_timeout_ms: int,
-    lock_timeout_ms: int, idle_in_transaction_timeout_ms: int, *, pooled: bool = True,
-) -> AsyncIterator[AsyncEngine]:
-    limits = SessionLimits(statement_timeout_ms=statement_timeout_ms,
-                           lock_timeout_ms=lock_timeout_ms,
-                           idle_in_transaction_timeout_ms=idle_in_transaction_timeout_ms)
-    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, limits=limits,
-                           pooled=pooled)
+async def postgres_engine(url: str, limits: SessionLimits,
+                          **pool: Any) -> AsyncIterator[AsyncEngine]:
+    """The engine `create_engine` makes with `pool` (its pool keywords), disposed at the end."""
+    engine = create_engine(url, limits=limits, **pool)
     try:
         yield engine
     finally:
@@ -61,19 +57,19 @@ class Container(containers.DeclarativeContainer):
     config = providers.Configuration(strict=True)
 
     memory_store = providers.Singleton(InMemoryStore)
+    session_limits = providers.Factory(
+        SessionLimits, statement_timeout_ms=config.database_statement_timeout_ms,
+        lock_timeout_ms=config.database_lock_timeout_ms,
+        idle_in_transaction_timeout_ms=config.database_idle_in_transaction_timeout_ms,
+    )
     engine = providers.Resource(
-        postgres_engine, config.database_url, config.database_pool_size,
-        config.database_max_overflow, config.database_statement_timeout_ms,
-        config.database_lock_timeout_ms, config.database_idle_in_transaction_timeout_ms,
+        postgres_engine, config.database_url, session_limits,
+        pool_size=config.database_pool_size, max_overflow=config.database_max_overflow,
     )
     # Sessions held while the process runs (the relay's leadership locks and LISTENs):
     # each a connection of its own, outside the pool.
     session_engine = providers.Resource(
-        postgres_engine, config.database_url, config.database_pool_size,
-        config.database_max_overflow, config.database_statement_timeout_ms,
-        config.database_lock_timeout_ms, config.database_idle_in_transaction_timeout_ms,
-        pooled=False,
-    )
+        postgres_engine, config.database_url, session_limits, pooled=False)
 
     uow_factory = providers.Selector(
         config.store,
