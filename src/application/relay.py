@@ -123,7 +123,7 @@ class OutboxRelay:
         try:
             await marking
         except TransientError as error:
-            log.warning("relay: marking the last batch failed, it will be published "
+            log.warning("relay: marking a batch published failed, it will be published "
                         "again: %s", error)
 
     async def _deliver(self, batch: Sequence[OutboxMessage]) -> None:
