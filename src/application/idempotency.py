@@ -1,13 +1,23 @@
-"""Commands sent with an idempotency key: done once, answered the same way every time."""
+"""Commands sent with an idempotency key: done once, answered the same way every time.
 
-from collections.abc import Callable, Mapping
+A command with a key runs at most once per (scope, key), in the same transaction that
+stores its response, so a crash in between can neither apply it without the key nor keep
+the key without having applied it. Within one transaction (a group commit), for each key:
+
+- held by a request still in flight elsewhere: `RequestInFlight` (the first one wins);
+- stored with the same fingerprint: the stored response, nothing applied;
+- stored with another fingerprint: `IdempotencyKeyReused`;
+- otherwise the first request with the key runs and its response is stored; a later one
+  with the same key in the same group gets that response as a replay (or
+  `IdempotencyKeyReused` if its fingerprint differs): the key still places one order.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from application.commands import COMMAND_HANDLERS
 from application.errors import IdempotencyKeyReused, RequestInFlight
-from application.ports import StoredResponse, UnitOfWorkFactory
-from domain.commands import Command
+from application.ports import IdempotencyKey, StoredResponse, UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,42 +26,42 @@ class Request:
     key: str
     fingerprint: str
 
+    @property
+    def id(self) -> IdempotencyKey:
+        return self.scope, self.key
+
 
 Respond = Callable[[Any], tuple[int, Mapping[str, str], Mapping[str, Any]]]
+Answer = tuple[StoredResponse, bool]
+"""The response to a request with a key, and whether it is a replay of an earlier one."""
 
 
-class IdempotentCommands:
-    """Runs a command at most once per (scope, key), in the same transaction that stores
-    its response, so a crash in between can neither apply it without the key nor keep
-    the key without having applied it.
+async def answered_already(uow: UnitOfWork, requests: Sequence[Request]
+                           ) -> dict[int, Answer | Exception]:
+    """Of the first request of each key among `requests` (by position), the ones settled
+    without running: in flight elsewhere, or answered before. Holds the other keys."""
+    wanted = {request.id for request in requests}
+    held = await uow.idempotency.claim(wanted)
+    stored = await uow.idempotency.get(held)
+    settled: dict[int, Answer | Exception] = {}
+    for position, request in enumerate(requests):
+        if request.id not in held:
+            settled[position] = RequestInFlight(
+                f"a request with idempotency key {request.key!r} is still being processed")
+        elif request.id in stored:
+            settled[position] = replayed(stored[request.id], request)
+    return settled
 
-    - the key held by a request still in flight: `RequestInFlight` (the first one wins);
-    - the key stored with the same fingerprint: the stored response, nothing applied;
-    - the key stored with another fingerprint: `IdempotencyKeyReused`;
-    - otherwise: the command runs, `respond(result)` is stored and returned.
-    """
 
-    def __init__(self, uow_factory: UnitOfWorkFactory, *, retention_s: float) -> None:
-        self._uow_factory = uow_factory
-        self._retention_s = retention_s
+def replayed(stored: StoredResponse, request: Request) -> Answer | Exception:
+    """`stored` as the answer to `request`, which came with the same key after it."""
+    if stored.fingerprint != request.fingerprint:
+        return IdempotencyKeyReused(
+            f"idempotency key {request.key!r} was used for another request")
+    return stored, True
 
-    async def handle(self, command: Command, request: Request,
-                     respond: Respond) -> tuple[StoredResponse, bool]:
-        """The response, and whether it is a replay of an earlier one."""
-        handler = COMMAND_HANDLERS[type(command)]
-        async with self._uow_factory() as uow:
-            if not await uow.idempotency.claim(request.scope, request.key):
-                raise RequestInFlight(f"a request with idempotency key {request.key!r} is "
-                                      "still being processed")
-            stored = await uow.idempotency.get(request.scope, request.key)
-            if stored is not None:
-                if stored.fingerprint != request.fingerprint:
-                    raise IdempotencyKeyReused(
-                        f"idempotency key {request.key!r} was used for another request")
-                return stored, True
-            status, headers, body = respond(await handler(command, uow))
-            response = StoredResponse(request.scope, request.key, request.fingerprint,
-                                      status, dict(headers), dict(body))
-            await uow.idempotency.save(response, self._retention_s)
-            await uow.commit()
-        return response, False
+
+def response(request: Request, respond: Respond, result: Any) -> StoredResponse:
+    status, headers, body = respond(result)
+    return StoredResponse(request.scope, request.key, request.fingerprint, status,
+                          dict(headers), dict(body))

@@ -90,18 +90,24 @@ class StoredResponse:
     body: Mapping[str, Any]
 
 
+IdempotencyKey = tuple[str, str]
+"""(scope, key): an idempotency key as its sender named it."""
+
+
 class IdempotencyKeys(Protocol):
-    async def claim(self, scope: str, key: str) -> bool:
-        """Hold `key` for this transaction; False when another transaction holds it now
-        (the first request with that key is still in flight)."""
+    """The keys of every request of one transaction at once: one statement each."""
+
+    async def claim(self, keys: Collection[IdempotencyKey]) -> set[IdempotencyKey]:
+        """Hold `keys` for this transaction; the ones held. A key not held is held by
+        another transaction now (the first request with that key is still in flight)."""
         ...
 
-    async def get(self, scope: str, key: str) -> StoredResponse | None:
-        """The stored response of `key`, unless it expired."""
+    async def get(self, keys: Collection[IdempotencyKey]) -> dict[IdempotencyKey, StoredResponse]:
+        """The stored responses of `keys` that have one and have not expired."""
         ...
 
-    async def save(self, response: StoredResponse, retention_s: float) -> None:
-        """Keep `response` for `retention_s`, in this transaction (replacing an expired one)."""
+    async def save(self, responses: Sequence[StoredResponse], retention_s: float) -> None:
+        """Keep `responses` for `retention_s`, in this transaction (replacing expired ones)."""
         ...
 
 

@@ -12,8 +12,7 @@ from adapters.http.ops import Operations, Readiness
 from adapters.http.services import ApiServices
 from adapters.prometheus.http import HttpMetrics
 from adapters.prometheus.metrics import Metrics
-from application.commands import CommandBus
-from application.idempotency import IdempotentCommands
+from application.group_commit import GroupCommit
 from orderstream import logs
 from orderstream.cli_errors import ConfigurationError
 from orderstream.container import Container
@@ -46,15 +45,16 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
         owned = container is None
         used = build_container(settings) if container is None else container
         stop = asyncio.Event()
-        reading = None
+        reading = commands = None
         try:
-            uow_factory = await resolve(used.uow_factory)
+            commands = GroupCommit(await resolve(used.uow_factory),
+                                   retention_s=settings.idempotency_retention_s)
             reading = await _watch_orders_outbox(settings, used, metrics, readiness, stop)
-            yield ApiServices(commands=CommandBus(uow_factory),
-                              idempotent=IdempotentCommands(
-                                  uow_factory, retention_s=settings.idempotency_retention_s),
-                              reads=await resolve(used.read_model), keys=keys)
+            yield ApiServices(commands=commands, reads=await resolve(used.read_model),
+                              keys=keys)
         finally:
+            if commands is not None:
+                await commands.close()
             stop.set()
             if reading is not None:
                 await reading

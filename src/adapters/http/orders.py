@@ -49,7 +49,7 @@ async def place_order(
         return accepted
     request = Request(principal.name, idempotency_key,
                       fingerprint("POST", "/orders", body.model_dump(mode="json")))
-    stored, replayed = await api.idempotent.handle(command, request, _accepted)
+    stored, replayed = await api.commands.handle_idempotent(command, request, _accepted)
     return JSONResponse(dict(stored.body), status_code=stored.status,
                         headers={**stored.headers, REPLAYED: str(replayed).lower()})
 
@@ -85,7 +85,7 @@ async def cancel_order(
         return cancelled
     request = Request(principal.name, idempotency_key, fingerprint(
         "POST", f"/orders/{order_id}/cancel", body.model_dump(mode="json")))
-    stored, replayed = await api.idempotent.handle(command, request, _cancelled)
+    stored, replayed = await api.commands.handle_idempotent(command, request, _cancelled)
     return JSONResponse(dict(stored.body), status_code=stored.status,
                         headers={**stored.headers, REPLAYED: str(replayed).lower()})
 

@@ -5,15 +5,13 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from adapters.http.auth import ApiKeys
-from application.commands import CommandBus
-from application.idempotency import IdempotentCommands
+from application.group_commit import GroupCommit
 from application.queries import ReadModel
 
 
 @dataclass(frozen=True, slots=True)
 class ApiServices:
-    commands: CommandBus
-    idempotent: IdempotentCommands
+    commands: GroupCommit
     reads: ReadModel
     keys: ApiKeys
 

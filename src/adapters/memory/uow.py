@@ -9,7 +9,7 @@ from typing import Any, Self
 from adapters.codec import to_outbox
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, Layer, WorkingSet
-from application.ports import Footprint, StoredResponse
+from application.ports import Footprint, IdempotencyKey, StoredResponse
 from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
 from domain.orders import Order
@@ -66,17 +66,17 @@ class _IdempotencyKeys:
         self._store = store
         self.saved: list[tuple[StoredResponse, float]] = []
 
-    async def claim(self, scope: str, key: str) -> bool:
-        return True
+    async def claim(self, keys: Collection[IdempotencyKey]) -> set[IdempotencyKey]:
+        return set(keys)
 
-    async def get(self, scope: str, key: str) -> StoredResponse | None:
-        found = self._store.idempotency.get((scope, key))
-        if found is None or found[1] <= time.monotonic():
-            return None
-        return found[0]
+    async def get(self, keys: Collection[IdempotencyKey]) -> dict[IdempotencyKey, StoredResponse]:
+        now = time.monotonic()
+        return {key: found[0] for key in keys
+                if (found := self._store.idempotency.get(key)) is not None and found[1] > now}
 
-    async def save(self, response: StoredResponse, retention_s: float) -> None:
-        self.saved.append((response, time.monotonic() + retention_s))
+    async def save(self, responses: Sequence[StoredResponse], retention_s: float) -> None:
+        expires = time.monotonic() + retention_s
+        self.saved.extend((response, expires) for response in responses)
 
 
 class InMemoryUnitOfWork:

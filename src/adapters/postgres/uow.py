@@ -84,9 +84,11 @@ class SqlAlchemyUnitOfWork:
         await write_outbox(self._tx, events)
 
     async def commit(self) -> None:
-        """Flush, then commit. A unit of work that read nothing and places one order
-        (`PlaceOrder`) sends its one statement alone: one round trip, no BEGIN/COMMIT."""
-        if self._places_one_order_only():
+        """Flush, then commit. A unit of work that read nothing and only places orders (a
+        group of `PlaceOrder`) writes them all, with their lines and events, in one
+        statement (see the orders repository), sent alone: one round trip, no BEGIN and
+        no COMMIT, since PostgreSQL applies a single statement whole or not at all."""
+        if self._places_orders_only():
             self._tx.autocommit()
         await self.flush(full=True)
         await self._tx.commit()
@@ -96,8 +98,9 @@ class SqlAlchemyUnitOfWork:
         await self._tx.rollback()
         self._start(self._tx)
 
-    def _places_one_order_only(self) -> bool:
-        return (not self._tx.begun and self._orders.counts() == (1, 1)
+    def _places_orders_only(self) -> bool:
+        new, tracked = self._orders.counts()
+        return (not self._tx.begun and new == tracked > 0
                 and self._stock.counts() == self._reservations.counts() == (0, 0))
 
     @asynccontextmanager

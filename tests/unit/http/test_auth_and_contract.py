@@ -92,8 +92,7 @@ async def test_a_failing_store_gives_a_problem_never_a_stack_trace(
     app = make_api()
     async with serving(app) as client:
         services: ApiServices = app.state.services
-        app.state.services = ApiServices(commands=services.commands,
-                                         idempotent=services.idempotent, reads=_Failing(error),
+        app.state.services = ApiServices(commands=services.commands, reads=_Failing(error),
                                          keys=services.keys)
         response = await client.get("/orders/o-1", headers=auth())
 

@@ -1,0 +1,168 @@
+"""Group commit on the memory store: commands that arrive while a commit is in flight share
+the next one; each is answered after the commit that holds it, with its own outcome."""
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWork
+from application.errors import IdempotencyKeyReused, TransientError
+from application.group_commit import GroupCommit
+from application.idempotency import Request
+from domain.commands import CancelOrder, PlaceOrder
+from domain.errors import OrderAlreadyExists, OrderNotFound
+from domain.orders import Order
+from domain.values import OrderLine
+
+pytestmark = pytest.mark.unit
+
+
+class Commits:
+    """Units of work on the store that record the orders of each commit, and can hold a
+    commit until told to go on (a commit in flight)."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self.store = store
+        self.groups: list[list[str]] = []
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.failure: Exception | None = None
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        commits = self
+
+        class Recorded(InMemoryUnitOfWork):
+            async def commit(self) -> None:
+                await commits.hold.wait()
+                if commits.failure is not None:
+                    raise commits.failure
+                (base,) = self._work.layers
+                orders = sorted(base.objects["orders"])
+                await super().commit()
+                commits.groups.append(orders)
+
+        return Recorded(commits.store)
+
+
+def _place(order_id: str, customer: str = "c-1", quantity: int = 1) -> PlaceOrder:
+    return PlaceOrder(order_id=order_id, customer_id=customer,
+                      lines=(OrderLine("A", quantity),))
+
+
+def _accepted(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
+    return 202, {"Location": f"/orders/{order.id}"}, {"id": order.id}
+
+
+@pytest.fixture
+def commits(store: InMemoryStore) -> Commits:
+    return Commits(store)
+
+
+async def test_a_lone_command_is_committed_at_once_alone(commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+
+    order = await asyncio.wait_for(group.handle(_place("o-1")), 1.0)
+
+    assert order.id == "o-1"
+    assert commits.groups == [["o-1"]]
+    assert commits.store.orders["o-1"].id == "o-1"
+
+
+async def test_commands_that_arrive_during_a_commit_share_the_next_one(commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    first = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)  # o-0's commit is in flight, held
+    later = [asyncio.create_task(group.handle(_place(f"o-{n}"))) for n in range(1, 6)]
+    await asyncio.sleep(0)
+
+    assert not first.done() and not any(task.done() for task in later)
+    commits.hold.set()
+    await asyncio.gather(first, *later)
+
+    assert commits.groups == [["o-0"], ["o-1", "o-2", "o-3", "o-4", "o-5"]]
+    assert len(commits.store.pending("orders")) == 6
+
+
+async def test_an_answer_comes_only_after_the_commit_that_holds_it(commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    placing = asyncio.create_task(group.handle(_place("o-1")))
+    await asyncio.sleep(0.01)
+
+    assert not placing.done() and "o-1" not in commits.store.orders
+    commits.hold.set()
+    await placing
+    assert "o-1" in commits.store.orders
+
+
+async def test_a_command_that_breaks_a_rule_fails_alone_in_its_group(commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(group.handle(command)) for command in
+             (_place("o-1"), CancelOrder(order_id="nope", cancelled_by="me", reason="x"),
+              _place("o-2"))]
+    commits.hold.set()
+    outcomes = await asyncio.gather(blocker, *tasks, return_exceptions=True)
+
+    assert isinstance(outcomes[2], OrderNotFound)
+    assert [o.id for o in (outcomes[1], outcomes[3])] == ["o-1", "o-2"]
+    assert commits.groups == [["o-0"], ["o-1", "o-2"]]
+
+
+async def test_a_group_the_store_refuses_is_committed_one_command_at_a_time(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    await group.handle(_place("o-1", quantity=1))
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(group.handle(command)) for command in
+             (_place("o-2"), _place("o-1", quantity=5), _place("o-3"))]  # o-1 taken
+    commits.hold.set()
+    outcomes = await asyncio.gather(blocker, *tasks, return_exceptions=True)
+
+    assert isinstance(outcomes[2], OrderAlreadyExists)
+    assert outcomes[1].id == "o-2" and outcomes[3].id == "o-3"
+    assert commits.groups == [["o-1"], ["o-0"], ["o-2"], ["o-3"]]
+    assert commits.store.orders["o-1"].lines[0].quantity == 1
+
+
+async def test_a_transient_failure_is_the_answer_of_every_command_of_the_group(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.failure = TransientError("connection lost")
+
+    outcomes = await asyncio.gather(group.handle(_place("o-1")), group.handle(_place("o-2")),
+                                    return_exceptions=True)
+
+    assert all(isinstance(outcome, TransientError) for outcome in outcomes)
+    assert commits.store.orders == {}
+
+
+async def test_one_key_twice_in_one_group_places_one_order(commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    request = Request("shop", "key-1", "fingerprint-1")
+    twice = [asyncio.create_task(group.handle_idempotent(_place(f"o-{n}"), request, _accepted))
+             for n in (1, 2)]
+    other = asyncio.create_task(group.handle_idempotent(
+        _place("o-3"), Request("shop", "key-1", "fingerprint-2"), _accepted))
+    commits.hold.set()
+    await blocker
+    (first, replayed_first), (second, replayed_second) = await asyncio.gather(*twice)
+
+    assert (replayed_first, replayed_second) == (False, True)
+    assert first == second and first.body == {"id": "o-1"}
+    with pytest.raises(IdempotencyKeyReused):
+        await other
+    assert sorted(commits.store.orders) == ["o-0", "o-1"]
+    again, replayed = await group.handle_idempotent(_place("o-4"), request, _accepted)
+    assert (again, replayed) == (first, True)
+    assert sorted(commits.store.orders) == ["o-0", "o-1"]
