@@ -66,17 +66,17 @@ class SqlAlchemyIdempotencyKeys:
     async def claim(self, wanted: Collection[IdempotencyKey]) -> set[IdempotencyKey]:
         if not wanted:
             return set()
-        result = await self._tx.execute(_CLAIM, _key_arrays(wanted))
-        return {(row.scope, row.key) for row in result}
+        rows = await self._tx.fetch(_CLAIM, _key_arrays(wanted))
+        return {(row["scope"], row["key"]) for row in rows}
 
     async def get(self, wanted: Collection[IdempotencyKey]
                   ) -> dict[IdempotencyKey, StoredResponse]:
         if not wanted:
             return {}
-        result = await self._tx.execute(_STORED, _key_arrays(wanted))
-        return {(row.scope, row.key): StoredResponse(row.scope, row.key, row.request_hash,
-                                                    row.status_code, row.headers, row.body)
-                for row in result}
+        rows = await self._tx.fetch(_STORED, _key_arrays(wanted))
+        return {(row["scope"], row["key"]): StoredResponse(
+            row["scope"], row["key"], row["request_hash"], row["status_code"], row["headers"],
+            row["body"]) for row in rows}
 
     async def save(self, responses: Sequence[StoredResponse], retention_s: float) -> None:
         if not responses:

@@ -54,9 +54,9 @@ class SqlAlchemyInbox:
 
     async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
         statement = _RECORD_ALL[self._schema_of(consumer_group)]
-        rows = await self._tx.execute(statement, {"consumer_group": consumer_group,
-                                                  "message_ids": list(message_ids)})
-        return {row.message_id for row in rows}
+        rows = await self._tx.fetch(statement, {"consumer_group": consumer_group,
+                                                "message_ids": list(message_ids)})
+        return {row["message_id"] for row in rows}
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
         await self._tx.execute(_FORGET[self._schema_of(consumer_group)], {

@@ -1,6 +1,6 @@
 """Orders and their lines, mapped by hand to and from the `orders` schema."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +11,6 @@ from adapters.postgres.arrays import arrays, json_texts, unnest, values
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Precompiled
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
@@ -80,7 +79,7 @@ def _update_orders() -> sa.Update:
                     version=orders.c.version + 1, updated_at=sa.func.now()))
 
 
-_LOAD, _PLACE, _UPDATE = _load_orders(), Precompiled(_place_orders()), _update_orders()
+_LOAD, _PLACE, _UPDATE = _load_orders(), _place_orders(), _update_orders()
 _LOCK = _LOAD.with_for_update(of=orders)
 
 
@@ -107,9 +106,9 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             self._locked.update(missing)
 
     async def _read(self, order_ids: list[str], query: sa.Select[Any]) -> list[Order]:
-        return [order_of(row, [OrderLine(sku, n) for sku, n in zip(row.skus, row.quantities,
+        return [order_of(row, [OrderLine(sku, n) for sku, n in zip(row["skus"], row["quantities"],
                                                                    strict=True)])
-                for row in await self._tx.execute(query, {"keys": order_ids})]
+                for row in await self._tx.fetch(query, {"keys": order_ids})]
 
     def _key(self, aggregate: Order) -> str:
         return aggregate.id
@@ -132,7 +131,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         rows = outbox.outbox_rows(events).get(ORDERS, {})
         params = {**_order_rows(aggregates),
                   **arrays("e", {name: rows.get(name, []) for name in outbox.COLUMNS})}
-        placed = {row["id"] for row in await self._tx.execute_precompiled(_PLACE, params)}
+        placed = {row["id"] for row in await self._tx.fetch(_PLACE, params)}
         for order in aggregates:
             order.events.clear()
         await self._settle_retries([order for order in aggregates if order.id not in placed])
@@ -152,7 +151,7 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
 
     async def _update(self, changes: list[tuple[Order, OrderState]]) -> int:
         cancellations = [o.cancellation for o, _ in changes]
-        result = await self._tx.execute(_UPDATE, arrays("v", {
+        return await self._tx.execute(_UPDATE, arrays("v", {
             "id": [o.id for o, _ in changes], "status": [o.status.value for o, _ in changes],
             "rejection_reason": [o.rejection_reason for o, _ in changes],
             "rejections": json_texts([line_rejection_rows(o.rejections) for o, _ in changes]),
@@ -162,7 +161,6 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             "old_status": [old[0] for _, old in changes],
             "old_reason": [old[1] for _, old in changes],
             "old_stock_released": [old[4] for _, old in changes]}))
-        return result.rowcount
 
 
 def _order_rows(aggregates: list[Order]) -> dict[str, list[Any]]:
@@ -177,12 +175,12 @@ def _order_rows(aggregates: list[Order]) -> dict[str, list[Any]]:
     }
 
 
-def order_of(row: Any, lines: list[OrderLine]) -> Order:
+def order_of(row: Mapping[Any, Any], lines: list[OrderLine]) -> Order:
     """An order from a row of `orders.orders` and its lines."""
     cancellation = None
-    if row.cancelled_by is not None:
-        cancellation = Cancellation(row.cancelled_by, row.cancellation_reason)
-    return Order(id=row.id, customer_id=row.customer_id, lines=lines,
-                 status=OrderStatus(row.status), rejection_reason=row.rejection_reason,
-                 rejections=[line_rejection(r) for r in row.rejections],
-                 cancellation=cancellation, stock_released=row.stock_released)
+    if row["cancelled_by"] is not None:
+        cancellation = Cancellation(row["cancelled_by"], row["cancellation_reason"])
+    return Order(id=row["id"], customer_id=row["customer_id"], lines=lines,
+                 status=OrderStatus(row["status"]), rejection_reason=row["rejection_reason"],
+                 rejections=[line_rejection(r) for r in row["rejections"]],
+                 cancellation=cancellation, stock_released=row["stock_released"])

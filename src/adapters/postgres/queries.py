@@ -33,7 +33,7 @@ class PostgresReadModel:
             row = (await connection.execute(query)).first()
         if row is None:
             return None
-        return order_of(row, [OrderLine(sku, quantity) for sku, quantity in row.lines])
+        return order_of(row._mapping, [OrderLine(sku, quantity) for sku, quantity in row.lines])
 
     async def settled(self, order_ids: Sequence[str]) -> int:
         ids = sa.bindparam("ids", list(order_ids), type_=ARRAY(sa.Text))

@@ -42,7 +42,7 @@ class SqlAlchemyReservationRepository(TrackingRepository[Reservation, Reservatio
     async def preload(self, order_ids: Collection[str]) -> None:
         missing = [order_id for order_id in order_ids if not self._knows(order_id)]
         if missing:
-            for row in await self._tx.execute(_RESERVATIONS, {"keys": missing}):
+            for row in await self._tx.fetch(_RESERVATIONS, {"keys": missing}):
                 self._track_loaded(_reservation(row))
             self._track_absent(missing)
 
@@ -67,7 +67,7 @@ class SqlAlchemyReservationRepository(TrackingRepository[Reservation, Reservatio
     async def _update(self, changes: list[tuple[Reservation, ReservationState]]) -> int:
         rows = _rows([reservation for reservation, _ in changes])
         rows["old_status"] = [old[0] for _, old in changes]
-        return (await self._tx.execute(_UPDATE_RESERVATIONS, arrays("v", rows))).rowcount
+        return await self._tx.execute(_UPDATE_RESERVATIONS, arrays("v", rows))
 
 
 def _rows(aggregates: list[Reservation]) -> dict[str, list[Any]]:
@@ -83,8 +83,8 @@ def _lines(reservation: Reservation) -> list[dict[str, Any]]:
 
 def _reservation(row: Any) -> Reservation:
     return Reservation(
-        order_id=row.order_id,
-        status=ReservationStatus(row.status),
-        lines=tuple(OrderLine(line["sku"], line["quantity"]) for line in row.lines),
-        rejections=tuple(line_rejection(r) for r in row.rejections),
+        order_id=row["order_id"],
+        status=ReservationStatus(row["status"]),
+        lines=tuple(OrderLine(line["sku"], line["quantity"]) for line in row["lines"]),
+        rejections=tuple(line_rejection(r) for r in row["rejections"]),
     )

@@ -79,8 +79,8 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
             self._locked.update(missing)
 
     async def _load(self, skus: list[str], query: sa.Select[Any]) -> None:
-        for row in await self._tx.execute(query, {"keys": skus}):
-            self._refresh(StockItem(row.sku, row.on_hand, row.reserved))
+        for row in await self._tx.fetch(query, {"keys": skus}):
+            self._refresh(StockItem(row["sku"], row["on_hand"], row["reserved"]))
         self._track_absent(skus)
 
     def _key(self, aggregate: StockItem) -> str:
@@ -93,10 +93,10 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
         aggregate.on_hand, aggregate.reserved = state
 
     async def _insert(self, aggregates: list[StockItem]) -> None:
-        result = await self._tx.execute(_UPSERT_STOCK, arrays("v", {
+        result = await self._tx.fetch(_UPSERT_STOCK, arrays("v", {
             "sku": [i.sku for i in aggregates], "on_hand": [i.on_hand for i in aggregates],
             "reserved": [i.reserved for i in aggregates]}))
-        written = {row.sku: (row.on_hand, row.reserved) for row in result}
+        written = {row["sku"]: (row["on_hand"], row["reserved"]) for row in result}
         for item in aggregates:
             if item.sku not in written:
                 raise InvalidStockLevel(f"{item.sku}: more is reserved than {item.on_hand}")
@@ -104,9 +104,8 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
             self._written[item.sku] = written[item.sku]
 
     async def _update(self, changes: list[tuple[StockItem, StockState]]) -> int:
-        result = await self._tx.execute(_UPDATE_STOCK, arrays("v", {
+        return await self._tx.execute(_UPDATE_STOCK, arrays("v", {
             "sku": [i.sku for i, _ in changes], "on_hand": [i.on_hand for i, _ in changes],
             "reserved": [i.reserved for i, _ in changes],
             "old_on_hand": [old[0] for _, old in changes],
             "old_reserved": [old[1] for _, old in changes]}))
-        return result.rowcount

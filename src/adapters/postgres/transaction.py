@@ -1,20 +1,33 @@
-"""The connection one unit of work runs on; every failure comes out classified."""
+"""The connection one unit of work runs on; every failure comes out classified.
+
+Statements are SQLAlchemy Core, compiled once to the dialect's SQL and sent on the pooled
+connection's own asyncpg connection, with the transaction's BEGIN, savepoints and COMMIT.
+SQLAlchemy's execution of a statement (a greenlet switch, a cursor, its bind and result
+processing) costs about as much CPU as the round trip itself, and a worker's batch or a
+group commit is a handful of statements whatever its size: at the batches of a live
+service (a few messages), that fixed cost was most of a message's. The pool, the
+connections' setup (codecs, session settings) and the statements stay SQLAlchemy's.
+"""
 
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.engine import CursorResult, Dialect
+import asyncpg
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from adapters.postgres.driver import on_driver
+from adapters.postgres.driver import as_sqlalchemy_error
 from adapters.postgres.errors import transient_errors
 
-Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
+Row = Mapping[str, Any]
+BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 _AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
+_COMPILED: dict[tuple[int, str], tuple[ClauseElement, str, tuple[str, ...], dict[str, Any]]] = {}
 
 
 def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
@@ -25,45 +38,46 @@ def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
     return view
 
 
-class Precompiled:
-    """A Core statement compiled once per dialect and sent as its SQL text.
+def sql_of(statement: ClauseElement, dialect: Dialect,
+           params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """`statement`'s SQL text (compiled once per dialect) and `params` in the order the text
+    numbers them, with the values the statement holds itself (a literal) where `params`
+    has none. The values go to the driver as they are: arrays as lists, JSON as text (see
+    `arrays`)."""
+    key = (id(statement), dialect.name)
+    found = _COMPILED.get(key)
+    if found is None or found[0] is not statement:
+        compiled = statement.compile(dialect=dialect)
+        if not isinstance(compiled, SQLCompiler):
+            raise TypeError(f"not a SQL statement: {statement}")
+        held = {name: bind.value for name, bind in compiled.binds.items()}
+        found = _COMPILED[key] = (statement, compiled.string,
+                                  tuple(compiled.positiontup or ()), held)
+    _, sql, names, held = found
+    return sql, tuple(params[name] if name in params else held[name] for name in names)
 
-    SQLAlchemy computes a cache key over the whole statement and processes every bind at
-    each execution; for the one statement that places an order, a CTE over sixteen
-    arrays, that costs more CPU than the round trip. The parameters go to the driver as
-    they are, in the order the compiled text names them.
-    """
 
-    def __init__(self, statement: ClauseElement) -> None:
-        self._statement = statement
-        self._compiled: dict[str, SQLCompiler] = {}
-
-    def sql_for(self, dialect: Dialect, params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = _compile(self._statement, dialect)
-        return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
-
-
-def _compile(statement: ClauseElement, dialect: Dialect) -> SQLCompiler:
-    compiled = statement.compile(dialect=dialect)
-    if not isinstance(compiled, SQLCompiler):
-        raise TypeError(f"not a SQL statement: {statement}")
-    return compiled
+def _count(status: str) -> int:
+    """The rows a command touched, from its status (`UPDATE 3`, `INSERT 0 5`)."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
 
 
 class Transaction:
     """Executes the statements of one unit of work. Never commits on its own.
 
-    The connection is checked out at the first statement, so a unit of work that ends
-    before it has one costs no pool checkout. SQLAlchemy begins the transaction with that
-    statement. Without an engine, it refuses to run.
+    The connection is checked out, and the transaction begun, at the first statement:
+    a unit of work that ends before it has one costs nothing. Without an engine, it
+    refuses to run.
     """
 
     def __init__(self, engine: AsyncEngine | None = None) -> None:
         self._engine = engine
         self._connection: AsyncConnection | None = None
+        self._driver: asyncpg.Connection | None = None
         self._autocommit = False
+        self._in_transaction = False
+        self._savepoints = 0
         self.closed = False
 
     @property
@@ -83,48 +97,46 @@ class Transaction:
             raise RuntimeError("a transaction that has begun cannot turn to autocommit")
         self._autocommit = True
 
-    async def connection(self) -> AsyncConnection:
-        if self._connection is None:
-            async with transient_errors():
-                self._connection = await self._open()
-        return self._connection
+    async def fetch(self, statement: ClauseElement,
+                    params: Mapping[str, Any] | None = None) -> list[asyncpg.Record]:
+        """The rows `statement` returns (a record reads like a mapping)."""
+        driver = await self._begin()
+        sql, values = sql_of(statement, self._dialect(), params or {})
+        rows: list[asyncpg.Record] = await self._on_driver(sql, driver.fetch(sql, *values))
+        return rows
 
-    async def _open(self) -> AsyncConnection:
-        if self._engine is None:
-            raise RuntimeError("use the unit of work inside `async with`")
-        engine = _autocommitting(self._engine) if self._autocommit else self._engine
-        return await engine.connect()
+    async def execute(self, statement: ClauseElement,
+                      params: Mapping[str, Any] | None = None) -> int:
+        """Run `statement`; how many rows it touched."""
+        driver = await self._begin()
+        sql, values = sql_of(statement, self._dialect(), params or {})
+        return _count(await self._on_driver(sql, driver.execute(sql, *values)))
 
-    async def execute(self, statement: Executable, params: Params = None) -> CursorResult[Any]:
-        connection = await self.connection()
-        async with transient_errors():
-            return await connection.execute(statement, params)
-
-    async def execute_precompiled(self, statement: Precompiled,
-                                  params: Mapping[str, Any]) -> Sequence[Mapping[Any, Any]]:
-        """The rows `statement` returns. In autocommit, the statement goes straight to the
-        driver's connection (see `on_driver`); in a transaction, through SQLAlchemy, which
-        begins it."""
-        connection = await self.connection()
-        sql, values = statement.sql_for(connection.dialect, params)
-        async with transient_errors():
-            if self._autocommit:
-                return await on_driver(connection, sql, values)
-            return (await connection.exec_driver_sql(sql, values)).mappings().all()
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT if an exception leaves."""
+        driver = await self._begin()
+        self._savepoints += 1
+        name = f"sp_{self._savepoints}"
+        await self._on_driver("SAVEPOINT", driver.execute(f"SAVEPOINT {name}"))
+        try:
+            yield
+        except BaseException:
+            await self._on_driver("ROLLBACK TO SAVEPOINT",
+                                  driver.execute(f"ROLLBACK TO SAVEPOINT {name}"))
+            raise
+        await self._on_driver("RELEASE SAVEPOINT", driver.execute(f"RELEASE SAVEPOINT {name}"))
 
     async def commit(self) -> None:
-        if self._connection is None:
+        if self._driver is None:
             return
-        if self._autocommit:
-            await self._release(quietly=False)
-            return
-        async with transient_errors():
-            await self._connection.commit()
+        if self._in_transaction:
+            self._in_transaction = False
+            await self._on_driver("COMMIT", self._driver.execute("COMMIT"))
+        await self._release(quietly=False)
 
     async def rollback(self) -> None:
-        if self._connection is not None:
-            async with transient_errors():
-                await self._connection.rollback()
+        await self._release(quietly=False)
 
     async def close(self, *, quietly: bool = False) -> None:
         """Return the connection, rolling back what is open, and refuse to run again;
@@ -132,13 +144,54 @@ class Transaction:
         self.closed, self._engine = True, None
         await self._release(quietly=quietly)
 
+    def _dialect(self) -> Dialect:
+        assert self._connection is not None
+        return self._connection.dialect
+
+    async def _begin(self) -> asyncpg.Connection:
+        if self._driver is not None:
+            return self._driver
+        if self._engine is None:
+            raise RuntimeError("use the unit of work inside `async with`")
+        engine = _autocommitting(self._engine) if self._autocommit else self._engine
+        async with transient_errors():
+            self._connection = await engine.connect()
+            raw = await self._connection.get_raw_connection()
+        driver: asyncpg.Connection = raw.driver_connection
+        self._driver = driver
+        if not self._autocommit:
+            await self._on_driver(BEGIN, driver.execute(BEGIN))
+            self._in_transaction = True
+        return driver
+
+    async def _on_driver(self, sql: str, call: Any) -> Any:
+        """Await `call` on the driver; a failure as SQLAlchemy would raise it, a lost
+        connection invalidated (the pool replaces it), what may pass as `TransientError`."""
+        async with transient_errors():
+            try:
+                return await call
+            except Exception as error:
+                lost = self._driver is not None and self._driver.is_closed()
+                if lost and self._connection is not None:
+                    await self._connection.invalidate()
+                    self._in_transaction = False
+                raise as_sqlalchemy_error(sql, error, lost=lost) from error
+
     async def _release(self, *, quietly: bool) -> None:
-        connection, self._connection, self._autocommit = self._connection, None, False
-        if connection is None:
+        connection, driver = self._connection, self._driver
+        in_transaction = self._in_transaction
+        self._connection = self._driver = None
+        self._autocommit = self._in_transaction = False
+        self._savepoints = 0
+        if connection is None or driver is None:
             return
         try:
             async with transient_errors():
-                await connection.close()
+                try:
+                    if in_transaction and not driver.is_closed():
+                        await driver.execute("ROLLBACK")
+                finally:
+                    await connection.close()
         except Exception:
             if not quietly:
                 raise

@@ -7,7 +7,6 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.postgres.errors import transient_errors
 from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
@@ -107,20 +106,9 @@ class SqlAlchemyUnitOfWork:
     async def savepoint(self) -> AsyncIterator[None]:
         """SAVEPOINT ... RELEASE, or ROLLBACK TO SAVEPOINT and the aggregates restored."""
         await self.flush()
-        connection = await self._tx.connection()
-        async with transient_errors():
-            nested = await connection.begin_nested()
-        scope = _InMemorySavepoint(self._repositories())
-        try:
-            async with scope:
-                yield
-                await self.flush()
-        except BaseException:
-            async with transient_errors():
-                await nested.rollback()
-            raise
-        async with transient_errors():
-            await nested.commit()
+        async with self._tx.savepoint(), _InMemorySavepoint(self._repositories()):
+            yield
+            await self.flush()
 
     def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
         return _InMemorySavepoint(self._repositories())

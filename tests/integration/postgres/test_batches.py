@@ -30,13 +30,16 @@ pytestmark = pytest.mark.integration
 
 
 class Statements:
-    """Counts the statements an engine sends, through SQLAlchemy or, as a statement that
-    commits on its own goes, straight to the driver (BEGIN and COMMIT are not statements)."""
+    """Counts the statements an engine sends, through SQLAlchemy or, as a unit of work's
+    statements go, straight to the driver (BEGIN, COMMIT and savepoints are not
+    statements)."""
 
     def __init__(self, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> None:
         self.count = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
-        monkeypatch.setattr(transaction, "on_driver", self._counted(transaction.on_driver))
+        for name in ("fetch", "execute"):
+            monkeypatch.setattr(transaction.Transaction, name,
+                                self._counted(getattr(transaction.Transaction, name)))
 
     def _seen(self, *args: object) -> None:
         self.count += 1
