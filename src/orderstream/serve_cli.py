@@ -34,6 +34,7 @@ def serve(
     config = uvicorn.Config("orderstream.api:app_from_environment", factory=True,
                             host=settings.api_host, port=settings.api_port,
                             workers=settings.api_workers, log_config=None,
+                            access_log=settings.api_access_log,
                             proxy_headers=False, server_header=False)
     if settings.api_workers > 1:
         uvicorn.Server(config).run()

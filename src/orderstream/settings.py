@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_workers: int = Field(default=1, ge=1)
     api_max_body_bytes: int = Field(default=65_536, ge=1_024)
+    api_access_log: bool = Field(
+        default=False, description="a log line per request (uvicorn's access log); the "
+                                   "request metrics and spans count and time every request")
     api_keys: list[ApiKeySetting] = Field(
         default_factory=list, description="JSON list of {name, sha256, scopes}")
     api_open: bool = Field(default=False, description="serve without API keys (local only)")

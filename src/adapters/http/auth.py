@@ -9,12 +9,10 @@ guess came.
 
 import hashlib
 import hmac
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any
 
-from fastapi import Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPAuthorizationCredentials
 
 from adapters.http.problems import ProblemError
 
@@ -64,25 +62,18 @@ class ApiKeys:
         return None if found is None else Principal(found.name, found.scopes)
 
 
-_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer <key>`")
 
-
-def requires(scope: str) -> Callable[..., Coroutine[Any, Any, Principal]]:
-    """A dependency that yields the request's principal if it holds `scope`."""
-
-    async def check(request: Request, credentials: Annotated[
-            HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Principal:
-        keys: ApiKeys = request.app.state.services.keys
-        if keys.open:
-            return OPEN
-        principal = keys.authenticate(credentials.credentials) if credentials else None
-        if principal is None:
-            raise ProblemError(401, "unauthenticated", "Not authenticated",
-                               "send a valid API key as `Authorization: Bearer <key>`",
-                               headers={"WWW-Authenticate": "Bearer"})
-        if scope not in principal.scopes:
-            raise ProblemError(403, "forbidden", "Not allowed",
-                               f"the key {principal.name!r} lacks the scope {scope!r}")
-        return principal
-
-    return check
+def authorize(keys: ApiKeys, credentials: HTTPAuthorizationCredentials | None,
+              scope: str) -> Principal:
+    """The principal of `credentials` if it holds `scope`; a 401 or 403 problem if not."""
+    if keys.open:
+        return OPEN
+    principal = keys.authenticate(credentials.credentials) if credentials else None
+    if principal is None:
+        raise ProblemError(401, "unauthenticated", "Not authenticated",
+                           "send a valid API key as `Authorization: Bearer <key>`",
+                           headers={"WWW-Authenticate": "Bearer"})
+    if scope not in principal.scopes:
+        raise ProblemError(403, "forbidden", "Not allowed",
+                           f"the key {principal.name!r} lacks the scope {scope!r}")
+    return principal

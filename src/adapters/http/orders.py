@@ -5,15 +5,14 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Response, Security
+from fastapi import APIRouter, Header, Path, Security
 from fastapi.responses import JSONResponse
 
-from adapters.http.auth import Principal, requires
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
-from adapters.http.services import ApiServices, services
-from application.idempotency import Request
-from domain.commands import CancelOrder, PlaceOrder
+from adapters.http.services import Allowed, Caller
+from application.idempotency import Request, Respond
+from domain.commands import CancelOrder, Command, PlaceOrder
 from domain.orders import Order
 from domain.values import MAX_ID_LENGTH, OrderLine
 
@@ -27,29 +26,33 @@ IdempotencyKey = Annotated[str | None, Header(
                 "request is still in flight, 409. Keys belong to the API key that sent them "
                 "and expire after ORDERSTREAM_IDEMPOTENCY_RETENTION_S.")]
 REPLAYED = "Idempotent-Replayed"
+Writer = Annotated[Caller, Security(Allowed("orders:write"))]
+Reader = Annotated[Caller, Security(Allowed("orders:read"))]
 
 
 @router.post("/orders", status_code=202, response_model=OrderAccepted,
              responses=declared(400, 401, 403, 409, 413, 415, 422, 500, 503))
-async def place_order(
-    body: PlaceOrderRequest,
-    response: Response,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("orders:write"))],
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
+async def place_order(body: PlaceOrderRequest, writer: Writer,
+                      idempotency_key: IdempotencyKey = None) -> Any:
     """Accept an order: it is stored with its `OrderPlaced` event in one transaction and
     settles (confirmed or rejected) asynchronously; follow it at `Location`."""
     lines = tuple(OrderLine(line.sku, line.quantity) for line in body.lines)
     command = PlaceOrder(order_id=str(uuid.uuid4()), customer_id=body.customer_id,
                          lines=lines)
+    return await _run(writer, command, _accepted, idempotency_key, "/orders", body)
+
+
+async def _run(writer: Caller, command: Command, respond: Respond, idempotency_key: str | None,
+               path: str, body: Any) -> JSONResponse:
+    """The response to `command`, run in the next group commit (answered as the first
+    request with the same idempotency key was, when there is one). The response is made
+    here, so FastAPI does not validate and encode it again."""
     if idempotency_key is None:
-        _, headers, accepted = _accepted(await api.commands.handle(command))
-        response.headers.update(headers)
-        return accepted
-    request = Request(principal.name, idempotency_key,
-                      fingerprint("POST", "/orders", body.model_dump(mode="json")))
-    stored, replayed = await api.commands.handle_idempotent(command, request, _accepted)
+        status, headers, content = respond(await writer.api.commands.handle(command))
+        return JSONResponse(content, status_code=status, headers=headers)
+    request = Request(writer.principal.name, idempotency_key,
+                      fingerprint("POST", path, body.model_dump(mode="json")))
+    stored, replayed = await writer.api.commands.handle_idempotent(command, request, respond)
     return JSONResponse(dict(stored.body), status_code=stored.status,
                         headers={**stored.headers, REPLAYED: str(replayed).lower()})
 
@@ -67,27 +70,15 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=OrderOut,
              responses=declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503))
-async def cancel_order(
-    order_id: OrderId,
-    body: CancelOrderRequest,
-    response: Response,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("orders:write"))],
-    idempotency_key: IdempotencyKey = None,
-) -> Any:
+async def cancel_order(order_id: OrderId, body: CancelOrderRequest, writer: Writer,
+                       idempotency_key: IdempotencyKey = None) -> Any:
     """Cancel a pending or confirmed order, as the API key's name, for `reason`. The
     inventory then gives its stock back asynchronously: `cancellation.stock_released`.
     The same cancel again is a no-op; another on a cancelled or rejected order is 409."""
-    command = CancelOrder(order_id=order_id, cancelled_by=principal.name, reason=body.reason)
-    if idempotency_key is None:
-        _, headers, cancelled = _cancelled(await api.commands.handle(command))
-        response.headers.update(headers)
-        return cancelled
-    request = Request(principal.name, idempotency_key, fingerprint(
-        "POST", f"/orders/{order_id}/cancel", body.model_dump(mode="json")))
-    stored, replayed = await api.commands.handle_idempotent(command, request, _cancelled)
-    return JSONResponse(dict(stored.body), status_code=stored.status,
-                        headers={**stored.headers, REPLAYED: str(replayed).lower()})
+    command = CancelOrder(order_id=order_id, cancelled_by=writer.principal.name,
+                          reason=body.reason)
+    return await _run(writer, command, _cancelled, idempotency_key,
+                      f"/orders/{order_id}/cancel", body)
 
 
 def _cancelled(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
@@ -96,14 +87,10 @@ def _cancelled(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
 
 @router.get("/orders/{order_id}", response_model=OrderOut,
             responses=declared(401, 403, 404, 422, 500, 503))
-async def get_order(
-    order_id: OrderId,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("orders:read"))],
-) -> OrderOut:
+async def get_order(order_id: OrderId, reader: Reader) -> OrderOut:
     """The order and its status: pending, confirmed, rejected with the reason per line, or
     cancelled with who, why and whether the stock came back."""
-    order = await api.reads.order(order_id)
+    order = await reader.api.reads.order(order_id)
     if order is None:
         raise ProblemError(404, "not-found", "Not found", f"no order {order_id!r}")
     return OrderOut.of(order)

@@ -2,12 +2,11 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi import APIRouter, Path, Query, Request, Security
 
-from adapters.http.auth import Principal, requires
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import StockLevelRequest, StockOut, StockPage
-from adapters.http.services import ApiServices, services
+from adapters.http.services import Allowed, Caller
 from domain.commands import SetStockLevel
 from domain.values import SKU_PATTERN
 
@@ -15,6 +14,8 @@ router = APIRouter(tags=["stock"])
 
 SkuPath = Annotated[str, Path(pattern=rf"^{SKU_PATTERN}$", description="The SKU.")]
 MAX_PAGE = 500
+Writer = Annotated[Caller, Security(Allowed("stock:write"))]
+Reader = Annotated[Caller, Security(Allowed("stock:read"))]
 
 
 @router.put("/stock/{sku}", response_model=StockOut,
@@ -22,11 +23,10 @@ MAX_PAGE = 500
 async def set_stock_level(
     sku: SkuPath,
     body: StockLevelRequest,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("stock:write"))],
+    writer: Writer,
 ) -> StockOut:
     """Set how many units of `sku` are on hand (creates the SKU). 409 below what is reserved."""
-    item = await api.commands.handle(SetStockLevel(sku=sku, on_hand=body.on_hand))
+    item = await writer.api.commands.handle(SetStockLevel(sku=sku, on_hand=body.on_hand))
     return StockOut.of(item)
 
 
@@ -34,10 +34,9 @@ async def set_stock_level(
             responses=declared(401, 403, 404, 422, 500, 503))
 async def get_stock_item(
     sku: SkuPath,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("stock:read"))],
+    reader: Reader,
 ) -> StockOut:
-    item = await api.reads.stock_item(sku)
+    item = await reader.api.reads.stock_item(sku)
     if item is None:
         raise ProblemError(404, "not-found", "Not found", f"no stock item {sku!r}")
     return StockOut.of(item)
@@ -46,14 +45,13 @@ async def get_stock_item(
 @router.get("/stock", response_model=StockPage, responses=declared(401, 403, 422, 500, 503))
 async def list_stock(
     request: Request,
-    api: Annotated[ApiServices, Depends(services)],
-    principal: Annotated[Principal, Security(requires("stock:read"))],
+    reader: Reader,
     after: Annotated[str | None, Query(pattern=rf"^{SKU_PATTERN}$",
                                        description="Start after this SKU.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> StockPage:
     """Stock items in SKU order, `limit` at a time; `next` links the following page."""
-    items = await api.reads.stock_page(after=after, limit=limit)
+    items = await reader.api.reads.stock_page(after=after, limit=limit)
     following = None
     if len(items) == limit:
         following = str(request.url.include_query_params(after=items[-1].sku, limit=limit))

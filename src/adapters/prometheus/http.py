@@ -1,13 +1,25 @@
 """HTTP requests counted and timed by method, route template and status."""
 
+from typing import Any
+
 from adapters.prometheus.metrics import Metrics
 
 
 class HttpMetrics:
+    """Each (method, route, status) resolves its labelled counter and histogram once: a
+    lookup by label values takes a lock and builds a key, on every request otherwise."""
+
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
-        code = str(status)
-        self._metrics.requests.labels(method, route, code).inc()
-        self._metrics.request_seconds.labels(method, route, code).observe(seconds)
+        series = self._series.get((method, route, status))
+        if series is None:
+            code = str(status)
+            series = self._series[(method, route, status)] = (
+                self._metrics.requests.labels(method, route, code),
+                self._metrics.request_seconds.labels(method, route, code))
+        count, timing = series
+        count.inc()
+        timing.observe(seconds)

@@ -55,5 +55,6 @@ async def test_another_request_under_a_used_key_is_refused(world, ids):
     commands = GroupCommit(world.uow_factory, retention_s=60)
     await commands.handle_idempotent(_place(ids("o1")), Request("shop", ids("k"), "a"), _respond)
     with pytest.raises(IdempotencyKeyReused):
-        await commands.handle_idempotent(_place(ids("o2")), Request("shop", ids("k"), "b"), _respond)
+        await commands.handle_idempotent(_place(ids("o2")), Request("shop", ids("k"), "b"),
+                                         _respond)
     assert await world.order(ids("o2")) is None
