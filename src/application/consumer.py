@@ -54,8 +54,11 @@ class ConsumerPolicy:
 
     The offsets are committed only after the batch's database transaction committed and
     its dead letters were acknowledged; a crash in between redelivers the batch, and the
-    inbox turns it into a no-op. A transient failure (deadlock, lost connection, broker
-    unavailable) is retried with backoff and never dead-lettered.
+    inbox turns it into a no-op. That same safety lets the commit go off the messages'
+    way: the offsets are handed to the consumer to commit in the background
+    (`commit_soon`) while the next batch is fetched and applied. A transient failure
+    (deadlock, lost connection, broker unavailable) is retried with backoff and never
+    dead-lettered.
 
     A batch has `batch_timeout_s`, shorter than the transport's poll interval, to be
     seen through, retries included. Past it, the batch is cancelled (its unit of work
@@ -63,7 +66,8 @@ class ConsumerPolicy:
     as large: the member keeps polling in time, so it is never thrown out of its group
     and its partitions do not bounce between members.
 
-    `observer` hears of retries, dead letters and commits (with the time since the fetch).
+    `observer` hears of retries, dead letters, batches done (with the time since the
+    fetch) and offsets committed. Stopping waits for the offsets of the last batch.
     """
 
     def __init__(
@@ -86,23 +90,31 @@ class ConsumerPolicy:
         self._batch_timeout_s = batch_timeout_s
         self._backoff = backoff or Backoff()
         self._observer = observer
+        self._offsets: asyncio.Future[None] | None = None
+        self._commit_error: BaseException | None = None
         self.failed_attempts = 0
 
     async def poll_once(self) -> int:
-        """Fetch one batch and see it through; the number of messages it held."""
+        """Fetch one batch and see it through, its offsets committed; how many messages
+        it held."""
         batch = await self._consumer.fetch(self._fetch_timeout_s, self._limit)
         if batch:
             await self._bounded(batch, asyncio.Event(), 0.0)
+            await self._offsets_committed(None)
         return len(batch)
 
     async def run(self, stop: asyncio.Event, *, shutdown_timeout_s: float = 10.0) -> None:
         """Consume until `stop` is set; then fetch no more, give the batch in flight
-        `shutdown_timeout_s` to be committed or else roll it back, and return."""
+        `shutdown_timeout_s` to be committed or else roll it back, wait for the offsets
+        handed over, and return."""
         while not stop.is_set():
             batch = await first_of(self._consumer.fetch(self._fetch_timeout_s, self._limit),
                                    stop, default=())
+            if self._commit_error is not None:
+                raise self._commit_error
             if batch and not stop.is_set():
                 await self._bounded(batch, stop, shutdown_timeout_s)
+        await self._offsets_committed(shutdown_timeout_s)
 
     async def _bounded(self, batch: Sequence[InboundMessage], stop: asyncio.Event,
                        shutdown_timeout_s: float) -> None:
@@ -146,8 +158,8 @@ class ConsumerPolicy:
             await self._retrying(lambda: self._dead_letters.send(failures, group), stop,
                                  len(failures))
             self._observer.dead_lettered(len(failures))
-        if await self._commit(batch):
-            self._observer.committed(batch, time.perf_counter() - fetched)
+        self._observer.done(batch, time.perf_counter() - fetched)
+        self._hand_over(batch)
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event,
                         count: int) -> T:
@@ -166,14 +178,36 @@ class ConsumerPolicy:
                 self.failed_attempts = 0
                 return result
 
-    async def _commit(self, batch: Sequence[InboundMessage]) -> bool:
-        try:
-            await self._consumer.commit(next_offsets(batch, self._consumer.assignment()))
-        except CommitRejected as error:
+    def _hand_over(self, batch: Sequence[InboundMessage]) -> None:
+        """The batch's offsets to the consumer, to commit while the next batch is applied."""
+        committing = self._consumer.commit_soon(next_offsets(batch,
+                                                             self._consumer.assignment()))
+        committing.add_done_callback(lambda done: self._committed(done, batch[0]))
+        self._offsets = committing
+
+    def _committed(self, done: "asyncio.Future[None]", first: InboundMessage) -> None:
+        if done.cancelled():
+            return
+        error = done.exception()
+        if error is None:
+            self._observer.offsets_committed()
+        elif isinstance(error, CommitRejected):
             log.warning("offsets of the batch at %s not committed, it will be delivered "
-                        "again and skipped by the inbox: %s", _position(batch[0]), error)
-            return False
-        return True
+                        "again and skipped by the inbox: %s", _position(first), error)
+        else:
+            self._commit_error = error
+
+    async def _offsets_committed(self, timeout_s: float | None) -> None:
+        """Wait for the offsets handed over last (and so for every earlier one)."""
+        if self._offsets is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._offsets), timeout_s)
+        except TimeoutError:
+            log.warning("stopping: offsets not committed within %.1fs; the batch will be "
+                        "delivered again and skipped by the inbox", timeout_s)
+        except CommitRejected:
+            pass
 
 
 async def _stopped_within(stop: asyncio.Event, delay_s: float) -> bool:

@@ -45,8 +45,13 @@ class ConsumerObserver(Protocol):
         """`count` messages were stored as dead letters (acknowledged)."""
         ...
 
-    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
-        """The offsets after `batch` were committed, `seconds` after it was fetched."""
+    def done(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        """`batch` is through, `seconds` after it was fetched: its transaction committed
+        and its dead letters were stored. Its offsets are on their way."""
+        ...
+
+    def offsets_committed(self) -> None:
+        """Offsets were committed (those of one batch or more)."""
         ...
 
 
@@ -71,7 +76,10 @@ class Unobserved:
     def dead_lettered(self, count: int) -> None:
         pass
 
-    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+    def done(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+        pass
+
+    def offsets_committed(self) -> None:
         pass
 
     def published(self, count: int, seconds: float) -> None:
@@ -103,6 +111,10 @@ class Observers:
         for observer in self._observers:
             observer.dead_lettered(count)
 
-    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+    def done(self, batch: Sequence[InboundMessage], seconds: float) -> None:
         for observer in self._observers:
-            observer.committed(batch, seconds)
+            observer.done(batch, seconds)
+
+    def offsets_committed(self) -> None:
+        for observer in self._observers:
+            observer.offsets_committed()

@@ -1,5 +1,6 @@
 """Ports: what the application needs from the outside, as structural types."""
 
+import asyncio
 from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -178,16 +179,21 @@ class OutboxReader(Protocol):
     """The relay's view of one outbox."""
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
         """Unpublished messages in commit order, never skipping one that commits late.
 
         `exclude` names messages in flight (read, not yet marked): the relay reads the
-        next batch while the previous one is being published.
+        next batch while the previous one is being published. `mark` names messages to
+        mark published first, in the same round trip (left out of what is read).
         """
         ...
 
     async def mark_published(self, ids: Sequence[str]) -> None: ...
+
+    def session(self) -> AbstractAsyncContextManager[None]:
+        """Keep what reading takes (a connection) from one read to the next inside."""
+        ...
 
     async def mark_failed(self, refused: Sequence[Refused]) -> None:
         """Take messages the transport refused for good out of the pending ones, with why."""
@@ -243,6 +249,12 @@ class MessageConsumer(Protocol):
 
         Raises `CommitRejected` when the group rebalanced since the fetch.
         """
+        ...
+
+    def commit_soon(self, offsets: Mapping[TopicPartition, int]) -> "asyncio.Future[None]":
+        """`commit` in the background, merged with other offsets pending: the future is
+        done once they are committed, or fails as `commit` would. Meanwhile the next
+        batch may be fetched and applied."""
         ...
 
     def assignment(self) -> frozenset[TopicPartition]: ...

@@ -1,9 +1,8 @@
 """Whether a consumer is stuck: messages wait for it, and it has committed none for a while."""
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from application.messages import InboundMessage
 from application.observation import Unobserved
 
 
@@ -20,7 +19,7 @@ class ProgressWatch(Unobserved):
         self._since = clock()
         self._lag = 0
 
-    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+    def offsets_committed(self) -> None:
         self._since = self._clock()
 
     def waiting(self, lag: int) -> None:

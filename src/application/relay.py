@@ -3,7 +3,8 @@
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
+from typing import Protocol
 
 from application.backoff import Backoff
 from application.context import handling
@@ -15,7 +16,27 @@ from application.tasks import first_of
 
 log = logging.getLogger(__name__)
 
-Wakeup = Callable[[float], Awaitable[None]]
+
+class Wakeup(Protocol):
+    """What tells the relay that messages may be waiting."""
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return when something was announced since `consume`, or after `timeout_s`."""
+        ...
+
+    def consume(self) -> None:
+        """Forget what was announced so far: the read about to start sees all of it."""
+        ...
+
+
+class Sleep:
+    """No announcements: the relay polls every `idle_wait_s`."""
+
+    async def wait(self, timeout_s: float) -> None:
+        await asyncio.sleep(timeout_s)
+
+    def consume(self) -> None:
+        pass
 
 
 class OutboxRelay:
@@ -24,8 +45,8 @@ class OutboxRelay:
     A message is marked only after the transport acked it, so a crash in between
     publishes it again (at-least-once); consumers dedupe by message id in their inbox.
     A message the transport refuses for good is marked failed, with the reason, and the
-    outbox flows on. While a full batch is being published, the one before it is marked
-    and the next one read.
+    outbox flows on. A batch's mark goes with the next read, in one round trip; while a
+    full batch is being published, the one before it is marked and the next one read.
     Transient failures (lost connection, broker down) are retried with backoff, forever.
     `observer` hears of each batch the transport acknowledged.
     """
@@ -45,89 +66,85 @@ class OutboxRelay:
         self._publisher = publisher
         self._batch_size = batch_size
         self._backoff = backoff or Backoff()
-        self._wakeup = wakeup or asyncio.sleep
+        self._wakeup = wakeup or Sleep()
         self._idle_wait_s = idle_wait_s
         self._observer = observer
+        self._unmarked: list[str] = []
         self.failed_attempts = 0
         self.published = 0
 
     async def relay_once(self) -> int:
         """Publish and mark one batch; how many messages it held."""
-        batch = await self._outbox.fetch_pending(self._batch_size)
+        batch = await self._read()
         if batch:
-            await self._deliver(batch)
+            self._unmarked = await self._publish(batch)
+            await self._read(limit=0)
         return len(batch)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, waking up on new messages or after `idle_wait_s`.
 
-        Batches overlap: while batch N+1 is being published, batch N is marked and then
-        batch N+2 read. Batches are published strictly one after the other (every message
-        of N acknowledged before any of N+1 is sent), so the per-key order holds even when
-        a batch has to be sent again. Stopping waits for the mark in flight.
+        Batches are published strictly one after the other (every message of one
+        acknowledged before any of the next is sent), so the per-key order holds even
+        when a batch has to be sent again. What was published is marked with the next
+        read; stopping marks what is left.
         """
+        async with self._outbox.session():
+            await self._run(stop)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         ahead: Sequence[OutboxMessage] = ()
-        marking: asyncio.Future[None] | None = None
         try:
             while not stop.is_set():
                 try:
-                    batch = ahead or await self._read_after(marking, ())
-                    ahead = ()
+                    batch, ahead = ahead or await self._read(), ()
                     if not batch:
-                        await first_of(self._wakeup(self._idle_wait_s), stop, default=None)
+                        await first_of(self._wakeup.wait(self._idle_wait_s), stop, default=None)
                         continue
-                    ahead, marking = await self._publish_reading_ahead(batch, marking)
+                    ahead = await self._publish_reading_ahead(batch)
                     self.failed_attempts = 0
                 except TransientError as error:
-                    if marking is not None:
-                        await self._settle(marking)
-                    ahead, marking = (), None
+                    ahead = ()
                     await self._retry_later(stop, error)
         finally:
-            if marking is not None:
-                await self._settle(marking)
+            await self._mark_the_rest()
 
-    async def _publish_reading_ahead(
-        self, batch: Sequence[OutboxMessage], marking: "asyncio.Future[None] | None"
-    ) -> "tuple[Sequence[OutboxMessage], asyncio.Future[None]]":
-        """Publish `batch`; meanwhile let the mark before it finish and, if `batch` was
-        full, read the batch after it. Returns that batch and the mark of `batch`, begun."""
-        reading = asyncio.ensure_future(
-            self._read_after(marking, batch) if len(batch) == self._batch_size
-            else self._settled(marking))
+    async def _publish_reading_ahead(self, batch: Sequence[OutboxMessage]
+                                     ) -> Sequence[OutboxMessage]:
+        """Publish `batch`; meanwhile, if it was full, mark the one before and read the
+        one after it. That batch, if any."""
+        reading = None
+        if len(batch) == self._batch_size:
+            reading = self._read(exclude=[m.id for m in batch])
         try:
             published = await self._publish(batch)
         except BaseException:
-            reading.cancel()
-            await asyncio.gather(reading, return_exceptions=True)
+            if reading is not None:
+                reading.cancel()
+                await asyncio.gather(reading, return_exceptions=True)
             raise
-        ahead = await reading
-        return ahead, asyncio.ensure_future(self._mark(published))
+        self._unmarked += published
+        return await reading if reading is not None else ()
 
-    async def _read_after(self, marking: "asyncio.Future[None] | None",
-                          batch: Sequence[OutboxMessage]) -> Sequence[OutboxMessage]:
-        """The next batch once `marking` is done: rows of `batch`, published but not yet
-        marked, are left out."""
-        await self._settled(marking)
-        return await self._outbox.fetch_pending(self._batch_size, exclude=[m.id for m in batch])
+    def _read(self, *, exclude: Sequence[str] = (),
+              limit: int | None = None) -> "asyncio.Future[Sequence[OutboxMessage]]":
+        """Mark what was published and not yet marked, and read the next batch, in one go.
+        The marks are taken now, as the read is started; a failed read leaves them to
+        the next one (they are published either way)."""
+        marking, self._unmarked = self._unmarked, []
+        self._wakeup.consume()
+        return asyncio.ensure_future(self._fetch(
+            marking, exclude, self._batch_size if limit is None else limit))
 
-    @staticmethod
-    async def _settled(marking: "asyncio.Future[None] | None") -> Sequence[OutboxMessage]:
-        if marking is not None:
-            await asyncio.shield(marking)  # a read given up on leaves the mark to finish
-        return ()
-
-    async def _settle(self, marking: "asyncio.Future[None]") -> None:
-        """Wait for a mark left behind (at the end, or before a retry): a failed one only
-        means its batch goes out again."""
+    async def _fetch(self, marking: list[str], exclude: Sequence[str],
+                     limit: int) -> Sequence[OutboxMessage]:
         try:
-            await marking
-        except TransientError as error:
-            log.warning("relay: marking a batch published failed, it will be published "
-                        "again: %s", error)
-
-    async def _deliver(self, batch: Sequence[OutboxMessage]) -> None:
-        await self._mark(await self._publish(batch))
+            batch = await self._outbox.fetch_pending(limit, exclude=exclude, mark=marking)
+        except BaseException:
+            self._unmarked = marking + self._unmarked
+            raise
+        self.published += len(marking)
+        return batch
 
     async def _publish(self, batch: Sequence[OutboxMessage]) -> list[str]:
         """Publish `batch`, mark what the transport refused as failed; the ids to mark
@@ -140,9 +157,16 @@ class OutboxRelay:
         gone = {r.message.id for r in refused}
         return [m.id for m in batch if m.id not in gone]
 
-    async def _mark(self, ids: list[str]) -> None:
-        await self._outbox.mark_published(ids)
-        self.published += len(ids)
+    async def _mark_the_rest(self) -> None:
+        """Mark what is published and not marked yet: a failure only means it goes out
+        again."""
+        if not self._unmarked:
+            return
+        try:
+            await self._read(limit=0)
+        except TransientError as error:
+            log.warning("relay: marking messages published failed, they will be published "
+                        "again: %s", error)
 
     async def _refuse(self, refused: Sequence[Refused]) -> None:
         for item in refused:
@@ -157,4 +181,3 @@ class OutboxRelay:
         log.warning("relay: transient failure, retry %d in %.3fs: %s",
                     self.failed_attempts, delay, error)
         await first_of(asyncio.sleep(delay), stop, default=None)
-

@@ -160,5 +160,6 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Factory(lambda bus: bus.joined, bus),
         kafka=providers.Factory(
             functools.partial, KafkaMessageConsumer.started, consumer_options,
-            revoke_timeout_s=config.consumer_batch_timeout_s),
+            revoke_timeout_s=config.consumer_batch_timeout_s,
+            commit_interval_s=providers.Callable(_seconds, config.kafka_commit_interval_ms)),
     )

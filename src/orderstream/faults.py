@@ -1,5 +1,6 @@
 """Fault injection for the fault tests, off unless `ORDERSTREAM_FAULT` names a fault."""
 
+import asyncio
 import logging
 import os
 import sys
@@ -35,12 +36,19 @@ class CrashBeforeOffsetCommit:
         return await self._consumer.fetch(timeout_s, max_records)
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        self._crash_at_the_chosen_commit(offsets)
+        await self._consumer.commit(offsets)
+
+    def commit_soon(self, offsets: Mapping[TopicPartition, int]) -> "asyncio.Future[None]":
+        self._crash_at_the_chosen_commit(offsets)
+        return self._consumer.commit_soon(offsets)
+
+    def _crash_at_the_chosen_commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         self._commits += 1
         if self._commits >= self._after and offsets:
             log.error("fault injected: exiting before committing offsets %s", offsets)
             sys.stderr.flush()
             os._exit(HARD_EXIT_CODE)
-        await self._consumer.commit(offsets)
 
     def assignment(self) -> frozenset[TopicPartition]:
         return self._consumer.assignment()

@@ -79,15 +79,16 @@ def consumers_of(settings: Settings, outboxes: tuple[str, ...]) -> list[tuple[st
 async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Publisher,
                        outbox: str, settings: Settings, stop: asyncio.Event,
                        metrics: Metrics) -> None:
-    """Relay `outbox` while leading it. `engine`'s pool serves the reads and marks;
-    the leadership lock and the LISTEN hold connections of `sessions`, outside it."""
-    reader = PostgresOutboxReader(engine, outbox)
+    """Relay `outbox` while leading it. The leadership lock, the LISTEN and the reads and
+    marks hold connections of `sessions`, outside the pool of `engine` (pruning, the
+    backlog readings)."""
+    reader = PostgresOutboxReader(engine, outbox, sessions=sessions)
     observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
-                            wakeup=notifications.wait,
+                            wakeup=notifications,
                             idle_wait_s=settings.relay_poll_interval_s, observer=observer)
         try:
             async with asyncio.TaskGroup() as tasks:

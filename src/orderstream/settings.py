@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     kafka_fetch_max_bytes: int = Field(default=52_428_800, ge=1_024)
     kafka_fetch_max_wait_ms: int = Field(default=500, ge=0)
     kafka_max_partition_fetch_bytes: int = Field(default=1_048_576, ge=1_024)
+    kafka_commit_interval_ms: int = Field(
+        default=100, ge=0, description="a worker's offset commits go out in the background, "
+                                       "at least this far apart, each with every batch done "
+                                       "since the last")
 
     consumer_batch_timeout_s: float = Field(default=20.0, gt=0)
     shutdown_timeout_s: float = Field(default=8.0, gt=0)

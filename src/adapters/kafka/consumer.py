@@ -1,7 +1,9 @@
 """A Kafka consumer group member behind the `MessageConsumer` port."""
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
@@ -19,28 +21,46 @@ log = logging.getLogger(__name__)
 class KafkaMessageConsumer:
     """One member of a consumer group, offsets committed only by the consumer policy.
 
-    A batch is in flight from the `fetch` that returned it until its `commit` (or a
-    `rewind`, or the next `fetch`). When a rebalance revokes partitions, aiokafka calls
-    the listener from its coordination task while the policy still works on the batch:
-    the listener waits (up to `revoke_timeout_s`) until the batch is committed, so the
-    next owner starts after it rather than redoing it. aiokafka keeps heartbeating
-    meanwhile and holds back `getmany` until the new assignment is in place.
+    `commit_soon` hands offsets to a committer of this member's own, which commits them in
+    the background while the policy fetches and applies the next batch: at most one commit
+    in flight, offsets that arrive meanwhile merged into the next one, commits at least
+    `commit_interval_s` apart. A batch's offsets are off its messages' way, and at live
+    load a commit covers several batches.
+
+    A batch is in flight from the `fetch` that returned it until its offsets are committed
+    (or it is rewound). When a rebalance revokes partitions, aiokafka calls the listener
+    from its coordination task while the policy may still work on a batch: the listener
+    has what is pending committed at once and waits (up to `revoke_timeout_s`) until
+    nothing is in flight, so the next owner starts after it rather than redoing it.
+    aiokafka keeps heartbeating meanwhile and holds back `getmany` until the new
+    assignment is in place.
     """
 
-    def __init__(self, consumer: AIOKafkaConsumer, group: str, *, revoke_timeout_s: float):
+    def __init__(self, consumer: AIOKafkaConsumer, group: str, *, revoke_timeout_s: float,
+                 commit_interval_s: float = 0.0) -> None:
         self._consumer = consumer
         self._group = group
         self._revoke_timeout_s = revoke_timeout_s
+        self._commit_interval_s = commit_interval_s
+        self._applying = False
+        self._pending: dict[KafkaTopicPartition, int] = {}
+        self._waiting: list[asyncio.Future[None]] = []
+        self._committer: asyncio.Task[None] | None = None
+        self._committing = False
+        self._last_commit = 0.0
+        self._now = asyncio.Event()
         self._settled = asyncio.Event()
         self._settled.set()
 
     @classmethod
     @asynccontextmanager
     async def started(cls, options: ConsumerOptions, group: str, topics: Sequence[str], *,
-                      revoke_timeout_s: float) -> AsyncIterator["KafkaMessageConsumer"]:
+                      revoke_timeout_s: float, commit_interval_s: float = 0.0,
+                      ) -> AsyncIterator["KafkaMessageConsumer"]:
         """A started member subscribed to `topics`; it leaves the group on the way out."""
         consumer = AIOKafkaConsumer(**options.kwargs(group))
-        member = cls(consumer, group, revoke_timeout_s=revoke_timeout_s)
+        member = cls(consumer, group, revoke_timeout_s=revoke_timeout_s,
+                     commit_interval_s=commit_interval_s)
         consumer.subscribe(list(topics), listener=_FinishInFlightBatch(member))
         try:
             await consumer.start()
@@ -53,22 +73,79 @@ class KafkaMessageConsumer:
         return self._group
 
     async def fetch(self, timeout_s: float, max_records: int) -> list[InboundMessage]:
-        self._settled.set()
+        self._in_flight(applying=False)
         records = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000),
                                                max_records=max_records)
         batch = [_inbound(record) for tp in sorted(records) for record in records[tp]]
         if batch:
-            self._settled.clear()
+            self._in_flight(applying=True)
         return batch
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit `offsets` now, with whatever `commit_soon` left pending."""
+        await self._flushed(self.commit_soon(offsets))
+
+    def commit_soon(self, offsets: Mapping[TopicPartition, int]) -> "asyncio.Future[None]":
+        """Commit `offsets` in the background; the future is done once they are (or
+        fails with `CommitRejected` when the group rebalanced since the fetch)."""
+        done = asyncio.get_running_loop().create_future()
+        for tp, offset in offsets.items():
+            key = KafkaTopicPartition(tp.topic, tp.partition)
+            self._pending[key] = max(offset, self._pending.get(key, offset))
+        self._waiting.append(done)
+        self._applying = False
+        self._in_flight(applying=False)
+        if not self._committing:
+            self._committing = True
+            self._committer = asyncio.create_task(self._commit_pending(),
+                                                  name=f"commit-{self._group}")
+        return done
+
+    async def _commit_pending(self) -> None:
         try:
-            await self._consumer.commit(
-                {KafkaTopicPartition(tp.topic, tp.partition): offset
-                 for tp, offset in offsets.items()})
-        except (CommitFailedError, IllegalStateError) as error:
-            raise CommitRejected(str(error)) from error
+            await self._commit_while_pending()
         finally:
+            self._committing = False
+            self._in_flight(applying=self._applying)
+
+    async def _commit_while_pending(self) -> None:
+        while self._waiting:
+            await self._spaced()
+            assigned = self._consumer.assignment()
+            offsets = {tp: offset for tp, offset in self._pending.items() if tp in assigned}
+            waiting, self._pending, self._waiting = self._waiting, {}, []
+            self._last_commit = time.monotonic()
+            try:
+                if offsets:
+                    await self._consumer.commit(offsets)
+            except (CommitFailedError, IllegalStateError) as error:
+                _settle(waiting, CommitRejected(str(error)))
+            except Exception as error:  # a bug or the client closed: the policy hears it
+                _settle(waiting, error)
+            else:
+                _settle(waiting, None)
+
+    async def _spaced(self) -> None:
+        """Until `commit_interval_s` after the last commit began, or `flush` asks now."""
+        delay = self._last_commit + self._commit_interval_s - time.monotonic()
+        if delay > 0 and not self._now.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._now.wait(), delay)
+        self._now.clear()
+
+    def flush(self) -> None:
+        """Commit what is pending without waiting for the interval."""
+        self._now.set()
+
+    async def _flushed(self, done: "asyncio.Future[None]") -> None:
+        self.flush()
+        await done
+
+    def _in_flight(self, *, applying: bool) -> None:
+        self._applying = applying
+        if applying or self._waiting or self._committing:
+            self._settled.clear()
+        else:
             self._settled.set()
 
     def assignment(self) -> frozenset[TopicPartition]:
@@ -80,20 +157,39 @@ class KafkaMessageConsumer:
         for tp, offset in offsets.items():
             if tp in assigned:
                 self._consumer.seek(KafkaTopicPartition(tp.topic, tp.partition), offset)
-        self._settled.set()
+        self._in_flight(applying=False)
 
     async def close(self) -> None:
-        """Leave the group (a LeaveGroup request, so the partitions move at once)."""
-        self._settled.set()
+        """Commit what is pending (within the revoke timeout), then leave the group (a
+        LeaveGroup request, so the partitions move at once)."""
+        self._applying = False
+        if self._waiting:
+            self.flush()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*self._waiting, return_exceptions=True),
+                                       self._revoke_timeout_s)
+        self._in_flight(applying=False)
         await self._consumer.stop()
 
     async def settled(self) -> bool:
-        """Wait until no batch is in flight; False if that took past the revoke timeout."""
+        """Commit what is pending now and wait until no batch is in flight; False if that
+        took past the revoke timeout."""
+        self.flush()
         try:
             await asyncio.wait_for(self._settled.wait(), self._revoke_timeout_s)
         except TimeoutError:
             return False
         return True
+
+
+def _settle(waiting: list["asyncio.Future[None]"], error: BaseException | None) -> None:
+    for future in waiting:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)
 
 
 class _FinishInFlightBatch(ConsumerRebalanceListener):  # type: ignore[misc]

@@ -1,6 +1,8 @@
 """The relay's view of the in-memory outbox of one topic."""
 
+import contextlib
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from itertools import islice
 
 from adapters.memory.store import InMemoryStore
@@ -19,11 +21,15 @@ class InMemoryOutboxReader:
         self._topic = topic
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
+        await self.mark_published(mark)
         skipped = set(exclude)
         pending = (m for m in self._store.pending(self._topic).values() if m.id not in skipped)
         return list(islice(pending, limit))
+
+    def session(self) -> AbstractAsyncContextManager[None]:
+        return contextlib.nullcontext()
 
     async def mark_published(self, ids: Sequence[str]) -> None:
         pending = self._store.pending(self._topic)

@@ -22,7 +22,10 @@ def channel_of(schema: str) -> str:
 
 
 class OutboxNotifications:
-    """`await wait(timeout_s)` returns when an outbox commit was announced, or at the timeout."""
+    """`await wait(timeout_s)` returns when an outbox commit was announced since the last
+    `consume()`, or at the timeout. The relay consumes the announcements as it begins a
+    read, which sees every commit announced so far: however many commits were announced
+    meanwhile, they cost one wake-up and one read."""
 
     def __init__(self, engine: AsyncEngine, schema: str) -> None:
         self._engine = engine
@@ -39,6 +42,8 @@ class OutboxNotifications:
             await asyncio.wait_for(self._arrived.wait(), timeout_s)
         except TimeoutError:
             pass
+
+    def consume(self) -> None:
         self._arrived.clear()
 
     async def close(self) -> None:

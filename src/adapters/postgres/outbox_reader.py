@@ -1,10 +1,13 @@
 """The relay's side of an outbox: pending rows in commit order, marked in batches."""
 
-from collections.abc import Sequence
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic_core import from_json
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.postgres.driver import on_driver
 from adapters.postgres.errors import transient_errors
@@ -27,7 +30,7 @@ _PENDING = """
     SELECT id::text, topic, aggregateid, type, payload::text, headers::text, created_at
     FROM {outbox}
     WHERE published_at IS NULL AND failed_at IS NULL
-      AND id <> ALL($2::uuid[])
+      AND id <> ALL($2::uuid[]){also}
       AND txid < (
         SELECT coalesce(
           (SELECT min(running.id)
@@ -45,6 +48,11 @@ _PENDING = """
     ORDER BY txid, seq
     LIMIT $1
 """
+# The batch published last is marked in the same statement as the next read: its rows still
+# look pending to the read (one snapshot), so the read leaves them out by id.
+_MARK_THEN = "WITH marked AS ({mark})"
+_MARK = ("UPDATE {outbox} SET published_at = now()"
+         " WHERE id = ANY($3::uuid[]) AND published_at IS NULL")
 
 
 class PostgresOutboxReader:
@@ -61,18 +69,32 @@ class PostgresOutboxReader:
     Several relay processes take turns through leadership (an advisory lock), not here.
     """
 
-    def __init__(self, engine: AsyncEngine, schema: str) -> None:
+    def __init__(self, engine: AsyncEngine, schema: str, *,
+                 sessions: AsyncEngine | None = None) -> None:
         self._engine = engine
+        self._sessions = sessions or engine
         self._table = OUTBOX[schema]
-        self._pending = _PENDING.format(outbox=f"{schema}.outbox")
-        self._mark = (f"UPDATE {schema}.outbox SET published_at = now()"
-                      " WHERE id = ANY($1::uuid[]) AND published_at IS NULL")
+        outbox = f"{schema}.outbox"
+        mark = _MARK.format(outbox=outbox)
+        self._pending = _PENDING.format(outbox=outbox, also="")
+        self._mark_then_pending = (_MARK_THEN.format(mark=mark) + _PENDING.format(
+            outbox=outbox, also="\n      AND id <> ALL($3::uuid[])"))
+        self._mark = mark.replace("$3", "$1")
+        self._held: AsyncConnection | None = None
+        self._holding = False
+        self._using = asyncio.Lock()
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
-        async with transient_errors(), self._engine.connect() as connection:
-            rows = await on_driver(connection, self._pending, (limit, list(exclude)))
+        """One statement, which commits on its own: the read, after the marks if any."""
+        if not limit:
+            await self.mark_published(mark)
+            return []
+        if mark:
+            rows = await self._run(self._mark_then_pending, limit, list(exclude), list(mark))
+        else:
+            rows = await self._run(self._pending, limit, list(exclude))
         return [
             OutboxMessage(id=id_, topic=topic, key=key, type=type_, payload=payload.encode(),
                           headers=from_json(headers), created_at=created_at)
@@ -81,10 +103,43 @@ class PostgresOutboxReader:
 
     async def mark_published(self, ids: Sequence[str]) -> None:
         """Mark a whole batch in one statement, which commits on its own."""
-        if not ids:
-            return
-        async with transient_errors(), self._engine.connect() as connection:
-            await on_driver(connection, self._mark, (list(ids),))
+        if ids:
+            await self._run(self._mark, list(ids))
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[None]:
+        """Hold one connection for the reads and marks made inside (the relay's run): at
+        live load the relay reads and marks several times per batch, and a checkout each
+        time cost as much as the statement. It comes from `sessions` (the relay's engine
+        for connections held while it leads, outside the pool that the backlog reads
+        and pruning share). A connection that fails is closed and another opened at the
+        next read."""
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+            async with self._using:
+                await self._release()
+
+    async def _run(self, sql: str, *values: Any) -> Sequence[Any]:
+        if not self._holding:
+            async with transient_errors(), self._engine.connect() as connection:
+                return await on_driver(connection, sql, values)
+        async with self._using, transient_errors():
+            if self._held is None:
+                self._held = await self._sessions.connect()
+            try:
+                return await on_driver(self._held, sql, values)
+            except BaseException:
+                await self._release()
+                raise
+
+    async def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            with contextlib.suppress(Exception):
+                await held.close()
 
     async def mark_failed(self, refused: Sequence[Refused]) -> None:
         if not refused:

@@ -45,14 +45,16 @@ class ConsumerMetrics:
     def dead_lettered(self, count: int) -> None:
         self._outcomes["dead_lettered"].inc(count)
 
-    def committed(self, batch: Sequence[InboundMessage], seconds: float) -> None:
+    def done(self, batch: Sequence[InboundMessage], seconds: float) -> None:
         self._batch.observe(seconds)
         now = time.time()
         for message in batch:
             created = _event_time(message)
             if created is not None:
                 self._end_to_end.observe(max(0.0, now - created))
-        self._last_commit.set(now)
+
+    def offsets_committed(self) -> None:
+        self._last_commit.set(time.time())
         self.last_progress = time.monotonic()
 
 

@@ -40,10 +40,12 @@ class Metrics:
             ["group", "event_type"], HANDLER_BUCKETS, r)
         self.batch_seconds = Histogram(
             "orderstream_consumer_batch_seconds", "From the fetch of a batch to the commit of "
-            "its offsets.", ["group"], buckets=BATCH_BUCKETS, registry=r)
+            "its transaction (and its dead letters stored).", ["group"], buckets=BATCH_BUCKETS,
+            registry=r)
         self.end_to_end_seconds = LoopHistogram(
             "orderstream_consumer_end_to_end_seconds", "From an event's time (ce_time, when "
-            "its outbox row was written) to the commit of the message.", ["group"],
+            "its outbox row was written) to the commit of the transaction that applied it.",
+            ["group"],
             END_TO_END_BUCKETS, r)
         self.last_commit = Gauge(
             "orderstream_consumer_last_commit_timestamp_seconds", "When this member last "

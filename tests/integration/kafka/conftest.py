@@ -45,13 +45,15 @@ def member(kafka_bootstrap_servers: str) -> Callable[..., Any]:
     member with test-sized timeouts (the broker's minimum session timeout is 6 s)."""
 
     def start(group: str, topic: str, *, revoke_timeout_s: float = 10.0,
+              commit_interval_s: float = 0.0,
               **options: Any) -> AbstractAsyncContextManager[KafkaMessageConsumer]:
         settings = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 100,
                     "max_poll_interval_ms": 30_000, "fetch_max_wait_ms": 100, **options}
         consumer_options = ConsumerOptions(bootstrap_servers=kafka_bootstrap_servers,
                                            **settings)
         return KafkaMessageConsumer.started(consumer_options, group, [topic],
-                                            revoke_timeout_s=revoke_timeout_s)
+                                            revoke_timeout_s=revoke_timeout_s,
+                                            commit_interval_s=commit_interval_s)
 
     return start
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 
 import pytest
@@ -15,6 +16,7 @@ from adapters.memory.uow import InMemoryUnitOfWork
 from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS
 from application.inbox import InboxProcessor
+from application.offsets import next_offsets
 
 from .conftest import Recording, eventually, placed, poll_until
 
@@ -165,3 +167,58 @@ async def test_a_commit_refused_after_the_member_was_dropped_does_not_stop_it(
 async def _keep_polling(consumer) -> None:
     while True:
         await consumer.fetch(0.1, 1)
+
+
+async def _fetched(consumer, count: int) -> list:
+    batch: list = []
+    async with asyncio.timeout(30):
+        while len(batch) < count:
+            batch += await consumer.fetch(1.0, count - len(batch))
+    return batch
+
+
+async def test_offsets_handed_over_during_a_commit_go_out_together_in_the_next_one(
+        producer, kafka, member, unique_name):
+    topics, group = await kafka.topics("orders", partitions=1), _group(unique_name)
+    await _publish(producer, topics, 10)
+    async with member(group, topics["orders"], commit_interval_s=2.0) as consumer:
+        batch = await _fetched(consumer, 10)
+        tp = batch[0].topic_partition
+        began = time.monotonic()
+        await asyncio.wait_for(consumer.commit_soon({tp: 1}), 10)  # at once: none before
+        first = time.monotonic()
+        handed = [consumer.commit_soon({tp: m.offset + 1}) for m in batch[1:]]
+        done_at: list[float] = []
+        for future in handed:
+            future.add_done_callback(lambda _: done_at.append(time.monotonic()))
+        await asyncio.wait_for(asyncio.gather(*handed), 10)
+
+    assert first - began < 2.0
+    assert max(done_at) - min(done_at) < 0.05  # the nine went out together, in one commit
+    assert min(done_at) - began >= 2.0  # no sooner than the interval after the first
+    assert await kafka.committed(group, topics["orders"]) == {0: 10}
+
+
+async def test_a_rebalance_commits_what_is_pending_at_once(
+        producer, kafka, member, unique_name):
+    topics, group = await kafka.topics("orders", partitions=2), _group(unique_name)
+    await _publish(producer, topics, 20)
+    async with member(group, topics["orders"], commit_interval_s=600) as one:
+        batch = await _fetched(one, 20)
+        await one.commit(next_offsets(batch[:1], one.assignment()))  # the interval starts
+        pending = one.commit_soon(next_offsets(batch, one.assignment()))
+        async with member(group, topics["orders"]) as two:
+            await asyncio.wait_for(pending, 30)  # the revoke, not the 600 s interval
+            await eventually(lambda: two.assignment() and len(one.assignment()) == 1)
+    assert sum((await kafka.committed(group, topics["orders"])).values()) == len(batch)
+
+
+async def test_leaving_the_group_commits_what_is_pending(producer, kafka, member, unique_name):
+    topics, group = await kafka.topics("orders", partitions=1), _group(unique_name)
+    await _publish(producer, topics, 5)
+    async with member(group, topics["orders"], commit_interval_s=600) as consumer:
+        batch = await _fetched(consumer, 5)
+        await consumer.commit({batch[0].topic_partition: 1})
+        pending = consumer.commit_soon({batch[0].topic_partition: 5})
+    assert pending.done() and pending.exception() is None
+    assert await kafka.committed(group, topics["orders"]) == {0: 5}

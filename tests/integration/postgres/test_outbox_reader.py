@@ -91,6 +91,25 @@ async def test_a_batch_is_marked_published_and_never_read_again(
     assert [m.key for m in await reader.fetch_pending(100)] == ["batch-2", "batch-3", "batch-4"]
 
 
+async def test_a_batch_is_marked_in_the_statement_that_reads_the_next(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    for n in range(5):
+        await CommandBus(uow_factory).handle(placing(f"marked-{n}"))
+    first = await reader.fetch_pending(2)
+
+    async with reader.session():
+        rest = await reader.fetch_pending(100, mark=[m.id for m in first])
+        assert await reader.fetch_pending(0, mark=[m.id for m in rest]) == []
+
+    assert [m.key for m in rest] == ["marked-2", "marked-3", "marked-4"]
+    async with own_engine.connect() as connection:
+        unmarked = await connection.scalar(text(
+            "SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"))
+    assert unmarked == 0
+    assert await reader.fetch_pending(100) == []
+
+
 async def test_message_reads_back_as_the_relay_publishes_it(
         reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory) -> None:
     await CommandBus(uow_factory).handle(placing("read-back"))
@@ -216,6 +235,10 @@ async def test_the_relay_survives_its_connections_being_terminated(
         own_engine: AsyncEngine) -> None:
     url = own_engine.url.render_as_string(hide_password=False)
     relay_engine = create_engine(url, pool_size=2, application_name="relay-under-fire")
+    # The engine's first connection inspects the server (as a process's preflight does
+    # before it relays): the terminations are aimed at the relay's work, not at that.
+    async with relay_engine.connect() as first:
+        await first.execute(text("SELECT 1"))
     bus = InMemoryBus(partitions=1)
     stop = asyncio.Event()
     relay = OutboxRelay(PostgresOutboxReader(relay_engine, "orders"), InMemoryPublisher(bus),

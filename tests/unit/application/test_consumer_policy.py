@@ -212,6 +212,12 @@ class _Rebalanced:
         self.refused += 1
         raise CommitRejected("the group rebalanced")
 
+    def commit_soon(self, offsets):
+        self.refused += 1
+        refused = asyncio.get_running_loop().create_future()
+        refused.set_exception(CommitRejected("the group rebalanced"))
+        return refused
+
 
 async def test_a_commit_refused_after_a_rebalance_does_not_stop_the_consumer(bus: InMemoryBus):
     bus.append("t", b"k", b"a")

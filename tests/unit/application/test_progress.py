@@ -30,7 +30,7 @@ def test_a_commit_restarts_the_clock():
     watch = ProgressWatch(stall_s=30, clock=clock)
     watch.waiting(12)
     clock.now += 31
-    watch.committed([], 0.1)
+    watch.offsets_committed()
     assert watch.stuck() is None
 
 

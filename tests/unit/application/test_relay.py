@@ -88,16 +88,46 @@ async def test_the_relay_retries_transient_read_and_publish_failures_and_loses_n
     assert (reader.failures, publisher.failures, relay.failed_attempts) == (0, 0, 0)
 
 
-async def test_a_failed_mark_publishes_the_batch_again_and_nothing_is_lost():
+class _FailingMark:
+    """An outbox reader whose first read that carries marks fails before marking."""
+
+    def __init__(self, inner: InMemoryOutboxReader) -> None:
+        self._inner, self.failed = inner, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def fetch_pending(self, limit, *, exclude=(), mark=()):
+        if mark and not self.failed:
+            self.failed += 1
+            raise TransientError("connection reset")
+        return await self._inner.fetch_pending(limit, exclude=exclude, mark=mark)
+
+
+@pytest.mark.parametrize("failures", [1, 2, 3])
+async def test_after_a_failed_publish_nothing_read_ahead_goes_out_before_it(failures: int):
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 30)
+    publisher = _Flaky(InMemoryPublisher(bus), "publish", failures=failures)
+    relay = OutboxRelay(InMemoryOutboxReader(store, "orders"), publisher,  # type: ignore[arg-type]
+                        batch_size=7, backoff=QUICK)
+
+    await _run_until_drained(relay, store)
+
+    assert _keys_on(bus) == [f"o-{n}" for n in range(30)]
+
+
+async def test_a_failed_mark_is_tried_again_with_the_next_read_and_nothing_is_lost():
     store, bus = InMemoryStore(), InMemoryBus(partitions=1)
     _fill(store, 5)
-    reader = _Flaky(InMemoryOutboxReader(store, "orders"), "mark_published", failures=1)
+    reader = _FailingMark(InMemoryOutboxReader(store, "orders"))
     relay = OutboxRelay(reader, InMemoryPublisher(bus), backoff=QUICK)  # type: ignore[arg-type]
 
     await _run_until_drained(relay, store)
 
-    keys = _keys_on(bus)
-    assert keys == [f"o-{n}" for n in range(5)] * 2  # at least once: the inbox dedupes
+    assert reader.failed == 1
+    assert _keys_on(bus) == [f"o-{n}" for n in range(5)]
+    assert relay.published == 5
 
 
 async def test_a_message_the_transport_refuses_is_marked_failed_and_the_rest_flow_on():
@@ -125,7 +155,7 @@ async def test_reading_ahead_publishes_every_message_once_in_order():
 
 
 class _HeldMark:
-    """An outbox reader whose first `mark_published` waits until `release` is set."""
+    """An outbox reader whose first read that carries marks waits until `release` is set."""
 
     def __init__(self, inner: InMemoryOutboxReader) -> None:
         self._inner, self.release, self.held = inner, asyncio.Event(), asyncio.Event()
@@ -133,11 +163,11 @@ class _HeldMark:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    async def mark_published(self, ids: Sequence[str]) -> None:
-        if not self.held.is_set():
+    async def fetch_pending(self, limit, *, exclude=(), mark=()):
+        if mark and not self.held.is_set():
             self.held.set()
             await self.release.wait()
-        await self._inner.mark_published(ids)
+        return await self._inner.fetch_pending(limit, exclude=exclude, mark=mark)
 
 
 async def test_the_next_batch_is_published_while_the_one_before_is_being_marked():
