@@ -18,6 +18,22 @@ def _memory(peak: float, flat: bool) -> dict[str, Any]:
             "flat": flat}
 
 
+def _level(rate: int, http: dict[str, Any], e2e: dict[str, Any], refused: int = 0,
+           why: list[str] | None = None) -> dict[str, Any]:
+    accepted = rate - refused
+    return {"rate": rate, "requests": rate * 10, "accepted": accepted * 10,
+            "accepted_per_s": float(accepted), "refused_per_s": float(refused),
+            "statuses": {"202": accepted * 10, **({"503": refused * 10} if refused else {})},
+            "unanswered": 0, "http": http, "refusals": _percentiles(2.0, 15.0),
+            "end_to_end": e2e, "hops": {"accepted -> published": _percentiles(2.0, 9.0)},
+            "settled": True, "orders": accepted * 12,
+            "cpu_us_per_order": {"api": 400.0, "relay 1": 5.0, "relay 2": 70.0,
+                                 "inventory worker": 250.0, "orders worker": 150.0,
+                                 "PostgreSQL": 300.0, "broker": 100.0, "all": 1275.0},
+            "generator_cpu_us_per_request": 60.0, "why_not_sustainable": why or [],
+            "sustainable": not why}
+
+
 def results() -> dict[str, Any]:
     compared = {"raw": _spread(40_000, 35_000, 45_000), "relay": _spread(30_000, 28_000, 33_000),
                 "ratio": _spread(0.75, 0.7, 0.85),
@@ -59,10 +75,15 @@ def results() -> dict[str, Any]:
                  "statuses": {"bare endpoint": {"202": 9_000},
                               "api (POST /orders)": {"202": 2_700}},
                  "offered_rate": 20_000.0, "seconds": 8.0, "connections": 64, "profile": {}},
-        "latency": {"max_rate": 400.0, "max_rate_statuses": {"202": 2_400}, "levels": {
-            "50%": {"share": 0.5, "rate": 200.0, "achieved_rate": 199.0, "statuses": {},
-                    "http": _percentiles(3.0, 20.0), "end_to_end": _percentiles(12.0, 40.0)},
-            "80%": {"share": 0.8, "rate": 320.0, "achieved_rate": 318.0, "statuses": {},
-                    "http": _percentiles(5.0, 30.0), "end_to_end": _percentiles(20.0, 90.0)}}},
+        "flow": {"max_rate": 400, "half": "200/s", "double": "800/s",
+                 "generator": "orderstream.bench.loadgen (Python, uvloop)", "connections": 256,
+                 "seconds": 10.0, "worker_start_to_first_commit_s": 1.2, "cli_help_s": 0.3,
+                 "levels": {"200/s": _level(200, _percentiles(3.0, 20.0),
+                                            _percentiles(12.0, 40.0)),
+                            "400/s": _level(400, _percentiles(5.0, 30.0),
+                                            _percentiles(20.0, 90.0)),
+                            "800/s": _level(800, _percentiles(40.0, 180.0),
+                                            _percentiles(60.0, 400.0), refused=300,
+                                            why=["accepted -> reserved p99 400.0 ms"])}},
         "memory": {"relay (lz4)": _memory(120.0, True), "api (flow)": _memory(160.0, True)},
     }

@@ -45,17 +45,16 @@ endpoint that does not, unless commits are shared between requests, which the AP
 not do (each order is committed before it is accepted).
 """
 
-LATENCY = """\
-An order crosses two processes and the broker once: the API commits it; the commit's
-NOTIFY wakes the relay, which reads it, sends it (a closed record batch: no linger) and
-marks it after the acknowledgement; the inventory worker's fetch returns it
-and its batch commits the reservation. Every hop batches, so latency grows with how much
-each process has queued, and at {rate} orders/s the API, relay, two workers, PostgreSQL and
-the broker share {cores} cores. The legs in the table above show where: the longest is
-from the acknowledgement to the worker's transaction. The worker applies one batch at a
-time, a transaction of several round trips and a commit, then commits the batch's offsets
-to Kafka before it fetches again; an order that arrives meanwhile waits for both, and at a
-few orders per batch that fixed cost per batch is most of an order's way.
+FLOW = """\
+An order crosses the API, the relay, the broker twice, two workers and PostgreSQL, and all
+of them share the machine's cores with the load generator: the flow's maximum is where
+their CPU runs out. A live service runs at small batches, so what each request, each
+wake-up and each batch costs whatever its size decides the rate: the API commits the
+requests that arrive together in one transaction (group commit), the relay marks a batch
+in the statement that reads the next one, and a worker's offsets are committed in the
+background while it applies its next batch. Each batch still costs its round trips: a
+worker's transaction is BEGIN, the inbox, the locked rows, one write per table and COMMIT,
+and the relay's is a read and a publish; the higher the rate, the more orders share them.
 """
 
 
@@ -73,8 +72,8 @@ def section(results: dict[str, Any]) -> str:
         h = results["http"]
         parts.append(_part("POST /orders", HTTP, h, "api", "bare", "bare endpoint",
                            h.get("profile", {})))
-    if "latency" in results and "latency" in missed:
-        parts.append(_latency(results))
+    if "flow" in results and "flow" in missed:
+        parts.append(_flow(results))
     if "memory" in results and "memory" in missed:
         parts.append(_memory(results["memory"]))
     return "\n".join(parts)
@@ -123,14 +122,24 @@ def _profile(profile: dict[str, Any], whose: str) -> str:
             f"Busiest functions: {functions}.\n")
 
 
-def _latency(results: dict[str, Any]) -> str:
-    latency = results["latency"]
-    level = latency["levels"]["50%"]
-    text = LATENCY.format(rate=f"{level['rate']:,.0f}", cores=results["environment"]["cores"])
-    return (f"### End-to-end latency\n\n{text}\nAt 50% of the maximum the HTTP response alone "
-            f"took p50 {level['http'].get('p50_ms')} ms and p99 {level['http'].get('p99_ms')} "
-            f"ms of the end-to-end p50 {level['end_to_end'].get('p50_ms')} ms and p99 "
-            f"{level['end_to_end'].get('p99_ms')} ms.\n")
+def _flow(results: dict[str, Any]) -> str:
+    """The live flow: where the CPU went at the first rate it could not sustain."""
+    flow = results["flow"]
+    over = next((level for level in flow["levels"].values() if not level["sustainable"]), None)
+    lines = [f"### The live flow\n\n{FLOW}"]
+    if over is not None:
+        rate = over["accepted_per_s"]
+        cores = {name: cpu * rate / 1e6 for name, cpu in over["cpu_us_per_order"].items()
+                 if name != "all"}
+        busiest = ", ".join(f"{name} {share:.2f}" for name, share in
+                            sorted(cores.items(), key=lambda item: -item[1]))
+        lines.append(f"At {over['rate']:,}/s offered, the first rate not sustained "
+                     f"({'; '.join(over['why_not_sustainable'])}), {rate:,.0f} orders/s were "
+                     f"accepted and the processes kept {sum(cores.values()):.2f} of the "
+                     f"{results['environment']['cores']} cores busy: {busiest} (cores each); "
+                     f"the load generator {over['generator_cpu_us_per_request'] * rate / 1e6:.2f}"
+                     f".\n")
+    return "\n".join(lines)
 
 
 def _memory(memory: dict[str, Any]) -> str:

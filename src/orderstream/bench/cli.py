@@ -11,8 +11,8 @@ from rich.table import Table
 
 from orderstream.bench.base import Benchmark
 from orderstream.bench.demo import DemoBenchmark
+from orderstream.bench.flow_rates import FlowBenchmark
 from orderstream.bench.http_rate import HttpBenchmark
-from orderstream.bench.latency import LatencyBenchmark
 from orderstream.bench.relay_drain import RelayBenchmark
 from orderstream.bench.reservations import ReservationBenchmark
 from orderstream.bench.run import Outputs, run, write
@@ -40,15 +40,17 @@ def bench(
     worker_messages: Annotated[int, typer.Option(min=1, help="Orders the worker consumes.")]
     = 200_000,
     http_seconds: Annotated[float, typer.Option(min=0.5, help="Of each HTTP run.")] = 5.0,
-    latency_samples: Annotated[int, typer.Option(min=1, help="Orders per latency level.")]
-    = 10_000,
+    flow_seconds: Annotated[float, typer.Option(
+        min=1.0, help="Of each rate of the flow's ladder, after a warm-up.")] = 10.0,
+    flow_limit: Annotated[float, typer.Option(
+        min=100.0, help="The highest rate of the flow's ladder, orders/s.")] = 6_000.0,
     output: Annotated[Path, typer.Option(help="JSON of the results (without --all).")]
     = Path("bench.json"),
     docs_dir: Annotated[Path, typer.Option(help="Where --all writes its page and plot.")]
     = Path("docs"),
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
-             "worker, http, latency).")] = None,
+             "worker, http, flow).")] = None,
     logs: Annotated[Path | None, typer.Option(
         help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
@@ -66,7 +68,7 @@ def bench(
         benchmarks += [
             RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
-            LatencyBenchmark(latency_samples)]
+            FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
     if only is not None:
         names = {name.strip() for name in only.split(",")}
         unknown = names - {b.name for b in benchmarks}

@@ -7,6 +7,7 @@ commit time of every batch, without touching the worker. A reservation's `create
 its transaction's start (`now()`), so its commit is the first notification after it.
 """
 
+import asyncio
 import bisect
 import math
 import time
@@ -23,6 +24,7 @@ CHANNEL = channel_of("inventory")
 class CommitClock:
     def __init__(self, connection: asyncpg.Connection) -> None:
         self._connection = connection
+        self._arrived = asyncio.Event()
         self.times: list[float] = []
 
     async def start(self) -> None:
@@ -33,6 +35,14 @@ class CommitClock:
 
     def _notified(self, *_: Any) -> None:
         self.times.append(time.time())
+        self._arrived.set()
+
+    async def next_commit(self, after: float) -> float:
+        """The first commit announced after `after` (epoch seconds), once there is one."""
+        while (found := self.committed_after(after)) is None:
+            self._arrived.clear()
+            await self._arrived.wait()
+        return found
 
     def committed_after(self, started: float) -> float | None:
         """The first commit announced after `started` (epoch seconds)."""

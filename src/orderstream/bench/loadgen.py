@@ -8,13 +8,19 @@ connection (queueing) counts. With `--seconds` it stops after that long and coun
 answer that came after the first `--warm-up` seconds (the achieved rate: the server's maximum when
 offered more than it takes). With `--count` it sends that many after `--warm-up`
 requests of another customer (and one more for each refused), and waits for every answer:
-those of 2xx are its latencies.
+those of 2xx are its latencies. With `--seconds` and `--settle`, it counts only the requests
+due after the warm-up, and waits up to `--settle` seconds for their answers: the 2xx and the
+refusals (such as 503) each with their latencies, and those never answered.
+
+The result also holds the generator's own CPU time, so that a run can tell whether the
+generator, on the same cores, cost a fair share less than the server it loads.
 """
 
 import argparse
 import asyncio
 import json
 import random
+import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +33,7 @@ from orderstream.bench.http_client import Connection, connect, request_bytes
 BODIES = 64
 SKUS = 50
 DRAIN_TIMEOUT_S = 120.0
+TICK_S = 0.001
 
 
 def bodies(customer: str, seed: int = 5) -> list[bytes]:
@@ -46,6 +53,7 @@ class Load:
     idle: deque[Connection] = field(default_factory=deque)
     backlog: deque[tuple[bytes, tuple[float, bool]]] = field(default_factory=deque)
     latencies: list[float] = field(default_factory=list)
+    refusal_latencies: list[float] = field(default_factory=list)
     done_at: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     count_all: bool = False
@@ -54,18 +62,38 @@ class Load:
     refused: int = 0
     """Measured requests answered with anything but 2xx (sent again, under `--count`)."""
     settled: asyncio.Event = field(default_factory=asyncio.Event)
+    address: tuple[str, int] = ("", 0)
+    reconnects: int = 0
+    """Connections the server closed (an idle timeout, an error), each replaced by a new one."""
 
     def dispatch(self, due: float, measured: bool, index: int) -> None:
         requests = self.measured if measured else self.warm_up
         request, tag = requests[index % len(requests)], (due, measured)
         self.outstanding += 1
+        while self.idle and not self.idle[0].open:
+            self.idle.popleft()
+            self._replace()
         if self.idle:
             self.idle.popleft().send(request, tag)
         else:
             self.backlog.append((request, tag))
 
+    def _replace(self) -> None:
+        self.reconnects += 1
+        asyncio.get_running_loop().create_task(self._reconnect())
+
+    async def _reconnect(self) -> None:
+        try:
+            connection = await connect(*self.address, self.done)
+        except OSError:
+            return
+        if self.backlog:
+            connection.send(*self.backlog.popleft())
+        else:
+            self.idle.append(connection)
+
     def done(self, connection: Connection, status: int, tag: tuple[float, bool]) -> None:
-        now = asyncio.get_running_loop().time()
+        now = time.perf_counter()
         due, measured = tag
         self.outstanding -= 1
         self.answered += 1
@@ -78,7 +106,10 @@ class Load:
                 self.done_at.append(now)
             else:
                 self.refused += 1
+                if status:
+                    self.refusal_latencies.append(now - due)
         if not connection.open:
+            self._replace()
             return
         if self.backlog:
             connection.send(*self.backlog.popleft())
@@ -92,12 +123,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     warm_up, measured = ([request_bytes("POST", "/orders", host, body, headers)
                           for body in bodies(customer)]
                          for customer in (args.warm_up_customer, args.customer))
-    load = Load(args.rate, warm_up, measured)
-    load.count_all = bool(args.seconds)
+    load = Load(args.rate, warm_up, measured, address=(args.host, args.port))
+    load.count_all = bool(args.seconds) and not args.settle
     connections = [await connect(args.host, args.port, load.done)
                    for _ in range(args.connections)]
     load.idle.extend(connections)
-    loop = asyncio.get_running_loop()
     warm_up_n = int(args.warm_up * args.rate) if args.seconds else int(args.warm_up)
 
     def total() -> int:
@@ -106,33 +136,50 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             return int(args.seconds * args.rate)
         return warm_up_n + int(args.count) + load.refused
 
-    first = started = loop.time() + 0.01
+    cpu_at_start = time.process_time()
+    # perf_counter, not the loop's clock: uvloop's counts whole milliseconds.
+    clock = time.perf_counter
+    first = started = clock() + 0.01
     issued = 0
     while issued < total():
-        started = max(started, loop.time() - issued / args.rate)
+        started = max(started, clock() - issued / args.rate)
         while issued < total():
-            due = min(total(), int((loop.time() - started) * args.rate) + 1)
+            due = min(total(), int((clock() - started) * args.rate) + 1)
             while issued < due:
                 load.dispatch(started + issued / args.rate, issued >= warm_up_n, issued)
                 issued += 1
-            await asyncio.sleep(max(0.0, started + issued / args.rate - loop.time()))
+            # At least a millisecond: the event loop's timers count whole milliseconds, and a
+            # shorter sleep returns at once, spinning. A request due meanwhile goes out at
+            # the next wake-up, at most that late, and its latency counts from when it was due.
+            await asyncio.sleep(max(TICK_S, started + issued / args.rate - clock()))
         if args.seconds:
             break
         load.settled.clear()
         if load.outstanding:
             await asyncio.wait_for(load.settled.wait(), DRAIN_TIMEOUT_S)
-    window = (first + warm_up_n / args.rate, loop.time())
-    if not args.seconds:
+    window = (first + warm_up_n / args.rate, clock())
+    if args.settle and load.outstanding:
+        load.settled.clear()
+        try:
+            await asyncio.wait_for(load.settled.wait(), args.settle)
+        except TimeoutError:
+            pass
+    if args.settle:
+        window = (window[0], first + issued / args.rate)
+    elif not args.seconds:
         window = (window[0], max(load.done_at, default=window[1]))
     for connection in connections:
         connection.close()
-    return _result(args, load, window)
+    result = _result(args, load, window)
+    result["cpu_s"] = round(time.process_time() - cpu_at_start, 4)
+    return result
 
 
 def _result(args: argparse.Namespace, load: Load, window: tuple[float, float]) -> dict[str, Any]:
     """The rate and latencies of the 2xx answers that came inside `window`."""
-    inside = [lat for lat, at in zip(load.latencies, load.done_at, strict=True)
-              if window[0] <= at <= window[1]]
+    inside = load.latencies if args.settle else [
+        lat for lat, at in zip(load.latencies, load.done_at, strict=True)
+        if window[0] <= at <= window[1]]
     ok = sum(n for status, n in load.statuses.items() if 200 <= status < 300)
     return {
         "offered_rate": args.rate, "connections": args.connections,
@@ -141,6 +188,8 @@ def _result(args: argparse.Namespace, load: Load, window: tuple[float, float]) -
         "window_s": window[1] - window[0],
         "achieved_rate": len(inside) / (window[1] - window[0]),
         "latencies_ms": [round(lat * 1000, 3) for lat in inside],
+        "refusal_latencies_ms": [round(lat * 1000, 3) for lat in load.refusal_latencies],
+        "unanswered": load.outstanding, "reconnects": load.reconnects,
     }
 
 
@@ -152,6 +201,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, required=True)
     parser.add_argument("--seconds", type=float, default=0.0)
     parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--settle", type=float, default=0.0,
+                        help="with --seconds: count only requests due after the warm-up, "
+                             "and wait this long for their answers")
     parser.add_argument("--warm-up", type=float, default=0.0,
                         help="seconds with --seconds, requests with --count")
     parser.add_argument("--connections", type=int, default=64)

@@ -12,22 +12,21 @@ def available() -> bool:
     return importlib.util.find_spec("matplotlib") is not None
 
 
-def latency_png(latency: dict[str, Any], path: Path) -> None:
-    """End-to-end and HTTP latency at each load level: histograms on a log scale, and
-    the share of orders slower than each latency (so the tail shows)."""
+def latency_png(flow: dict[str, Any], path: Path) -> None:
+    """End-to-end and HTTP latency at each rate of the flow: histograms on a log scale,
+    and the share of orders slower than each latency (so the tail shows)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, (histogram, tail) = plt.subplots(1, 2, figsize=(12, 4.5))
-    for level, data in latency["levels"].items():
+    for level, data in flow["levels"].items():
         for kind, style in (("end_to_end_ms", "-"), ("http_ms", ":")):
             values = sorted(v for v in data[kind] if v > 0)
             if not values:
                 continue
-            label = (f"{'end to end' if kind == 'end_to_end_ms' else 'HTTP response'},"
-                     f" {level} ({data['rate']:,.0f}/s)")
+            label = f"{'end to end' if kind == 'end_to_end_ms' else 'HTTP response'}, {level}"
             bins = _log_bins(values[0], values[-1])
             histogram.hist(values, bins=bins, histtype="step", linestyle=style, label=label)
             slower = [1 - i / len(values) for i in range(len(values))]
@@ -40,7 +39,7 @@ def latency_png(latency: dict[str, Any], path: Path) -> None:
     tail.axvline(50, color="grey", linewidth=0.8)
     histogram.legend(fontsize=7)
     figure.suptitle(f"orderstream: POST /orders accepted -> stock reserved "
-                    f"(maximum {latency['max_rate']:,.0f} orders/s)")
+                    f"(max sustainable {flow['max_rate']:,.0f} orders/s)")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -5,14 +5,15 @@ from typing import Any
 from orderstream.bench import bounds
 from orderstream.bench.report_tables import (
     environment,
+    flow,
     http,
     in_process,
-    latency,
     memory,
     relay,
     targets,
     worker,
 )
+from orderstream.bench.targets import live_to_drain
 
 INTRO = """\
 # Benchmarks
@@ -49,8 +50,8 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
         parts.append(worker(results["worker"]))
     if "http" in results:
         parts.append(http(results["http"]))
-    if "latency" in results:
-        parts.append(latency(results["latency"], plot_name, plot_note))
+    if "flow" in results:
+        parts.append(flow(results["flow"], plot_name, plot_note, live_to_drain(results)))
     parts.append(memory(results.get("memory", {})))
     parts.append(in_process(results))
     parts.append(bounds.section(results))

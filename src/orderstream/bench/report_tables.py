@@ -116,33 +116,69 @@ def http(result: dict[str, Any]) -> str:
             + f"\nPOST /orders / bare: **{_spread(result['ratio'], 2)}**.\n")
 
 
-def latency(result: dict[str, Any], plot_name: str | None, plot_note: str) -> str:
-    rows = []
-    for level, data in result["levels"].items():
-        for kind, label in (("end_to_end", "accepted -> stock reserved"),
-                            ("http", "HTTP response")):
-            p = data[kind]
-            rows.append([f"{level} ({data['rate']:,.0f}/s)", label, f"{p['samples']:,}",
-                         p.get("p50_ms"), p.get("p95_ms"), p.get("p99_ms"), p.get("max_ms")])
+PROCESSES = ("api", "relay 1", "relay 2", "inventory worker", "orders worker", "PostgreSQL",
+             "broker", "all")
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def flow(result: dict[str, Any], plot_name: str | None, plot_note: str,
+         live_to_drain: dict[str, tuple[float, float] | None]) -> str:
+    levels = result["levels"].values()
+    rates = [[f"{level['rate']:,}", f"{level['accepted_per_s']:,.0f}",
+              f"{level['refused_per_s']:,.0f}", _ms(level["http"].get("p50_ms")),
+              _ms(level["http"].get("p99_ms")), _ms(level["http"].get("max_ms")),
+              _ms(level["refusals"].get("p99_ms")), _ms(level["end_to_end"].get("p50_ms")),
+              _ms(level["end_to_end"].get("p99_ms")),
+              "yes" if level["sustainable"] else "no: " + "; ".join(
+                  level["why_not_sustainable"])] for level in levels]
+    cpu = [[f"{level['rate']:,}", *(f"{level['cpu_us_per_order'].get(name, 0):,.0f}"
+                                    for name in PROCESSES),
+            f"{level['generator_cpu_us_per_request']:,.0f}"] for level in levels]
+    half = result["levels"].get(result["half"] or "")
+    legs = [[hop, _ms(p.get("p50_ms")), _ms(p.get("p99_ms"))]
+            for hop, p in (half or {}).get("hops", {}).items()]
+    ratios = [[name, f"{pair[0]:,.0f}", f"{pair[1]:,.0f}", f"{pair[0] / pair[1]:.1f}"]
+              if pair else [name, "", "no drain benchmark", ""]
+              for name, pair in live_to_drain.items()]
     picture = f"![latency distribution]({plot_name})\n" if plot_name else f"{plot_note}\n"
-    legs = [[f"{level} ({data['rate']:,.0f}/s)", hop, p.get("p50_ms"), p.get("p95_ms"),
-             p.get("p99_ms")]
-            for level, data in result["levels"].items()
-            for hop, p in data.get("hops", {}).items()]
-    where = ("\nWhere the time goes, from the same orders: the relay marks an outbox row "
-             "published once the broker acknowledged it, and the reservation's `created_at` "
-             "is the start of the worker's transaction. Milliseconds.\n\n"
-             + _table(["load", "leg", "p50", "p95", "p99"], legs)) if legs else ""
-    return (f"## End-to-end latency\n\n"
-            f"The API, the relay and both workers run as processes. The flow's maximum "
-            f"rate, with all of them running: **{result['max_rate']:,.0f} orders/s** "
-            f"accepted. Then orders arrive at a fixed rate (open loop) of a share of it. An "
-            f"order's latency runs from its row's `created_at` (the API's insert) to the "
-            f"commit of the inventory worker's transaction that reserved its stock (seen as "
-            f"the NOTIFY its outbox insert sends at commit); the HTTP response latency runs "
-            f"from the request's scheduled arrival to its response. Milliseconds.\n\n"
-            + _table(["load", "latency", "orders", "p50", "p95", "p99", "max"], rows)
-            + where + "\n" + picture)
+    text = (f"## The live flow at fixed rates\n\n"
+            f"The API, two relays (one leads, one stands by), the inventory worker and the "
+            f"orders worker run as the processes the README starts, on the same "
+            f"{result.get('cores', 2)} cores as PostgreSQL and the broker. The load generator "
+            f"({result['generator']}, {result['connections']} keep-alive connections) offers "
+            f"`POST /orders` at each rate open loop for {result['seconds']:.0f} s after a "
+            f"warm-up; only the requests due after the warm-up count, and a request's "
+            f"latency runs from when it was due. A level is sustainable when at least 99% of "
+            f"its requests are accepted, the HTTP p99 is at most 100 ms and accepted -> stock "
+            f"reserved p99 at most 250 ms; the ladder stops after the first that is not, and "
+            f"50% and 200% of the highest sustainable rate are measured too.\n\n"
+            f"**Max sustainable rate: {result['max_rate']:,} orders/s.**\n\n"
+            + _table(["offered/s", "accepted/s", "503/s", "HTTP p50", "HTTP p99", "HTTP max",
+                      "503 p99", "accepted -> reserved p50", "p99", "sustainable"], rates)
+            + "\nMilliseconds. Accepted -> reserved runs from the order's row (the API's "
+              "insert) to the commit of the inventory worker's transaction that reserved its "
+              "stock (the NOTIFY its outbox insert sends at commit).\n\n"
+              "CPU per order accepted, in microseconds, of each process over the level and "
+              "until its orders settled (read from /proc: PostgreSQL's postmaster and "
+              "every backend, the broker's JVM), and the load generator's own CPU per "
+              "request:\n\n"
+            + _table(["offered/s", *PROCESSES, "generator us/request"], cpu))
+    if legs:
+        text += (f"\nWhere an order's time goes at 50% of the maximum ({half['rate']:,}/s), "
+                 f"milliseconds:\n\n" + _table(["leg", "p50", "p99"], legs))
+    if ratios:
+        text += ("\nEach process's CPU per order at 50% of the maximum against its CPU per "
+                 "message in its drain benchmark above (the relay that leads does the work):"
+                 "\n\n" + _table(["process", "live us/order", "drain us/message",
+                                    "live / drain"], ratios))
+    text += (f"\nA worker started with orders waiting committed its first transaction "
+             f"{result['worker_start_to_first_commit_s']} s after it was started (imports, "
+             f"connections, joining its group, the batch); `orderstream --help` answers in "
+             f"{result['cli_help_s']} s.\n\n" + picture)
+    return text
 
 
 def memory(summary: dict[str, Any]) -> str:

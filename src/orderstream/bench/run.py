@@ -98,11 +98,11 @@ def write(results: dict[str, Any], outputs: Outputs, console: Console) -> list[P
     if outputs.markdown is None or outputs.plot is None:
         return written
     plot_name, note = None, plot.MISSING
-    if "latency" in results and plot.available():
-        plot.latency_png(results["latency"], outputs.plot)
+    if "flow" in results and plot.available():
+        plot.latency_png(results["flow"], outputs.plot)
         plot_name = outputs.plot.name
         written.append(outputs.plot)
-    elif "latency" in results:
+    elif "flow" in results:
         console.print(f"[yellow]{plot.MISSING}[/yellow]")
     outputs.markdown.write_text(report.document(results, outputs.command, plot_name, note))
     written.append(outputs.markdown)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 RSS_LIMIT_MB = 150.0
+MAX_RATE = 1_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,7 +13,7 @@ class Verdict:
     result: str
     met: bool | None
     area: str = ""
-    """Which part of the run it judges: relay, worker, http, latency or memory."""
+    """Which part of the run it judges: relay, worker, http, flow or memory."""
 
 
 def _ratio(area: str, target: str, spread: dict[str, float] | None,
@@ -37,21 +38,79 @@ def verdicts(results: dict[str, Any], compression: str) -> list[Verdict]:
                         worker and worker["ratio"], 0.7))
     http = results.get("http")
     found.append(_ratio("http", "POST /orders >= 0.5 x bare endpoint", http and http["ratio"], 0.5))
-    found += _latency(results.get("latency"))
+    found += _flow(results.get("flow"))
+    found += _live_cpu(results)
     found += _memory(results.get("memory", {}))
     return found
 
 
-def _latency(latency: dict[str, Any] | None) -> list[Verdict]:
-    level = (latency or {}).get("levels", {}).get("50%")
-    if not level or not level["end_to_end"]["samples"]:
-        return [Verdict("end to end at 50% of the maximum rate", "not measured", None,
-                        "latency")]
-    e2e = level["end_to_end"]
-    return [Verdict("end to end p50 <= 10 ms at 50% of the maximum rate",
-                    f"{e2e['p50_ms']} ms", e2e["p50_ms"] <= 10, "latency"),
-            Verdict("end to end p99 <= 50 ms at 50% of the maximum rate",
-                    f"{e2e['p99_ms']} ms", e2e["p99_ms"] <= 50, "latency")]
+def _flow(flow: dict[str, Any] | None) -> list[Verdict]:
+    if not flow:
+        return [Verdict("the live flow at fixed rates", "not measured", None, "flow")]
+    found = [Verdict(f"max sustainable rate >= {MAX_RATE:,} orders/s",
+                     f"{flow['max_rate']:,} orders/s", flow["max_rate"] >= MAX_RATE, "flow")]
+    half = flow["levels"].get(flow["half"] or "")
+    double = flow["levels"].get(flow["double"] or "")
+    found += _limits(half, "at 50% of the maximum", [
+        ("HTTP p99 <= 50 ms", "http", "p99_ms", 50.0),
+        ("accepted -> reserved p50 <= 10 ms", "end_to_end", "p50_ms", 10.0),
+        ("accepted -> reserved p99 <= 50 ms", "end_to_end", "p99_ms", 50.0)])
+    found += _limits(double, "at 2x the maximum", [
+        ("accepted requests' HTTP p99 <= 250 ms", "http", "p99_ms", 250.0),
+        ("503s answered within 20 ms (p99)", "refusals", "p99_ms", 20.0)])
+    return found
+
+
+def _limits(level: dict[str, Any] | None, where: str,
+            limits: list[tuple[str, str, str, float]]) -> list[Verdict]:
+    found = []
+    for target, kind, rank, limit in limits:
+        value = None if level is None else level.get(kind, {}).get(rank)
+        if level is None or value is None:
+            found.append(Verdict(f"{target} {where}", "not measured", None, "flow"))
+        else:
+            found.append(Verdict(f"{target} {where} ({level['rate']:,}/s)", f"{value} ms",
+                                 value <= limit, "flow"))
+    return found
+
+
+def live_to_drain(results: dict[str, Any]) -> dict[str, tuple[float, float] | None]:
+    """Per process of the flow: its CPU per order at 50% of the maximum, and the CPU per
+    message of its drain benchmark in the same run (None where there is none)."""
+    flow = results.get("flow") or {}
+    half = flow.get("levels", {}).get(flow.get("half") or "")
+    if not half:
+        return {}
+    cpu = half["cpu_us_per_order"]
+    relay = results.get("relay", {})
+    compression = results["environment"]["kafka"]["producer"].get("compression_type") or "none"
+    relay_drain = relay.get(compression, {}).get("relay_cpu_us_per_item")
+    drains = {
+        "api": (results.get("http") or {}).get("api_cpu_us_per_item"),
+        "relay 1": relay_drain, "relay 2": relay_drain,
+        "inventory worker": (results.get("worker") or {}).get("worker_cpu_us_per_item"),
+        "orders worker": None}
+    return {name: (cpu[name], drain["median"]) if drain and name in cpu else None
+            for name, drain in drains.items()}
+
+
+def _live_cpu(results: dict[str, Any]) -> list[Verdict]:
+    """The relay and the workers at live load, within 2x of their drain's CPU per message
+    (the relay that leads: the one of the two that did the work)."""
+    found = []
+    pairs = live_to_drain(results)
+    relays = [pair for name, pair in pairs.items() if name.startswith("relay") and pair]
+    if relays:
+        pairs["relay"] = max(relays)
+    for name in ("relay", "inventory worker"):
+        pair = pairs.get(name)
+        if pair is None:
+            continue
+        live, drain = pair
+        found.append(Verdict(f"{name}: CPU per order at 50% of the maximum <= 2x its drain's "
+                             f"per message", f"{live:,.0f} / {drain:,.0f} us = "
+                             f"{live / drain:.1f}x", live <= 2 * drain, "flow"))
+    return found
 
 
 def _memory(memory: dict[str, Any]) -> list[Verdict]:

@@ -27,6 +27,17 @@ def test_the_targets_table_marks_each_target_met_or_missed() -> None:
     assert any("inventory worker" in row and "| met |" in row for row in rows)
 
 
+def test_the_flow_table_has_a_row_per_rate_and_names_the_maximum() -> None:
+    page = document(results(), "orderstream bench --all", "plot.png", "")
+    rows = _rows(page, "The live flow at fixed rates")
+    assert "**Max sustainable rate: 400 orders/s.**" in page
+    assert rows[1].startswith("| 200 | 200 | 0 | 3.0 | 20.0 | 40.0 | 15.0 | 12.0 | 40.0 | yes |")
+    assert any(row.startswith("| 800 | 500 | 300 |") and "no: accepted -> reserved" in row
+               for row in rows)
+    assert "| relay 2 | 70 | 30 | 2.3 |" in page
+    assert "| orders worker |  | no drain benchmark |  |" in page
+
+
 def test_the_relay_table_has_a_row_per_compression_with_median_min_and_max() -> None:
     rows = _rows(document(results(), "orderstream bench --all", None, "no plot"),
                  "Relay against the raw producer loop")
@@ -43,21 +54,22 @@ def test_the_page_says_what_bounds_each_comparison_and_the_missed_targets() -> N
     assert "ours 30 us, raw loop 25 us (1.2x)" in bounds
     assert "Profile of the relay (compression lz4), 900 samples: asyncpg 40%, aiokafka 60%" \
         in bounds
-    assert "### End-to-end latency" in bounds
+    assert "### The live flow" in bounds
+    assert "At 800/s offered, the first rate not sustained" in bounds
     assert "- api (flow): peak 160.0 MB" in bounds
     assert "No profile of POST /orders" in bounds
 
 
 def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_path: Path) -> None:
     run = results()
-    for level in run["latency"]["levels"].values():
+    for level in run["flow"]["levels"].values():
         level.update(end_to_end_ms=[10.0, 12.0, 40.0], http_ms=[2.0, 3.0, 20.0])
     outputs = Outputs(tmp_path / "benchmarks.json", tmp_path)
     written = write(run, outputs, Console(quiet=True))
     assert written == [outputs.json, outputs.plot, outputs.markdown]
     assert outputs.plot is not None and outputs.plot.read_bytes().startswith(b"\x89PNG")
     saved = json.loads(outputs.json.read_text())
-    assert "end_to_end_ms" not in saved["latency"]["levels"]["50%"]
-    assert saved["latency"]["levels"]["50%"]["end_to_end"]["p50_ms"] == 12.0
+    assert "end_to_end_ms" not in saved["flow"]["levels"]["200/s"]
+    assert saved["flow"]["levels"]["200/s"]["end_to_end"]["p50_ms"] == 12.0
     assert outputs.markdown is not None
     assert "[benchmarks.json](benchmarks.json)" in outputs.markdown.read_text()
