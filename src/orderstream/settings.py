@@ -119,7 +119,9 @@ class Settings(BaseSettings):
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_max_batch_size: int = Field(default=65_536, ge=1_024)
     kafka_max_request_size: int = Field(default=1_048_576, ge=1_024)
-    kafka_compression: Compression = "lz4"
+    # zstd: every mainstream client reads it (tests/interop); aiokafka's lz4 frames carry
+    # block checksums that Go's kafka-go refuses (docs/kafka.md, "What other clients read").
+    kafka_compression: Compression = "zstd"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
     kafka_metadata_max_age_ms: int = Field(
         default=60_000, ge=1_000, description="how soon every client sees partitions added "
