@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_workers: int = Field(default=1, ge=1)
     api_max_body_bytes: int = Field(default=65_536, ge=1_024)
+    api_keep_alive_s: int = Field(
+        default=120, ge=1,
+        description="how long an idle keep-alive connection stays open: longer than the "
+                    "idle timeout of the load balancer or client in front (AWS ALB: 60 s; "
+                    "Go's net/http: 90 s), so that they close it, never the server while "
+                    "they reuse it")
     api_keys: list[ApiKeySetting] = Field(
         default_factory=list, description="JSON list of {name, sha256, scopes}")
     api_open: bool = Field(default=False, description="serve without API keys (local only)")

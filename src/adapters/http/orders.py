@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Response, Security
 from fastapi.responses import JSONResponse
 
 from adapters.http.auth import Principal, requires
+from adapters.http.links import ORDER_LINKS, links
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
 from adapters.http.services import ApiServices, services
@@ -29,8 +30,9 @@ IdempotencyKey = Annotated[str | None, Header(
 REPLAYED = "Idempotent-Replayed"
 
 
-@router.post("/orders", status_code=202, response_model=OrderAccepted,
-             responses=declared(400, 401, 403, 409, 413, 415, 422, 500, 503))
+@router.post("/orders", status_code=202, response_model=OrderAccepted, operation_id="place_order",
+             responses={**declared(400, 401, 403, 409, 413, 415, 422, 500, 503),
+                        **links(202, **ORDER_LINKS)})
 async def place_order(
     body: PlaceOrderRequest,
     response: Response,
@@ -66,7 +68,9 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=OrderOut,
-             responses=declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503))
+             operation_id="cancel_order",
+             responses={**declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
+                        **links(202, **ORDER_LINKS)})
 async def cancel_order(
     order_id: OrderId,
     body: CancelOrderRequest,
@@ -94,8 +98,8 @@ def _cancelled(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
     return 202, {"Location": f"/orders/{order.id}"}, OrderOut.of(order).model_dump(mode="json")
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut,
-            responses=declared(401, 403, 404, 422, 500, 503))
+@router.get("/orders/{order_id}", response_model=OrderOut, operation_id="get_order",
+            responses={**declared(401, 403, 404, 422, 500, 503), **links(200, **ORDER_LINKS)})
 async def get_order(
     order_id: OrderId,
     api: Annotated[ApiServices, Depends(services)],
