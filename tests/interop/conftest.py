@@ -1,23 +1,32 @@
-"""Fixtures of the interop tests: the foreign Kafka clients, and orderstream's relays and
+"""Fixtures of the interop tests: the foreign Kafka clients; orderstream's relays and
 workers on the real broker and PostgreSQL, as `kafka_pipeline` runs them in one process
-(the same relays, workers, dead-letter sink and settings as `orderstream relay|worker`).
+(the same relays, workers, dead-letter sink and settings as `orderstream relay|worker`);
+and `orderstream serve` as a process, for HTTP clients.
 
 Each service gets a database and topics of its own. Its compression is the default one,
 unless a test names another: the default is what clients elsewhere read.
 """
 
 import asyncio
+import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
+import httpx
 import pytest
 
+from adapters.http.auth import SCOPES, hash_key
 from application.commands import CommandBus
 from domain.commands import Command
 from domain.inventory import Reservation
@@ -133,3 +142,66 @@ async def until(condition: Any, what: str, flow: asyncio.Task[None] | None = Non
 
 def flatten(groups: Iterable[Iterable[Any]]) -> list[Any]:
     return [item for group in groups for item in group]
+
+
+@dataclass(frozen=True)
+class Served:
+    """`orderstream serve` on a database of its own: its base URL and an API key of every
+    scope."""
+
+    url: str
+    port: int
+    key: str
+    log: Path
+
+
+API_KEY = "interop-key-0123456789abcdefghij"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(module_database_url: str, tmp_path_factory: pytest.TempPathFactory,
+           ) -> Iterator[Served]:
+    """The API process with the settings' defaults (uvicorn's options among them), API keys
+    configured, on PostgreSQL; stopped with SIGTERM after the module."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    keys = [{"name": "interop", "sha256": hash_key(API_KEY), "scopes": list(SCOPES)}]
+    env = {name: value for name, value in os.environ.items()
+           if not name.startswith("ORDERSTREAM_")} | {
+        "ORDERSTREAM_STORE": "postgres", "ORDERSTREAM_DATABASE_URL": module_database_url,
+        "ORDERSTREAM_API_PORT": str(port), "ORDERSTREAM_API_KEYS": json.dumps(keys),
+        "ORDERSTREAM_LOG_LEVEL": "WARNING", "ORDERSTREAM_DATABASE_POOL_SIZE": "4"}
+    with log.open("wb") as output:
+        process = subprocess.Popen([str(Path(sys.executable).with_name("orderstream")), "serve"],
+                                   env=env,
+                                   stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_serving(url, process, log)
+        yield Served(url, port, API_KEY, log)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"orderstream serve exited {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"orderstream serve did not answer within {SETTLE_TIMEOUT_S} s")
