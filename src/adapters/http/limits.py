@@ -92,7 +92,8 @@ def malformed_json(body: bytes) -> ProblemError | None:
     Which value of a duplicated name a parser keeps differs between parsers: refused, not
     guessed."""
     try:
-        json.loads(body.decode("utf-8"), object_pairs_hook=_unique_keys,
+        # A leading byte order mark is ignored, as RFC 8259 lets a reader do.
+        json.loads(body.decode("utf-8-sig"), object_pairs_hook=_unique_keys,
                    parse_constant=_no_constant)
     except UnicodeDecodeError as error:
         detail = f"the body is not UTF-8 (byte {error.start} of it)"

@@ -101,9 +101,12 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
 
 
 # What Starlette and FastAPI raise themselves: no route (404), not a method of the route
-# (405), a body FastAPI cannot parse (400; `RequestLimits` refuses those first).
+# (405), a body FastAPI cannot parse (400; `RequestLimits` refuses those first); and the
+# kind of each other status that has one of its own, should a middleware raise it.
 _HTTP_KINDS: Mapping[int, ProblemKind] = {
-    400: "malformed-json", 404: "not-found", 405: "method-not-allowed"}
+    400: "malformed-json", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 413: "body-too-large", 415: "unsupported-media-type",
+    503: "unavailable"}
 
 
 def _http(request: Request, error: HTTPException) -> JSONResponse:
