@@ -1,7 +1,7 @@
 """The answers uvicorn gives itself, before any app sees a request, as problem documents.
 
-A request its HTTP parser refuses (a malformed request line or header, a URL too long for
-it, bytes that are not ASCII in the path) gets uvicorn's plain-text `400 Invalid HTTP request
+A request its HTTP parser refuses (a malformed request line or header, a URL over 64 KiB,
+bytes that are not ASCII in the path) gets uvicorn's plain-text `400 Invalid HTTP request
 received.`; `ProblemHttpToolsProtocol` answers it with the `malformed-request` problem
 instead, and closes the connection as uvicorn does. It is uvicorn's httptools protocol with
 one method replaced: uvicorn takes a protocol class as its `http` option, and
@@ -16,8 +16,8 @@ from adapters.http.problems import PROBLEM_JSON, TYPE_BASE
 
 MALFORMED_REQUEST = json.dumps({
     "type": f"{TYPE_BASE}malformed-request", "title": "Invalid HTTP request", "status": 400,
-    "detail": "the request is not valid HTTP/1.1, or its request line or headers are larger "
-              "than the server reads; the connection is closed",
+    "detail": "the server cannot parse the request as HTTP/1.1 (its request line, a header, "
+              "or a URL over 64 KiB); the connection is closed",
 }, separators=(",", ":")).encode()
 
 
