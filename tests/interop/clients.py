@@ -80,7 +80,7 @@ def kafka_go_binary(go: str) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         built = Path(work) / "kafkago"
-        env = {**os.environ, "GOFLAGS": "-mod=readonly", "CGO_ENABLED": "0"}
+        env = {**os.environ, "GOFLAGS": "-mod=readonly -buildvcs=false", "CGO_ENABLED": "0"}
         result = subprocess.run([go, "build", "-trimpath", "-o", str(built), "."],
                                 cwd=KAFKA_GO_SOURCE, env=env, capture_output=True, text=True,
                                 timeout=300, check=False)
