@@ -25,8 +25,7 @@ from domain.values import Cancellation, LineRejection, OrderLine, RejectionReaso
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(strict=True, frozen=True, extra="ignore",
-                              regex_engine="python-re")
+    model_config = ConfigDict(strict=True, frozen=True, extra="ignore")
 
 
 class Line(_Model):

@@ -6,20 +6,23 @@ from typing import Any
 from adapters import dead_letters
 from adapters.codec import CONTENT_TYPE, SPEC_VERSION
 from adapters.dead_letters import MAX_ERROR_MESSAGE_BYTES
+from adapters.fields import VISIBLE_TEXT_PATTERN
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE
-from domain.values import ID_PATTERN
+from domain.values import MAX_ID_LENGTH
 
 Schema = dict[str, Any]
 
 _DECIMAL = {"type": "string", "pattern": "^[0-9]+$"}
 _TIME = {"type": "string", "format": "date-time"}
+_IDENTIFIER = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LENGTH,
+               "pattern": VISIBLE_TEXT_PATTERN}
 
-ORDER_ID: Schema = {"type": "string", "pattern": f"^{ID_PATTERN}$",
+ORDER_ID: Schema = {**_IDENTIFIER,
                     "description": "The order id, UTF-8: every event of one order has the "
                                    "same key, so they stay in order on one partition."}
 
 CLOUD_EVENTS: dict[str, Schema] = {
-    "ce_id": {"type": "string", "pattern": f"^{ID_PATTERN}$",
+    "ce_id": {**_IDENTIFIER,
               "description": "The id of the outbox row: consumers record it in their inbox, "
                              "so a message delivered twice is applied once."},
     "ce_type": {"type": "string", "description": "`orderstream.<topic>.<EventType>.<version>`"},

@@ -36,7 +36,7 @@ def schema_document(model: type[Payload]) -> dict[str, Any]:
 def generated_files(root: Path, models: tuple[type[Payload], ...] = MODELS) -> dict[str, str]:
     """Relative path -> content of every generated file, as it should be."""
     files = {f"schemas/{ce_type_of(model)}.schema.json":
-             json.dumps(schema_document(model), indent=2, ensure_ascii=False) + "\n"
+             json.dumps(schema_document(model), indent=2) + "\n"
              for model in models}
     recorded: dict[str, list[dict[str, Any]]] = {}
     for example in examples(root):
@@ -44,7 +44,7 @@ def generated_files(root: Path, models: tuple[type[Payload], ...] = MODELS) -> d
             {"key": example.key, "headers": example.headers, "value": example.value})
     document = asyncapi_document(recorded, models)
     files[ASYNCAPI] = HEADER + yaml.dump(document, Dumper=_Dumper, sort_keys=False,
-                                         allow_unicode=True, width=100)
+                                         width=100)
     return files
 
 

@@ -6,6 +6,7 @@ from contextlib import AsyncExitStack
 
 import uvicorn
 
+from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import build_api
 from orderstream.pipeline import pipeline_for
 from orderstream.settings import Settings
@@ -24,8 +25,9 @@ async def serve_demo(settings: Settings, announce: Callable[[str], None]) -> Non
             container=container, uow_factory=await resolve(container.uow_factory),
             settings=open_settings, exits=exits)
         app = build_api(open_settings, container)
-        server = uvicorn.Server(uvicorn.Config(app, host=settings.api_host,
-                                               port=settings.api_port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(
+            app, host=settings.api_host, port=settings.api_port, log_level="warning",
+            http=ProblemHttpToolsProtocol, timeout_keep_alive=settings.api_keep_alive_s))
         flow = asyncio.create_task(pipeline.run(stop))
         announce(f"http://{settings.api_host}:{settings.api_port}")
         try:

@@ -10,11 +10,12 @@ import typer
 import uvicorn
 
 from adapters.http.auth import SCOPES, hash_key
+from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import api_keys
 from orderstream.cli_errors import reports_errors
 from orderstream.preflight import check_database
 from orderstream.process import run_service
-from orderstream.settings import load_settings
+from orderstream.settings import Settings, load_settings
 
 
 @reports_errors
@@ -31,15 +32,24 @@ def serve(
     if settings.api_open:
         typer.echo("warning: serving WITHOUT authentication (ORDERSTREAM_API_OPEN=true)",
                    err=True)
-    config = uvicorn.Config("orderstream.api:app_from_environment", factory=True,
-                            host=settings.api_host, port=settings.api_port,
-                            workers=settings.api_workers, log_config=None,
-                            access_log=settings.api_access_log,
-                            proxy_headers=False, server_header=False)
+    config = server_config(settings)
     if settings.api_workers > 1:
         uvicorn.Server(config).run()
         return
     run_service("api", lambda stop: _serve(config, stop), settings)
+
+
+def server_config(settings: Settings) -> uvicorn.Config:
+    """uvicorn as `serve` runs it: its own 400s as problem documents, and idle connections
+    kept `ORDERSTREAM_API_KEEP_ALIVE_S` (uvicorn's default of 5 s is shorter than what
+    load balancers and clients expect, which then reuse a connection as it closes)."""
+    return uvicorn.Config("orderstream.api:app_from_environment", factory=True,
+                          host=settings.api_host, port=settings.api_port,
+                          workers=settings.api_workers, log_config=None,
+                          proxy_headers=False, server_header=False,
+                          http=ProblemHttpToolsProtocol,
+                          timeout_keep_alive=settings.api_keep_alive_s,
+                          access_log=settings.api_access_log)
 
 
 class _Server(uvicorn.Server):

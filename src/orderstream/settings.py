@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")
+    api_keep_alive_s: int = Field(
+        default=120, ge=1,
+        description="how long an idle keep-alive connection stays open: longer than the "
+                    "idle timeout of the load balancer or client in front (AWS ALB: 60 s; "
+                    "Go's net/http: 90 s), so that they close it, never the server while "
+                    "they reuse it")
     api_keys: list[ApiKeySetting] = Field(
         default_factory=list, description="JSON list of {name, sha256, scopes}")
     api_open: bool = Field(default=False, description="serve without API keys (local only)")
@@ -122,7 +128,9 @@ class Settings(BaseSettings):
     kafka_linger_ms: int = Field(default=5, ge=0)
     kafka_max_batch_size: int = Field(default=65_536, ge=1_024)
     kafka_max_request_size: int = Field(default=1_048_576, ge=1_024)
-    kafka_compression: Compression = "lz4"
+    # zstd: every mainstream client reads it (tests/interop); aiokafka's lz4 frames carry
+    # block checksums that Go's kafka-go refuses (docs/kafka.md, "What other clients read").
+    kafka_compression: Compression = "zstd"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
     kafka_metadata_max_age_ms: int = Field(
         default=60_000, ge=1_000, description="how soon every client sees partitions added "

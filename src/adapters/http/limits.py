@@ -1,6 +1,9 @@
-"""Refuse a request body before it is parsed: too large (413) or not JSON (415)."""
+"""Refuse a request body before the app parses it: too large (413), not JSON (415), or not
+one unambiguous JSON document in UTF-8 (400)."""
 
+import json
 from collections.abc import Iterable
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -10,7 +13,8 @@ WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
 
 
 class RequestLimits:
-    """Reads at most `max_body_bytes` of a body, then hands the body on to the app.
+    """Reads at most `max_body_bytes` of a body, checks that it is JSON a reader cannot
+    take two ways, then hands the body on to the app.
 
     The limit is enforced on what arrives, not on what `Content-Length` claims (which a
     chunked request does not even send), and nothing is parsed before it holds.
@@ -28,6 +32,8 @@ class RequestLimits:
         refusal = self._refuse_by_headers(headers)
         if refusal is None:
             body, refusal = await self._read(receive)
+        if refusal is None and body:
+            refusal = malformed_json(body)
         if refusal is not None:
             await problem_response(refusal)(scope, receive, send)
             return
@@ -62,6 +68,45 @@ class RequestLimits:
     def _too_large(self) -> ProblemError:
         return ProblemError(413, "body-too-large", "Request body too large",
                             f"the body may hold at most {self.max_body_bytes} bytes")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        names = [name for name, _ in pairs]
+        raise _DuplicateKey(next(name for name in names if names.count(name) > 1))
+    return found
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def malformed_json(body: bytes) -> ProblemError | None:
+    """Why `body` is not one JSON document in UTF-8 that every reader takes the same way
+    (RFC 8259: UTF-8; I-JSON, RFC 7493: no name twice in an object), or None when it is.
+    Which value of a duplicated name a parser keeps differs between parsers: refused, not
+    guessed."""
+    try:
+        # A leading byte order mark is ignored, as RFC 8259 lets a reader do.
+        json.loads(body.decode("utf-8-sig"), object_pairs_hook=_unique_keys,
+                   parse_constant=_no_constant)
+    except UnicodeDecodeError as error:
+        detail = f"the body is not UTF-8 (byte {error.start} of it)"
+    except _DuplicateKey as error:
+        detail = f"the name {error.args[0]!r} appears twice in one object: which value is " \
+                 "meant is ambiguous"
+    except RecursionError:
+        detail = "the body nests arrays or objects deeper than the parser goes"
+    except ValueError as error:
+        detail = f"the body is not valid JSON: {error}"
+    else:
+        return None
+    return ProblemError(400, "malformed-json", "Malformed request", detail)
 
 
 def _is_json(media_type: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Security
 from fastapi.responses import JSONResponse
 
+from adapters.http.links import ORDER_LINKS, links
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
 from adapters.http.services import Allowed, Caller
@@ -30,8 +31,9 @@ Writer = Annotated[Caller, Security(Allowed("orders:write"))]
 Reader = Annotated[Caller, Security(Allowed("orders:read"))]
 
 
-@router.post("/orders", status_code=202, response_model=OrderAccepted,
-             responses=declared(400, 401, 403, 409, 413, 415, 422, 500, 503))
+@router.post("/orders", status_code=202, response_model=OrderAccepted, operation_id="place_order",
+             responses={**declared(400, 401, 403, 409, 413, 415, 422, 500, 503),
+                        **links(202, **ORDER_LINKS)})
 async def place_order(body: PlaceOrderRequest, writer: Writer,
                       idempotency_key: IdempotencyKey = None) -> Any:
     """Accept an order: it is stored with its `OrderPlaced` event in one transaction and
@@ -69,7 +71,9 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 
 
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=OrderOut,
-             responses=declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503))
+             operation_id="cancel_order",
+             responses={**declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
+                        **links(202, **ORDER_LINKS)})
 async def cancel_order(order_id: OrderId, body: CancelOrderRequest, writer: Writer,
                        idempotency_key: IdempotencyKey = None) -> Any:
     """Cancel a pending or confirmed order, as the API key's name, for `reason`. The
@@ -85,8 +89,8 @@ def _cancelled(order: Order) -> tuple[int, dict[str, str], dict[str, Any]]:
     return 202, {"Location": f"/orders/{order.id}"}, OrderOut.of(order).model_dump(mode="json")
 
 
-@router.get("/orders/{order_id}", response_model=OrderOut,
-            responses=declared(401, 403, 404, 422, 500, 503))
+@router.get("/orders/{order_id}", response_model=OrderOut, operation_id="get_order",
+            responses={**declared(401, 403, 404, 422, 500, 503), **links(200, **ORDER_LINKS)})
 async def get_order(order_id: OrderId, reader: Reader) -> OrderOut:
     """The order and its status: pending, confirmed, rejected with the reason per line, or
     cancelled with who, why and whether the stock came back."""

@@ -9,13 +9,14 @@ this occurrence. Validation problems add `errors` (where and what); server error
 import logging
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from application.errors import IdempotencyKeyReused, RequestInFlight, TransientError
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "/problems/"
 
+# Every kind of problem the API or its server answers with; each is in docs/http.md.
+ProblemKind = Literal[
+    "malformed-json", "malformed-request", "unauthenticated", "forbidden", "not-found",
+    "method-not-allowed", "stock-level-conflict", "order-not-cancellable",
+    "idempotency-key-in-flight", "body-too-large", "unsupported-media-type", "invalid-request",
+    "rule-violated", "idempotency-key-reused", "internal-error", "unavailable",
+]
+PROBLEM_TYPES = [TYPE_BASE + kind for kind in get_args(ProblemKind)]
+
 
 class ValidationIssue(BaseModel):
     location: str
@@ -38,7 +48,7 @@ class ValidationIssue(BaseModel):
 
 
 class Problem(BaseModel):
-    type: str
+    type: str = Field(json_schema_extra={"enum": PROBLEM_TYPES})
     title: str
     status: int
     detail: str
@@ -49,7 +59,7 @@ class Problem(BaseModel):
 class ProblemError(Exception):
     """Raise to answer with a problem document."""
 
-    def __init__(self, status: int, kind: str, title: str, detail: str, *,
+    def __init__(self, status: int, kind: ProblemKind, title: str, detail: str, *,
                  headers: Mapping[str, str] | None = None, **extensions: Any) -> None:
         super().__init__(detail)
         self.status, self.kind, self.title, self.detail = status, kind, title, detail
@@ -72,7 +82,7 @@ def declared(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 _TITLES = {
     400: "Malformed request", 401: "Not authenticated", 403: "Not allowed",
-    404: "Not found", 409: "Conflict", 413: "Request body too large",
+    404: "Not found", 405: "Method not allowed", 409: "Conflict", 413: "Request body too large",
     415: "Unsupported media type", 422: "Invalid request", 500: "Internal error",
     503: "Try again",
 }
@@ -90,15 +100,39 @@ def _validation(request: Request, error: RequestValidationError) -> JSONResponse
                                          errors=issues))
 
 
+# What Starlette and FastAPI raise themselves: no route (404), not a method of the route
+# (405), a body FastAPI cannot parse (400; `RequestLimits` refuses those first); and the
+# kind of each other status that has one of its own, should a middleware raise it.
+_HTTP_KINDS: Mapping[int, ProblemKind] = {
+    400: "malformed-json", 401: "unauthenticated", 403: "forbidden", 404: "not-found",
+    405: "method-not-allowed", 413: "body-too-large", 415: "unsupported-media-type",
+    503: "unavailable"}
+
+
 def _http(request: Request, error: HTTPException) -> JSONResponse:
-    kind = {404: "not-found", 405: "method-not-allowed"}.get(error.status_code, "http-error")
-    title = _TITLES.get(error.status_code, "HTTP error")
-    return problem_response(ProblemError(error.status_code, kind, title, str(error.detail),
-                                         headers=error.headers))
+    status = error.status_code
+    kind = _HTTP_KINDS.get(status, "malformed-request" if status < 500 else "internal-error")
+    headers = dict(error.headers or {})
+    if status == 405:
+        headers["Allow"] = allowed_methods(request, headers.get("Allow", ""))
+    return problem_response(ProblemError(status, kind, _TITLES.get(status, "Malformed request"),
+                                         str(error.detail), headers=headers))
+
+
+def allowed_methods(request: Request, fallback: str) -> str:
+    """Every method the OpenAPI document lists for the request's path: Starlette's 405 names
+    only those of the first route that matched it (`PUT /stock/{sku}`, not its `GET`).
+    `fallback` for a path it does not describe (`/docs`, `/metrics`)."""
+    path = request.scope["path"]
+    for template, operations in request.app.openapi()["paths"].items():
+        pattern, _, _ = compile_path(template)
+        if pattern.match(path):
+            return ", ".join(sorted(method.upper() for method in operations))
+    return fallback
 
 
 # A broken business rule is 422, unless it conflicts with the current state (409).
-DOMAIN_STATUS: Mapping[type[DomainError], tuple[int, str]] = {
+DOMAIN_STATUS: Mapping[type[DomainError], tuple[int, ProblemKind]] = {
     InvalidStockLevel: (409, "stock-level-conflict"),
     OrderNotFound: (404, "not-found"),
     OrderNotCancellable: (409, "order-not-cancellable"),

@@ -10,11 +10,11 @@ from domain.orders import MAX_LINES, Order
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, regex_engine="python-re")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _Response(BaseModel):
-    model_config = ConfigDict(regex_engine="python-re")
+    pass
 
 
 class LineIn(_Request):
@@ -23,16 +23,23 @@ class LineIn(_Request):
 
 
 class PlaceOrderRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"customer_id": "ada", "lines": [{"sku": "keyboard", "quantity": 2}]}]})
+
     customer_id: Identifier
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=MAX_LINES)]
 
 
 class CancelOrderRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"reason": "changed my mind"}]})
+
     reason: CancelReason = Field(description="Why the order is cancelled: 1-200 printable "
                                        "characters. Who cancels is the API key's name.")
 
 
 class StockLevelRequest(_Request):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"on_hand": 5}]})
+
     on_hand: Count
 
 

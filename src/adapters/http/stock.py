@@ -4,22 +4,25 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Security
 
+from adapters.fields import MAX_SKU_LENGTH, SKU_PATTERN
+from adapters.http.links import STOCK_LINKS, links
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import StockLevelRequest, StockOut, StockPage
 from adapters.http.services import Allowed, Caller
 from domain.commands import SetStockLevel
-from domain.values import SKU_PATTERN
 
 router = APIRouter(tags=["stock"])
 
-SkuPath = Annotated[str, Path(pattern=rf"^{SKU_PATTERN}$", description="The SKU.")]
+SkuPath = Annotated[str, Path(min_length=1, max_length=MAX_SKU_LENGTH, pattern=SKU_PATTERN,
+                              description="The SKU.", examples=["keyboard"])]
 MAX_PAGE = 500
 Writer = Annotated[Caller, Security(Allowed("stock:write"))]
 Reader = Annotated[Caller, Security(Allowed("stock:read"))]
 
 
-@router.put("/stock/{sku}", response_model=StockOut,
-            responses=declared(400, 401, 403, 409, 413, 415, 422, 500, 503))
+@router.put("/stock/{sku}", response_model=StockOut, operation_id="set_stock_level",
+            responses={**declared(400, 401, 403, 409, 413, 415, 422, 500, 503),
+                       **links(200, **STOCK_LINKS)})
 async def set_stock_level(
     sku: SkuPath,
     body: StockLevelRequest,
@@ -30,8 +33,8 @@ async def set_stock_level(
     return StockOut.of(item)
 
 
-@router.get("/stock/{sku}", response_model=StockOut,
-            responses=declared(401, 403, 404, 422, 500, 503))
+@router.get("/stock/{sku}", response_model=StockOut, operation_id="get_stock_item",
+            responses={**declared(401, 403, 404, 422, 500, 503), **links(200, **STOCK_LINKS)})
 async def get_stock_item(
     sku: SkuPath,
     reader: Reader,
@@ -42,11 +45,13 @@ async def get_stock_item(
     return StockOut.of(item)
 
 
-@router.get("/stock", response_model=StockPage, responses=declared(401, 403, 422, 500, 503))
+@router.get("/stock", response_model=StockPage, operation_id="list_stock",
+            responses=declared(401, 403, 422, 500, 503))
 async def list_stock(
     request: Request,
     reader: Reader,
-    after: Annotated[str | None, Query(pattern=rf"^{SKU_PATTERN}$",
+    after: Annotated[str | None, Query(min_length=1, max_length=MAX_SKU_LENGTH,
+                                       pattern=SKU_PATTERN,
                                        description="Start after this SKU.")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
 ) -> StockPage:

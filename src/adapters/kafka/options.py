@@ -57,7 +57,7 @@ class ProducerOptions:
     linger_ms: int = 5
     max_batch_size: int = 65_536
     max_request_size: int = 1_048_576
-    compression: str = "lz4"
+    compression: str = "zstd"
     request_timeout_ms: int = 30_000
     metadata_max_age_ms: int = 60_000
     security: KafkaSecurity = PLAINTEXT

@@ -108,9 +108,11 @@ def env(brokers: int = BrokersOption, secure: bool = SecureOption) -> None:
 
 @infra_app.command()
 def fetch() -> None:
-    """Download the Kafka broker's jars from Maven Central into the cache (once)."""
+    """Download the Kafka broker's jars and its command-line tools from Maven Central into
+    the cache (once)."""
     try:
         typer.echo(kafka_dist.install(layout.cache_dir()))
+        typer.echo(kafka_dist.install_tools(layout.cache_dir()))
     except InfraError as error:
         raise _fail(error) from error
 

@@ -1,9 +1,13 @@
 """API keys and scopes on every route, the OpenAPI document, and errors the server causes."""
 
+import re
+from pathlib import Path
+
 import pytest
 from openapi_spec_validator import validate
 
 from adapters.http.auth import ApiKey, ApiKeys, hash_key
+from adapters.http.problems import PROBLEM_TYPES
 from adapters.http.services import ApiServices
 from application.errors import TransientError
 
@@ -73,6 +77,18 @@ async def test_the_openapi_document_is_valid_and_declares_every_error(api):
             if method in ("post", "put"):
                 assert {"413", "415"} <= declared, (method, path)
     assert "HTTPBearer" in document["components"]["securitySchemes"]
+
+
+HTTP_DOC = Path(__file__).resolve().parents[3] / "docs" / "http.md"
+
+
+async def test_every_problem_type_is_in_docs_http_md_and_the_openapi_document(api):
+    documented = re.findall(r"^\| `(/problems/[a-z-]+)` \| (\d{3}) \|", HTTP_DOC.read_text(),
+                            flags=re.MULTILINE)
+    problem = (await api.client.get("/openapi.json")).json()["components"]["schemas"]["Problem"]
+
+    assert sorted(kind for kind, _ in documented) == sorted(PROBLEM_TYPES)
+    assert problem["properties"]["type"]["enum"] == PROBLEM_TYPES
 
 
 class _Failing:
