@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from adapters.http.app import create_app
+from adapters.http.app import Shedding, create_app
 from adapters.http.auth import ApiKey, ApiKeys
 from adapters.http.ops import Operations, Readiness
 from adapters.http.services import ApiServices
@@ -61,9 +61,13 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
             if owned:
                 await shut_down(used)
 
-    operations = Operations(readiness, metrics.exposition, HttpMetrics(metrics).observe)
+    http = HttpMetrics(metrics)
+    operations = Operations(readiness, metrics.exposition, http.observe, http.shed,
+                            http.in_flight)
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
-                      operations=operations)
+                      operations=operations,
+                      shedding=Shedding(max_in_flight=settings.api_max_in_flight,
+                                        max_loop_lag_s=settings.api_max_loop_lag_ms / 1000))
 
 
 async def _watch_orders_outbox(settings: Settings, container: Container, metrics: Metrics,

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_workers: int = Field(default=1, ge=1)
     api_max_body_bytes: int = Field(default=65_536, ge=1_024)
+    api_max_in_flight: int = Field(
+        default=256, ge=1, description="requests inside the API at once; one more is "
+                                       "refused at once with 503 overloaded")
+    api_max_loop_lag_ms: float = Field(
+        default=50.0, gt=0, description="while the API's event loop runs its timers this "
+                                        "late (smoothed), requests are refused at once "
+                                        "with 503 overloaded")
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")

@@ -2,10 +2,12 @@
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from adapters.http import orders, problems, stock
+from adapters.http.admission import Admission, LoopLag
 from adapters.http.limits import RequestLimits
 from adapters.http.ops import Operations, ops_routes
 from adapters.http.services import ApiServices
@@ -14,16 +16,32 @@ from adapters.http.telemetry import Telemetry
 ServicesProvider = Callable[[], AbstractAsyncContextManager[ApiServices]]
 
 
+@dataclass(frozen=True, slots=True)
+class Shedding:
+    """When the API refuses a request with 503 at once (see `admission`)."""
+
+    max_in_flight: int = 256
+    max_loop_lag_s: float = 0.05
+
+
 def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
-               operations: Operations | None = None) -> FastAPI:
+               operations: Operations | None = None,
+               shedding: Shedding | None = None) -> FastAPI:
     """The API; `provide()` opens the services when the app starts and closes them at stop.
-    With `operations`: `/healthz`, `/readyz`, `/metrics`, and a span and metrics per request."""
+    With `operations`: `/healthz`, `/readyz`, `/metrics`, and a span and metrics per request.
+    With `shedding`: a request that finds the API overloaded is refused at once."""
+    lag = LoopLag()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with provide() as services:
             app.state.services = services
-            yield
+            if shedding is not None:
+                lag.start()
+            try:
+                yield
+            finally:
+                lag.stop()
 
     app = FastAPI(
         title="orderstream",
@@ -43,6 +61,11 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
     app.include_router(stock.router)
     app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes)
     app.add_middleware(problems.ServerErrors)
+    if shedding is not None:
+        app.add_middleware(Admission, max_in_flight=shedding.max_in_flight,
+                           max_lag_s=shedding.max_loop_lag_s, lag=lambda: lag.seconds,
+                           shed=operations.shed if operations else lambda _: None,
+                           watch=operations.in_flight if operations else lambda _: None)
     if operations is not None:
         for route in ops_routes(operations.readiness, operations.exposition):
             app.router.routes.append(route)

@@ -70,6 +70,8 @@ class Operations:
     readiness: Readiness
     exposition: Callable[[], bytes]
     observe: Callable[[str, str, int, float], None]
+    shed: Callable[[str], None] = lambda reason: None
+    in_flight: Callable[[Callable[[], int]], None] = lambda count: None
 
 
 def ops_routes(readiness: Readiness, exposition: Callable[[], bytes]) -> list[Route]:

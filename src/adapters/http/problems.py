@@ -37,7 +37,7 @@ ProblemKind = Literal[
     "malformed-json", "malformed-request", "unauthenticated", "forbidden", "not-found",
     "method-not-allowed", "stock-level-conflict", "order-not-cancellable",
     "idempotency-key-in-flight", "body-too-large", "unsupported-media-type", "invalid-request",
-    "rule-violated", "idempotency-key-reused", "internal-error", "unavailable",
+    "rule-violated", "idempotency-key-reused", "internal-error", "unavailable", "overloaded",
 ]
 PROBLEM_TYPES = [TYPE_BASE + kind for kind in get_args(ProblemKind)]
 

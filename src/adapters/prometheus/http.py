@@ -1,5 +1,6 @@
 """HTTP requests counted and timed by method, route template and status."""
 
+from collections.abc import Callable
 from typing import Any
 
 from adapters.prometheus.metrics import Metrics
@@ -23,3 +24,10 @@ class HttpMetrics:
         count, timing = series
         count.inc()
         timing.observe(seconds)
+
+    def shed(self, reason: str) -> None:
+        self._metrics.shed.labels(reason).inc()
+
+    def in_flight(self, count: Callable[[], int]) -> None:
+        """Read requests in flight from `count` at each scrape."""
+        self._metrics.in_flight.set_function(count)

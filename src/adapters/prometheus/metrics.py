@@ -91,6 +91,13 @@ class Metrics:
         self.request_seconds = Histogram(
             "orderstream_http_request_seconds", "Time to answer an HTTP request.",
             ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=r)
+        self.in_flight = Gauge(
+            "orderstream_http_in_flight", "Requests inside the API now (the operations "
+            "routes aside).", registry=r)
+        self.shed = Counter(
+            "orderstream_http_shed", "Requests refused at the door with 503 overloaded, by "
+            "why: requests in flight at the limit, or the event loop lagging.", ["reason"],
+            registry=r)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""
