@@ -67,7 +67,8 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
                       operations=operations,
                       shedding=Shedding(max_in_flight=settings.api_max_in_flight,
-                                        max_loop_lag_s=settings.api_max_loop_lag_ms / 1000))
+                                        queue_target_s=settings.api_queue_target_ms / 1000,
+                                        queue_interval_s=settings.api_queue_interval_ms / 1000))
 
 
 async def _watch_orders_outbox(settings: Settings, container: Container, metrics: Metrics,

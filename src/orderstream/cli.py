@@ -1,34 +1,94 @@
-"""The `orderstream` command line."""
+"""The `orderstream` command line.
+
+Each command's module is imported only when that command runs: `orderstream --help` lists
+the commands from the table below without importing any of them, and a service (`relay`,
+`worker`, `serve`) imports what it runs and nothing of the others (no bench, no FastAPI in
+a worker, no local-services launcher), so a restarted process starts consuming sooner.
+"""
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from orderstream.bench.cli import bench
-from orderstream.contracts_cli import contracts_app
-from orderstream.db_cli import db_app
-from orderstream.demo_cli import demo
-from orderstream.dlq_cli import dlq_app
-from orderstream.infra.cli import infra_app
-from orderstream.kafka_cli import kafka_app
-from orderstream.relay_cli import relay
-from orderstream.serve_cli import apikey, serve
-from orderstream.settings_cli import settings
-from orderstream.worker_cli import worker
 
-app = typer.Typer(help="orderstream: orders and inventory over an outbox, an inbox and a bus.",
-                  no_args_is_help=True)
+@dataclass(frozen=True, slots=True)
+class Lazy:
+    target: str
+    """`module:attribute`: a command function, or a Typer app of subcommands."""
+    summary: str
+    """What `orderstream --help` says of it: the first sentence of its own help."""
 
-app.command()(demo)
-app.command()(relay)
-app.command()(worker)
-app.command()(serve)
-app.command()(apikey)
-app.command()(bench)
-app.command()(settings)
-app.add_typer(infra_app, name="infra")
-app.add_typer(db_app, name="db")
-app.add_typer(kafka_app, name="kafka")
-app.add_typer(contracts_app, name="contracts")
-app.add_typer(dlq_app, name="dlq")
+
+COMMANDS: dict[str, Lazy] = {
+    "demo": Lazy("orderstream.demo_cli:demo", "Seed a few SKUs with limited stock, place "
+                 "orders (and cancel some), run the flow, and check its invariants."),
+    "relay": Lazy("orderstream.relay_cli:relay",
+                  "Publish the outboxes to Kafka, leading each one or standing by."),
+    "worker": Lazy("orderstream.worker_cli:worker", "Consume one topic as a member of the "
+                   "worker's consumer group (Kafka transport)."),
+    "serve": Lazy("orderstream.serve_cli:serve",
+                  "Serve the HTTP API with uvicorn on the store and keys the settings name."),
+    "apikey": Lazy("orderstream.serve_cli:apikey", "Make a new random API key: the key for "
+                   "the client, the entry for the settings."),
+    "bench": Lazy("orderstream.bench.cli:bench",
+                  "Measure orderstream against the plainest code that does the same work."),
+    "settings": Lazy("orderstream.settings_cli:settings",
+                     "Print the effective settings (environment and defaults) as JSON."),
+    "infra": Lazy("orderstream.infra.cli:infra_app",
+                  "Local Apache Kafka and PostgreSQL for tests, on 127.0.0.1."),
+    "db": Lazy("orderstream.db_cli:db_app", "Database schema migrations (Alembic)."),
+    "kafka": Lazy("orderstream.kafka_cli:kafka_app", "Kafka topics."),
+    "contracts": Lazy("orderstream.contracts_cli:contracts_app",
+                      "Event contracts: JSON Schemas and recorded examples."),
+    "dlq": Lazy("orderstream.dlq_cli:dlq_app",
+                "Dead letters on Kafka: list, show and replay them."),
+}
+
+
+def load(name: str) -> Any:
+    """The command `name` (a Click command of Typer's), its module imported now."""
+    module, attribute = COMMANDS[name].target.split(":")
+    found: Any = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        command: Any = typer.main.get_group(found)
+    else:
+        single = typer.Typer()
+        single.command(name=name)(found)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class LazyCommands(TyperGroup):
+    """Lists the commands of `COMMANDS` by their summaries, and imports one to run it."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """For the list of commands: a stand-in that says what the command does."""
+        lazy = COMMANDS.get(cmd_name)
+        if lazy is None:
+            return None
+        return TyperCommand(cmd_name, help=lazy.summary, short_help=lazy.summary)
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """For running a command: the command itself."""
+        if args and args[0] in COMMANDS:
+            return args[0], load(args[0]), args[1:]
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(cls=LazyCommands, no_args_is_help=True,
+                  help="orderstream: orders and inventory over an outbox, an inbox and a bus.")
+
+
+@app.callback()
+def _orderstream() -> None:
+    """orderstream: orders and inventory over an outbox, an inbox and a bus."""
 
 
 def main() -> None:

@@ -93,10 +93,14 @@ class Settings(BaseSettings):
     api_max_in_flight: int = Field(
         default=256, ge=1, description="requests inside the API at once; one more is "
                                        "refused at once with 503 overloaded")
-    api_max_loop_lag_ms: float = Field(
-        default=50.0, gt=0, description="while the API's event loop runs its timers this "
-                                        "late (smoothed), requests are refused at once "
-                                        "with 503 overloaded")
+    api_queue_target_ms: float = Field(
+        default=5.0, gt=0, description="load shedding: once no request got from the "
+                                       "server's reading it to the app within this for a "
+                                       "whole interval, those that waited longer are "
+                                       "refused with 503 overloaded")
+    api_queue_interval_ms: float = Field(
+        default=100.0, gt=0, description="load shedding: the interval of the queue target; "
+                                         "a request that waited this long is refused")
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import FastAPI
 
 from adapters.http import orders, problems, stock
-from adapters.http.admission import Admission, LoopLag
+from adapters.http.admission import Admission
 from adapters.http.limits import RequestLimits
 from adapters.http.ops import Operations, ops_routes
 from adapters.http.services import ApiServices
@@ -21,7 +21,8 @@ class Shedding:
     """When the API refuses a request with 503 at once (see `admission`)."""
 
     max_in_flight: int = 256
-    max_loop_lag_s: float = 0.05
+    queue_target_s: float = 0.005
+    queue_interval_s: float = 0.1
 
 
 def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
@@ -30,18 +31,12 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
     """The API; `provide()` opens the services when the app starts and closes them at stop.
     With `operations`: `/healthz`, `/readyz`, `/metrics`, and a span and metrics per request.
     With `shedding`: a request that finds the API overloaded is refused at once."""
-    lag = LoopLag()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with provide() as services:
             app.state.services = services
-            if shedding is not None:
-                lag.start()
-            try:
-                yield
-            finally:
-                lag.stop()
+            yield
 
     app = FastAPI(
         title="orderstream",
@@ -63,7 +58,8 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
     app.add_middleware(problems.ServerErrors)
     if shedding is not None:
         app.add_middleware(Admission, max_in_flight=shedding.max_in_flight,
-                           max_lag_s=shedding.max_loop_lag_s, lag=lambda: lag.seconds,
+                           target_s=shedding.queue_target_s,
+                           interval_s=shedding.queue_interval_s,
                            shed=operations.shed if operations else lambda _: None,
                            watch=operations.in_flight if operations else lambda _: None)
     if operations is not None:

@@ -1,17 +1,23 @@
-"""The answers uvicorn gives itself, before any app sees a request, as problem documents.
+"""uvicorn's HTTP protocol as the API serves it: the answers uvicorn gives itself, before any
+app sees a request, as problem documents; and each request stamped with when it began to be
+read, so that load shedding knows how long it waited in the process (see `admission`).
 
 A request its HTTP parser refuses (a malformed request line or header, a URL over 64 KiB,
 bytes that are not ASCII in the path) gets uvicorn's plain-text `400 Invalid HTTP request
 received.`; `ProblemHttpToolsProtocol` answers it with the `malformed-request` problem
 instead, and closes the connection as uvicorn does. It is uvicorn's httptools protocol with
 one method replaced: uvicorn takes a protocol class as its `http` option, and
-tests/interop/test_http_server.py pins the method's name and what it is given.
+tests/interop/test_http_server.py pins the method's name and what it is given. The stamp
+goes in the parser callback that starts each request's scope (`on_message_begin`), pinned
+by tests/unit/http/test_shedding.py.
 """
 
 import json
+import time
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from adapters.http.admission import RECEIVED
 from adapters.http.problems import PROBLEM_JSON, TYPE_BASE
 
 MALFORMED_REQUEST = json.dumps({
@@ -22,7 +28,12 @@ MALFORMED_REQUEST = json.dumps({
 
 
 class ProblemHttpToolsProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol whose own 400 is a problem document."""
+    """uvicorn's httptools protocol whose own 400 is a problem document, and whose requests
+    carry the time they began to be read."""
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[RECEIVED] = time.perf_counter()  # type: ignore[literal-required]
 
     def send_400_response(self, msg: str) -> None:
         head = [b"HTTP/1.1 400 Bad Request\r\n"]

@@ -7,7 +7,8 @@ import time
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from adapters.http.admission import Admission, LoopLag
+from adapters.http.admission import RECEIVED, Admission
+from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import build_api
 from orderstream.wiring import build_container
 
@@ -57,7 +58,17 @@ async def test_a_request_over_the_limit_in_flight_is_refused_at_once_and_the_oth
     assert len(store.orders) == 3
 
 
-async def _call(app, path: str = "/orders") -> list[Message]:
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _call(app, *, waited_s: float = 0.0, clock: Clock | None = None,
+                path: str = "/orders") -> int:
+    """The status `app` answers a request that waited `waited_s` before reaching it."""
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -67,8 +78,10 @@ async def _call(app, path: str = "/orders") -> list[Message]:
         sent.append(message)
 
     scope = {"type": "http", "method": "POST", "path": path, "headers": []}
+    if clock is not None:
+        scope[RECEIVED] = clock.now - waited_s
     await app(scope, receive, send)
-    return sent
+    return sent[0]["status"]
 
 
 async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,40 +89,62 @@ async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-async def test_a_lagging_event_loop_refuses_requests_until_it_catches_up():
-    lag, shed = [0.2], []
-    admission = Admission(_ok, max_in_flight=100, max_lag_s=0.05, lag=lambda: lag[0],
-                          shed=shed.append)
-
-    refused = await _call(admission)
-    health = await _call(admission, "/healthz")
-    lag[0] = 0.01
-    let_in = await _call(admission)
-
-    assert refused[0]["status"] == 503 and shed == ["loop_lag"]
-    assert (health[0]["status"], let_in[0]["status"]) == (202, 202)
+def _admission(clock: Clock, shed: list[str]) -> Admission:
+    return Admission(_ok, max_in_flight=100, target_s=0.005, interval_s=0.1, shed=shed.append,
+                     clock=clock)
 
 
-def _busy(seconds: float) -> None:
-    """Hold the event loop, as work that does not yield does."""
-    until = time.perf_counter() + seconds
-    while time.perf_counter() < until:
-        pass
+async def test_a_burst_that_queues_for_less_than_an_interval_is_let_in():
+    clock, shed = Clock(), []
+    admission = _admission(clock, shed)
+
+    statuses = [await _call(admission, waited_s=0.001, clock=clock)]
+    for _ in range(8):  # 80 ms of requests that each waited 30 ms
+        clock.now += 0.01
+        statuses.append(await _call(admission, waited_s=0.03, clock=clock))
+
+    assert statuses == [202] * 9 and shed == []
 
 
-async def test_the_loop_lag_rises_while_the_loop_is_blocked_and_falls_after():
-    lag = LoopLag(interval_s=0.005)
-    lag.start()
-    try:
-        await asyncio.sleep(0.05)
-        quiet = lag.seconds
-        for _ in range(6):  # the loop is kept from its timers, as a saturated CPU would
-            _busy(0.1)
-            await asyncio.sleep(0)
-        blocked = lag.seconds
-        await asyncio.sleep(0.3)
-        after = lag.seconds
-    finally:
-        lag.stop()
-    assert quiet < 0.05 < blocked
-    assert after < blocked / 4
+async def test_a_standing_queue_sheds_what_waited_past_the_target_until_it_drains():
+    clock, shed = Clock(), []
+    admission = _admission(clock, shed)
+    await _call(admission, waited_s=0.001, clock=clock)
+
+    clock.now += 0.15  # no request got through within the target for a whole interval
+    standing = await _call(admission, waited_s=0.03, clock=clock)
+    young = await _call(admission, waited_s=0.002, clock=clock)
+    clock.now += 0.01
+    after = await _call(admission, waited_s=0.03, clock=clock)
+
+    assert (standing, young, after) == (503, 202, 202)
+    assert shed == ["standing_queue"]
+
+
+async def test_a_request_that_waited_a_whole_interval_is_refused_even_in_a_burst():
+    clock, shed = Clock(), []
+    admission = _admission(clock, shed)
+    await _call(admission, waited_s=0.001, clock=clock)
+
+    assert await _call(admission, waited_s=0.2, clock=clock) == 503
+    assert await _call(admission, path="/healthz", waited_s=0.2, clock=clock) == 202
+    assert shed == ["queued"]
+
+
+async def test_a_request_nobody_stamped_is_let_in():
+    assert await _call(_admission(Clock(), [])) == 202
+
+
+def test_the_server_stamps_each_request_where_uvicorn_starts_its_scope():
+    """`ProblemHttpToolsProtocol.on_message_begin` calls uvicorn's, which makes the
+    request's scope, then stamps it: the pin for the parser callback it extends."""
+    (base,) = ProblemHttpToolsProtocol.__bases__
+    assert "on_message_begin" in vars(base) and "on_message_begin" in vars(ProblemHttpToolsProtocol)
+    protocol = ProblemHttpToolsProtocol.__new__(ProblemHttpToolsProtocol)
+    for name, value in {"asgi_version": "3.0", "server": None, "client": None,
+                        "scheme": "http", "root_path": "", "app_state": {}}.items():
+        setattr(protocol, name, value)
+    before = time.perf_counter()
+    protocol.on_message_begin()
+    assert protocol.scope["type"] == "http"
+    assert before <= protocol.scope[RECEIVED] <= time.perf_counter()
