@@ -24,7 +24,7 @@ class Lazy:
 
 COMMANDS: dict[str, Lazy] = {
     "demo": Lazy("orderstream.demo_cli:demo", "Seed a few SKUs with limited stock, place "
-                 "orders (and cancel some), run the flow, and check its invariants."),
+                 "orders (and cancel some), run the flow, check invariants."),
     "relay": Lazy("orderstream.relay_cli:relay",
                   "Publish the outboxes to Kafka, leading each one or standing by."),
     "worker": Lazy("orderstream.worker_cli:worker", "Consume one topic as a member of the "
