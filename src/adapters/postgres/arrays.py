@@ -52,9 +52,10 @@ def arrays(name: str, columns: Mapping[str, list[Any]]) -> dict[str, list[Any]]:
     return {f"{name}_{column}": array for column, array in columns.items()}
 
 
-def insert_rows(table: sa.Table, columns: Sequence[sa.Column[Any]]) -> sa.Insert:
-    """`INSERT INTO table (columns) SELECT ... FROM unnest(...) AS v ORDER BY n`."""
-    rows = unnest(*columns)
+def insert_rows(table: sa.Table, columns: Sequence[sa.Column[Any]], name: str) -> sa.Insert:
+    """`INSERT INTO table (columns) SELECT ... FROM unnest(...) AS <name> ORDER BY n`; its
+    parameters are named after `name` (see `arrays`)."""
+    rows = unnest(*columns, name=name)
     select = sa.select(*values(rows, columns)).order_by(rows.c.n)
     return sa.insert(table).from_select([c.name for c in columns], select)
 

@@ -11,6 +11,7 @@ from adapters.postgres.arrays import arrays, json_texts, unnest, values
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Write
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
@@ -66,7 +67,7 @@ def _update_orders() -> sa.Update:
     updates of the row. Who cancelled and why change only with the status."""
     rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason, *_STATE_COLUMNS,
                   sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text),
-                  sa.Column("old_stock_released", sa.Boolean))
+                  sa.Column("old_stock_released", sa.Boolean), name="changed_order")
     return (sa.update(orders)
             .where(orders.c.id == rows.c.id, orders.c.status == rows.c.old_status,
                    orders.c.rejection_reason.is_not_distinct_from(rows.c.old_reason),
@@ -126,7 +127,8 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
         return aggregate.events
 
     async def _insert(self, aggregates: list[Order]) -> None:
-        """New orders, their lines and their events in one statement (see `_place_orders`)."""
+        """At once: new orders, their lines and their events in one statement (see
+        `_place_orders`), which tells which ids were taken already."""
         events = [(self.aggregate_type, e) for order in aggregates for e in order.events]
         rows = outbox.outbox_rows(events).get(ORDERS, {})
         params = {**_order_rows(aggregates),
@@ -149,9 +151,9 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
                 raise OrderAlreadyExists(f"order {order.id} exists with other lines or customer")
             self._apply(order, self._state(existing))
 
-    async def _update(self, changes: list[tuple[Order, OrderState]]) -> int:
+    def _update(self, changes: list[tuple[Order, OrderState]]) -> Write:
         cancellations = [o.cancellation for o, _ in changes]
-        return await self._tx.execute(_UPDATE, arrays("v", {
+        return Write(_UPDATE, arrays("changed_order", {
             "id": [o.id for o, _ in changes], "status": [o.status.value for o, _ in changes],
             "rejection_reason": [o.rejection_reason for o, _ in changes],
             "rejections": json_texts([line_rejection_rows(o.rejections) for o, _ in changes]),

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, new_message_ids, to_outbox
 from adapters.postgres.arrays import arrays, insert_rows, json_texts
 from adapters.postgres.tables import INVENTORY, ORDERS, OUTBOX
-from adapters.postgres.transaction import Transaction
+from adapters.postgres.transaction import Write
 from domain.events import Event
 
 SCHEMA_OF_TOPIC = {ORDERS_TOPIC: ORDERS, INVENTORY_TOPIC: INVENTORY}
@@ -20,7 +20,8 @@ def columns(schema: str) -> list[sa.Column[Any]]:
     return [OUTBOX[schema].c[name] for name in COLUMNS]
 
 
-_INSERT = {schema: insert_rows(OUTBOX[schema], columns(schema)) for schema in OUTBOX}
+_INSERT = {schema: insert_rows(OUTBOX[schema], columns(schema), f"outbox_{schema}")
+           for schema in OUTBOX}
 
 
 def outbox_rows(events: Sequence[tuple[str, Event]]) -> dict[str, dict[str, list[Any]]]:
@@ -43,11 +44,11 @@ def _arrays(rows: list[tuple[Any, ...]]) -> dict[str, list[Any]]:
     return arrays
 
 
-async def write_outbox(tx: Transaction, events: Sequence[tuple[str, Event]]) -> None:
-    """Insert one row per `(aggregate type, event)`, in order, one statement per schema.
+def outbox_writes(events: Sequence[tuple[str, Event]]) -> list[Write]:
+    """One row per `(aggregate type, event)`, in order, one statement per schema.
 
     `txid` and `seq` are left to their defaults: the writing transaction's id and a
     sequence that orders the rows of one transaction as they were inserted.
     """
-    for schema, rows in outbox_rows(events).items():
-        await tx.execute(_INSERT[schema], arrays("v", rows))
+    return [Write(_INSERT[schema], arrays(f"outbox_{schema}", rows))
+            for schema, rows in outbox_rows(events).items()]

@@ -10,6 +10,7 @@ from adapters.postgres.arrays import arrays, insert_rows, json_texts, unnest, va
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
 from adapters.postgres.tables import reservations
 from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Write
 from domain.events import Event
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import LineRejection, OrderLine
@@ -18,8 +19,9 @@ ReservationState = tuple[str, tuple[OrderLine, ...], tuple[LineRejection, ...]]
 _KEYS = sa.bindparam("keys", type_=ARRAY(sa.Text))
 _RESERVATION_COLUMNS = [reservations.c.order_id, reservations.c.status, reservations.c.lines,
                         reservations.c.rejections]
-_INSERT_RESERVATIONS = insert_rows(reservations, _RESERVATION_COLUMNS)
-_RESERVATIONS_CHANGED = unnest(*_RESERVATION_COLUMNS, sa.Column("old_status", sa.Text))
+_INSERT_RESERVATIONS = insert_rows(reservations, _RESERVATION_COLUMNS, "reservation")
+_RESERVATIONS_CHANGED = unnest(*_RESERVATION_COLUMNS, sa.Column("old_status", sa.Text),
+                               name="changed_reservation")
 _UPDATE_RESERVATIONS = (
     sa.update(reservations)
     .where(reservations.c.order_id == _RESERVATIONS_CHANGED.c.order_id,
@@ -59,15 +61,15 @@ class SqlAlchemyReservationRepository(TrackingRepository[Reservation, Reservatio
     def _events(self, aggregate: Reservation) -> list[Event]:
         return aggregate.events
 
-    async def _insert(self, aggregates: list[Reservation]) -> None:
-        await self._tx.execute(_INSERT_RESERVATIONS, arrays("v", _rows(aggregates)))
+    async def _insert(self, aggregates: list[Reservation]) -> Write:
         for reservation in aggregates:
             self._written[reservation.order_id] = self._state(reservation)
+        return Write(_INSERT_RESERVATIONS, arrays("reservation", _rows(aggregates)))
 
-    async def _update(self, changes: list[tuple[Reservation, ReservationState]]) -> int:
+    def _update(self, changes: list[tuple[Reservation, ReservationState]]) -> Write:
         rows = _rows([reservation for reservation, _ in changes])
         rows["old_status"] = [old[0] for _, old in changes]
-        return await self._tx.execute(_UPDATE_RESERVATIONS, arrays("v", rows))
+        return Write(_UPDATE_RESERVATIONS, arrays("changed_reservation", rows))
 
 
 def _rows(aggregates: list[Reservation]) -> dict[str, list[Any]]:

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from adapters.postgres.arrays import arrays, unnest
 from adapters.postgres.tables import stock_items
 from adapters.postgres.tracking import TrackingRepository
+from adapters.postgres.transaction import Write
 from domain.errors import InvalidStockLevel
 from domain.inventory import StockItem
 
@@ -24,7 +25,7 @@ def _upsert_stock() -> sa.Insert:
     """New items; one that another transaction created meanwhile gets this `on_hand` and
     keeps its reservations, unless they exceed it (then no row comes back)."""
     columns = [stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved]
-    rows = unnest(*columns)
+    rows = unnest(*columns, name="new_stock")
     statement = insert(stock_items).from_select(
         [c.name for c in columns], sa.select(*(rows.c[c.name] for c in columns)))
     reserved = stock_items.c.reserved + statement.excluded.reserved
@@ -38,7 +39,8 @@ def _upsert_stock() -> sa.Insert:
 
 def _update_stock() -> sa.Update:
     rows = unnest(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved,
-                  sa.Column("old_on_hand", sa.Integer), sa.Column("old_reserved", sa.Integer))
+                  sa.Column("old_on_hand", sa.Integer), sa.Column("old_reserved", sa.Integer),
+                  name="stock")
     return (sa.update(stock_items)
             .where(stock_items.c.sku == rows.c.sku, stock_items.c.on_hand == rows.c.old_on_hand,
                    stock_items.c.reserved == rows.c.old_reserved)
@@ -93,7 +95,8 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
         aggregate.on_hand, aggregate.reserved = state
 
     async def _insert(self, aggregates: list[StockItem]) -> None:
-        result = await self._tx.fetch(_UPSERT_STOCK, arrays("v", {
+        """At once: an item another transaction created meanwhile comes back as it is."""
+        result = await self._tx.fetch(_UPSERT_STOCK, arrays("new_stock", {
             "sku": [i.sku for i in aggregates], "on_hand": [i.on_hand for i in aggregates],
             "reserved": [i.reserved for i in aggregates]}))
         written = {row["sku"]: (row["on_hand"], row["reserved"]) for row in result}
@@ -103,8 +106,8 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
             self._apply(item, written[item.sku])
             self._written[item.sku] = written[item.sku]
 
-    async def _update(self, changes: list[tuple[StockItem, StockState]]) -> int:
-        return await self._tx.execute(_UPDATE_STOCK, arrays("v", {
+    def _update(self, changes: list[tuple[StockItem, StockState]]) -> Write:
+        return Write(_UPDATE_STOCK, arrays("stock", {
             "sku": [i.sku for i, _ in changes], "on_hand": [i.on_hand for i, _ in changes],
             "reserved": [i.reserved for i, _ in changes],
             "old_on_hand": [old[0] for _, old in changes],

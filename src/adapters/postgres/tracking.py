@@ -6,7 +6,7 @@ from typing import Generic, TypeVar
 
 from adapters.postgres.errors import StaleAggregate
 from adapters.postgres.journal import Journal, Mark
-from adapters.postgres.transaction import Transaction
+from adapters.postgres.transaction import Transaction, Write
 from domain.events import Event
 
 A = TypeVar("A")
@@ -19,7 +19,8 @@ class TrackingRepository(ABC, Generic[A, S]):
     S is the mutable part of an aggregate's state, as an immutable value (a tuple).
     `_written` holds the state the database has for each key, as read or last written.
 
-    Writes are deferred to `flush`, one statement per kind of change for all rows. An
+    Writes are deferred to `flush`, one statement per kind of change for all rows, which
+    the unit of work sends together with the other repositories' and the outbox's. An
     update is a compare-and-set on the state that was read, so a change that another
     transaction committed in between is never overwritten (`StaleAggregate`, a transient
     error: the retry reads again).
@@ -52,12 +53,13 @@ class TrackingRepository(ABC, Generic[A, S]):
     def _apply(self, aggregate: A, state: S) -> None: ...
 
     @abstractmethod
-    async def _insert(self, aggregates: list[A]) -> None:
-        """Insert new aggregates and set `_written` for those that now exist."""
+    async def _insert(self, aggregates: list[A]) -> Write | None:
+        """The insert of new aggregates, or None when it had to run at once (it needed
+        rows back); either way `_written` is set for those that exist after it."""
 
     @abstractmethod
-    async def _update(self, changes: list[tuple[A, S]]) -> int:
-        """Write each aggregate whose row still holds the old state; count the rows."""
+    def _update(self, changes: list[tuple[A, S]]) -> Write:
+        """The update of each aggregate whose row still holds the old state."""
 
     def _events(self, aggregate: A) -> list[Event]:
         return []
@@ -116,21 +118,25 @@ class TrackingRepository(ABC, Generic[A, S]):
     def _track_absent(self, keys: Iterable[str]) -> None:
         self._absent.update(key for key in keys if key not in self._seen)
 
-    async def flush(self, *, full: bool = False) -> list[tuple[str, Event]]:
-        """Write the changes, then take the events recorded since the last flush, with the
-        type of their aggregate, for the outbox."""
+    async def flush(self, *, full: bool = False) -> tuple[list[Write], list[tuple[str, Event]]]:
+        """The writes of the changes, and the events recorded since the last flush, with
+        the type of their aggregate, for the outbox. The unit of work runs the writes (in
+        one statement); should they fail, so does its transaction."""
         keys = list(self._seen) if full else [k for k in self._touched if k in self._seen]
         new = [self._seen[k] for k in keys if k not in self._written]
         changed = [(self._seen[k], self._written[k]) for k in keys
                    if k in self._written and self._state(self._seen[k]) != self._written[k]]
-        if new:
-            await self._insert(new)
-        if changed and await self._update(changed) != len(changed):
-            raise StaleAggregate(f"a {type(changed[0][0]).__name__} changed since it was read")
+        writes = []
+        if new and (inserting := await self._insert(new)) is not None:
+            writes.append(inserting)
+        if changed:
+            update = self._update(changed)
+            writes.append(Write(update.statement, update.params, expected=len(changed),
+                                stale=type(changed[0][0]).__name__))
         for aggregate, _ in changed:
             self._written[self._key(aggregate)] = self._state(aggregate)
         self._touched = {}
-        return self._take_events(keys)
+        return writes, self._take_events(keys)
 
     def _take_events(self, keys: list[str]) -> list[tuple[str, Event]]:
         taken: list[tuple[str, Event]] = []

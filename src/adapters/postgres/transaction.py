@@ -10,18 +10,20 @@ connections' setup (codecs, session settings) and the statements stay SQLAlchemy
 """
 
 import weakref
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from adapters.postgres.driver import as_sqlalchemy_error
-from adapters.postgres.errors import transient_errors
+from adapters.postgres.errors import StaleAggregate, transient_errors
 
 Row = Mapping[str, Any]
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -55,6 +57,35 @@ def sql_of(statement: ClauseElement, dialect: Dialect,
                                   tuple(compiled.positiontup or ()), held)
     _, sql, names, held = found
     return sql, tuple(params[name] if name in params else held[name] for name in names)
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """An INSERT or UPDATE of a flush, and how many rows it must touch (None: any); fewer
+    means a row changed since it was read (`stale` says which kind)."""
+
+    statement: ClauseElement
+    params: Mapping[str, Any]
+    expected: int | None = None
+    stale: str = ""
+
+
+_TOGETHER: dict[tuple[int, ...], tuple[tuple[ClauseElement, ...], ClauseElement]] = {}
+
+
+def together(statements: tuple[ClauseElement, ...]) -> ClauseElement:
+    """One statement that runs `statements` (each as a data-modifying WITH) and answers how
+    many rows each touched; built once per combination. Their parameters must have names
+    of their own."""
+    key = tuple(id(statement) for statement in statements)
+    found = _TOGETHER.get(key)
+    if found is None:
+        parts = [statement.returning(sa.literal_column("1")).cte(f"w{n}")  # type: ignore[attr-defined]
+                 for n, statement in enumerate(statements)]
+        combined = sa.select(*(sa.select(sa.func.count()).select_from(part).scalar_subquery()
+                               for part in parts))
+        found = _TOGETHER[key] = (statements, combined)
+    return found[1]
 
 
 def _count(status: str) -> int:
@@ -111,6 +142,23 @@ class Transaction:
         driver = await self._begin()
         sql, values = sql_of(statement, self._dialect(), params or {})
         return _count(await self._on_driver(sql, driver.execute(sql, *values)))
+
+    async def write(self, writes: Sequence[Write]) -> None:
+        """Run `writes` in one statement (one round trip, whatever how many tables), and
+        raise `StaleAggregate` when one touched fewer rows than it must."""
+        if not writes:
+            return
+        if len(writes) == 1:
+            counts = [await self.execute(writes[0].statement, writes[0].params)]
+        else:
+            params: dict[str, Any] = {}
+            for write in writes:
+                params.update(write.params)
+            rows = await self.fetch(together(tuple(w.statement for w in writes)), params)
+            counts = list(rows[0].values())
+        for write, count in zip(writes, counts, strict=True):
+            if write.expected is not None and count != write.expected:
+                raise StaleAggregate(f"a {write.stale} changed since it was read")
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

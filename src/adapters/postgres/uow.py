@@ -10,11 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
-from adapters.postgres.outbox import write_outbox
+from adapters.postgres.outbox import outbox_writes
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Transaction
+from adapters.postgres.transaction import Transaction, Write
 from application.ports import (
     Footprint,
     IdempotencyKeys,
@@ -76,11 +76,15 @@ class SqlAlchemyUnitOfWork:
 
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
-        tracked ones when `full`), then the events they recorded."""
+        tracked ones when `full`) and the events they recorded, in one statement: each
+        table's rows in one data-modifying WITH of it (see `Transaction.write`)."""
+        writes: list[Write] = []
         events: list[tuple[str, Event]] = []
         for repository in self._repositories():
-            events += await repository.flush(full=full)
-        await write_outbox(self._tx, events)
+            written, recorded = await repository.flush(full=full)
+            writes += written
+            events += recorded
+        await self._tx.write(writes + outbox_writes(events))
 
     async def commit(self) -> None:
         """Flush, then commit. A unit of work that read nothing and only places orders (a
