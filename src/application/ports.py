@@ -175,6 +175,15 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self) -> UnitOfWork: ...
 
 
+class SerialUnitOfWorkFactory(UnitOfWorkFactory, Protocol):
+    """Units of work for a user that runs them one after the other (a worker's batches, the
+    API's group commits), which may keep what they run on (a connection) between them."""
+
+    async def close(self) -> None:
+        """Give back what was kept."""
+        ...
+
+
 class OutboxReader(Protocol):
     """The relay's view of one outbox."""
 

@@ -45,16 +45,18 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
         owned = container is None
         used = build_container(settings) if container is None else container
         stop = asyncio.Event()
-        reading = commands = None
+        reading = commands = units = None
         try:
-            commands = GroupCommit(await resolve(used.uow_factory),
-                                   retention_s=settings.idempotency_retention_s)
+            units = await resolve(used.serial_uow_factory)
+            commands = GroupCommit(units, retention_s=settings.idempotency_retention_s)
             reading = await _watch_orders_outbox(settings, used, metrics, readiness, stop)
             yield ApiServices(commands=commands, reads=await resolve(used.read_model),
                               keys=keys)
         finally:
             if commands is not None:
                 await commands.close()
+            if units is not None:
+                await units.close()
             stop.set()
             if reading is not None:
                 await reading

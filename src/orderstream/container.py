@@ -19,11 +19,11 @@ from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
-from adapters.memory.uow import InMemoryUnitOfWork
+from adapters.memory.uow import InMemoryUnitOfWork, InMemoryUnitsOfWork
 from adapters.postgres.engine import SessionLimits, create_engine
 from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.postgres.queries import PostgresReadModel
-from adapters.postgres.uow import SqlAlchemyUnitOfWork
+from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
 
 
 async def postgres_engine(url: str, limits: SessionLimits,
@@ -75,6 +75,13 @@ class Container(containers.DeclarativeContainer):
         config.store,
         memory=providers.Factory(functools.partial, InMemoryUnitOfWork, memory_store),
         postgres=providers.Factory(functools.partial, SqlAlchemyUnitOfWork, engine),
+    )
+    # A new one for each user that runs its units of work one after the other (a worker,
+    # the API's group commit); close it when done.
+    serial_uow_factory = providers.Selector(
+        config.store,
+        memory=providers.Factory(InMemoryUnitsOfWork, memory_store),
+        postgres=providers.Factory(SerialUnitsOfWork, engine),
     )
     outbox_reader = providers.Selector(
         config.store,

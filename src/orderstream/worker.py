@@ -9,7 +9,7 @@ from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
 from application.inbox import InboxProcessor
 from application.observation import ConsumerObserver, Observers
-from application.ports import MessageConsumer
+from application.ports import MessageConsumer, UnitOfWorkFactory
 from application.progress import ProgressWatch
 from orderstream import faults
 from orderstream.container import Container
@@ -55,12 +55,16 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
             watched = Watched(metrics, readiness, engine=engine, outboxes=[name],
                               lag_reader=reader, lags=[(group, topic, progress)])
             watched.add_checks()
-            policy = await _policy(name, container, settings, member, observer)
+            units = await resolve(container.serial_uow_factory)
+            policy = await _policy(name, container, settings, member, observer, units)
             log.info("worker %s consuming %s as group %s", name, topic, group)
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(policy.run(stop, shutdown_timeout_s=settings.shutdown_timeout_s
-                                             * BATCH_SHARE_OF_SHUTDOWN))
-                tasks.create_task(serve_operations(settings, watched, stop))
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(policy.run(stop, shutdown_timeout_s=(
+                        settings.shutdown_timeout_s * BATCH_SHARE_OF_SHUTDOWN)))
+                    tasks.create_task(serve_operations(settings, watched, stop))
+            finally:
+                await units.close()
     finally:
         await shut_down(container)
     log.info("worker %s stopped", name)
@@ -74,14 +78,16 @@ async def _preflight(settings: Settings) -> None:
 
 
 async def _policy(name: str, container: Container, settings: Settings,
-                  member: MessageConsumer, observer: ConsumerObserver) -> ConsumerPolicy:
-    """The consumer policy over an inbox processor of `name`'s handlers.
+                  member: MessageConsumer, observer: ConsumerObserver,
+                  units: UnitOfWorkFactory) -> ConsumerPolicy:
+    """The consumer policy over an inbox processor of `name`'s handlers, its batches one
+    after the other on `units`.
 
     The inbox group is the worker's name whatever the Kafka group is called, so a
     renamed group still recognises the messages it processed.
     """
     _, handlers = WORKERS[name]
-    processor = InboxProcessor(group=name, uow_factory=await resolve(container.uow_factory),
+    processor = InboxProcessor(group=name, uow_factory=units,
                                decoder=CloudEventsDecoder(), handlers=handlers,
                                observer=observer)
     return ConsumerPolicy(faults.inject(member, settings), processor,

@@ -164,3 +164,17 @@ class InMemoryUnitOfWork:
             raise
         top = self._work.layers.pop()
         self._work.layers[-1].merge(top)
+
+
+class InMemoryUnitsOfWork:
+    """Units of work on `store` for a user that runs them one after the other; nothing is
+    held between them, so `close` has nothing to give back."""
+
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    def __call__(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self._store)
+
+    async def close(self) -> None:
+        pass

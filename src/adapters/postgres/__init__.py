@@ -5,6 +5,6 @@ See docs/postgres.md for the schema, the outbox's gap-safe read and the lock ord
 
 from adapters.postgres.engine import create_engine
 from adapters.postgres.outbox_reader import PostgresOutboxReader
-from adapters.postgres.uow import SqlAlchemyUnitOfWork
+from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
 
-__all__ = ["PostgresOutboxReader", "SqlAlchemyUnitOfWork", "create_engine"]
+__all__ = ["PostgresOutboxReader", "SerialUnitsOfWork", "SqlAlchemyUnitOfWork", "create_engine"]

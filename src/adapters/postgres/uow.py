@@ -14,7 +14,7 @@ from adapters.postgres.outbox import outbox_writes
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Transaction, Write
+from adapters.postgres.transaction import HeldConnection, Transaction, Write
 from application.ports import (
     Footprint,
     IdempotencyKeys,
@@ -39,6 +39,8 @@ class SqlAlchemyUnitOfWork:
 
     `inbox_schema` names the schema of the inbox table. By default a consumer group's
     rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
+    With `held`, the transaction runs on that connection, kept from one unit of work to the
+    next (see `SerialUnitsOfWork`), instead of a connection checked out of the pool.
     """
 
     orders: OrderRepository
@@ -47,15 +49,17 @@ class SqlAlchemyUnitOfWork:
     inbox: Inbox
     idempotency: IdempotencyKeys
 
-    def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None,
+                 held: HeldConnection | None = None) -> None:
         self._engine = engine
         self._inbox_schema = inbox_schema
+        self._held = held
         self._start(Transaction())
 
     async def __aenter__(self) -> Self:
         if self._tx.closed:
             self._start(Transaction())
-        self._tx.engage(self._engine)
+        self._tx.engage(self._engine, self._held)
         return self
 
     async def __aexit__(
@@ -152,3 +156,20 @@ class _InMemorySavepoint:
                 repository.release_savepoint()
             else:
                 repository.rollback_savepoint()
+
+
+class SerialUnitsOfWork:
+    """Units of work for a user that runs them one after the other (a worker's batches, the
+    API's group commits), all on one connection kept between them. `close` gives it back."""
+
+    def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
+        self._engine = engine
+        self._inbox_schema = inbox_schema
+        self._held = HeldConnection(engine)
+
+    def __call__(self) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self._engine, inbox_schema=self._inbox_schema,
+                                    held=self._held)
+
+    async def close(self) -> None:
+        await self._held.close()
