@@ -34,8 +34,8 @@ class _Work(NamedTuple):
 class InboxProcessor:
     """Applies a batch of messages in ONE transaction, each message at most once per group.
 
-    First in one go: the inbox records every id with one statement, the unit of work
-    preloads (and locks) what the new messages touch, the handlers run one message after
+    First in one go: the inbox records every id and the unit of work reads (and locks)
+    what the messages touch (`receive`, one statement), the handlers run one message after
     the other in arrival order, each in an in-memory savepoint, and the commit writes each
     table once. A message that fails permanently (`DomainError`, `PermanentMessageError`)
     is undone in memory and reported back.
@@ -107,8 +107,8 @@ class InboxProcessor:
         while none did: the outcome of applying the copies one at a time."""
         failures: list[tuple[int, Failure]] = []
         async with self._uow_factory() as uow:
-            new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
-            await uow.preload(self._footprint(w for w in work if w.decoded.id in new))
+            new = await uow.receive(self.group, {w.decoded.id for w in work},
+                                    self._footprint(work))
             done: set[str] = set()
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:

@@ -157,6 +157,13 @@ class UnitOfWork(Protocol):
         """
         ...
 
+    async def receive(self, consumer_group: str, message_ids: Collection[str],
+                      footprint: Footprint) -> set[str]:
+        """`inbox.record_all` and `preload` in one go (one round trip where it can): the
+        ids recorded now for the first time. `footprint` may name more than the new
+        messages touch (a redelivered message's keys are loaded too)."""
+        ...
+
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside undoes only what happened inside."""
         ...

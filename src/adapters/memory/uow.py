@@ -151,6 +151,10 @@ class InMemoryUnitOfWork:
     async def preload(self, footprint: Footprint) -> None:
         """Nothing to do: the store is in memory already."""
 
+    async def receive(self, consumer_group: str, message_ids: Collection[str],
+                      footprint: Footprint) -> set[str]:
+        return await self.inbox.record_all(consumer_group, message_ids)
+
     def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
         return self.savepoint()
 

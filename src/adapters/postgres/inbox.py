@@ -53,10 +53,15 @@ class SqlAlchemyInbox:
         return message_id in await self.record_all(consumer_group, [message_id])
 
     async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
-        statement = _RECORD_ALL[self._schema_of(consumer_group)]
-        rows = await self._tx.fetch(statement, {"consumer_group": consumer_group,
-                                                "message_ids": list(message_ids)})
+        rows = await self._tx.fetch(*self.recording(consumer_group, message_ids))
         return {row["message_id"] for row in rows}
+
+    def recording(self, consumer_group: str, message_ids: Collection[str]
+                  ) -> tuple[Any, dict[str, Any]]:
+        """The statement that records `message_ids` (returning those recorded now for the
+        first time, as `message_id`), and its parameters."""
+        return (_RECORD_ALL[self._schema_of(consumer_group)],
+                {"consumer_group": consumer_group, "message_ids": list(message_ids)})
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
         await self._tx.execute(_FORGET[self._schema_of(consumer_group)], {

@@ -1,6 +1,6 @@
 """Orders and their lines, mapped by hand to and from the `orders` schema."""
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +25,9 @@ _LINE_COLUMNS = [order_lines.c.order_id, order_lines.c.sku, order_lines.c.quanti
                  order_lines.c.line_no]
 
 
+ORDER_KEYS = "order_keys"
+
+
 def _load_orders() -> sa.Select[Any]:
     """Orders with their lines as two arrays in line order: one row per order."""
     def in_line_order(column: sa.Column[Any]) -> Any:
@@ -32,7 +35,7 @@ def _load_orders() -> sa.Select[Any]:
     lines = (sa.select(in_line_order(order_lines.c.sku).label("skus"),
                        in_line_order(order_lines.c.quantity).label("quantities"))
              .where(order_lines.c.order_id == orders.c.id).lateral("lines"))
-    keys = sa.bindparam("keys", type_=ARRAY(sa.Text))
+    keys = sa.bindparam(ORDER_KEYS, type_=ARRAY(sa.Text))
     return (sa.select(*_ORDER_COLUMNS, *_STATE_COLUMNS, lines.c.skus, lines.c.quantities)
             .join_from(orders, lines, sa.true())
             .where(orders.c.id == sa.any_(keys)).order_by(orders.c.id))
@@ -86,6 +89,8 @@ _LOCK = _LOAD.with_for_update(of=orders)
 
 class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
     aggregate_type = "Order"
+    preloading = _LOCK
+    keys_param = ORDER_KEYS
 
     async def get(self, order_id: str) -> Order | None:
         self._hand_out(order_id)
@@ -95,21 +100,21 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             self._track_absent([order_id])
         return self._seen.get(order_id)
 
-    async def preload(self, order_ids: Collection[str]) -> None:
-        """Load and lock, in sorted id order, the orders not locked yet."""
-        missing = sorted(key for key in order_ids if key not in self._locked)
-        if missing:
-            for key in missing:
-                self._note(key)
-            for order in await self._read(missing, _LOCK):
-                self._refresh(order)
-            self._track_absent(missing)
-            self._locked.update(missing)
+    def wanted(self, keys: Collection[str]) -> list[str]:
+        """The orders not locked yet, in sorted id order (the order they are locked in)."""
+        missing = sorted(key for key in keys if key not in self._locked)
+        for key in missing:
+            self._note(key)
+        return missing
+
+    def loaded(self, wanted: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self._refresh(_order(row))
+        self._track_absent(wanted)
+        self._locked.update(wanted)
 
     async def _read(self, order_ids: list[str], query: sa.Select[Any]) -> list[Order]:
-        return [order_of(row, [OrderLine(sku, n) for sku, n in zip(row["skus"], row["quantities"],
-                                                                   strict=True)])
-                for row in await self._tx.fetch(query, {"keys": order_ids})]
+        return [_order(row) for row in await self._tx.fetch(query, {ORDER_KEYS: order_ids})]
 
     def _key(self, aggregate: Order) -> str:
         return aggregate.id
@@ -175,6 +180,11 @@ def _order_rows(aggregates: list[Order]) -> dict[str, list[Any]]:
                        "rejection_reason": [o.rejection_reason for o in aggregates]}),
         **arrays("l", {c.name: [line[i] for line in lines] for i, c in enumerate(_LINE_COLUMNS)}),
     }
+
+
+def _order(row: Mapping[str, Any]) -> Order:
+    lines = [OrderLine(sku, n) for sku, n in zip(row["skus"], row["quantities"], strict=True)]
+    return order_of(row, lines)
 
 
 def order_of(row: Mapping[Any, Any], lines: list[OrderLine]) -> Order:

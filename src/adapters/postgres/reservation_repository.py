@@ -1,6 +1,6 @@
 """Reservations, mapped by hand to and from `inventory.reservations`."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,7 +16,8 @@ from domain.inventory import Reservation, ReservationStatus
 from domain.values import LineRejection, OrderLine
 
 ReservationState = tuple[str, tuple[OrderLine, ...], tuple[LineRejection, ...]]
-_KEYS = sa.bindparam("keys", type_=ARRAY(sa.Text))
+RESERVATION_KEYS = "reservation_keys"
+_KEYS = sa.bindparam(RESERVATION_KEYS, type_=ARRAY(sa.Text))
 _RESERVATION_COLUMNS = [reservations.c.order_id, reservations.c.status, reservations.c.lines,
                         reservations.c.rejections]
 _INSERT_RESERVATIONS = insert_rows(reservations, _RESERVATION_COLUMNS, "reservation")
@@ -34,6 +35,8 @@ _RESERVATIONS = sa.select(*_RESERVATION_COLUMNS).where(reservations.c.order_id =
 
 class SqlAlchemyReservationRepository(TrackingRepository[Reservation, ReservationState]):
     aggregate_type = "Reservation"
+    preloading = _RESERVATIONS
+    keys_param = RESERVATION_KEYS
 
     async def get(self, order_id: str) -> Reservation | None:
         self._hand_out(order_id)
@@ -41,12 +44,13 @@ class SqlAlchemyReservationRepository(TrackingRepository[Reservation, Reservatio
             await self.preload([order_id])
         return self._seen.get(order_id)
 
-    async def preload(self, order_ids: Collection[str]) -> None:
-        missing = [order_id for order_id in order_ids if not self._knows(order_id)]
-        if missing:
-            for row in await self._tx.fetch(_RESERVATIONS, {"keys": missing}):
-                self._track_loaded(_reservation(row))
-            self._track_absent(missing)
+    def wanted(self, keys: Collection[str]) -> list[str]:
+        return [order_id for order_id in keys if not self._knows(order_id)]
+
+    def loaded(self, wanted: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
+            self._track_loaded(_reservation(row))
+        self._track_absent(wanted)
 
     def _key(self, aggregate: Reservation) -> str:
         return aggregate.order_id

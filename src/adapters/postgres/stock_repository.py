@@ -1,6 +1,6 @@
 """Stock items, mapped by hand to and from `inventory.stock_items`."""
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,7 +15,8 @@ from domain.inventory import StockItem
 
 StockState = tuple[int, int]
 
-_KEYS = sa.bindparam("keys", type_=ARRAY(sa.Text))
+STOCK_KEYS = "stock_keys"
+_KEYS = sa.bindparam(STOCK_KEYS, type_=ARRAY(sa.Text))
 _STOCK = (sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
           .where(stock_items.c.sku == sa.any_(_KEYS)))
 _LOCK_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update()
@@ -51,6 +52,9 @@ _UPSERT_STOCK, _UPDATE_STOCK = _upsert_stock(), _update_stock()
 
 
 class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
+    preloading = _LOCK_STOCK
+    keys_param = STOCK_KEYS
+
     async def get(self, sku: str) -> StockItem | None:
         self._hand_out(sku)
         if not self._knows(sku):
@@ -72,16 +76,22 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
         await self.preload(wanted)
         return {sku: self._seen[sku] for sku in wanted if sku in self._seen}
 
-    async def preload(self, skus: Collection[str]) -> None:
-        missing = sorted(sku for sku in skus if sku not in self._locked)
-        if missing:
-            for sku in missing:
-                self._note(sku)
-            await self._load(missing, _LOCK_STOCK)
-            self._locked.update(missing)
+    def wanted(self, keys: Collection[str]) -> list[str]:
+        """The items not locked yet, in sorted SKU order (the order they are locked in)."""
+        missing = sorted(sku for sku in keys if sku not in self._locked)
+        for sku in missing:
+            self._note(sku)
+        return missing
+
+    def loaded(self, wanted: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        self._refreshed(wanted, rows)
+        self._locked.update(wanted)
 
     async def _load(self, skus: list[str], query: sa.Select[Any]) -> None:
-        for row in await self._tx.fetch(query, {"keys": skus}):
+        self._refreshed(skus, await self._tx.fetch(query, {STOCK_KEYS: skus}))
+
+    def _refreshed(self, skus: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        for row in rows:
             self._refresh(StockItem(row["sku"], row["on_hand"], row["reserved"]))
         self._track_absent(skus)
 

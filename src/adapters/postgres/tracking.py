@@ -1,8 +1,10 @@
 """Identity map and change tracking: what a unit of work has to write back, and when."""
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
-from typing import Generic, TypeVar
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy.sql import ClauseElement
 
 from adapters.postgres.errors import StaleAggregate
 from adapters.postgres.journal import Journal, Mark
@@ -33,6 +35,9 @@ class TrackingRepository(ABC, Generic[A, S]):
     """
 
     aggregate_type = ""
+    preloading: ClassVar[ClauseElement]
+    """The read (locking, where writes need it) of the rows of the keys `keys_param` names."""
+    keys_param: ClassVar[str]
 
     def __init__(self, transaction: Transaction) -> None:
         self._tx = transaction
@@ -63,6 +68,20 @@ class TrackingRepository(ABC, Generic[A, S]):
 
     def _events(self, aggregate: A) -> list[Event]:
         return []
+
+    async def preload(self, keys: Collection[str]) -> None:
+        """Read (and lock) the rows of `keys` not read yet, in one statement."""
+        wanted = self.wanted(keys)
+        if wanted:
+            self.loaded(wanted, await self._tx.fetch(self.preloading, {self.keys_param: wanted}))
+
+    @abstractmethod
+    def wanted(self, keys: Collection[str]) -> list[str]:
+        """Of `keys`, the ones `preloading` is to read, in the order to lock them."""
+
+    @abstractmethod
+    def loaded(self, wanted: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
+        """Track the rows `preloading` read for `wanted` (a key without a row: absent)."""
 
     def add(self, aggregate: A) -> None:
         key = self._key(aggregate)

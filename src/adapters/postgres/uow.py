@@ -1,6 +1,6 @@
 """The unit of work on Postgres: one connection, one transaction, savepoints within."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from types import TracebackType
 from typing import Any, Self
@@ -11,6 +11,7 @@ from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import outbox_writes
+from adapters.postgres.receiving import receiving
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
@@ -71,12 +72,34 @@ class SqlAlchemyUnitOfWork:
         await self._tx.close(quietly=exc is not None)
 
     async def preload(self, footprint: Footprint) -> None:
-        if footprint.orders:
-            await self._orders.preload(footprint.orders)
-        if footprint.reservations:
-            await self._reservations.preload(footprint.reservations)
-        if footprint.stock:
-            await self._stock.preload(footprint.stock)
+        for repository, keys in self._footprint(footprint):
+            if keys:
+                await repository.preload(keys)
+
+    async def receive(self, consumer_group: str, message_ids: Collection[str],
+                      footprint: Footprint) -> set[str]:
+        """Record `message_ids` in the inbox and read (locking) what `footprint` names, in
+        one statement (see `receiving`); the ids recorded now for the first time."""
+        parts = [(repository, wanted) for repository, keys in self._footprint(footprint)
+                 if (wanted := repository.wanted(keys))]
+        recording, params = self._inbox.recording(consumer_group, message_ids)
+        if not parts:
+            return {row["message_id"] for row in await self._tx.fetch(recording, params)}
+        statement = receiving(recording, tuple(repository.preloading for repository, _ in parts))
+        for repository, wanted in parts:
+            params[repository.keys_param] = wanted
+        rows: list[list[Any]] = [[] for _ in range(len(parts) + 1)]
+        for row in await self._tx.fetch(statement, params):
+            rows[row["part"]].append(row["row"])
+        for (repository, wanted), read in zip(parts, rows[1:], strict=True):
+            repository.loaded(wanted, read)
+        return {row["message_id"] for row in rows[0]}
+
+    def _footprint(self, footprint: Footprint
+                   ) -> list[tuple[TrackingRepository[Any, Any], set[str]]]:
+        """Each repository with the keys of `footprint` it reads, in the order they lock."""
+        return [(self._orders, footprint.orders), (self._reservations, footprint.reservations),
+                (self._stock, footprint.stock)]
 
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
@@ -126,7 +149,7 @@ class SqlAlchemyUnitOfWork:
         self.orders = self._orders = SqlAlchemyOrderRepository(tx)
         self.stock = self._stock = SqlAlchemyStockRepository(tx)
         self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)
-        self.inbox = SqlAlchemyInbox(tx, self._inbox_schema)
+        self.inbox = self._inbox = SqlAlchemyInbox(tx, self._inbox_schema)
         self.idempotency = SqlAlchemyIdempotencyKeys(tx)
 
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:
