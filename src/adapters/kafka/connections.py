@@ -44,4 +44,4 @@ def tolerate_closed_transports() -> None:
                 f"Connection at {self.host}:{self.port} broken: {error}") from error
 
     tolerant_send.tolerates_closed_transports = True  # type: ignore[attr-defined]
-    AIOKafkaConnection.send = tolerant_send  # type: ignore[method-assign]
+    AIOKafkaConnection.send = tolerant_send
