@@ -23,7 +23,7 @@ from orderstream.infra.services import postgres_node
 async def fresh_database(server_url: str) -> AsyncIterator[str]:
     url = make_url(server_url)
     node = postgres_node()
-    if (url.host, url.port) == ("127.0.0.1", node.port) and not port_open(url.host, node.port):
+    if (url.host, url.port) == ("127.0.0.1", node.port) and not port_open("127.0.0.1", node.port):
         node.start()
     name = f"orderstream_bench_{uuid.uuid4().hex[:8]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')
