@@ -2,6 +2,7 @@
 
 import typer
 
+from orderstream.audit_cli import audit
 from orderstream.bench.cli import bench
 from orderstream.contracts_cli import contracts_app
 from orderstream.db_cli import db_app
@@ -24,6 +25,7 @@ app.command()(serve)
 app.command()(apikey)
 app.command()(bench)
 app.command()(settings)
+app.command()(audit)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")
