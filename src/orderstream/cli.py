@@ -4,6 +4,7 @@ import typer
 
 from orderstream.audit_cli import audit
 from orderstream.bench.cli import bench
+from orderstream.chaos.cli import chaos
 from orderstream.contracts_cli import contracts_app
 from orderstream.db_cli import db_app
 from orderstream.demo_cli import demo
@@ -26,6 +27,7 @@ app.command()(apikey)
 app.command()(bench)
 app.command()(settings)
 app.command()(audit)
+app.command()(chaos)
 app.add_typer(infra_app, name="infra")
 app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")
