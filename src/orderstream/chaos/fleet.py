@@ -135,10 +135,12 @@ async def _watch(member: Member, start: Start, log: Path, offset: int) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(READY_TIMEOUT_S):
             while member.process is not None and member.process.running:
-                if worker and start.assigned_at is None:
+                if worker and (start.assigned_at is None or start.consuming_at is None):
                     start.consuming_at, start.assigned_at = _worker_phases(log, offset)
                 if await _ready(member):
                     start.ready_at = await _committed_at(member) or time.time()
+                    if worker:
+                        start.consuming_at, start.assigned_at = _worker_phases(log, offset)
                     return
                 await asyncio.sleep(POLL_S)
 
