@@ -114,11 +114,11 @@ class _Tally:
     found: Counter[str] = field(default_factory=Counter)
     rows: dict[str, list[str]] = field(default_factory=dict)
 
-    def add(self, check: str, row: str) -> None:
-        self.found[check] += 1
+    def add(self, check: str, count: int, rows: Sequence[str]) -> None:
+        """`count` more rows break `check`; `rows` names some of them."""
+        self.found[check] += count
         shown = self.rows.setdefault(check, [])
-        if len(shown) < self.examples:
-            shown.append(row)
+        shown.extend(rows[:self.examples - len(shown)])
 
     def check(self, name: str) -> Check:
         return Check(name, self.found[name], tuple(self.rows.get(name, ())))
@@ -142,62 +142,74 @@ async def audit(engine: AsyncEngine, handoffs: Sequence[Handoff],
 
 async def _orders(db: AsyncConnection, settings: AuditSettings, tally: _Tally,
                   counts: Counter[str]) -> None:
-    async for row in q.walk(db, q.ORDERS, settings.batch_size, settle_s=settings.settle_s):
-        status = OrderStatus(row.status)
-        counts[f"orders {status.value}"] += 1
-        reservation = ReservationStatus(row.reservation) if row.reservation else None
-        for finding in findings(OrderState(row.key, status, reservation, row.stock_released,
-                                           old=row.old, quiet=row.quiet)):
-            tally.add(finding.check, finding.row)
+    """Each kind of order the server counted, judged by `findings` once (its first ids
+    named)."""
+    async for kind in q.walk(db, q.ORDERS, settings.batch_size, settle_s=settings.settle_s,
+                             examples=settings.examples):
+        status = OrderStatus(kind.status)
+        counts[f"orders {status.value}"] += kind.n
+        reservation = ReservationStatus(kind.reservation) if kind.reservation else None
+        named = [list(findings(OrderState(order_id, status, reservation, kind.stock_released,
+                                          old=kind.old, quiet=kind.quiet)))
+                 for order_id in kind.ids]
+        for n, finding in enumerate(named[0]):
+            tally.add(finding.check, kind.n, [found[n].row for found in named])
 
 
 async def _reservations(db: AsyncConnection, settings: AuditSettings, tally: _Tally,
                         counts: Counter[str]) -> Counter[str]:
     """Reservations without an order; the quantities the reserved ones hold, per SKU."""
     held = Counter[str]()
-    async for row in q.walk(db, q.RESERVATIONS, settings.batch_size):
-        counts[f"reservations {row.status}"] += 1
-        if row.orphan:
-            tally.add(RESERVATION_MATCHES_ORDER, f"{row.key}: {row.status}, no such order")
-        if row.status == ReservationStatus.RESERVED:
-            for line in row.lines:
-                held[line["sku"]] += line["quantity"]
-    for order_id, count in await q.rows(db, q.RESERVED_TWICE):
-        tally.add(ONE_RESERVATION_PER_ORDER, f"{order_id}: {count} reservations")
+    async for batch in q.walk(db, q.RESERVATIONS, settings.batch_size,
+                              examples=settings.examples):
+        for status, n in (batch.statuses or {}).items():
+            counts[f"reservations {status}"] += n
+        held.update(batch.held or {})
+        tally.add(RESERVATION_MATCHES_ORDER, batch.orphans, batch.orphan_rows or [])
+    twice = await q.rows(db, q.RESERVED_TWICE, examples=settings.examples)
+    tally.add(ONE_RESERVATION_PER_ORDER, _total(twice),
+              [f"{order_id}: {count} reservations" for order_id, count, _ in twice])
     return held
 
 
 async def _stock(db: AsyncConnection, held: Counter[str], tally: _Tally) -> None:
     async for row in q.walk(db, q.STOCK, 10 * tally.examples + 1_000):
-        holding = held.pop(row.key, 0)
+        holding = held.pop(row.last, 0)
         if row.reserved != holding or not 0 <= row.reserved <= row.on_hand:
-            tally.add(STOCK_ADDS_UP, f"{row.key}: on hand {row.on_hand}, reserved "
-                                     f"{row.reserved}, held by reservations {holding}")
+            tally.add(STOCK_ADDS_UP, 1, [f"{row.last}: on hand {row.on_hand}, reserved "
+                                         f"{row.reserved}, held by reservations {holding}"])
     for sku, holding in sorted(held.items()):
-        tally.add(STOCK_ADDS_UP, f"{sku}: no stock item, held by reservations {holding}")
+        tally.add(STOCK_ADDS_UP, 1, [f"{sku}: no stock item, held by reservations {holding}"])
 
 
 async def _outboxes(db: AsyncConnection, handoffs: Sequence[Handoff], settings: AuditSettings,
                     tally: _Tally, counts: Counter[str]) -> None:
     for schema in sorted({h.outbox for h in handoffs} | {h.inbox for h in handoffs}):
-        stuck = await q.rows(db, q.unpublished(schema), age_s=settings.outbox_age_s)
-        for message_id, kind, key, age_s in stuck:
-            tally.add(OUTBOX_PUBLISHED, f"{schema}.outbox {message_id} ({kind} {key}): "
-                                        f"unpublished for {age_s:.0f}s")
+        stuck = await q.rows(db, q.unpublished(schema), age_s=settings.outbox_age_s,
+                             examples=settings.examples)
+        tally.add(OUTBOX_PUBLISHED, _total(stuck), [
+            f"{schema}.outbox {message_id} ({kind} {key}): unpublished for {age_s:.0f}s"
+            for message_id, kind, key, age_s, _ in stuck])
         for name, value in (await q.rows(db, q.outbox_counts(schema)))[0]._mapping.items():
             counts[f"{schema} outbox {name}"] = value
-        for key, kinds, count in await q.rows(db, q.outcomes_twice(schema),
-                                              **q.outcome_kinds(schema)):
-            tally.add(ONE_OUTCOME_PER_ORDER, f"{key}: {count} x {kinds} in {schema}.outbox")
+        twice = await q.rows(db, q.outcomes_twice(schema), examples=settings.examples,
+                             **q.outcome_kinds(schema))
+        tally.add(ONE_OUTCOME_PER_ORDER, _total(twice), [
+            f"{key}: {count} x {kinds} in {schema}.outbox" for key, kinds, count, _ in twice])
 
 
 async def _applied(db: AsyncConnection, handoffs: Sequence[Handoff], settings: AuditSettings,
                    tally: _Tally) -> None:
     for handoff in handoffs:
-        async for row in q.walk(db, q.unapplied(handoff), settings.batch_size,
-                                settle_s=settings.settle_s, types=list(handoff.types),
-                                group=handoff.group):
-            if row.missing and row.key not in settings.excused:
-                tally.add(MESSAGES_APPLIED, f"{handoff.outbox}.outbox {row.key} ({row.type} "
-                                            f"{row.aggregateid}): not in the {handoff.group} "
-                                            "inbox")
+        async for batch in q.walk(db, q.unapplied(handoff), settings.batch_size,
+                                  settle_s=settings.settle_s, types=list(handoff.types),
+                                  group=handoff.group, excused=sorted(settings.excused),
+                                  examples=settings.examples):
+            tally.add(MESSAGES_APPLIED, batch.n, [
+                f"{handoff.outbox}.outbox {row}: not in the {handoff.group} inbox"
+                for row in batch.rows or []])
+
+
+def _total(rows: Sequence[Any]) -> int:
+    """The count over all rows that a statement limited to its first few carries."""
+    return int(rows[0].total) if rows else 0
