@@ -1,5 +1,5 @@
 """Scale-out on a real three-broker Kafka cluster (replication factor 3, min ISR 2): two API
-replicas, two relays, three inventory workers and two orders workers as processes; 5,000
+replicas, two relays, three inventory workers and two orders workers as processes; 3,000
 orders over HTTP, beside a busy process per core (as another job on the machine would be).
 Mid-stream the active controller, which also leads an `orders` partition, is killed (the
 worst broker to lose: an election comes before its fencing), then an inventory worker, then
@@ -31,7 +31,7 @@ from .invariants import invariant_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-ORDERS = 5_000
+ORDERS = 3_000
 CLUSTER_PORT = 19700
 CLIENTS = 16
 # Settled orders after the broker's kill that show the flow is moving again.
