@@ -119,13 +119,13 @@ class Fleet:
         return None
 
     async def stop_all(self) -> dict[str, int]:
-        """SIGTERM to every process, SIGCONT in case one is paused; their exit codes."""
-        for member in self.members:
-            self.signal(member, signal.SIGCONT)
-        codes = {m.name: await m.process.stop() for m in self.members if m.process is not None}
+        """SIGTERM to every process, SIGCONT in case one is paused; their exit codes (those
+        that had exited already keep theirs)."""
         for task in list(self.watching):
             task.cancel()
-        return codes
+        for member in self.members:
+            self.signal(member, signal.SIGCONT)
+        return {m.name: await m.process.stop() for m in self.members if m.process is not None}
 
 
 async def _watch(member: Member, start: Start, log: Path, offset: int) -> None:

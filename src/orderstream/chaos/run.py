@@ -53,6 +53,7 @@ class DidNotSettle(Exception):
 async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
                     say: Callable[[str], None]) -> ChaosReport:
     run = f"chaos-{uuid.uuid4().hex[:8]}"
+    unsettled: list[str] = []
     async with _services(options, settings, workdir, run) as services:
         key = ApiKey.new()
         env = {"store": "postgres", "transport": "kafka", **services.settings}
@@ -61,18 +62,23 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         await _stock(services.database_url, options)
         fleet = Fleet(workdir, {**env, "api_keys": key.setting()})
         say(f"starting the flow ({len(fleet.members)} processes) in {workdir}")
-        await fleet.start_all()
-        kinds = options.kinds or tuple(_kinds(services))
-        injector = Injector(fleet, services, random.Random(options.seed), kinds,
-                            settings.shutdown_timeout_s, services.database_url)
-        started = time.time()
-        driving = asyncio.create_task(load.drive(fleet.api.port, key.key, options.rate,
-                                                 options.seconds, run))
-        faults = await _inject(injector, options, started, say)
-        result = await driving
-        say("the load ended; waiting for the flow to settle")
-        await _settled(services.database_url)
-        exit_codes = await fleet.stop_all()
+        try:
+            await fleet.start_all()
+            injector = Injector(fleet, services, random.Random(options.seed),
+                                options.kinds or tuple(_kinds(services)),
+                                settings.shutdown_timeout_s, services.database_url)
+            started = time.time()
+            driving = asyncio.create_task(load.drive(fleet.api.port, key.key, options.rate,
+                                                     options.seconds, run))
+            faults = await _inject(injector, options, started, say)
+            result = await driving
+            say("the load ended; waiting for the flow to settle")
+            try:
+                await _settled(services.database_url)
+            except DidNotSettle as error:
+                unsettled.append(f"the flow did not settle: {error}")
+        finally:
+            exit_codes = await fleet.stop_all()
         audit = await run_audit(run_settings, NOTHING_IN_FLIGHT, dead_letters=True)
         orders, present = await _orders(services.database_url, run)
     detection = Detection(settings.kafka_session_timeout_ms / 1000,
@@ -86,7 +92,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         statuses={str(k): v for k, v in sorted(result.statuses.items())},
         lost=sorted(set(result.acknowledged) - present),
         latencies_s=[settled - created for created, settled in orders],
-        audit=audit, exit_codes=exit_codes)
+        audit=audit, exit_codes=exit_codes, problems=unsettled)
     report.judge()
     return report
 
