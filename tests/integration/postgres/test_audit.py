@@ -28,14 +28,14 @@ SETTLED = AuditSettings(settle_s=0, outbox_age_s=3600, batch_size=37)
 @pytest.fixture(scope="module")
 async def settled_template(database_url: str, migrated_template_name: str,
                            ) -> AsyncIterator[str]:
-    """A database where the demo placed 150 orders (some cancelled) and everything settled,
+    """A database where the demo placed 100 orders (some cancelled) and everything settled,
     kept as a template for each test to copy and break."""
     name = f"orderstream_test_{uuid.uuid4().hex[:12]}"
     url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
     await admin(database_url, f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template_name}"')
     report = await run_with_settings(
         Settings(store="postgres", transport="memory", database_url=url),
-        plan(150, seed=5, cancel_ratio=0.3))
+        plan(100, seed=5, cancel_ratio=0.3))
     assert report.violations == []
     yield name
     await admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
