@@ -37,6 +37,12 @@ COMMANDS: dict[str, Lazy] = {
                   "Measure orderstream against the plainest code that does the same work."),
     "settings": Lazy("orderstream.settings_cli:settings",
                      "Print the effective settings (environment and defaults) as JSON."),
+    "audit": Lazy("orderstream.audit_cli:audit", "Check the flow's invariants on the live "
+                  "database (ORDERSTREAM_DATABASE_URL)."),
+    "chaos": Lazy("orderstream.chaos.cli:chaos", "Run the whole flow as processes (API, two "
+                  "relays, two workers of each kind), place orders at RATE for SECONDS and "
+                  "inject faults at random meanwhile; then let the flow settle, stop it, and "
+                  "run the audit (docs/operations.md#chaos)."),
     "infra": Lazy("orderstream.infra.cli:infra_app",
                   "Local Apache Kafka and PostgreSQL for tests, on 127.0.0.1."),
     "db": Lazy("orderstream.db_cli:db_app", "Database schema migrations (Alembic)."),

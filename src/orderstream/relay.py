@@ -13,6 +13,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.kafka.connections import tolerate_closed_transports
 from adapters.postgres.idempotency import prune_expired_keys
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
@@ -48,6 +49,7 @@ def check_relay_settings(settings: Settings) -> None:
 async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asyncio.Event) -> None:
     """Relay every outbox of `outboxes` until `stop` is set."""
     check_relay_settings(settings)
+    tolerate_closed_transports()
     await check_database(settings)
     await check_kafka(settings)
     container = build_container(settings)

@@ -4,6 +4,7 @@ import asyncio
 import logging
 
 from adapters.codec import CloudEventsDecoder
+from adapters.kafka.connections import tolerate_closed_transports
 from adapters.prometheus import ConsumerMetrics
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
@@ -41,6 +42,7 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     meanwhile serve its metrics and readiness. The worker writes to the outbox of its own
     name, whose backlog it reports, and reports its group's lag.
     """
+    tolerate_closed_transports()
     await _preflight(settings)
     group, topic = group_id(settings, name), source_topic(settings, name)
     container = build_container(settings)

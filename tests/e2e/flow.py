@@ -4,7 +4,7 @@ orders placed from this process, and what the tables and topics say afterwards."
 import asyncio
 import signal
 import sys
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Collection, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres import SqlAlchemyUnitOfWork
 from application.commands import CommandBus
-from domain.commands import PlaceOrder
+from domain.commands import CancelOrder, PlaceOrder
 from orderstream.demo import DemoPlan
 
 WORKER_SHUTDOWN_TIMEOUT_S = 5.0
@@ -105,14 +105,19 @@ class Flow:
         self.services.append(service)
         return service
 
-    async def place(self, commands: Sequence[PlaceOrder], clients: int = 8) -> None:
-        """Place orders from `clients` concurrent clients, as the API would receive them."""
+    async def place(self, commands: Sequence[PlaceOrder], clients: int = 8,
+                    cancel: Collection[str] = ()) -> None:
+        """Place orders from `clients` concurrent clients, as the API would receive them;
+        the orders of `cancel` are cancelled right after they are placed."""
         bus = CommandBus(lambda: SqlAlchemyUnitOfWork(self.engine))
         pending = iter(commands)
 
         async def client() -> None:
             for command in pending:
                 await bus.handle(command)
+                if command.order_id in cancel:
+                    await bus.handle(CancelOrder(order_id=command.order_id,
+                                                 cancelled_by="e2e", reason="on second thoughts"))
 
         async with asyncio.TaskGroup() as group:
             for _ in range(clients):
@@ -143,17 +148,29 @@ class Flow:
                 await asyncio.sleep(0.05)
 
     async def settled(self) -> None:
-        """Wait until no order is pending; fail when nothing moves for a while."""
+        """Wait until no order is pending, every cancelled one has its stock back and
+        every outbox row is published; fail when nothing moves for a while."""
         last, last_change = -1, asyncio.get_running_loop().time()
         total = len(self.plan.orders)
-        while (done := await self.scalar(
-                "SELECT count(*) FROM orders.orders WHERE status <> 'pending'")) < total:
+        while (done := await self._done()) < total:
             now = asyncio.get_running_loop().time()
             if done != last:
                 last, last_change = done, now
             elif now - last_change > STALL_TIMEOUT_S:
                 pytest.fail(f"stalled at {done}/{total} settled\n{self.log_tails()}")
             await asyncio.sleep(0.1)
+
+    async def _done(self) -> int:
+        """Settled orders, less the cancelled ones still waiting for their stock to come
+        back and the outbox rows still to publish."""
+        return int(await self.scalar(
+            "SELECT (SELECT count(*) FROM orders.orders WHERE status <> 'pending')"
+            " - (SELECT count(*) FROM orders.orders WHERE status = 'cancelled'"
+            "    AND NOT stock_released)"
+            " - (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"
+            "    AND failed_at IS NULL)"
+            " - (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL"
+            "    AND failed_at IS NULL)"))
 
     def log_tails(self, lines: int = 15) -> str:
         return "\n".join(f"--- {s.log_path.name} (exit {s.returncode})\n"

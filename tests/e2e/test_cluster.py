@@ -1,10 +1,17 @@
 """Scale-out on a real three-broker Kafka cluster (replication factor 3, min ISR 2): two API
-replicas, two relays, three inventory workers and two orders workers as processes; 5,000
-orders over HTTP; the broker leading the most `orders` partitions killed mid-stream and
-started again, and an inventory worker killed. Nothing acknowledged may be lost."""
+replicas, two relays, three inventory workers and two orders workers as processes; 3,000
+orders over HTTP, beside a busy process per core (as another job on the machine would be).
+Mid-stream the active controller, which also leads an `orders` partition, is killed (the
+worst broker to lose: an election comes before its fencing), then an inventory worker, then
+the broker is started again. Nothing acknowledged may be lost, and each stall stays within
+the bound docs/scaling.md explains."""
 
 import asyncio
+import json
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,9 +31,14 @@ from .invariants import invariant_violations
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
-ORDERS = 5_000
+ORDERS = 3_000
 CLUSTER_PORT = 19700
 CLIENTS = 16
+# Settled orders after the broker's kill that show the flow is moving again.
+RECOVERED = 300
+# docs/scaling.md: an election (2-3 s), the dead broker's fencing (3 s), the clients finding
+# the new leaders, and the flow's own latency on a machine whose cores are all busy.
+STALL_BOUND_S = 15.0
 
 
 @pytest.fixture
@@ -34,6 +46,19 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaCluster]:
     nodes = KafkaCluster(home=tmp_path_factory.mktemp("cluster"), cache=layout.cache_dir(),
                          size=3, base_port=CLUSTER_PORT)
     yield from running(nodes, "a three-node cluster")
+
+
+@pytest.fixture
+def cpu_hog() -> Iterator[int]:
+    """A busy process per core beside the test, as another job on the machine would be."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 1)]
+    try:
+        yield len(hogs)
+    finally:
+        for hog in hogs:
+            hog.kill()
+            hog.wait()
 
 
 def _free_port() -> int:
@@ -55,6 +80,15 @@ class Progress:
             self.samples.append((time.monotonic(), int(settled)))
             await asyncio.sleep(0.2)
 
+    async def moved_on(self, flow, orders: int, timeout_s: float = 120.0) -> None:
+        """Until `orders` more orders settled than when this was called."""
+        async with asyncio.timeout(timeout_s):
+            while not self.samples:
+                await asyncio.sleep(0.05)
+            target = self.samples[-1][1] + orders
+            while self.samples[-1][1] < target:
+                await asyncio.sleep(0.1)
+
     def longest_stall_after(self, moment: float, until: float) -> float:
         """The longest time without a newly settled order between `moment` and `until`."""
         longest, last_change, last = 0.0, moment, None
@@ -64,6 +98,31 @@ class Progress:
             if settled != last:
                 longest, last_change, last = max(longest, at - last_change), at, settled
         return longest
+
+
+def _assigned(worker) -> set[int]:
+    """The partitions `worker` was last assigned, from its log."""
+    owned: set[int] = set()
+    for line in worker.log().splitlines():
+        if line.startswith("{") and "partitions assigned" in line:
+            names = json.loads(line)["message"].split("partitions assigned: ")[1]
+            owned = {int(n.split("[")[1].rstrip("]")) for n in names.split(", ") if "[" in n}
+    return owned
+
+
+async def _first_commits(probe, flow, partitions: set[int], before: dict[int, int]) -> float:
+    """When the group first committed past `before` on every one of `partitions`."""
+    waiting = set(partitions)
+    group, topic = flow.group("inventory"), flow.topics["orders"]
+    async with asyncio.timeout(120), started_admin(probe.servers) as admin:
+        while waiting:
+            offsets = await admin.list_consumer_group_offsets(group)
+            committed = {tp.partition: meta.offset for tp, meta in offsets.items()
+                         if tp.topic == topic}
+            waiting = {p for p in waiting if committed.get(p, -1) <= before.get(p, -1)}
+            if waiting:
+                await asyncio.sleep(0.1)
+    return time.monotonic()
 
 
 async def _leaders(probe, topic: str) -> Counter[int]:
@@ -100,7 +159,8 @@ async def _place_over_http(flow, ports: list[int], accepted: list[str]) -> None:
 
 
 async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cluster(
-        cluster: KafkaCluster, fresh_database_url: str, kafka_probe, tmp_path: Path) -> None:
+        cluster: KafkaCluster, fresh_database_url: str, kafka_probe, cpu_hog: int,
+        tmp_path: Path) -> None:
     probe = kafka_probe(cluster.bootstrap_servers)
     async with open_flow(fresh_database_url, probe, tmp_path, relay=False, orders=ORDERS,
                          replication_factor=3) as flow:
@@ -123,14 +183,23 @@ async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cl
         accepted: list[str] = []
         placing = flow.spawn(_place_over_http(flow, ports, accepted))
 
-        await flow.wait_for(reserved=ORDERS // 5)
+        await progress.moved_on(flow, ORDERS // 5)
         leaders = await _leaders(probe, flow.topics["orders"])
-        victim, led = leaders.most_common(1)[0]
+        victim = cluster.active_controller()
+        assert victim is not None
         assert cluster.node(victim).kill()
         killed_at = time.monotonic()
-        await flow.wait_for(reserved=ORDERS // 2)
-        await asyncio.to_thread(cluster.node(victim).start)
+        await progress.moved_on(flow, RECOVERED)
+        broker_stall = progress.longest_stall_after(killed_at, time.monotonic())
+
+        owned = _assigned(workers[0])
+        assert owned, workers[0].log()
         workers[0].kill()
+        worker_killed_at = time.monotonic()
+        await workers[0].wait()
+        before = await probe.committed(flow.group("inventory"), flow.topics["orders"])
+        takeover = await _first_commits(probe, flow, owned, before) - worker_killed_at
+        await asyncio.to_thread(cluster.node(victim).start)
         await placing
         placed_at = time.monotonic()
         await flow.settled()
@@ -144,7 +213,13 @@ async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cl
         placed = set(await flow.column("SELECT id FROM orders.orders"))
         assert placed == set(accepted), "an order acknowledged over HTTP is missing"
         stall = progress.longest_stall_after(killed_at, settled_at)
-        print(f"\nbroker {victim} led {led} of {sum(leaders.values())} orders partitions; "
-              f"longest stall after its kill -9: {stall:.1f}s; {ORDERS} orders placed over "
-              f"HTTP in {placed_at - started:.1f}s, all settled {settled_at - started:.1f}s "
-              f"after the first")
+        print(f"\nthe active controller, broker {victim}, led {leaders[victim]} of "
+              f"{sum(leaders.values())} orders partitions; stall after its kill -9: "
+              f"{broker_stall:.1f}s; the killed worker's partitions {sorted(owned)} committed "
+              f"by the others {takeover:.1f}s after its kill -9; longest stall from the "
+              f"broker's kill to the end: {stall:.1f}s; {ORDERS} orders placed over HTTP in "
+              f"{placed_at - started:.1f}s, all settled {settled_at - started:.1f}s after the "
+              f"first, beside {cpu_hog} busy processes")
+        assert broker_stall <= STALL_BOUND_S
+        assert takeover <= STALL_BOUND_S
+        assert stall <= STALL_BOUND_S

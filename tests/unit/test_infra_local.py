@@ -1,5 +1,6 @@
 """Local services: stopping them (every process signalled at once, the ones that outlive the
-timeout killed) and the id a new Kafka cluster is formatted with."""
+timeout killed), the id a new Kafka cluster is formatted with, and which of its nodes is the
+active controller."""
 
 import base64
 import subprocess
@@ -9,6 +10,7 @@ import uuid
 import pytest
 
 from orderstream.infra.kafka import cluster_id
+from orderstream.infra.kafka_cluster import KafkaCluster
 from orderstream.infra.process import pid_alive, terminate_all
 
 pytestmark = pytest.mark.unit
@@ -49,3 +51,18 @@ def test_a_cluster_id_never_starts_with_a_dash(monkeypatch: pytest.MonkeyPatch):
     drawn = iter([uuid.UUID(bytes=b"\xf8" + bytes(15)), uuid.UUID(bytes=b"\x01" * 16)])
     monkeypatch.setattr(uuid, "uuid4", lambda: next(drawn))
     assert cluster_id() == base64.urlsafe_b64encode(b"\x01" * 16).decode().rstrip("=")
+
+
+def test_the_active_controller_is_the_node_that_last_became_the_quorums_leader(tmp_path):
+    cluster = KafkaCluster(home=tmp_path, cache=tmp_path / "cache", size=3)
+    logs = {1: "[2026-12-02 22:02:40,460] INFO [RaftManager id=1] Completed transition to "
+               "Leader(localVoterNode=...)\n",
+            2: "[2026-12-02 22:02:41,000] INFO [RaftManager id=2] Completed transition to "
+               "FollowerState(epoch=1, leader=1)\n",
+            3: "[2026-12-02 22:04:25,490] INFO [RaftManager id=3] Completed transition to "
+               "Leader(localVoterNode=...)\n"}
+    assert cluster.active_controller() is None
+    for node in cluster.nodes:
+        node.log_file.parent.mkdir(parents=True)
+        node.log_file.write_text(logs[node.node_id])
+    assert cluster.active_controller() == 3

@@ -35,11 +35,19 @@ class AdvisoryLockLeadership:
         self._ended = asyncio.Event()
 
     async def acquire(self) -> bool:
+        """Campaign once. A campaign that fails (the database paused past
+        `check_timeout_s`, the connection lost) closes its session: the lock it may have
+        taken ends with it, and SQLAlchemy will not run a statement on a connection whose
+        last one was given up on; the next campaign opens another."""
         if self._leading:
             return await self.held()
         connection = await self._connect()
-        async with transient_errors():
-            self._leading = bool(await self._scalar(connection, _TRY_LOCK))
+        try:
+            async with transient_errors():
+                self._leading = bool(await self._scalar(connection, _TRY_LOCK))
+        except BaseException:
+            await self._drop()
+            raise
         return self._leading
 
     async def lost(self, within_s: float) -> bool:

@@ -1,5 +1,6 @@
 """The database of a bench run: a fresh one on the server of the configured URL (the local
-PostgreSQL of `orderstream infra`, started or reused), migrated to head, dropped after.
+PostgreSQL of `orderstream infra`, started when nothing answers there), migrated to head,
+dropped after.
 
 Fresh, so that every run starts from empty tables and no relay meets rows left behind by
 an earlier run.
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from adapters.postgres import migrations
 from orderstream.bench.machine import asyncpg_dsn
+from orderstream.infra.process import port_open
 from orderstream.infra.services import postgres_node
 
 
@@ -21,7 +23,7 @@ from orderstream.infra.services import postgres_node
 async def fresh_database(server_url: str) -> AsyncIterator[str]:
     url = make_url(server_url)
     node = postgres_node()
-    if (url.host, url.port) == ("127.0.0.1", node.port):
+    if (url.host, url.port) == ("127.0.0.1", node.port) and not port_open("127.0.0.1", node.port):
         node.start()
     name = f"orderstream_bench_{uuid.uuid4().hex[:8]}"
     await _admin(server_url, f'CREATE DATABASE "{name}"')

@@ -10,6 +10,9 @@ from orderstream.infra.process import terminate_all
 
 BASE_PORT = 19192
 PORT_STEP = 100
+# How the raft client logs that its node leads the quorum, after "[yyyy-mm-dd hh:mm:ss,mmm]".
+LEADER_LINE = "] Completed transition to Leader("
+TIMESTAMP_END = 24
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,20 @@ class KafkaCluster:
 
     def is_running(self) -> bool:
         return all(node.is_running() for node in self.nodes)
+
+    def active_controller(self) -> int | None:
+        """The id of the node that most recently became the quorum's leader (the active
+        controller), from the nodes' logs; None before any did."""
+        latest: dict[int, str] = {}
+        for node in self.nodes:
+            try:
+                lines = node.log_file.read_text(errors="replace").splitlines()
+            except FileNotFoundError:
+                continue
+            for line in lines:
+                if LEADER_LINE in line:
+                    latest[node.node_id] = line[1:TIMESTAMP_END]
+        return max(latest, key=lambda n: latest[n]) if latest else None
 
     def start(self, timeout: float = 120.0) -> None:
         """Launch every node, then wait for each: none is ready before a quorum is up."""

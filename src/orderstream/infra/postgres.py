@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orderstream.infra import postgres_server as server
-from orderstream.infra.process import port_open, read_pid, runs, terminate
+from orderstream.infra.process import InfraError, port_open, read_pid, runs, terminate
 from orderstream.infra.tls import Authority
 
 HOST = "127.0.0.1"
@@ -76,8 +76,15 @@ class PostgresNode:
         return self.pid() is not None and port_open(HOST, self.port)
 
     def start(self, timeout: float = 60.0) -> None:
-        """Create the cluster once, start it unless it runs, and make sure the database exists."""
+        """Create the cluster once, start it unless it runs, and make sure the database exists.
+
+        A server of someone else's on the port (another checkout's) is left alone: no
+        cluster is created beside it, and the error says so."""
         if not self.is_running():
+            if port_open(HOST, self.port):
+                raise InfraError(f"port {HOST}:{self.port} is taken by a server that is not "
+                                 f"the one in {self.data_dir}: use it through DATABASE_URL, "
+                                 "or stop it first")
             if not (self.data_dir / "PG_VERSION").is_file():
                 self._initdb()
             server.run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from orderstream.infra.postgres import PostgresNode
+from orderstream.infra.process import InfraError
 
 pytestmark = pytest.mark.integration
 
@@ -59,3 +63,13 @@ async def test_rolled_back_transaction_leaves_nothing(engine: AsyncEngine, table
             raise RolledBack
 
     assert await names_in(engine, table) == []
+
+
+def test_a_local_server_is_never_created_beside_one_that_holds_its_port(
+        database_url: str, tmp_path: Path) -> None:
+    node = PostgresNode(home=tmp_path / "postgres", port=make_url(database_url).port or 5432)
+
+    with pytest.raises(InfraError, match="taken by a server that is not the one in"):
+        node.start()
+
+    assert not (tmp_path / "postgres").exists()

@@ -14,7 +14,10 @@ pytestmark = pytest.mark.integration
 
 def test_bench_measures_both_variants_on_the_same_work_and_writes_json(
         database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the server it is given: no local server is started beside it, whatever the
+    state of `orderstream infra` (here an empty state directory)."""
     monkeypatch.setenv("ORDERSTREAM_DATABASE_URL", database_url)
+    monkeypatch.setenv("ORDERSTREAM_INFRA_DIR", str(tmp_path / "infra"))
     output = tmp_path / "bench.json"
 
     result = CliRunner().invoke(app, ["bench", "--rounds", "3", "--messages", "120",
@@ -31,3 +34,4 @@ def test_bench_measures_both_variants_on_the_same_work_and_writes_json(
                                                                    "remote_write", "remote_apply"}
     assert report["demo"]["orders"] == 60 and report["demo"]["invariants_hold"] is True
     assert "worker / raw" in result.output and "all invariants hold" in result.output
+    assert not (tmp_path / "infra").exists()

@@ -4,11 +4,17 @@ import asyncio
 import time
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.codec import CloudEventsDecoder
+from adapters.postgres import SqlAlchemyUnitOfWork
+from adapters.postgres.engine import async_url
+from application.commands import CommandBus
 from application.handlers import reserve_stock
 from application.inbox import InboxProcessor
 from application.ports import UnitOfWork
+from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderPlaced, StockRejected, StockReserved
 from domain.values import LineRejection, OrderLine, RejectionReason
@@ -161,3 +167,50 @@ async def test_orders_worker_confirms_and_rejects_in_one_batch_despite_a_missing
     inbox = await rows.all("SELECT count(*) AS n FROM orders.inbox WHERE message_id = ANY(:ids)",
                            ids=[dict(m.headers)["ce_id"].decode() for m in batch])
     assert inbox[0].n == 2
+
+
+async def test_stock_rows_are_locked_in_sku_order_whatever_order_the_scan_returns_them(
+        fresh_database_url, new_id) -> None:
+    """Under a sequential scan rows come in heap order: B, written first, before A. The
+    locks must still be taken A then B, so a transaction waiting for A holds no lock on B
+    (holding B while waiting for A is how two batches deadlock)."""
+    a, b = new_id("SKU-A"), new_id("SKU-B")
+    engine = create_async_engine(async_url(fresh_database_url))
+    scanning = create_async_engine(async_url(fresh_database_url), connect_args={
+        "server_settings": {"application_name": "heap-order", "enable_indexscan": "off",
+                            "enable_bitmapscan": "off", "enable_indexonlyscan": "off"}})
+    try:
+        commands = CommandBus(lambda: SqlAlchemyUnitOfWork(engine))
+        for sku in (b, a):
+            await commands.handle(SetStockLevel(sku=sku, on_hand=5))
+        async with engine.connect() as connection:
+            heap = (await connection.execute(text(
+                "SELECT sku FROM inventory.stock_items ORDER BY ctid"))).scalars().all()
+        assert heap == [b, a]
+
+        async with engine.connect() as holder, engine.connect() as prober:
+            await holder.execute(text("SELECT 1 FROM inventory.stock_items WHERE sku = :sku"
+                                      " FOR UPDATE"), {"sku": a})
+            async with SqlAlchemyUnitOfWork(scanning) as uow:
+                locking = asyncio.create_task(uow.stock.lock([b, a]))
+                await _until_waiting_for_a_lock(prober, "heap-order")
+                free = (await prober.execute(text(
+                    "SELECT sku FROM inventory.stock_items WHERE sku = :sku"
+                    " FOR UPDATE SKIP LOCKED"), {"sku": b})).scalars().all()
+                await prober.rollback()
+                await holder.rollback()
+                locked = await locking
+        assert free == [b], "B was locked while waiting for A"
+        assert sorted(locked) == [a, b]
+    finally:
+        await scanning.dispose()
+        await engine.dispose()
+
+
+async def _until_waiting_for_a_lock(connection, application_name: str) -> None:
+    async with asyncio.timeout(10):
+        while not (await connection.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = :name"
+                " AND wait_event_type = 'Lock'"), {"name": application_name})).scalar():
+            await connection.rollback()
+            await asyncio.sleep(0.02)

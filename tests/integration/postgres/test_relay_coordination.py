@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
 from application.commands import CommandBus
+from application.errors import TransientError
 from application.leadership import run_as_leader
 from application.ports import UnitOfWorkFactory
 from domain.commands import PlaceOrder
@@ -68,6 +69,27 @@ async def test_a_leader_whose_session_is_terminated_is_no_longer_leading(
     finally:
         await leader.release()
         await standby.release()
+
+
+async def test_a_campaign_the_database_did_not_answer_in_time_leaves_no_session_behind(
+        pg_engine: AsyncEngine) -> None:
+    """A paused database: the lock may have been taken by a statement given up on. The
+    session is closed (so no lock outlives it), and the next campaign is a campaign, not a
+    session SQLAlchemy refuses to use again."""
+    name = _name()
+    impatient = AdvisoryLockLeadership(pg_engine, name, check_timeout_s=1e-9)
+    other = AdvisoryLockLeadership(pg_engine, name)
+    try:
+        with pytest.raises(TransientError):
+            await impatient.acquire()
+        async with asyncio.timeout(5):
+            while not await other.acquire():
+                await asyncio.sleep(0.05)
+        with pytest.raises(TransientError):
+            await impatient.acquire()
+    finally:
+        await impatient.release()
+        await other.release()
 
 
 async def test_a_standby_takes_over_within_seconds_and_the_old_leader_stops_at_once(

@@ -101,6 +101,12 @@ def test_backoff_doubles_up_to_its_maximum_and_jitters_below_it():
     assert Backoff(initial_s=0.1, jitter=lambda: 0.5).delay(1) == 0.05
 
 
+def test_backoff_stays_at_its_maximum_however_long_the_failure_lasts():
+    """Attempt 1025 is about 40 minutes of failures at the defaults; 2.0 ** 1024 overflows."""
+    backoff = Backoff(jitter=lambda: 1.0)
+    assert [backoff.delay(n) for n in (1_025, 2_000, 10**9)] == [backoff.maximum_s] * 3
+
+
 async def test_dead_letters_are_stored_before_the_offsets_are_committed(bus: InMemoryBus):
     for value in (b"a", b"poison", b"b"):
         bus.append("t", b"k", value)

@@ -1,0 +1,88 @@
+"""The chaos run's arithmetic and its load: how long orders waited after each fault, against
+which bound, and orders placed over connections that come back after the API does."""
+
+import asyncio
+import json
+
+import pytest
+
+from orderstream.chaos import load
+from orderstream.chaos.injector import Fault
+from orderstream.chaos.report import MARGIN_S, Detection, stalls
+
+pytestmark = pytest.mark.unit
+
+
+def test_a_faults_stall_is_the_longest_an_order_decided_after_it_waited_for_its_outcome():
+    faults = [Fault("kill", "inventory-1", at=100.0), Fault("stop", "relay-2", at=120.0)]
+    orders = [(90.0, 95.0),     # decided before any fault: no one's
+              (99.0, 111.0),    # in flight at the kill: waited 11 s after it
+              (105.0, 106.0),   # placed after the kill
+              (118.0, 124.0),   # decided after the pause: 4 s after it
+              (121.0, 123.0)]   # placed during the pause
+    assert stalls(faults, orders) == [11.0, 4.0]
+    assert stalls([Fault("kill", "api-1", at=200.0)], orders) == [0.0]
+
+
+def test_a_bound_is_what_the_fault_lasted_what_noticing_it_takes_and_a_margin():
+    detection = Detection(session_timeout_s=10.0, leader_check_interval_s=1.0)
+    assert detection.of(Fault("kill", "inventory-2", at=0.0)) == 10.0
+    assert detection.of(Fault("kill", "relay-1", at=0.0)) == 1.0
+    assert detection.of(Fault("term", "orders-1", at=0.0)) == 0.0
+    assert detection.of(Fault("stop", "orders-1", at=0.0)) == 0.0
+    assert MARGIN_S == 5.0
+
+
+class _Api:
+    """An HTTP server answering every POST /orders with 202, which can be killed (its
+    connections cut) and started again on the same port."""
+
+    def __init__(self) -> None:
+        self.customers: list[str] = []
+        self.server: asyncio.Server | None = None
+        self.writers: list[asyncio.StreamWriter] = []
+        self.port = 0
+
+    async def start(self) -> None:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port,
+                                                 reuse_address=True)
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    async def kill(self) -> None:
+        assert self.server is not None
+        self.server.close()
+        for writer in self.writers:
+            writer.transport.abort()
+        await self.server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.append(writer)
+        try:
+            while head := await reader.readuntil(b"\r\n\r\n"):
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = json.loads(await reader.readexactly(length))
+                self.customers.append(body["customer_id"])
+                writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+
+
+async def test_orders_keep_arriving_over_new_connections_after_the_api_comes_back():
+    api = _Api()
+    await api.start()
+
+    async def outage() -> None:
+        await asyncio.sleep(0.5)
+        await api.kill()
+        await asyncio.sleep(0.5)
+        await api.start()
+
+    down = asyncio.create_task(outage())
+    result = await load.drive(api.port, "key", rate=40, seconds=2.0, run="r", connections=4)
+    await down
+
+    assert result.offered == 80
+    assert set(result.acknowledged) == set(api.customers) - {None}
+    assert result.statuses[202] == len(result.acknowledged) > 40
+    assert any(customer.endswith("-79") for customer in result.acknowledged)
+    assert sum(result.statuses.values()) + result.unsent == 80
