@@ -94,7 +94,7 @@ class Settings(BaseSettings):
         default=256, ge=1, description="requests inside the API at once; one more is "
                                        "refused at once with 503 overloaded")
     api_queue_target_ms: float = Field(
-        default=5.0, gt=0, description="load shedding: once no request got from the "
+        default=10.0, gt=0, description="load shedding: once no request got from the "
                                        "server's reading it to the app within this for a "
                                        "whole interval, those that waited longer are "
                                        "refused with 503 overloaded")

@@ -24,6 +24,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from adapters.kafka.clients import started_admin
 from orderstream.infra import layout
 from orderstream.infra.kafka_cluster import KafkaCluster
+from support.http import client as http_client
 
 from .conftest import open_flow, running
 from .flow import until_serving
@@ -144,7 +145,7 @@ async def _place_over_http(flow, ports: list[int], accepted: list[str]) -> None:
     pending = iter(flow.plan.orders)
 
     async def client(port: int) -> None:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+        async with http_client(f"http://127.0.0.1:{port}", timeout=30) as http:
             for command in pending:
                 body = {"customer_id": command.customer_id,
                         "lines": [{"sku": line.sku, "quantity": line.quantity}

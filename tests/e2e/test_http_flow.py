@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from support.http import client as http_client
+
 from .compose import compose_services, local
 from .flow import until_serving
 
@@ -61,8 +63,8 @@ async def deployment(module_database_url: str, kafka_bootstrap_servers: str, kaf
                 executable, *command[1:], env={**base, **env, **isolation},
                 stdout=log, stderr=asyncio.subprocess.STDOUT)
     try:
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", headers=DEMO_KEY,
-                                     timeout=10) as client:
+        async with http_client(f"http://127.0.0.1:{port}", headers=DEMO_KEY,
+                               timeout=10) as client:
             await until_serving(client, processes)
             yield Deployment(client, ports, topics, kafka)
     finally:

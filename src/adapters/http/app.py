@@ -21,7 +21,7 @@ class Shedding:
     """When the API refuses a request with 503 at once (see `admission`)."""
 
     max_in_flight: int = 256
-    queue_target_s: float = 0.005
+    queue_target_s: float = 0.01
     queue_interval_s: float = 0.1
 
 
