@@ -3,7 +3,7 @@
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from application.context import applying, handling
@@ -11,6 +11,7 @@ from application.errors import PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
 from application.messages import DecodedMessage, InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
+from application.parking import Parking, ParkingPass, parking_key
 from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
@@ -29,16 +30,28 @@ class _Work(NamedTuple):
     message: InboundMessage
     decoded: DecodedMessage
     handler: EventHandler
+    key: str
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one transaction did with a batch's messages."""
+
+    applied: int = 0
+    parked: list[Parking] = field(default_factory=list)
+    failures: list[tuple[int, Failure]] = field(default_factory=list)
 
 
 class InboxProcessor:
     """Applies a batch of messages in ONE transaction, each message at most once per group.
 
-    First in one go: the inbox records every id with one statement, the unit of work
-    preloads (and locks) what the new messages touch, the handlers run one message after
-    the other in arrival order, each in an in-memory savepoint, and the commit writes each
-    table once. A message that fails permanently (`DomainError`, `PermanentMessageError`)
-    is undone in memory and reported back.
+    First in one go: the inbox records every id with one statement, which also says
+    which of the batch's keys are parked, the unit of work preloads (and locks) what the
+    new messages touch, the handlers run one message after the other in arrival order,
+    each in an in-memory savepoint, and the commit writes each table once. A message that
+    fails permanently (`DomainError`, `PermanentMessageError`) is undone in memory and
+    reported back. A message whose key is parked is parked behind it instead of applied
+    (`application.parking`).
 
     Anything else that goes wrong there (the database refuses the batch's writes, a
     handler raises an unexpected exception) rolls the batch back, and it is applied
@@ -46,8 +59,10 @@ class InboxProcessor:
     undone to its savepoint and reported as its failure, and the others commit.
 
     Only a `TransientError` escapes: nothing of the batch is committed, so it is
-    redelivered and retried. Once the batch committed, `observer` hears what became of
-    its messages.
+    redelivered and retried. Given a `ParkingPass` (the batch kept failing
+    transiently), the batch is applied with a savepoint per message at once, and a
+    message that fails transiently is parked with its key instead. Once the batch
+    committed, `observer` hears what became of its messages.
     """
 
     def __init__(
@@ -67,24 +82,35 @@ class InboxProcessor:
         self._footprints = footprints
         self._observer = observer
 
-    async def process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+    async def process(self, batch: Sequence[InboundMessage],
+                      parking: ParkingPass | None = None) -> list[Failure]:
         undecodable, work = self._decode(batch)
-        applied = 0
-        refused: list[tuple[int, Failure]] = []
+        outcome = _Outcome()
         if work:
             with applying(batch):
-                try:
-                    applied, refused = await self._in_one_go(work)
-                except TransientError:
-                    raise
-                except Exception as error:
-                    log.info("batch refused (%r): applying it one message at a time", error)
-                    applied, refused = await self._one_by_one(work)
-        failures = undecodable + refused
+                outcome = await self._applied(work, parking)
+        failures = undecodable + outcome.failures
+        parked = len(outcome.parked)
         self._observer.applied(Applied(
-            applied=applied, duplicates=len(work) - applied - len(refused),
+            applied=outcome.applied, parked=parked,
+            duplicates=len(work) - outcome.applied - parked - len(outcome.failures),
             ignored=len(batch) - len(undecodable) - len(work), failed=len(failures)))
+        if parked:
+            self._observer.parked([p.key for p in outcome.parked])
         return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
+
+    async def _applied(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        if parking is not None:
+            log.warning("parking pass over %d messages: a message that fails transiently "
+                        "again is parked with its key", len(work))
+            return await self._one_by_one(work, parking)
+        try:
+            return await self._in_one_go(work)
+        except TransientError:
+            raise
+        except Exception as error:
+            log.info("batch refused (%r): applying it one message at a time", error)
+            return await self._one_by_one(work, None)
 
     def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
                                                                   list[_Work]]:
@@ -99,19 +125,26 @@ class InboxProcessor:
                 continue
             handler = self._handlers.get(type(decoded.event))
             if handler is not None:
-                work.append(_Work(position, message, decoded, handler))
+                work.append(_Work(position, message, decoded, handler, parking_key(message)))
         return failures, work
 
-    async def _in_one_go(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
+    async def _in_one_go(self, work: list[_Work]) -> _Outcome:
         """A later copy of a message is skipped once one copy succeeded, and tried again
         while none did: the outcome of applying the copies one at a time."""
-        failures: list[tuple[int, Failure]] = []
+        outcome = _Outcome()
         async with self._uow_factory() as uow:
-            new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
-            await uow.preload(self._footprint(w for w in work if w.decoded.id in new))
+            new, parked = await uow.inbox.admit(self.group, {w.decoded.id for w in work},
+                                                {w.key for w in work})
+            parked |= await self._parked_meanwhile(uow, work, new)
+            await uow.preload(self._footprint(w for w in work
+                                              if w.decoded.id in new and w.key not in parked))
             done: set[str] = set()
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:
+                    continue
+                if item.key in parked:
+                    outcome.parked.append(_behind(item))
+                    done.add(item.decoded.id)
                     continue
                 started = time.perf_counter()
                 try:
@@ -119,42 +152,79 @@ class InboxProcessor:
                         async with uow.in_memory_savepoint():
                             await item.handler(item.decoded.event, uow)
                 except (PermanentMessageError, DomainError) as error:
-                    failures.append((item.position, Failure(item.message, error)))
+                    outcome.failures.append((item.position, Failure(item.message, error)))
                 else:
                     done.add(item.decoded.id)
+                    outcome.applied += 1
                 finally:
                     self._timed(item, started)
-            if new - done:
-                await uow.inbox.forget(self.group, new - done)
-            await uow.commit()
-        return len(done), failures
+            await self._finish(uow, new - done, outcome.parked)
+        return outcome
 
-    async def _one_by_one(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
-        failures: list[tuple[int, Failure]] = []
-        applied = 0
+    async def _parked_meanwhile(self, uow: UnitOfWork, work: list[_Work],
+                                new: set[str]) -> set[str]:
+        """Keys parked by a transaction that committed while `admit` waited for it.
+
+        `admit` reads the parked keys as it began; it may then wait for another member's
+        transaction (during a rebalance) that recorded one of the same ids, and that
+        transaction may have parked it. A new message with the key of such a duplicate
+        must then be parked behind it: the keys are read again, after the wait.
+        """
+        repeated = {w.key for w in work if w.decoded.id not in new}
+        if not repeated:
+            return set()
+        later = repeated & {w.key for w in work if w.decoded.id in new}
+        return await uow.parked.parked_keys(self.group, later) if later else set()
+
+    async def _one_by_one(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        outcome = _Outcome()
         async with self._uow_factory() as uow:
+            new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
+            parked = await uow.parked.parked_keys(
+                self.group, {w.key for w in work if w.decoded.id in new})
+            done: set[str] = set()
             for item in work:
+                if item.decoded.id not in new or item.decoded.id in done:
+                    continue
+                if item.key in parked:
+                    outcome.parked.append(_behind(item))
+                    done.add(item.decoded.id)
+                    continue
                 try:
                     with handling(item.message):
                         async with uow.savepoint():
-                            recorded = await self._apply_once(uow, item)
-                    applied += recorded
-                except TransientError:
-                    raise
+                            await self._run(uow, item)
+                except TransientError as error:
+                    if parking is None:
+                        raise
+                    log.warning("parking key %r: %r", item.key, error)
+                    outcome.parked.append(parking.park(item.key, item.decoded.id,
+                                                       item.message, error))
+                    parked.add(item.key)
+                    done.add(item.decoded.id)
                 except Exception as error:
-                    failures.append((item.position, Failure(item.message, error)))
-            await uow.commit()
-        return applied, failures
+                    outcome.failures.append((item.position, Failure(item.message, error)))
+                else:
+                    done.add(item.decoded.id)
+                    outcome.applied += 1
+            await self._finish(uow, new - done, outcome.parked)
+        return outcome
 
-    async def _apply_once(self, uow: UnitOfWork, item: _Work) -> bool:
-        if not await uow.inbox.record(self.group, item.decoded.id):
-            return False
+    async def _finish(self, uow: UnitOfWork, failed: set[str], parked: list[Parking]) -> None:
+        """Forget the ids of the messages that failed, so that a redelivery applies them;
+        park what is parked (its inbox rows stay: a redelivery is a duplicate); commit."""
+        if failed:
+            await uow.inbox.forget(self.group, failed)
+        if parked:
+            await uow.parked.park(self.group, parked)
+        await uow.commit()
+
+    async def _run(self, uow: UnitOfWork, item: _Work) -> None:
         started = time.perf_counter()
         try:
             await item.handler(item.decoded.event, uow)
         finally:
             self._timed(item, started)
-        return True
 
     def _timed(self, item: _Work, started: float) -> None:
         self._observer.handled(type(item.decoded.event).__name__,
@@ -167,3 +237,7 @@ class InboxProcessor:
             if footprint_of is not None:
                 footprint_of(item.decoded.event, footprint)
         return footprint
+
+
+def _behind(item: _Work) -> Parking:
+    return Parking(key=item.key, message_id=item.decoded.id, message=item.message)

@@ -11,6 +11,7 @@ from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import write_outbox
+from adapters.postgres.parked import SqlAlchemyParkedMessages
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
@@ -20,6 +21,7 @@ from application.ports import (
     IdempotencyKeys,
     Inbox,
     OrderRepository,
+    ParkedMessages,
     ReservationRepository,
     StockRepository,
 )
@@ -37,8 +39,9 @@ class SqlAlchemyUnitOfWork:
     the in-memory aggregates alike; an in-memory savepoint writes nothing and undoes the
     aggregates only.
 
-    `inbox_schema` names the schema of the inbox table. By default a consumer group's
-    rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
+    `inbox_schema` names the schema of the inbox and parked tables. By default a consumer
+    group's rows go to the schema named like the group (`orders`, `inventory`), else
+    `inventory`.
     """
 
     orders: OrderRepository
@@ -46,6 +49,7 @@ class SqlAlchemyUnitOfWork:
     reservations: ReservationRepository
     inbox: Inbox
     idempotency: IdempotencyKeys
+    parked: ParkedMessages
 
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None) -> None:
         self._engine = engine
@@ -119,6 +123,7 @@ class SqlAlchemyUnitOfWork:
         self.stock = self._stock = SqlAlchemyStockRepository(tx)
         self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)
         self.inbox = SqlAlchemyInbox(tx, self._inbox_schema)
+        self.parked = SqlAlchemyParkedMessages(tx, self._inbox_schema)
         self.idempotency = SqlAlchemyIdempotencyKeys(tx)
 
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:
