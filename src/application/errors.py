@@ -12,6 +12,11 @@ class UndecodableMessage(PermanentMessageError):
     """The bytes are not a message of any known type and version."""
 
 
+class DroppedWhileParked(PermanentMessageError):
+    """An operator dropped a parked message (`orderstream parked drop`): it is dead-lettered
+    as a message that fails for good is."""
+
+
 class TransientError(Exception):
     """A failure that may pass (connection lost, deadlock, timeout): retry the same message."""
 

@@ -53,6 +53,10 @@ class ParkedRetrier(Unobserved):
     A crash anywhere before the commit leaves the key as it was (a dead letter may then
     be written twice); nothing applied is taken out before its effects commit.
 
+    `group` is the group of the inbox and of the parked messages (the worker's name);
+    dead letters name `dead_letter_group` (the consumer group on the transport) as the
+    partition's own would.
+
     The loop sleeps until the next key is due, `poll_interval_s` at most (keys parked by
     other workers, or left by one that stopped), and wakes as soon as this process parks
     a key (`parked`, as a consumer observer). With nothing parked, it reads the
@@ -71,8 +75,10 @@ class ParkedRetrier(Unobserved):
         poll_interval_s: float = 5.0,
         observer: ConsumerObserver = UNOBSERVED,
         keys_per_round: int = 100,
+        dead_letter_group: str | None = None,
     ) -> None:
         self.group = group
+        self._dead_letter_group = dead_letter_group or group
         self._uow_factory = uow_factory
         self._decoder = decoder
         self._handlers = handlers
@@ -136,7 +142,7 @@ class ParkedRetrier(Unobserved):
                 return False
             retried = await self._apply(uow, messages)
             if retried.failures:
-                await self._dead_letters.send(retried.failures, self.group)
+                await self._dead_letters.send(retried.failures, self._dead_letter_group)
             await self._settle(uow, messages[0].key, retried)
             await uow.commit()
         self._heard(messages[0].key, retried)

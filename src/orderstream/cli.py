@@ -9,6 +9,7 @@ from orderstream.demo_cli import demo
 from orderstream.dlq_cli import dlq_app
 from orderstream.infra.cli import infra_app
 from orderstream.kafka_cli import kafka_app
+from orderstream.parked.cli import parked_app
 from orderstream.relay_cli import relay
 from orderstream.serve_cli import apikey, serve
 from orderstream.settings_cli import settings
@@ -29,6 +30,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(parked_app, name="parked")
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.errors import transient_errors
@@ -48,7 +49,8 @@ async def parked_counts(engine: AsyncEngine, group: str) -> ParkedCounts:
 async def parked_keys(engine: AsyncEngine, group: str) -> list[ParkedKey]:
     """The group's parked keys, the longest parked first."""
     table = PARKED[schema_of(group)]
-    head = (sa.select(table).distinct(table.c.key).where(table.c.consumer_group == group)
+    head = (sa.select(table).ext(distinct_on(table.c.key))
+            .where(table.c.consumer_group == group)
             .order_by(table.c.key, table.c.seq).subquery("head"))
     counts = (sa.select(table.c.key, sa.func.count().label("messages"))
               .where(table.c.consumer_group == group).group_by(table.c.key).subquery("counts"))

@@ -31,10 +31,12 @@ def parking_rule(settings: Settings) -> ParkingRule | None:
 def parked_retrier(settings: Settings, *, group: str, uow_factory: UnitOfWorkFactory,
                    handlers: Mapping[type[Event], EventHandler], dead_letters: DeadLetterSink,
                    observer: ConsumerObserver = UNOBSERVED) -> ParkedRetrier | None:
-    """The retry loop of `group`'s parked keys, None when parking is off."""
+    """The retry loop of the keys parked under inbox group `group` (a worker's name), None
+    when parking is off; its dead letters name the group's consumer group id."""
     rule = parking_rule(settings)
     if rule is None:
         return None
     return ParkedRetrier(group=group, uow_factory=uow_factory, decoder=CloudEventsDecoder(),
                          handlers=handlers, dead_letters=dead_letters, backoff=rule.backoff,
-                         poll_interval_s=settings.parked_poll_interval_s, observer=observer)
+                         poll_interval_s=settings.parked_poll_interval_s, observer=observer,
+                         dead_letter_group=f"{settings.kafka_group_prefix}{group}")
