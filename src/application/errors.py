@@ -21,6 +21,11 @@ class TransientError(Exception):
     """A failure that may pass (connection lost, deadlock, timeout): retry the same message."""
 
 
+class RowsHeld(TransientError):
+    """Rows a message needs are held by another transaction: applying it now would wait
+    for them (and most likely fail at the lock timeout)."""
+
+
 class CommitRejected(Exception):
     """The transport refused an offset commit because the group rebalanced meanwhile.
 

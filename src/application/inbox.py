@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from application.context import applying, handling
-from application.errors import PermanentMessageError, TransientError
-from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
+from application.errors import PermanentMessageError, RowsHeld, TransientError
+from application.handlers import FOOTPRINTS, EventHandler, FootprintOf, footprint
 from application.messages import DecodedMessage, InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
 from application.parking import Parking, ParkingPass, parking_key
@@ -81,6 +81,10 @@ class InboxProcessor:
         self._handlers = handlers
         self._footprints = footprints
         self._observer = observer
+        # Rows the last parking pass found held by another transaction, and the pass that
+        # a batch needing any of them is applied as (see `_applied`).
+        self._held = Footprint()
+        self._held_pass: ParkingPass | None = None
 
     async def process(self, batch: Sequence[InboundMessage],
                       parking: ParkingPass | None = None) -> list[Failure]:
@@ -97,12 +101,23 @@ class InboxProcessor:
             ignored=len(batch) - len(undecodable) - len(work), failed=len(failures)))
         if parked:
             self._observer.parked([p.key for p in outcome.parked])
+            heads = [p for p in outcome.parked if p.retry_in_s is not None]
+            if heads:
+                log.warning("parked %d keys (attempt %d), e.g. %r: %s", len(heads),
+                            heads[0].attempts, heads[0].key, heads[0].last_error)
         return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
 
     async def _applied(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        """In one go; as a parking pass when the policy asks for one (the batch kept
+        failing), or when the batch needs rows that the last pass found held: a stuck row
+        (a SKU) blocks every key that needs it, and each would otherwise hold up its
+        partition for the policy's attempts before its own pass."""
+        if parking is None and self._held_pass is not None and self._footprint(
+                work).overlap(self._held):
+            parking = self._held_pass
         if parking is not None:
-            log.warning("parking pass over %d messages: a message that fails transiently "
-                        "again is parked with its key", len(work))
+            log.info("parking pass over %d messages: a message that fails transiently "
+                     "again is parked with its key", len(work))
             return await self._one_by_one(work, parking)
         try:
             return await self._in_one_go(work)
@@ -177,11 +192,19 @@ class InboxProcessor:
         return await uow.parked.parked_keys(self.group, later) if later else set()
 
     async def _one_by_one(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        """A savepoint per message. In a parking pass, what the new messages touch is
+        locked first without waiting (`preload_free`): a message that needs rows another
+        transaction holds is parked at once, without a lock wait of its own, and so is
+        one that fails transiently in its savepoint."""
         outcome = _Outcome()
         async with self._uow_factory() as uow:
             new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
             parked = await uow.parked.parked_keys(
                 self.group, {w.key for w in work if w.decoded.id in new})
+            held = Footprint()
+            if parking is not None:
+                held = await self._held_now(uow, parking, self._footprint(
+                    w for w in work if w.decoded.id in new and w.key not in parked))
             done: set[str] = set()
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:
@@ -192,12 +215,13 @@ class InboxProcessor:
                     continue
                 try:
                     with handling(item.message):
+                        self._not_held(item, held)
                         async with uow.savepoint():
                             await self._run(uow, item)
                 except TransientError as error:
                     if parking is None:
                         raise
-                    log.warning("parking key %r: %r", item.key, error)
+                    log.info("parking key %r: %r", item.key, error)
                     outcome.parked.append(parking.park(item.key, item.decoded.id,
                                                        item.message, error))
                     parked.add(item.key)
@@ -209,6 +233,35 @@ class InboxProcessor:
                     outcome.applied += 1
             await self._finish(uow, new - done, outcome.parked)
         return outcome
+
+    async def _held_now(self, uow: UnitOfWork, parking: ParkingPass,
+                        needs: Footprint) -> Footprint:
+        """Lock what the batch needs without waiting; the rows another transaction holds.
+
+        Until a pass finds them free, a batch that needs rows held now is applied as a
+        pass at once (`_applied`): its messages that need them are parked without failing
+        first. Only a pass the policy asked for (the batch failed, `attempts` above 0)
+        learns of rows held; in a pass for rows already known, a row held that was not
+        known (another worker's transaction holds it for a moment) is waited for, as
+        outside a pass.
+        """
+        held = await uow.preload_free(needs)
+        if parking.attempts == 0:
+            known = Footprint(orders=held.orders & self._held.orders,
+                              stock=held.stock & self._held.stock,
+                              reservations=held.reservations & self._held.reservations)
+            await uow.preload(Footprint(orders=held.orders - known.orders,
+                                        stock=held.stock - known.stock))
+            held = known
+        self._held = held
+        self._held_pass = ParkingPass(0, "", parking.backoff) if held.overlap(held) else None
+        return held
+
+    def _not_held(self, item: _Work, held: Footprint) -> None:
+        """Raise `RowsHeld` when `item` needs rows another transaction holds."""
+        blocked = self._footprint([item]).overlap(held)
+        if blocked:
+            raise RowsHeld(f"{', '.join(sorted(blocked))} held by another transaction")
 
     async def _finish(self, uow: UnitOfWork, failed: set[str], parked: list[Parking]) -> None:
         """Forget the ids of the messages that failed, so that a redelivery applies them;
@@ -231,12 +284,7 @@ class InboxProcessor:
                                time.perf_counter() - started)
 
     def _footprint(self, work: Iterable[_Work]) -> Footprint:
-        footprint = Footprint()
-        for item in work:
-            footprint_of = self._footprints.get(type(item.decoded.event))
-            if footprint_of is not None:
-                footprint_of(item.decoded.event, footprint)
-        return footprint
+        return footprint((item.decoded.event for item in work), self._footprints)
 
 
 def _behind(item: _Work) -> Parking:

@@ -53,7 +53,8 @@ class ParkingRule:
 class ParkingPass:
     """An attempt at a batch that parks the keys of the messages that fail transiently.
 
-    `attempts` failed before it, the first with `first_error`."""
+    `attempts` failed before it, the first with `first_error` (none: the message's own
+    error is its first)."""
 
     attempts: int
     first_error: str
@@ -62,9 +63,9 @@ class ParkingPass:
     def park(self, key: str, message_id: str, message: InboundMessage,
              error: BaseException) -> "Parking":
         """The first message of a newly parked key, failed once more by `error`."""
-        attempts = self.attempts + 1
+        attempts, last_error = self.attempts + 1, error_text(error)
         return Parking(key=key, message_id=message_id, message=message, attempts=attempts,
-                       first_error=self.first_error, last_error=error_text(error),
+                       first_error=self.first_error or last_error, last_error=last_error,
                        retry_in_s=self.backoff.delay(attempts))
 
 

@@ -103,10 +103,10 @@ class ParkedMessages(Protocol):
         """Add the messages in this order, each behind what its key holds already."""
         ...
 
-    async def claim_due(self, consumer_group: str) -> list[ParkedMessage]:
-        """Every message of one key whose first message is due, in arrival order, the key
-        held for this transaction; a key another transaction holds is passed over. Empty
-        when no key is due."""
+    async def claim_due(self, consumer_group: str, keys: int) -> list[ParkedMessage]:
+        """Every message of up to `keys` keys whose first message is due, each key's in
+        arrival order, the keys held for this transaction; a key another transaction
+        holds is passed over. Empty when no key is due."""
         ...
 
     async def claim(self, consumer_group: str, key: str) -> list[ParkedMessage]:
@@ -177,6 +177,11 @@ class Footprint:
     stock: set[str] = field(default_factory=set)
     reservations: set[str] = field(default_factory=set)
 
+    def overlap(self, other: "Footprint") -> set[str]:
+        """The keys both name, whatever their kind."""
+        return ((self.orders & other.orders) | (self.stock & other.stock)
+                | (self.reservations & other.reservations))
+
 
 class UnitOfWork(Protocol):
     """One atomic transaction over the repositories, the inbox and the outbox.
@@ -213,6 +218,11 @@ class UnitOfWork(Protocol):
         sorted key order: the lock order of `StockRepository.lock`). A hint, not a limit:
         what a handler asks for beyond it is loaded when asked for.
         """
+        ...
+
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """`preload` without waiting for a lock: what another transaction holds right now
+        is neither loaded nor locked, and comes back."""
         ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from application.backoff import Backoff
 from application.consumer import DeadLetterSink
 from application.context import handling
-from application.errors import PermanentMessageError, TransientError
-from application.handlers import EventHandler
+from application.errors import PermanentMessageError, RowsHeld, TransientError
+from application.handlers import EventHandler, footprint
 from application.inbox import Failure
+from application.messages import DecodedMessage
 from application.observation import UNOBSERVED, ConsumerObserver, Unobserved
 from application.parking import ParkedMessage, error_text
-from application.ports import MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
 from application.tasks import first_of
 from domain.events import Event
 
@@ -29,6 +30,7 @@ MIN_WAIT_S = 0.1
 class _Retried:
     """What one retry of a key did with its messages."""
 
+    key: str
     through: list[ParkedMessage] = field(default_factory=list)
     failed: list[ParkedMessage] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
@@ -38,9 +40,12 @@ class _Retried:
 class ParkedRetrier(Unobserved):
     """Applies the parked messages of a consumer group again, a key at a time.
 
-    A round claims a key whose first message is due (its backoff over), in a transaction
-    of its own that holds the key: a retrier in another worker passes it over, so one
-    key has one applier. Its messages are applied in arrival order, each in a savepoint:
+    A transaction claims up to `keys_per_transaction` keys whose first message is due
+    (its backoff over) and holds them: a retrier in another worker passes them over, so
+    a key has one applier. What their messages need is locked without waiting; a key
+    whose rows another transaction still holds stays as it is, at once, rather than
+    wait for them while holding rows that others need. Each key's messages are applied
+    in arrival order, each in a savepoint:
 
     - applied: taken out; a key whose messages all applied is no longer parked;
     - failed for good (whatever it raises but a `TransientError`, as in the savepoint per
@@ -74,7 +79,7 @@ class ParkedRetrier(Unobserved):
         backoff: Backoff,
         poll_interval_s: float = 5.0,
         observer: ConsumerObserver = UNOBSERVED,
-        keys_per_round: int = 100,
+        keys_per_transaction: int = 50,
         dead_letter_group: str | None = None,
     ) -> None:
         self.group = group
@@ -86,7 +91,7 @@ class ParkedRetrier(Unobserved):
         self._backoff = backoff
         self._poll_interval_s = poll_interval_s
         self._observer = observer
-        self._keys_per_round = keys_per_round
+        self._keys_per_transaction = keys_per_transaction
         self._wake = asyncio.Event()
         self._errors = Backoff()
         self.failed_attempts = 0
@@ -125,54 +130,76 @@ class ParkedRetrier(Unobserved):
                 waiting.cancel()
 
     async def retry_due(self) -> float | None:
-        """Retry every key due now, up to `keys_per_round`; the seconds until the next key
-        is due, None when none is parked."""
+        """Retry every key due now; the seconds until the next key is due, None when none
+        is parked."""
         self.rounds += 1
-        for _ in range(self._keys_per_round):
-            if not await self.retry_one():
-                break
+        while await self.retry_some() == self._keys_per_transaction:
+            pass
         async with self._uow_factory() as uow:
             return await uow.parked.next_due_in(self.group)
 
-    async def retry_one(self) -> bool:
-        """Retry one due key; whether there was one to claim."""
+    async def retry_some(self) -> int:
+        """Retry the keys one transaction claims; how many it claimed."""
         async with self._uow_factory() as uow:
-            messages = await uow.parked.claim_due(self.group)
-            if not messages:
-                return False
-            retried = await self._apply(uow, messages)
-            if retried.failures:
-                await self._dead_letters.send(retried.failures, self._dead_letter_group)
-            await self._settle(uow, messages[0].key, retried)
+            claimed = await uow.parked.claim_due(self.group, self._keys_per_transaction)
+            if not claimed:
+                return 0
+            retried = await self._apply(uow, claimed)
+            failures = [failure for key in retried for failure in key.failures]
+            if failures:
+                await self._dead_letters.send(failures, self._dead_letter_group)
+            for key in retried:
+                await self._settle(uow, key)
             await uow.commit()
-        self._heard(messages[0].key, retried)
-        return True
+        for key in retried:
+            self._heard(key)
+        return len(retried)
 
-    async def _apply(self, uow: UnitOfWork, messages: Sequence[ParkedMessage]) -> _Retried:
-        retried = _Retried()
-        for parked in messages:
-            try:
-                with handling(parked.message):
-                    async with uow.savepoint():
-                        await self._applied(uow, parked)
-            except TransientError as error:
-                retried.stuck = (parked, error)
-                break
-            except Exception as error:
-                retried.failed.append(parked)
-                retried.failures.append(Failure(parked.message, error))
-            retried.through.append(parked)
+    async def _apply(self, uow: UnitOfWork, claimed: Sequence[ParkedMessage]) -> list[_Retried]:
+        decoded = {parked.seq: self._decoded(parked) for parked in claimed}
+        held = await uow.preload_free(footprint(
+            d.event for d in decoded.values() if isinstance(d, DecodedMessage)))
+        by_key: dict[str, list[ParkedMessage]] = {}
+        for parked in claimed:
+            by_key.setdefault(parked.key, []).append(parked)
+        retried = []
+        for key, messages in by_key.items():
+            retried.append(done := _Retried(key))
+            for parked in messages:
+                try:
+                    with handling(parked.message):
+                        await self._applied(uow, decoded[parked.seq], held)
+                except TransientError as error:
+                    done.stuck = (parked, error)
+                    break
+                except Exception as error:
+                    done.failed.append(parked)
+                    done.failures.append(Failure(parked.message, error))
+                done.through.append(parked)
         return retried
 
-    async def _applied(self, uow: UnitOfWork, parked: ParkedMessage) -> None:
-        decoded = self._decoder.decode(parked.message)
-        handler = self._handlers.get(type(decoded.event))
-        if handler is None:
-            raise PermanentMessageError(f"no handler for {type(decoded.event).__name__} in "
-                                        f"group {self.group}")
-        await handler(decoded.event, uow)
+    def _decoded(self, parked: ParkedMessage) -> DecodedMessage | Exception:
+        try:
+            return self._decoder.decode(parked.message)
+        except Exception as error:
+            return error
 
-    async def _settle(self, uow: UnitOfWork, key: str, retried: _Retried) -> None:
+    async def _applied(self, uow: UnitOfWork, message: DecodedMessage | Exception,
+                       held: Footprint) -> None:
+        if isinstance(message, Exception):
+            raise message
+        handler = self._handlers.get(type(message.event))
+        if handler is None:
+            raise PermanentMessageError(f"no handler for {type(message.event).__name__} in "
+                                        f"group {self.group}")
+        blocked = footprint([message.event]).overlap(held)
+        if blocked:
+            raise RowsHeld(f"{', '.join(sorted(blocked))} held by another transaction")
+        async with uow.savepoint():
+            await handler(message.event, uow)
+
+    async def _settle(self, uow: UnitOfWork, retried: _Retried) -> None:
+        key = retried.key
         if retried.through:
             await uow.parked.remove(self.group, key, [m.seq for m in retried.through])
         if retried.failed:
@@ -182,7 +209,8 @@ class ParkedRetrier(Unobserved):
             await uow.parked.reschedule(self.group, key, parked.seq, error_text(error),
                                         self._backoff.delay(parked.attempts + 1))
 
-    def _heard(self, key: str, retried: _Retried) -> None:
+    def _heard(self, retried: _Retried) -> None:
+        key = retried.key
         if retried.failures:
             for failure in retried.failures:
                 log.warning("parked message of key %r failed for good, dead-lettered: %r",

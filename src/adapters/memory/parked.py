@@ -47,11 +47,12 @@ class InMemoryParkedMessages:
                 first_error=parking.first_error, last_error=parking.last_error,
                 parked_at=now, next_retry_at=retry))
 
-    async def claim_due(self, consumer_group: str) -> list[ParkedMessage]:
+    async def claim_due(self, consumer_group: str, keys: int) -> list[ParkedMessage]:
         now = datetime.now(UTC)
         heads = sorted((head for head in self._heads(consumer_group) if _due(head) <= now),
-                       key=lambda head: (_due(head), head.seq))
-        return await self.claim(consumer_group, heads[0].key) if heads else []
+                       key=lambda head: (_due(head), head.seq))[:keys]
+        return [message for head in heads
+                for message in await self.claim(consumer_group, head.key)]
 
     async def claim(self, consumer_group: str, key: str) -> list[ParkedMessage]:
         return [m for m in self._store.parked.get(consumer_group, []) if m.key == key]

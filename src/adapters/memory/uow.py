@@ -171,6 +171,10 @@ class InMemoryUnitOfWork:
     async def preload(self, footprint: Footprint) -> None:
         """Nothing to do: the store is in memory already."""
 
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """Transactions are serialised: only what the store holds (`hold`) is held."""
+        return Footprint(stock=self._store.held & footprint.stock)
+
     def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
         return self.savepoint()
 

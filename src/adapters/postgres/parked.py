@@ -62,12 +62,13 @@ def _claim_due(table: sa.Table) -> sa.Select[Any]:
     first = table.alias("head_row")
     head = (sa.select(first.c.consumer_group, first.c.key)
             .where(first.c.consumer_group == _GROUP, _due(first) <= sa.func.now(), _first(first))
-            .order_by(_due(first), first.c.seq).limit(1)
+            .order_by(_due(first), first.c.seq)
+            .limit(sa.bindparam("keys", type_=sa.Integer))
             .with_for_update(skip_locked=True, of=first).cte("head"))
     return (sa.select(table)
             .join(head, sa.and_(table.c.consumer_group == head.c.consumer_group,
                                 table.c.key == head.c.key))
-            .order_by(table.c.seq))
+            .order_by(table.c.key, table.c.seq))
 
 
 def _claim(table: sa.Table) -> sa.Select[Any]:
@@ -127,9 +128,9 @@ class SqlAlchemyParkedMessages:
         await self._tx.execute(_PARK[schema_of(consumer_group, self._schema)],
                                {"consumer_group": consumer_group, **arrays("v", _rows(parkings))})
 
-    async def claim_due(self, consumer_group: str) -> list[ParkedMessage]:
+    async def claim_due(self, consumer_group: str, keys: int) -> list[ParkedMessage]:
         rows = await self._tx.fetch(_CLAIM_DUE[schema_of(consumer_group, self._schema)],
-                                    {"consumer_group": consumer_group})
+                                    {"consumer_group": consumer_group, "keys": keys})
         return [parked_message(row) for row in rows]
 
     async def claim(self, consumer_group: str, key: str) -> list[ParkedMessage]:

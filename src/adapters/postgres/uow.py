@@ -78,6 +78,19 @@ class SqlAlchemyUnitOfWork:
         if footprint.stock:
             await self._stock.preload(footprint.stock)
 
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """`preload` that waits for no lock: orders and stock held by another transaction
+        are skipped (`SKIP LOCKED`) and come back. Two more statements for the kinds that
+        had rows skipped (to tell a held row from an absent one)."""
+        held = Footprint()
+        if footprint.orders:
+            held.orders = await self._orders.preload_free(footprint.orders)
+        if footprint.reservations:
+            await self._reservations.preload(footprint.reservations)
+        if footprint.stock:
+            held.stock = await self._stock.preload_free(footprint.stock)
+        return held
+
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
         tracked ones when `full`), then the events they recorded."""

@@ -53,9 +53,9 @@ async def test_a_key_claimed_by_one_transaction_is_passed_over_by_another(
         await uow.commit()
 
     async with pg_uow_factory() as one, pg_uow_factory() as two, pg_uow_factory() as three:
-        claimed_first = await one.parked.claim_due(group)
-        claimed_second = await two.parked.claim_due(group)
-        nothing_left = await three.parked.claim_due(group)
+        claimed_first = await one.parked.claim_due(group, 1)
+        claimed_second = await two.parked.claim_due(group, 1)
+        nothing_left = await three.parked.claim_due(group, 1)
         assert await three.parked.next_due_in(group) <= 0
     claimed = {m.key for m in claimed_first} | {m.key for m in claimed_second}
     assert (claimed, nothing_left) == (set(keys), [])
@@ -102,7 +102,7 @@ async def test_nothing_parked_is_nothing_due(pg_engine, pg_uow_factory, new_id) 
     group = new_id("group")
     async with pg_uow_factory() as uow:
         assert await uow.parked.next_due_in(group) is None
-        assert await uow.parked.claim_due(group) == []
+        assert await uow.parked.claim_due(group, 1) == []
     async with pg_engine.connect() as connection:
         assert (await connection.execute(text(
             "SELECT count(*) FROM inventory.parked WHERE consumer_group = :g"),

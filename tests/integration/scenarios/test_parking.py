@@ -5,6 +5,7 @@ free, survives a crash between parking and the offset commit, and has one applie
 import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -81,7 +82,8 @@ async def test_a_key_whose_stock_is_held_is_parked_while_a_thousand_orders_of_it
             assert parked.key == stuck
             # Parked at its attempt N + 1 (the batch failed N times); retried since.
             assert parked.attempts > RULE.after_attempts
-            assert "lock" in (parked.first_error or "") and "lock" in (parked.last_error or "")
+            assert "lock" in (parked.first_error or "")
+            assert f"{held} held by another transaction" in (parked.last_error or "")
             assert parked.next_retry_at is not None
             assert _types([parked]) == ["OrderPlaced"]
             assert (await world.order(stuck)).status is OrderStatus.PENDING
@@ -217,7 +219,7 @@ async def test_two_retry_loops_never_apply_one_key_at_once(world, ids):
     applying: set[str] = set()
     overlaps: list[str] = []
     applied: list[tuple] = []
-    loops = [retrier(world, "inventory", RULE.backoff,
+    loops = [retrier(world, "inventory", RULE.backoff, keys_per_transaction=3,
                      handlers=_guarded(name, applying, overlaps, applied))
              for name in ("one", "two")]
     await drain(*loops)
@@ -256,3 +258,40 @@ async def test_a_parked_message_that_fails_for_good_is_dead_lettered_and_the_one
     assert await world.dead_lettered("orders") == [b"\x00 not json"]
     ((error_class, _),) = await world.dead_letter_errors("orders")
     assert error_class.endswith("UndecodableMessage")
+
+
+async def test_every_order_that_needs_the_held_stock_is_parked_and_later_ones_at_their_first_attempt(  # noqa: E501
+        world, ids):
+    held, free = ids("held"), ids("free")
+    await stock(world, {held: 100, free: 1_000})
+    first = [f"{ids('stuck')}-a{n:02d}" for n in range(10)]
+    later = [f"{ids('stuck')}-b{n:02d}" for n in range(10)]
+    others = [f"{ids('order')}-{n:03d}" for n in range(200)]
+    async with AsyncExitStack() as holding:
+        await holding.enter_async_context(world.hold(held))
+        for n, order_id in enumerate(others[:100]):
+            await place(world, order_id, (free, 1))
+            if n % 10 == 0:
+                await place(world, first[n // 10], (free, 1), (held, 1))
+        async with running(world, parking=RULE) as flow:
+            await until(lambda: _parked_count(world, len(first)), flow)
+            for n, order_id in enumerate(others[100:]):
+                await place(world, order_id, (free, 1))
+                if n % 10 == 0:
+                    await place(world, later[n // 10], (held, 2))
+            await until(lambda: _parked_count(world, len(first + later)), flow)
+            assert await settled(world, others, flow) == ["confirmed"] * len(others)
+
+            parked = {p.key: p for p in await world.parked("inventory")}
+            assert sorted(parked) == sorted(first + later)
+            assert all(f"{held} held by another transaction" in (p.last_error or "")
+                       for p in parked.values())
+            # The first ones failed with their batch; the rows were then known to be held,
+            # and the later ones were parked without a failed attempt (a lock wait).
+            assert all("lock" in (parked[key].first_error or "") for key in first)
+            assert all((parked[key].first_error or "").startswith("RowsHeld")
+                       for key in later)
+
+            await holding.aclose()
+            assert await settled(world, first + later, flow) == ["confirmed"] * 20
+    assert ((await world.stock(held)).reserved, (await world.stock(free)).reserved) == (30, 210)
