@@ -101,7 +101,7 @@ class ConsumerPolicy:
         self._commit_error: BaseException | None = None
         self._parking = parking
         self.failed_attempts = 0
-        self._failing_since = 0.0
+        self._failing_since = self._attempt_started = 0.0
         self._first_error = ""
 
     async def poll_once(self) -> int:
@@ -171,6 +171,7 @@ class ConsumerPolicy:
         self._hand_over(batch)
 
     async def _apply(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+        self._attempt_started = time.monotonic()
         parking = self._parking_pass()
         if parking is None:
             return await self._processor.process(batch)
@@ -187,8 +188,10 @@ class ConsumerPolicy:
         return ParkingPass(self.failed_attempts, self._first_error, rule.backoff)
 
     def _failed(self, error: str) -> None:
+        """One more failed attempt; a streak's time counts from its first attempt's start
+        (a lock wait that ends in a timeout is part of it)."""
         if not self.failed_attempts:
-            self._failing_since, self._first_error = time.monotonic(), error
+            self._failing_since, self._first_error = self._attempt_started, error
         self.failed_attempts += 1
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event,

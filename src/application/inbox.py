@@ -2,13 +2,15 @@
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from application.context import applying, handling
-from application.errors import PermanentMessageError, RowsHeld, TransientError
+from application.errors import PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf, footprint
+from application.held_rows import HeldRows, check_free
 from application.messages import DecodedMessage, InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
 from application.parking import Parking, ParkingPass, parking_key
@@ -81,10 +83,7 @@ class InboxProcessor:
         self._handlers = handlers
         self._footprints = footprints
         self._observer = observer
-        # Rows the last parking pass found held by another transaction, and the pass that
-        # a batch needing any of them is applied as (see `_applied`).
-        self._held = Footprint()
-        self._held_pass: ParkingPass | None = None
+        self._held = HeldRows()
 
     async def process(self, batch: Sequence[InboundMessage],
                       parking: ParkingPass | None = None) -> list[Failure]:
@@ -112,9 +111,8 @@ class InboxProcessor:
         failing), or when the batch needs rows that the last pass found held: a stuck row
         (a SKU) blocks every key that needs it, and each would otherwise hold up its
         partition for the policy's attempts before its own pass."""
-        if parking is None and self._held_pass is not None and self._footprint(
-                work).overlap(self._held):
-            parking = self._held_pass
+        if parking is None and self._held.known:
+            parking = self._held.pass_for(self._footprint(work))
         if parking is not None:
             log.info("parking pass over %d messages: a message that fails transiently "
                      "again is parked with its key", len(work))
@@ -192,76 +190,64 @@ class InboxProcessor:
         return await uow.parked.parked_keys(self.group, later) if later else set()
 
     async def _one_by_one(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
-        """A savepoint per message. In a parking pass, what the new messages touch is
-        locked first without waiting (`preload_free`): a message that needs rows another
-        transaction holds is parked at once, without a lock wait of its own, and so is
-        one that fails transiently in its savepoint."""
+        """A savepoint per message, its inbox row included (so an id the database cannot
+        store fails only its message). In a parking pass, what the batch touches is
+        locked first without waiting (`HeldRows.lock`): a message that needs rows
+        another transaction holds is parked at once, without a lock wait of its own, and
+        so is one that fails transiently in its savepoint."""
         outcome = _Outcome()
         async with self._uow_factory() as uow:
-            new = await uow.inbox.record_all(self.group, {w.decoded.id for w in work})
-            parked = await uow.parked.parked_keys(
-                self.group, {w.key for w in work if w.decoded.id in new})
+            parked = await uow.parked.parked_keys(self.group, {w.key for w in work})
             held = Footprint()
             if parking is not None:
-                held = await self._held_now(uow, parking, self._footprint(
-                    w for w in work if w.decoded.id in new and w.key not in parked))
-            done: set[str] = set()
+                held = await self._held.lock(uow, parking, self._footprint(
+                    w for w in work if w.key not in parked))
+            later = Counter(w.key for w in work)
             for item in work:
-                if item.decoded.id not in new or item.decoded.id in done:
-                    continue
-                if item.key in parked:
-                    outcome.parked.append(_behind(item))
-                    done.add(item.decoded.id)
-                    continue
+                later[item.key] -= 1
                 try:
                     with handling(item.message):
-                        self._not_held(item, held)
                         async with uow.savepoint():
-                            await self._run(uow, item)
+                            result = await self._one(uow, item, parked, held)
                 except TransientError as error:
                     if parking is None:
                         raise
-                    log.info("parking key %r: %r", item.key, error)
-                    outcome.parked.append(parking.park(item.key, item.decoded.id,
-                                                       item.message, error))
-                    parked.add(item.key)
-                    done.add(item.decoded.id)
+                    result = await self._parked_first(uow, item, parking, error)
                 except Exception as error:
                     outcome.failures.append((item.position, Failure(item.message, error)))
-                else:
-                    done.add(item.decoded.id)
+                    continue
+                if isinstance(result, Parking):
+                    outcome.parked.append(result)
+                    parked.add(item.key)
+                elif result:
                     outcome.applied += 1
-            await self._finish(uow, new - done, outcome.parked)
+                elif later[item.key] and item.key not in parked:
+                    # A duplicate: the transaction that recorded it may have parked it.
+                    parked |= await uow.parked.parked_keys(self.group, [item.key])
+            await self._finish(uow, set(), outcome.parked)
         return outcome
 
-    async def _held_now(self, uow: UnitOfWork, parking: ParkingPass,
-                        needs: Footprint) -> Footprint:
-        """Lock what the batch needs without waiting; the rows another transaction holds.
+    async def _one(self, uow: UnitOfWork, item: _Work, parked: set[str],
+                   held: Footprint) -> Parking | bool:
+        """Inside the message's savepoint: applied (True), a duplicate (False), or parked
+        behind its key."""
+        if not await uow.inbox.record(self.group, item.decoded.id):
+            return False
+        if item.key in parked:
+            return _behind(item)
+        check_free(self._footprint([item]), held)
+        await self._run(uow, item)
+        return True
 
-        Until a pass finds them free, a batch that needs rows held now is applied as a
-        pass at once (`_applied`): its messages that need them are parked without failing
-        first. Only a pass the policy asked for (the batch failed, `attempts` above 0)
-        learns of rows held; in a pass for rows already known, a row held that was not
-        known (another worker's transaction holds it for a moment) is waited for, as
-        outside a pass.
-        """
-        held = await uow.preload_free(needs)
-        if parking.attempts == 0:
-            known = Footprint(orders=held.orders & self._held.orders,
-                              stock=held.stock & self._held.stock,
-                              reservations=held.reservations & self._held.reservations)
-            await uow.preload(Footprint(orders=held.orders - known.orders,
-                                        stock=held.stock - known.stock))
-            held = known
-        self._held = held
-        self._held_pass = ParkingPass(0, "", parking.backoff) if held.overlap(held) else None
-        return held
-
-    def _not_held(self, item: _Work, held: Footprint) -> None:
-        """Raise `RowsHeld` when `item` needs rows another transaction holds."""
-        blocked = self._footprint([item]).overlap(held)
-        if blocked:
-            raise RowsHeld(f"{', '.join(sorted(blocked))} held by another transaction")
+    async def _parked_first(self, uow: UnitOfWork, item: _Work, parking: ParkingPass,
+                            error: TransientError) -> Parking | bool:
+        """The message failed transiently in its savepoint (its inbox row undone with
+        it): it is parked as its key's first message, unless another transaction applied
+        or parked it meanwhile (a duplicate: False)."""
+        if not await uow.inbox.record(self.group, item.decoded.id):
+            return False
+        log.info("parking key %r: %r", item.key, error)
+        return parking.park(item.key, item.decoded.id, item.message, error)
 
     async def _finish(self, uow: UnitOfWork, failed: set[str], parked: list[Parking]) -> None:
         """Forget the ids of the messages that failed, so that a redelivery applies them;

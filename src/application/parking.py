@@ -43,7 +43,7 @@ class ParkingRule:
 
     after_attempts: int = 5
     after_s: float = 15.0
-    backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.1, maximum_s=60.0))
+    backoff: Backoff = field(default_factory=lambda: Backoff(initial_s=0.1, maximum_s=10.0))
 
     def applies(self, attempts: int, failing_for_s: float) -> bool:
         return attempts >= self.after_attempts or failing_for_s >= self.after_s

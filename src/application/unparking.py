@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from application.backoff import Backoff
 from application.consumer import DeadLetterSink
 from application.context import handling
-from application.errors import PermanentMessageError, RowsHeld, TransientError
+from application.errors import PermanentMessageError, TransientError
 from application.handlers import EventHandler, footprint
+from application.held_rows import check_free
 from application.inbox import Failure
 from application.messages import DecodedMessage
 from application.observation import UNOBSERVED, ConsumerObserver, Unobserved
@@ -38,7 +39,7 @@ class _Retried:
 
 
 class ParkedRetrier(Unobserved):
-    """Applies the parked messages of a consumer group again, a key at a time.
+    """Applies the parked messages of a consumer group again, in order per key.
 
     A transaction claims up to `keys_per_transaction` keys whose first message is due
     (its backoff over) and holds them: a retrier in another worker passes them over, so
@@ -192,9 +193,7 @@ class ParkedRetrier(Unobserved):
         if handler is None:
             raise PermanentMessageError(f"no handler for {type(message.event).__name__} in "
                                         f"group {self.group}")
-        blocked = footprint([message.event]).overlap(held)
-        if blocked:
-            raise RowsHeld(f"{', '.join(sorted(blocked))} held by another transaction")
+        check_free(footprint([message.event]), held)
         async with uow.savepoint():
             await handler(message.event, uow)
 

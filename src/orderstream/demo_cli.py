@@ -53,7 +53,7 @@ def demo(
                             "orders that need it, the others flow on, and the parked ones "
                             "apply once it is free (docs/kafka.md, parking).")] = False,
     stuck_seconds: Annotated[float, typer.Option(
-        min=0.1, max=60.0, help="How long --stuck-sku holds the SKU.")] = 3.0,
+        min=0.1, max=30.0, help="How long --stuck-sku holds the SKU.")] = 3.0,
     serve: Annotated[bool, typer.Option(
         "--serve", help="Instead: keep the flow running behind the HTTP API (no keys) "
                         "on ORDERSTREAM_API_HOST:ORDERSTREAM_API_PORT until Ctrl-C.")] = False,

@@ -160,11 +160,13 @@ class Settings(BaseSettings):
         default=5, ge=1, description="failed attempts of a batch before the keys that still "
                                      "fail are parked")
     park_after_s: float = Field(
-        default=15.0, gt=0, description="or seconds since the batch first failed, whichever "
-                                        "comes first")
+        default=15.0, gt=0, description="or seconds since the batch's first failed attempt "
+                                        "began, whichever comes first")
     parked_retry_max_s: float = Field(
-        default=60.0, gt=0, description="longest wait between two retries of a parked key "
-                                        "(exponential backoff with jitter from 0.1 s)")
+        default=10.0, gt=0, description="longest wait between two retries of a parked key "
+                                        "(exponential backoff with full jitter from 0.1 s): "
+                                        "how long a parked key may still wait once its cause "
+                                        "went away")
     parked_poll_interval_s: float = Field(
         default=5.0, gt=0, description="how often a worker looks for parked keys it was not "
                                        "told about (parked by another worker)")
