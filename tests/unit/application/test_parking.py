@@ -13,12 +13,13 @@ from application.backoff import Backoff
 from application.commands import CommandBus
 from application.consumer import ConsumerPolicy
 from application.errors import TransientError
-from application.handlers import INVENTORY_HANDLERS
+from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
-from application.parking import ParkingPass, ParkingRule
+from application.messages import InboundMessage
+from application.parking import Parking, ParkingPass, ParkingRule
 from application.unparking import ParkedRetrier
-from domain.commands import SetStockLevel
-from domain.events import OrderPlaced
+from domain.commands import PlaceOrder, SetStockLevel
+from domain.events import OrderPlaced, StockReserved
 from domain.values import OrderLine
 
 pytestmark = pytest.mark.unit
@@ -134,3 +135,24 @@ async def test_parking_a_key_wakes_the_retry_loop_at_once(store, uow_factory, bu
     await asyncio.wait_for(loop, 1.0)
     assert retrier.rounds > rounds
     assert store.stock["held"].reserved == 1
+
+
+async def test_a_key_parked_in_one_group_is_not_parked_in_another(store, uow_factory):
+    await CommandBus(uow_factory).handle(PlaceOrder(order_id="o-1", customer_id="c",
+                                                    lines=(OrderLine("sku", 1),)))
+    key, value, headers = encode(to_outbox(StockReserved(order_id="o-1",
+                                                         lines=(OrderLine("sku", 1),))))
+    reserved = InboundMessage(topic="inventory", partition=0, offset=0, key=key, value=value,
+                              headers=tuple(headers))
+    async with uow_factory() as uow:
+        await uow.parked.park("inventory", [Parking(key="o-1", message_id="m-0",
+                                                    message=reserved)])
+        await uow.commit()
+    orders = InboxProcessor(group="orders", uow_factory=uow_factory,
+                            decoder=CloudEventsDecoder(), handlers=ORDERS_HANDLERS)
+
+    assert await orders.process([reserved]) == []
+
+    assert store.orders["o-1"].status.value == "confirmed"
+    assert [m.key for m in store.parked["inventory"]] == ["o-1"]
+    assert store.parked.get("orders", []) == []
