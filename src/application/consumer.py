@@ -13,6 +13,7 @@ from application.inbox import Failure, InboxProcessor
 from application.messages import InboundMessage
 from application.observation import UNOBSERVED, ConsumerObserver
 from application.offsets import first_offsets, next_offsets
+from application.parking import ParkingPass, ParkingRule, error_text
 from application.ports import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
 
@@ -66,6 +67,11 @@ class ConsumerPolicy:
     as large: the member keeps polling in time, so it is never thrown out of its group
     and its partitions do not bounce between members.
 
+    With a `parking` rule, a batch that failed transiently for its number of attempts or
+    its time (across deadlines and the halved batches after them) is applied one message
+    at a time, and the keys of the messages that still fail are parked
+    (`application.parking`): the batch commits without them, and its partition flows on.
+
     `observer` hears of retries, dead letters, batches done (with the time since the
     fetch) and offsets committed. Stopping waits for the offsets of the last batch.
     """
@@ -81,6 +87,7 @@ class ConsumerPolicy:
         batch_timeout_s: float = 30.0,
         backoff: Backoff | None = None,
         observer: ConsumerObserver = UNOBSERVED,
+        parking: ParkingRule | None = None,
     ) -> None:
         self._consumer = consumer
         self._processor = processor
@@ -92,7 +99,10 @@ class ConsumerPolicy:
         self._observer = observer
         self._offsets: asyncio.Future[None] | None = None
         self._commit_error: BaseException | None = None
+        self._parking = parking
         self.failed_attempts = 0
+        self._failing_since = self._attempt_started = 0.0
+        self._first_error = ""
 
     async def poll_once(self) -> int:
         """Fetch one batch and see it through, its offsets committed; how many messages
@@ -138,7 +148,7 @@ class ConsumerPolicy:
         if stop.is_set():
             log.warning("stopping: batch at %s rolled back at the deadline", _position(batch[0]))
             return
-        self.failed_attempts += 1
+        self._failed(f"batch ran past {self._batch_timeout_s:g}s")
         self._observer.retrying(len(batch))
         self._limit = max(1, len(batch) // 2)
         log.warning("batch of %d at %s ran past %.1fs: rolled back, next batch %d",
@@ -147,8 +157,7 @@ class ConsumerPolicy:
 
     async def _see_through(self, batch: Sequence[InboundMessage], stop: asyncio.Event) -> None:
         fetched = time.perf_counter()
-        failures = await self._retrying(lambda: self._processor.process(batch), stop,
-                                        len(batch))
+        failures = await self._retrying(lambda: self._apply(batch), stop, len(batch))
         if failures:
             for failure in failures:
                 with handling(failure.message):
@@ -161,13 +170,37 @@ class ConsumerPolicy:
         self._observer.done(batch, time.perf_counter() - fetched)
         self._hand_over(batch)
 
+    async def _apply(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+        self._attempt_started = time.monotonic()
+        parking = self._parking_pass()
+        if parking is None:
+            return await self._processor.process(batch)
+        log.warning("batch at %s failed transiently %d times in %.1fs: parking the keys "
+                    "that fail again", _position(batch[0]), parking.attempts,
+                    time.monotonic() - self._failing_since)
+        return await self._processor.process(batch, parking)
+
+    def _parking_pass(self) -> ParkingPass | None:
+        rule = self._parking
+        if rule is None or not self.failed_attempts or not rule.applies(
+                self.failed_attempts, time.monotonic() - self._failing_since):
+            return None
+        return ParkingPass(self.failed_attempts, self._first_error, rule.backoff)
+
+    def _failed(self, error: str) -> None:
+        """One more failed attempt; a streak's time counts from its first attempt's start
+        (a lock wait that ends in a timeout is part of it)."""
+        if not self.failed_attempts:
+            self._failing_since, self._first_error = self._attempt_started, error
+        self.failed_attempts += 1
+
     async def _retrying(self, attempt: Callable[[], Awaitable[T]], stop: asyncio.Event,
                         count: int) -> T:
         while True:
             try:
                 result = await attempt()
             except TransientError as error:
-                self.failed_attempts += 1
+                self._failed(error_text(error))
                 self._observer.retrying(count)
                 delay = self._backoff.delay(self.failed_attempts)
                 log.warning("transient failure, retry %d in %.3fs: %r",

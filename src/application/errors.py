@@ -12,8 +12,18 @@ class UndecodableMessage(PermanentMessageError):
     """The bytes are not a message of any known type and version."""
 
 
+class DroppedWhileParked(PermanentMessageError):
+    """An operator dropped a parked message (`orderstream parked drop`): it is dead-lettered
+    as a message that fails for good is."""
+
+
 class TransientError(Exception):
     """A failure that may pass (connection lost, deadlock, timeout): retry the same message."""
+
+
+class RowsHeld(TransientError):
+    """Rows a message needs are held by another transaction: applying it now would wait
+    for them (and most likely fail at the lock timeout)."""
 
 
 class CommitRejected(Exception):

@@ -1,6 +1,6 @@
 """Command and event handlers. Each runs inside a unit of work it is given."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from application.ports import Footprint, UnitOfWork
@@ -122,3 +122,14 @@ FOOTPRINTS: Mapping[type[Event], FootprintOf] = {
     StockRejected: _order_footprint,
     StockReleased: _order_footprint,
 }
+
+
+def footprint(events: Iterable[Event],
+              footprints: Mapping[type[Event], FootprintOf] = FOOTPRINTS) -> Footprint:
+    """What applying `events` reads or changes, for `UnitOfWork.preload`."""
+    found = Footprint()
+    for event in events:
+        footprint_of = footprints.get(type(event))
+        if footprint_of is not None:
+            footprint_of(event, found)
+    return found

@@ -2,15 +2,18 @@
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from application.context import applying, handling
 from application.errors import PermanentMessageError, TransientError
-from application.handlers import FOOTPRINTS, EventHandler, FootprintOf
+from application.handlers import FOOTPRINTS, EventHandler, FootprintOf, footprint
+from application.held_rows import HeldRows, check_free
 from application.messages import DecodedMessage, InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
+from application.parking import Parking, ParkingPass, parking_key
 from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
@@ -29,16 +32,28 @@ class _Work(NamedTuple):
     message: InboundMessage
     decoded: DecodedMessage
     handler: EventHandler
+    key: str
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What one transaction did with a batch's messages."""
+
+    applied: int = 0
+    parked: list[Parking] = field(default_factory=list)
+    failures: list[tuple[int, Failure]] = field(default_factory=list)
 
 
 class InboxProcessor:
     """Applies a batch of messages in ONE transaction, each message at most once per group.
 
-    First in one go: the inbox records every id and the unit of work reads (and locks)
-    what the messages touch (`receive`, one statement), the handlers run one message after
-    the other in arrival order, each in an in-memory savepoint, and the commit writes each
-    table once. A message that fails permanently (`DomainError`, `PermanentMessageError`)
-    is undone in memory and reported back.
+    First in one go: the inbox records every id, says which of the batch's keys are
+    parked, and the unit of work reads (and locks) what the messages touch (`receive`, one
+    statement); the handlers run one message after the other in arrival order, each in an
+    in-memory savepoint, and the commit writes each table once. A message that fails
+    permanently (`DomainError`, `PermanentMessageError`) is undone in memory and reported
+    back. A message whose key is parked is parked behind it instead of applied
+    (`application.parking`).
 
     Anything else that goes wrong there (the database refuses the batch's writes, a
     handler raises an unexpected exception) rolls the batch back, and it is applied
@@ -46,8 +61,10 @@ class InboxProcessor:
     undone to its savepoint and reported as its failure, and the others commit.
 
     Only a `TransientError` escapes: nothing of the batch is committed, so it is
-    redelivered and retried. Once the batch committed, `observer` hears what became of
-    its messages.
+    redelivered and retried. Given a `ParkingPass` (the batch kept failing
+    transiently), the batch is applied with a savepoint per message at once, and a
+    message that fails transiently is parked with its key instead. Once the batch
+    committed, `observer` hears what became of its messages.
     """
 
     def __init__(
@@ -66,25 +83,47 @@ class InboxProcessor:
         self._handlers = handlers
         self._footprints = footprints
         self._observer = observer
+        self._held = HeldRows()
 
-    async def process(self, batch: Sequence[InboundMessage]) -> list[Failure]:
+    async def process(self, batch: Sequence[InboundMessage],
+                      parking: ParkingPass | None = None) -> list[Failure]:
         undecodable, work = self._decode(batch)
-        applied = 0
-        refused: list[tuple[int, Failure]] = []
+        outcome = _Outcome()
         if work:
             with applying(batch):
-                try:
-                    applied, refused = await self._in_one_go(work)
-                except TransientError:
-                    raise
-                except Exception as error:
-                    log.info("batch refused (%r): applying it one message at a time", error)
-                    applied, refused = await self._one_by_one(work)
-        failures = undecodable + refused
+                outcome = await self._applied(work, parking)
+        failures = undecodable + outcome.failures
+        parked = len(outcome.parked)
         self._observer.applied(Applied(
-            applied=applied, duplicates=len(work) - applied - len(refused),
+            applied=outcome.applied, parked=parked,
+            duplicates=len(work) - outcome.applied - parked - len(outcome.failures),
             ignored=len(batch) - len(undecodable) - len(work), failed=len(failures)))
+        if parked:
+            self._observer.parked([p.key for p in outcome.parked])
+            heads = [p for p in outcome.parked if p.retry_in_s is not None]
+            if heads:
+                log.warning("parked %d keys (attempt %d), e.g. %r: %s", len(heads),
+                            heads[0].attempts, heads[0].key, heads[0].last_error)
         return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
+
+    async def _applied(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        """In one go; as a parking pass when the policy asks for one (the batch kept
+        failing), or when the batch needs rows that the last pass found held: a stuck row
+        (a SKU) blocks every key that needs it, and each would otherwise hold up its
+        partition for the policy's attempts before its own pass."""
+        if parking is None and self._held.known:
+            parking = self._held.pass_for(self._footprint(work))
+        if parking is not None:
+            log.info("parking pass over %d messages: a message that fails transiently "
+                     "again is parked with its key", len(work))
+            return await self._one_by_one(work, parking)
+        try:
+            return await self._in_one_go(work)
+        except TransientError:
+            raise
+        except Exception as error:
+            log.info("batch refused (%r): applying it one message at a time", error)
+            return await self._one_by_one(work, None)
 
     def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
                                                                   list[_Work]]:
@@ -99,19 +138,24 @@ class InboxProcessor:
                 continue
             handler = self._handlers.get(type(decoded.event))
             if handler is not None:
-                work.append(_Work(position, message, decoded, handler))
+                work.append(_Work(position, message, decoded, handler, parking_key(message)))
         return failures, work
 
-    async def _in_one_go(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
+    async def _in_one_go(self, work: list[_Work]) -> _Outcome:
         """A later copy of a message is skipped once one copy succeeded, and tried again
         while none did: the outcome of applying the copies one at a time."""
-        failures: list[tuple[int, Failure]] = []
+        outcome = _Outcome()
         async with self._uow_factory() as uow:
-            new = await uow.receive(self.group, {w.decoded.id for w in work},
-                                    self._footprint(work))
+            new, parked = await uow.receive(self.group, {w.decoded.id for w in work},
+                                            {w.key for w in work}, self._footprint(work))
+            parked |= await self._parked_meanwhile(uow, work, new)
             done: set[str] = set()
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:
+                    continue
+                if item.key in parked:
+                    outcome.parked.append(_behind(item))
+                    done.add(item.decoded.id)
                     continue
                 started = time.perf_counter()
                 try:
@@ -119,51 +163,113 @@ class InboxProcessor:
                         async with uow.in_memory_savepoint():
                             await item.handler(item.decoded.event, uow)
                 except (PermanentMessageError, DomainError) as error:
-                    failures.append((item.position, Failure(item.message, error)))
+                    outcome.failures.append((item.position, Failure(item.message, error)))
                 else:
                     done.add(item.decoded.id)
+                    outcome.applied += 1
                 finally:
                     self._timed(item, started)
-            if new - done:
-                await uow.inbox.forget(self.group, new - done)
-            await uow.commit()
-        return len(done), failures
+            await self._finish(uow, new - done, outcome.parked)
+        return outcome
 
-    async def _one_by_one(self, work: list[_Work]) -> tuple[int, list[tuple[int, Failure]]]:
-        failures: list[tuple[int, Failure]] = []
-        applied = 0
+    async def _parked_meanwhile(self, uow: UnitOfWork, work: list[_Work],
+                                new: set[str]) -> set[str]:
+        """Keys parked by a transaction that committed while `admit` waited for it.
+
+        `admit` reads the parked keys as it began; it may then wait for another member's
+        transaction (during a rebalance) that recorded one of the same ids, and that
+        transaction may have parked it. A new message with the key of such a duplicate
+        must then be parked behind it: the keys are read again, after the wait.
+        """
+        repeated = {w.key for w in work if w.decoded.id not in new}
+        if not repeated:
+            return set()
+        later = repeated & {w.key for w in work if w.decoded.id in new}
+        return await uow.parked.parked_keys(self.group, later) if later else set()
+
+    async def _one_by_one(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+        """A savepoint per message, its inbox row included (so an id the database cannot
+        store fails only its message). In a parking pass, what the batch touches is
+        locked first without waiting (`HeldRows.lock`): a message that needs rows
+        another transaction holds is parked at once, without a lock wait of its own, and
+        so is one that fails transiently in its savepoint."""
+        outcome = _Outcome()
         async with self._uow_factory() as uow:
+            parked = await uow.parked.parked_keys(self.group, {w.key for w in work})
+            held = Footprint()
+            if parking is not None:
+                held = await self._held.lock(uow, parking, self._footprint(
+                    w for w in work if w.key not in parked))
+            later = Counter(w.key for w in work)
             for item in work:
+                later[item.key] -= 1
                 try:
                     with handling(item.message):
                         async with uow.savepoint():
-                            recorded = await self._apply_once(uow, item)
-                    applied += recorded
-                except TransientError:
-                    raise
+                            result = await self._one(uow, item, parked, held)
+                except TransientError as error:
+                    if parking is None:
+                        raise
+                    result = await self._parked_first(uow, item, parking, error)
                 except Exception as error:
-                    failures.append((item.position, Failure(item.message, error)))
-            await uow.commit()
-        return applied, failures
+                    outcome.failures.append((item.position, Failure(item.message, error)))
+                    continue
+                if isinstance(result, Parking):
+                    outcome.parked.append(result)
+                    parked.add(item.key)
+                elif result:
+                    outcome.applied += 1
+                elif later[item.key] and item.key not in parked:
+                    # A duplicate: the transaction that recorded it may have parked it.
+                    parked |= await uow.parked.parked_keys(self.group, [item.key])
+            await self._finish(uow, set(), outcome.parked)
+        return outcome
 
-    async def _apply_once(self, uow: UnitOfWork, item: _Work) -> bool:
+    async def _one(self, uow: UnitOfWork, item: _Work, parked: set[str],
+                   held: Footprint) -> Parking | bool:
+        """Inside the message's savepoint: applied (True), a duplicate (False), or parked
+        behind its key."""
         if not await uow.inbox.record(self.group, item.decoded.id):
             return False
+        if item.key in parked:
+            return _behind(item)
+        check_free(self._footprint([item]), held)
+        await self._run(uow, item)
+        return True
+
+    async def _parked_first(self, uow: UnitOfWork, item: _Work, parking: ParkingPass,
+                            error: TransientError) -> Parking | bool:
+        """The message failed transiently in its savepoint (its inbox row undone with
+        it): it is parked as its key's first message, unless another transaction applied
+        or parked it meanwhile (a duplicate: False)."""
+        if not await uow.inbox.record(self.group, item.decoded.id):
+            return False
+        log.info("parking key %r: %r", item.key, error)
+        return parking.park(item.key, item.decoded.id, item.message, error)
+
+    async def _finish(self, uow: UnitOfWork, failed: set[str], parked: list[Parking]) -> None:
+        """Forget the ids of the messages that failed, so that a redelivery applies them;
+        park what is parked (its inbox rows stay: a redelivery is a duplicate); commit."""
+        if failed:
+            await uow.inbox.forget(self.group, failed)
+        if parked:
+            await uow.parked.park(self.group, parked)
+        await uow.commit()
+
+    async def _run(self, uow: UnitOfWork, item: _Work) -> None:
         started = time.perf_counter()
         try:
             await item.handler(item.decoded.event, uow)
         finally:
             self._timed(item, started)
-        return True
 
     def _timed(self, item: _Work, started: float) -> None:
         self._observer.handled(type(item.decoded.event).__name__,
                                time.perf_counter() - started)
 
     def _footprint(self, work: Iterable[_Work]) -> Footprint:
-        footprint = Footprint()
-        for item in work:
-            footprint_of = self._footprints.get(type(item.decoded.event))
-            if footprint_of is not None:
-                footprint_of(item.decoded.event, footprint)
-        return footprint
+        return footprint((item.decoded.event for item in work), self._footprints)
+
+
+def _behind(item: _Work) -> Parking:
+    return Parking(key=item.key, message_id=item.decoded.id, message=item.message)

@@ -5,7 +5,7 @@ are called once per batch, except `handled` (once per message a handler ran for)
 watching costs the hot path a method call, not work. They must not raise or block.
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,13 +18,15 @@ class Applied:
 
     `applied`: a handler ran and its effects committed; `duplicates`: the inbox had it
     already (a redelivery); `ignored`: no handler for its type in this group; `failed`:
-    refused for good, about to be dead-lettered.
+    refused for good, about to be dead-lettered; `parked`: stepped aside behind its key
+    (`application.parking`).
     """
 
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0
     failed: int = 0
+    parked: int = 0
 
 
 class ConsumerObserver(Protocol):
@@ -54,6 +56,15 @@ class ConsumerObserver(Protocol):
         """Offsets were committed (those of one batch or more)."""
         ...
 
+    def parked(self, keys: Collection[str]) -> None:
+        """Messages were parked in a transaction that committed: the key of each."""
+        ...
+
+    def unparked(self, keys: Collection[str]) -> None:
+        """Parked messages are through (applied, or dead-lettered) in a transaction that
+        committed: the key of each."""
+        ...
+
 
 class RelayObserver(Protocol):
     def published(self, count: int, seconds: float) -> None:
@@ -80,6 +91,12 @@ class Unobserved:
         pass
 
     def offsets_committed(self) -> None:
+        pass
+
+    def parked(self, keys: Collection[str]) -> None:
+        pass
+
+    def unparked(self, keys: Collection[str]) -> None:
         pass
 
     def published(self, count: int, seconds: float) -> None:
@@ -118,3 +135,11 @@ class Observers:
     def offsets_committed(self) -> None:
         for observer in self._observers:
             observer.offsets_committed()
+
+    def parked(self, keys: Collection[str]) -> None:
+        for observer in self._observers:
+            observer.parked(keys)
+
+    def unparked(self, keys: Collection[str]) -> None:
+        for observer in self._observers:
+            observer.unparked(keys)

@@ -14,6 +14,7 @@ from application.messages import (
     Refused,
     TopicPartition,
 )
+from application.parking import ParkedMessage, Parking
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 
@@ -73,6 +74,62 @@ class Inbox(Protocol):
         so that a redelivery applies them."""
         ...
 
+    async def admit(self, consumer_group: str, message_ids: Collection[str],
+                    keys: Collection[str]) -> tuple[set[str], set[str]]:
+        """`record_all(message_ids)`, and which of `keys` are parked in the group, in one
+        round trip: the ids recorded for the first time, and the parked keys.
+
+        Whether a key is parked is read as the round trip began: a key that a transaction
+        committing meanwhile parked (one this round trip waited for, on an id it recorded
+        too) is not among them.
+        """
+        ...
+
+
+class ParkedMessages(Protocol):
+    """Messages parked behind their key, per consumer group, in the unit of work's
+    transaction (see `application.parking`).
+
+    A key is parked while it has a message here. Its first message (lowest `seq`) is the
+    one retried; the others wait behind it, in arrival order. A transaction that claims a
+    key holds it until it ends: one applier per key, whatever the number of workers.
+    """
+
+    async def parked_keys(self, consumer_group: str, keys: Collection[str]) -> set[str]:
+        """Those of `keys` that are parked."""
+        ...
+
+    async def park(self, consumer_group: str, parkings: Sequence[Parking]) -> None:
+        """Add the messages in this order, each behind what its key holds already."""
+        ...
+
+    async def claim_due(self, consumer_group: str, keys: int) -> list[ParkedMessage]:
+        """Every message of up to `keys` keys whose first message is due, each key's in
+        arrival order, the keys held for this transaction; a key another transaction
+        holds is passed over. Empty when no key is due."""
+        ...
+
+    async def claim(self, consumer_group: str, key: str) -> list[ParkedMessage]:
+        """Every message of `key`, in arrival order, held for this transaction (waiting
+        for a transaction that holds it)."""
+        ...
+
+    async def remove(self, consumer_group: str, key: str, seqs: Collection[int]) -> None:
+        """Take messages out: applied, dead-lettered or dropped. A key left with none is
+        no longer parked."""
+        ...
+
+    async def reschedule(self, consumer_group: str, key: str, seq: int, error: str,
+                         retry_in_s: float) -> None:
+        """The first message of `key` failed once more, with `error`: count the attempt
+        and try it again in `retry_in_s`."""
+        ...
+
+    async def next_due_in(self, consumer_group: str) -> float | None:
+        """Seconds until the first message of a key is due (0 or less: one is due now);
+        None when no key is parked."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
@@ -120,6 +177,11 @@ class Footprint:
     stock: set[str] = field(default_factory=set)
     reservations: set[str] = field(default_factory=set)
 
+    def overlap(self, other: "Footprint") -> set[str]:
+        """The keys both name, whatever their kind."""
+        return ((self.orders & other.orders) | (self.stock & other.stock)
+                | (self.reservations & other.reservations))
+
 
 class UnitOfWork(Protocol):
     """One atomic transaction over the repositories, the inbox and the outbox.
@@ -134,6 +196,7 @@ class UnitOfWork(Protocol):
     reservations: ReservationRepository
     inbox: Inbox
     idempotency: IdempotencyKeys
+    parked: ParkedMessages
 
     async def __aenter__(self) -> Self: ...
 
@@ -158,10 +221,17 @@ class UnitOfWork(Protocol):
         ...
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      footprint: Footprint) -> set[str]:
-        """`inbox.record_all` and `preload` in one go (one round trip where it can): the
-        ids recorded now for the first time. `footprint` may name more than the new
-        messages touch (a redelivered message's keys are loaded too)."""
+                      keys: Collection[str], footprint: Footprint
+                      ) -> tuple[set[str], set[str]]:
+        """`inbox.admit` and `preload` in one go (one round trip where it can): the ids
+        recorded now for the first time, and which of `keys` are parked. `footprint` may
+        name more than the new messages of keys not parked touch (a redelivered message's
+        rows are loaded too)."""
+        ...
+
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """`preload` without waiting for a lock: what another transaction holds right now
+        is neither loaded nor locked, and comes back."""
         ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:

@@ -51,6 +51,8 @@ COMMANDS: dict[str, Lazy] = {
                       "Event contracts: JSON Schemas and recorded examples."),
     "dlq": Lazy("orderstream.dlq_cli:dlq_app",
                 "Dead letters on Kafka: list, show and replay them."),
+    "parked": Lazy("orderstream.parked.cli:parked_app",
+                   "Keys the workers parked: list, show, retry and drop them."),
 }
 
 

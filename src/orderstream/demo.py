@@ -5,7 +5,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass, field
 
 from adapters.codec import INVENTORY_TOPIC
@@ -17,14 +17,15 @@ from domain.inventory import StockItem
 from domain.orders import OrderStatus
 from orderstream.demo_checks import check_invariants
 from orderstream.demo_plan import AFTER_SETTLING, AT_PLACEMENT, Cancels, DemoPlan, plan
+from orderstream.demo_stuck import ParkingTally, StuckSku, Tallying, held, stuck_settings
 from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
 
 STALL_TIMEOUT_S = 30.0
 
-__all__ = ["AFTER_SETTLING", "AT_PLACEMENT", "DemoPlan", "DemoReport", "check_invariants",
-           "plan", "run_demo", "run_with_settings"]
+__all__ = ["AFTER_SETTLING", "AT_PLACEMENT", "DemoPlan", "DemoReport", "StuckSku",
+           "check_invariants", "plan", "run_demo", "run_with_settings"]
 
 
 @dataclass
@@ -37,6 +38,8 @@ class DemoReport:
     violations: list[str] = field(default_factory=list)
     cancels: Cancels = field(default_factory=Cancels)
     released: int = 0
+    stuck: StuckSku | None = None
+    parking: ParkingTally = field(default_factory=ParkingTally)
 
     @property
     def orders_per_s(self) -> float:
@@ -49,29 +52,39 @@ async def run_with_settings(
     *,
     clients: int = 8,
     on_progress: Callable[[int, int], None] = lambda placed, settled: None,
+    stuck: StuckSku | None = None,
 ) -> DemoReport:
     """`run_demo` on the store and transport `settings` choose, through the container.
 
-    The pool holds a connection for every client, relay and worker at once, so none of
-    them waits for one or opens one that is closed again after a single use.
+    The pool holds a connection for every client, relay, worker and retry loop at once
+    (and the stuck SKU's), so none of them waits for one or opens one that is closed
+    again after a single use. With a `stuck` SKU, lock waits and parked keys' retries
+    are kept short (`demo_stuck`).
     """
-    concurrency = clients + 2 * len(WORKERS)
+    concurrency = clients + 3 * len(WORKERS) + 1
     settings = settings.model_copy(update={
         "database_pool_size": max(settings.database_pool_size, concurrency)})
+    if stuck is not None:
+        settings = stuck_settings(settings)
     container = build_container(settings)
+    tally = ParkingTally()
     async with AsyncExitStack() as exits:
         exits.push_async_callback(shut_down, container)
         uow_factory = await resolve(container.uow_factory)
         ids = [command.order_id for command in demo.orders]
         pipeline = await pipeline_for(container=container, uow_factory=uow_factory,
-                                      settings=settings, exits=exits)
+                                      settings=settings, exits=exits, observer=Tallying(tally))
         if settings.transport == "kafka":
             reads = await resolve(container.read_model)
             progress = Progress(lambda: reads.settled(ids), interval_s=0.25)
         else:
             progress = Progress(_committed(container.bus()), interval_s=0.02, per_cancel=1)
-        return await run_demo(demo, uow_factory=uow_factory, pipeline=pipeline,
-                              progress=progress, clients=clients, on_progress=on_progress)
+        report = await run_demo(
+            demo, uow_factory=uow_factory, pipeline=pipeline, progress=progress,
+            clients=clients, on_progress=on_progress,
+            stuck=None if stuck is None else held(container, settings, stuck))
+    report.stuck, report.parking = stuck, tally
+    return report
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +120,10 @@ async def run_demo(
     progress: Progress,
     clients: int = 8,
     on_progress: Callable[[int, int], None] = lambda placed, settled: None,
+    stuck: AbstractAsyncContextManager[object] | None = None,
 ) -> DemoReport:
+    """Seed the stock, then (within `stuck`, entered once the stock is there) place the
+    orders with the flow running, wait until they settle, and report."""
     commands = CommandBus(uow_factory)
     for sku, on_hand in demo.stock.items():
         await commands.handle(SetStockLevel(sku=sku, on_hand=on_hand))
@@ -116,9 +132,11 @@ async def run_demo(
     flow = asyncio.create_task(pipeline.run(stop))
     cancels = Cancels()
     try:
-        await _place_all(demo, commands, cancels, clients,
-                         lambda placed: on_progress(placed, 0))
-        await _settle(progress, len(demo.orders), len(cancels.accepted), flow, on_progress)
+        async with stuck or nullcontext():
+            await _place_all(demo, commands, cancels, clients,
+                             lambda placed: on_progress(placed, 0))
+            await _settle(progress, len(demo.orders), len(cancels.accepted), flow,
+                          on_progress)
         if any(when == AFTER_SETTLING for when in demo.cancels.values()):
             await _cancel_settled(demo, commands, cancels, clients)
             await _settle(progress, len(demo.orders), len(cancels.accepted), flow, on_progress)

@@ -16,6 +16,7 @@ from orderstream.demo import (
     AT_PLACEMENT,
     DemoPlan,
     DemoReport,
+    StuckSku,
     plan,
     run_with_settings,
 )
@@ -46,6 +47,13 @@ def demo(
                                       "on kafka the relays and workers are tasks of this "
                                       "process on the configured topics and groups.")
     ] = None,
+    stuck_sku: Annotated[bool, typer.Option(
+        "--stuck-sku", help="Hold the first SKU's stock row in another transaction for "
+                            "--stuck-seconds from the first order on: the workers park the "
+                            "orders that need it, the others flow on, and the parked ones "
+                            "apply once it is free (docs/kafka.md, parking).")] = False,
+    stuck_seconds: Annotated[float, typer.Option(
+        min=0.1, max=30.0, help="How long --stuck-sku holds the SKU.")] = 3.0,
     serve: Annotated[bool, typer.Option(
         "--serve", help="Instead: keep the flow running behind the HTTP API (no keys) "
                         "on ORDERSTREAM_API_HOST:ORDERSTREAM_API_PORT until Ctrl-C.")] = False,
@@ -58,10 +66,11 @@ def demo(
         asyncio.run(serve_demo(settings, _announce))
         return
     demo = plan(orders, seed, cancel_ratio=cancel_ratio)
+    stuck = StuckSku(next(iter(demo.stock)), stuck_seconds) if stuck_sku else None
     gc.freeze()  # as the services do (orderstream.process): what lives all run long
     try:
         # On uvloop, as the services run: the whole flow shares this one process.
-        report = uvloop.run(_run(settings, demo, clients))
+        report = uvloop.run(_run(settings, demo, clients, stuck))
     except PipelineFailed as error:
         console.print(f"[bold red]the flow stopped:[/] {error}")
         raise typer.Exit(code=1) from None
@@ -73,7 +82,8 @@ def demo(
     console.print("[bold green]all invariants hold[/]")
 
 
-async def _run(settings: Settings, demo: DemoPlan, clients: int) -> DemoReport:
+async def _run(settings: Settings, demo: DemoPlan, clients: int,
+               stuck: StuckSku | None) -> DemoReport:
     orders = len(demo.orders)
     with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
@@ -84,7 +94,8 @@ async def _run(settings: Settings, demo: DemoPlan, clients: int) -> DemoReport:
             progress.update(placed, completed=done)
             progress.update(settled, completed=outcomes)
 
-        return await run_with_settings(settings, demo, clients=clients, on_progress=show)
+        return await run_with_settings(settings, demo, clients=clients, on_progress=show,
+                                       stuck=stuck)
 
 
 def _announce(url: str) -> None:
@@ -102,6 +113,14 @@ def _cancellations(summary: Table, report: DemoReport) -> None:
     summary.add_row("  stock released", str(report.released))
 
 
+def _parking(summary: Table, report: DemoReport) -> None:
+    stuck, tally = report.stuck, report.parking
+    assert stuck is not None
+    summary.add_row("stuck SKU", f"{stuck.sku}, held {stuck.seconds:g} s")
+    summary.add_row("  orders parked", f"{len(tally.parked)} ({tally.messages} messages)")
+    summary.add_row("  orders un-parked", str(len(tally.unparked)))
+
+
 def _print(report: DemoReport, settings: Settings) -> None:
     summary = Table(title=f"orderstream demo (store={settings.store}, "
                           f"transport={settings.transport})")
@@ -114,6 +133,8 @@ def _print(report: DemoReport, settings: Settings) -> None:
         summary.add_row(f"  rejected: {reason}", str(count))
     if report.cancels.asked:
         _cancellations(summary, report)
+    if report.stuck is not None:
+        _parking(summary, report)
     summary.add_row("elapsed", f"{report.elapsed_s:.2f} s")
     summary.add_row("throughput", f"{report.orders_per_s:,.0f} orders/s")
     console.print(summary)

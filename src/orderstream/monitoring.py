@@ -18,6 +18,7 @@ from adapters.http.ops import Check, NotReady, Readiness
 from adapters.kafka.lag import KafkaLagReader
 from adapters.postgres.engine import ping
 from adapters.postgres.outbox_stats import outbox_backlog
+from adapters.postgres.parked_admin import parked_counts
 from adapters.prometheus.metrics import Metrics
 from application.progress import ProgressWatch
 
@@ -27,7 +28,8 @@ log = logging.getLogger(__name__)
 @dataclass
 class Watched:
     """What one process watches. `lags` are `(group, topic, progress)`: a group's lag on a
-    topic, handed to `progress` when this process is a member of the group."""
+    topic, handed to `progress` when this process is a member of the group. `parked`
+    names the consumer groups whose parked keys it counts."""
 
     metrics: Metrics
     readiness: Readiness
@@ -35,6 +37,7 @@ class Watched:
     outboxes: Sequence[str] = ()
     lag_reader: KafkaLagReader | None = None
     lags: Sequence[tuple[str, str, ProgressWatch | None]] = field(default_factory=list)
+    parked: Sequence[str] = ()
 
     def add_checks(self) -> None:
         """Readiness: the database and broker answer, and no member here is stuck."""
@@ -52,6 +55,8 @@ class Watched:
         if self.engine is not None:
             for outbox in self.outboxes:
                 await _quietly(f"{outbox} outbox backlog", self._backlog(self.engine, outbox))
+            for group in self.parked:
+                await _quietly(f"parked keys of {group}", self._parked(self.engine, group))
         if self.lag_reader is not None:
             for group, topic, progress in self.lags:
                 await _quietly(f"lag of {group} on {topic}",
@@ -68,6 +73,12 @@ class Watched:
         backlog = await outbox_backlog(engine, outbox)
         self.metrics.backlog.labels(outbox).set(backlog.pending)
         self.metrics.oldest_age.labels(outbox).set(backlog.oldest_age_s)
+
+    async def _parked(self, engine: AsyncEngine, group: str) -> None:
+        counts = await parked_counts(engine, group)
+        self.metrics.parked_keys.labels(group).set(counts.keys)
+        self.metrics.parked_messages.labels(group).set(counts.messages)
+        self.metrics.parked_oldest_age.labels(group).set(counts.oldest_age_s)
 
     async def _lag(self, reader: KafkaLagReader, group: str, topic: str,
                    progress: ProgressWatch | None) -> None:

@@ -4,19 +4,22 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
-from application.consumer import ConsumerPolicy
+from application.consumer import ConsumerPolicy, DeadLetterSink
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
 from application.inbox import InboxProcessor
-from application.ports import OutboxReader, Publisher, UnitOfWorkFactory
+from application.observation import UNOBSERVED, ConsumerObserver, Observers
+from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
 from application.relay import OutboxRelay
+from application.unparking import ParkedRetrier
 from domain.events import Event
 from orderstream.container import Container
+from orderstream.parked.wiring import parked_retrier, parking_rule
 from orderstream.settings import Settings
 from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import resolve
@@ -42,9 +45,27 @@ class PipelineFailed(Exception):
 class Pipeline:
     relays: list[OutboxRelay]
     workers: list[ConsumerPolicy]
+    retriers: list[ParkedRetrier] = field(default_factory=list)
+
+    def add_worker(self, member: MessageConsumer, *, group: str,
+                   handlers: dict[type[Event], EventHandler], uow_factory: UnitOfWorkFactory,
+                   dead_letters: DeadLetterSink, settings: Settings,
+                   observer: ConsumerObserver = UNOBSERVED) -> None:
+        """A worker of `group` on `member`, and the retry loop of its parked keys."""
+        retrier = parked_retrier(settings, group=group, uow_factory=uow_factory,
+                                 handlers=handlers, dead_letters=dead_letters, observer=observer)
+        processor = InboxProcessor(
+            group=group, uow_factory=uow_factory, decoder=CloudEventsDecoder(),
+            handlers=handlers, observer=Observers(observer, retrier) if retrier else observer)
+        self.workers.append(ConsumerPolicy(
+            member, processor, dead_letters, max_records=settings.consumer_batch_size,
+            batch_timeout_s=settings.consumer_batch_timeout_s, observer=observer,
+            parking=parking_rule(settings)))
+        if retrier is not None:
+            self.retriers.append(retrier)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every relay and worker until `stop` is set.
+        """Run every relay, worker and retry loop of parked keys until `stop` is set.
 
         Relays and workers retry transient failures themselves, so one that raises has
         met a bug. It is logged, the others are asked to stop, which lets each finish and
@@ -57,6 +78,9 @@ class Pipeline:
             parts[_start(relay.run(halt), f"relay-{n}")] = f"relay {n}"
         for n, worker in enumerate(self.workers):
             parts[_start(worker.run(halt), f"worker-{n}")] = f"worker {n}"
+        for retrier in self.retriers:
+            parts[_start(retrier.run(halt), f"parked-{retrier.group}")] = (
+                f"retry loop of {retrier.group}'s parked keys")
         stopping = _start(_forward(stop, halt), "stop")
         try:
             failures = await _supervise(parts, halt)
@@ -104,22 +128,18 @@ def memory_bus_pipeline(
     outbox_reader: Callable[[str], OutboxReader],
     publisher: Publisher,
     settings: Settings,
+    observer: ConsumerObserver = UNOBSERVED,
 ) -> Pipeline:
     relays = [
         OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
         for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)
     ]
-    workers = [
-        ConsumerPolicy(
-            bus.consumer(group, [topic]),
-            InboxProcessor(group=group, uow_factory=uow_factory,
-                           decoder=CloudEventsDecoder(), handlers=handlers),
-            InMemoryDeadLetterSink(bus),
-            max_records=settings.consumer_batch_size,
-        )
-        for group, (topic, handlers) in WORKERS.items()
-    ]
-    return Pipeline(relays, workers)
+    pipeline = Pipeline(relays, [])
+    for group, (topic, handlers) in WORKERS.items():
+        pipeline.add_worker(bus.consumer(group, [topic]), group=group, handlers=handlers,
+                            uow_factory=uow_factory, dead_letters=InMemoryDeadLetterSink(bus),
+                            settings=settings, observer=observer)
+    return pipeline
 
 
 async def kafka_pipeline(
@@ -128,6 +148,7 @@ async def kafka_pipeline(
     uow_factory: UnitOfWorkFactory,
     settings: Settings,
     exits: AsyncExitStack,
+    observer: ConsumerObserver = UNOBSERVED,
 ) -> Pipeline:
     """Both relays and both workers on Kafka, in this process (the demo's `--transport
     kafka`); the processes of a deployment are `orderstream relay` and `orderstream worker`.
@@ -141,16 +162,13 @@ async def kafka_pipeline(
     topics = topic_names(settings)
     relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
               for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
-    workers = []
+    pipeline = Pipeline(relays, [])
     for group, (topic, handlers) in WORKERS.items():
         member = await exits.enter_async_context(
             consumers(f"{settings.kafka_group_prefix}{group}", [topics[topic]]))
-        processor = InboxProcessor(group=group, uow_factory=uow_factory,
-                                   decoder=CloudEventsDecoder(), handlers=handlers)
-        workers.append(ConsumerPolicy(member, processor, dead_letters,
-                                      max_records=settings.consumer_batch_size,
-                                      batch_timeout_s=settings.consumer_batch_timeout_s))
-    return Pipeline(relays, workers)
+        pipeline.add_worker(member, group=group, handlers=handlers, uow_factory=uow_factory,
+                            dead_letters=dead_letters, settings=settings, observer=observer)
+    return pipeline
 
 
 async def pipeline_for(
@@ -159,11 +177,14 @@ async def pipeline_for(
     uow_factory: UnitOfWorkFactory,
     settings: Settings,
     exits: AsyncExitStack,
+    observer: ConsumerObserver = UNOBSERVED,
 ) -> Pipeline:
-    """The in-process flow on the transport `settings` names."""
+    """The in-process flow on the transport `settings` names; `observer` hears what
+    the workers and their retry loops do."""
     if settings.transport == "kafka":
         return await kafka_pipeline(container=container, uow_factory=uow_factory,
-                                    settings=settings, exits=exits)
+                                    settings=settings, exits=exits, observer=observer)
     return memory_bus_pipeline(bus=container.bus(), uow_factory=uow_factory,
                                outbox_reader=await resolve(container.outbox_reader),
-                               publisher=container.publisher(), settings=settings)
+                               publisher=container.publisher(), settings=settings,
+                               observer=observer)

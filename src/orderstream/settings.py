@@ -163,6 +163,25 @@ class Settings(BaseSettings):
     consumer_batch_timeout_s: float = Field(default=20.0, gt=0)
     shutdown_timeout_s: float = Field(default=8.0, gt=0)
 
+    parking: bool = Field(
+        default=True, description="park the key of a message that keeps failing "
+                                  "transiently, so that its partition flows on "
+                                  "(docs/kafka.md#parking-a-stuck-key)")
+    park_after_attempts: int = Field(
+        default=5, ge=1, description="failed attempts of a batch before the keys that still "
+                                     "fail are parked")
+    park_after_s: float = Field(
+        default=15.0, gt=0, description="or seconds since the batch's first failed attempt "
+                                        "began, whichever comes first")
+    parked_retry_max_s: float = Field(
+        default=10.0, gt=0, description="longest wait between two retries of a parked key "
+                                        "(exponential backoff with full jitter from 0.1 s): "
+                                        "how long a parked key may still wait once its cause "
+                                        "went away")
+    parked_poll_interval_s: float = Field(
+        default=5.0, gt=0, description="how often a worker looks for parked keys it was not "
+                                       "told about (parked by another worker)")
+
     fault: Literal["none", "crash_after_db_commit", "crash_after_publish"] = "none"
     fault_after_commits: int = Field(default=1, ge=1)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

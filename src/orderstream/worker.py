@@ -12,10 +12,12 @@ from application.inbox import InboxProcessor
 from application.observation import ConsumerObserver, Observers
 from application.ports import MessageConsumer, UnitOfWorkFactory
 from application.progress import ProgressWatch
+from application.unparking import ParkedRetrier
 from orderstream import faults
 from orderstream.container import Container
 from orderstream.monitoring import Watched
 from orderstream.ops import lag_reader, serve_operations, watch
+from orderstream.parked.wiring import parked_retrier, parking_rule
 from orderstream.pipeline import WORKERS
 from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
@@ -39,8 +41,9 @@ def source_topic(settings: Settings, name: str) -> str:
 
 async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:
     """Consume the worker's topic until `stop` is set, then close everything it opened;
-    meanwhile serve its metrics and readiness. The worker writes to the outbox of its own
-    name, whose backlog it reports, and reports its group's lag.
+    meanwhile retry its parked keys and serve its metrics and readiness. The worker writes
+    to the outbox of its own name, whose backlog it reports, and reports its group's lag
+    and parked keys.
     """
     tolerate_closed_transports()
     await _preflight(settings)
@@ -55,15 +58,19 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
                     consumers(group, [topic]) as member):
             engine = await resolve(container.engine) if settings.store == "postgres" else None
             watched = Watched(metrics, readiness, engine=engine, outboxes=[name],
-                              lag_reader=reader, lags=[(group, topic, progress)])
+                              lag_reader=reader, lags=[(group, topic, progress)], parked=[name])
             watched.add_checks()
             units = await resolve(container.serial_uow_factory)
-            policy = await _policy(name, container, settings, member, observer, units)
+            retrier = await _retrier(name, container, settings, observer)
+            policy = await _policy(name, container, settings, member,
+                                   Observers(observer, retrier) if retrier else observer, units)
             log.info("worker %s consuming %s as group %s", name, topic, group)
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(policy.run(stop, shutdown_timeout_s=(
                         settings.shutdown_timeout_s * BATCH_SHARE_OF_SHUTDOWN)))
+                    if retrier is not None:
+                        tasks.create_task(retrier.run(stop))
                     tasks.create_task(serve_operations(settings, watched, stop))
             finally:
                 await units.close()
@@ -77,6 +84,15 @@ async def _preflight(settings: Settings) -> None:
     await check_kafka(settings)
     for difference in await ensure_configured_topics(settings):
         log.warning("%s", difference)
+
+
+async def _retrier(name: str, container: Container, settings: Settings,
+                   observer: ConsumerObserver) -> ParkedRetrier | None:
+    """The retry loop of the keys parked under the worker's inbox group (its name)."""
+    _, handlers = WORKERS[name]
+    return parked_retrier(settings, group=name, uow_factory=await resolve(container.uow_factory),
+                          handlers=handlers, dead_letters=await resolve(container.dead_letters),
+                          observer=observer)
 
 
 async def _policy(name: str, container: Container, settings: Settings,
@@ -96,4 +112,5 @@ async def _policy(name: str, container: Container, settings: Settings,
                           await resolve(container.dead_letters),
                           max_records=settings.consumer_batch_size,
                           batch_timeout_s=settings.consumer_batch_timeout_s,
-                          backoff=Backoff(), observer=observer)
+                          backoff=Backoff(), observer=observer,
+                          parking=parking_rule(settings))

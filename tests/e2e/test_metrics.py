@@ -128,9 +128,10 @@ async def test_the_duplicate_counter_counts_a_redelivery(flow):
 
 
 async def test_a_worker_that_cannot_commit_while_messages_wait_is_not_ready_until_it_can(flow):
+    """Without parking: with it, the worker would park the keys and flow on."""
     port = free_port()
     await flow.start_worker("inventory", metrics_port=str(port), readiness_stall_s="2",
-                            database_lock_timeout_ms="300")
+                            database_lock_timeout_ms="300", parking="false")
     await _ready(port)
     async with flow.engine.connect() as blocker:
         await blocker.execute(text("SELECT * FROM inventory.stock_items FOR UPDATE"))
@@ -145,6 +146,34 @@ async def test_a_worker_that_cannot_commit_while_messages_wait_is_not_ready_unti
         await blocker.rollback()
     await _ready(port)
     await flow.wait_for(10)
+    await flow.stop_workers()
+
+
+async def test_a_worker_parks_a_key_whose_stock_is_held_counts_it_and_applies_it_once_free(
+        flow):
+    port = free_port()
+    await flow.start_worker("inventory", metrics_port=str(port), database_lock_timeout_ms="300",
+                            park_after_attempts="2", parked_retry_max_s="0.5")
+    stuck = flow.plan.orders[0]
+    skus = {line.sku for line in stuck.lines}
+    free = [o for o in flow.plan.orders[1:] if not skus & {line.sku for line in o.lines}][:20]
+    async with flow.engine.connect() as blocker:
+        await blocker.execute(text("SELECT 1 FROM inventory.stock_items WHERE sku = ANY(:skus)"
+                                   " FOR UPDATE"), {"skus": sorted(skus)})
+        await flow.place([stuck])
+        await flow.place(free)
+        samples = await until(port, lambda s: total(s, "orderstream_parked_keys") == 1
+                              and total(s, MESSAGES, outcome="applied") == len(free),
+                              what="the stuck order parked, the others applied")
+        assert total(samples, "orderstream_parked_messages") == 1
+        assert total(samples, MESSAGES, outcome="parked") == 1
+        await until(port, lambda s: total(s, "orderstream_parked_oldest_age_seconds") > 0,
+                    what="the parked order ages")
+        await blocker.rollback()
+    await until(port, lambda s: total(s, "orderstream_parked_keys") == 0
+                and total(s, MESSAGES, outcome="unparked") == 1,
+                what="the order un-parked once its stock was free")
+    assert await flow.scalar("SELECT count(*) FROM inventory.reservations") == len(free) + 1
     await flow.stop_workers()
 
 

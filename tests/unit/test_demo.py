@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from typer.testing import CliRunner
 
@@ -24,6 +26,18 @@ def test_demo_with_a_cancel_ratio_cancels_orders_and_checks_their_stock_came_bac
                                       "--cancel-ratio", "0.2"])
     assert result.exit_code == 0, result.output
     assert "cancelled" in result.output and "stock released" in result.output
+    assert "all invariants hold" in result.output
+
+
+def test_demo_with_a_stuck_sku_parks_the_orders_that_need_it_and_applies_them_once_free():
+    result = CliRunner().invoke(app, ["demo", "--orders", "300", "--seed", "3", "--stuck-sku",
+                                      "--stuck-seconds", "1"],
+                                env={"ORDERSTREAM_PARK_AFTER_ATTEMPTS": "2"})
+    assert result.exit_code == 0, result.output
+    parked = re.search(r"orders parked\s*│\s*(\d+) \((\d+) messages\)", result.output)
+    unparked = re.search(r"orders un-parked\s*│\s*(\d+)", result.output)
+    assert parked and unparked, result.output
+    assert int(parked[1]) > 0 and int(unparked[1]) == int(parked[1])
     assert "all invariants hold" in result.output
 
 

@@ -2,9 +2,12 @@
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from application.messages import OutboxMessage, Refused
+from application.parking import ParkedMessage
 from application.ports import StoredResponse
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
@@ -16,6 +19,11 @@ class InMemoryStore:
 
     `lock` serialises transactions, the strongest isolation a database offers; it is
     what keeps stock from going negative when consumers run concurrently.
+
+    `parked` holds the parked messages of each consumer group, in arrival order. `held`
+    names SKUs whose stock another transaction holds, as a long administrative
+    transaction would hold a row on PostgreSQL: locking one fails transiently, as a lock
+    wait that runs out does (`hold`).
     """
 
     orders: dict[str, Order] = field(default_factory=dict)
@@ -26,7 +34,19 @@ class InMemoryStore:
     failed: dict[str, Refused] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[StoredResponse, float]] = field(
         default_factory=dict)
+    parked: dict[str, list[ParkedMessage]] = field(default_factory=dict)
+    parked_seq: int = 0
+    held: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @contextmanager
+    def hold(self, sku: str) -> Iterator[None]:
+        """Hold the stock of `sku` for the block, as another transaction would."""
+        self.held.add(sku)
+        try:
+            yield
+        finally:
+            self.held.discard(sku)
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":
         return self.outbox.setdefault(topic, OrderedDict())

@@ -7,8 +7,10 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.codec import to_outbox
+from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, Layer, WorkingSet
+from application.errors import TransientError
 from application.ports import Footprint, IdempotencyKey, StoredResponse
 from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
@@ -35,13 +37,20 @@ class _Stock(_Repository):
         super().__init__(work, "stock", lambda item: item.sku)
 
     async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
+        """Fails at once on a SKU the store holds (`InMemoryStore.hold`): waiting would
+        hold up every other transaction of the store, which are serialised."""
+        held = self._work.store.held.intersection(skus)
+        if held:
+            raise TransientError(f"lock not available: stock of {min(held)} is held by "
+                                 "another transaction")
         found = {sku: self._work.get("stock", sku) for sku in sorted(set(skus))}
         return {sku: item for sku, item in found.items() if item is not None}
 
 
 class _Inbox:
-    def __init__(self, work: WorkingSet) -> None:
+    def __init__(self, work: WorkingSet, parked: InMemoryParkedMessages) -> None:
         self._work = work
+        self._parked = parked
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
         entry = (consumer_group, message_id)
@@ -54,8 +63,15 @@ class _Inbox:
         return {m for m in sorted(message_ids) if await self.record(consumer_group, m)}
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
+        entries = {(consumer_group, message_id) for message_id in message_ids}
         for layer in self._work.layers:
-            layer.inbox -= {(consumer_group, message_id) for message_id in message_ids}
+            layer.inbox -= entries
+        self._work.forgotten |= entries
+
+    async def admit(self, consumer_group: str, message_ids: Collection[str],
+                    keys: Collection[str]) -> tuple[set[str], set[str]]:
+        return (await self.record_all(consumer_group, message_ids),
+                await self._parked.parked_keys(consumer_group, keys))
 
 
 class _IdempotencyKeys:
@@ -92,7 +108,8 @@ class InMemoryUnitOfWork:
         self.orders = _Repository(self._work, "orders", lambda order: order.id)
         self.stock = _Stock(self._work)
         self.reservations = _Repository(self._work, "reservations", lambda r: r.order_id)
-        self.inbox = _Inbox(self._work)
+        self.parked = InMemoryParkedMessages(self._store)
+        self.inbox = _Inbox(self._work, self.parked)
         self.idempotency = _IdempotencyKeys(self._store)
 
     async def __aenter__(self) -> Self:
@@ -121,15 +138,18 @@ class InMemoryUnitOfWork:
                 aggregate.events.clear()
         for kind in KINDS:
             getattr(self._store, kind).update(base.objects[kind])
+        self._store.inbox -= self._work.forgotten
         self._store.inbox |= base.inbox
         for response, expires in self.idempotency.saved:
             self._store.idempotency[(response.scope, response.key)] = (response, expires)
         self.idempotency.saved.clear()
-        self._work.layers = [Layer()]
+        self.parked.apply()
+        self._work.layers, self._work.forgotten = [Layer()], set()
 
     async def rollback(self) -> None:
-        self._work.layers = [Layer()]
+        self._work.layers, self._work.forgotten = [Layer()], set()
         self.idempotency.saved.clear()
+        self.parked.discard()
 
     def _keep_placed_orders(self, base: Layer) -> None:
         """An added order whose id is taken: refused, or (the same order) left as stored."""
@@ -152,8 +172,13 @@ class InMemoryUnitOfWork:
         """Nothing to do: the store is in memory already."""
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      footprint: Footprint) -> set[str]:
-        return await self.inbox.record_all(consumer_group, message_ids)
+                      keys: Collection[str], footprint: Footprint
+                      ) -> tuple[set[str], set[str]]:
+        return await self.inbox.admit(consumer_group, message_ids, keys)
+
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """Transactions are serialised: only what the store holds (`hold`) is held."""
+        return Footprint(stock=self._store.held & footprint.stock)
 
     def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
         return self.savepoint()

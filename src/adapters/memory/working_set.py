@@ -29,6 +29,8 @@ class WorkingSet:
     def __init__(self, store: InMemoryStore) -> None:
         self.store = store
         self.layers = [Layer()]
+        # Inbox entries this transaction forgets, committed ones included.
+        self.forgotten: set[tuple[str, str]] = set()
 
     def get(self, kind: str, key: str) -> Any:
         top = self.layers[-1].objects[kind]
@@ -46,4 +48,5 @@ class WorkingSet:
         self.layers[-1].added.add((kind, key))
 
     def has_inbox(self, entry: tuple[str, str]) -> bool:
-        return entry in self.store.inbox or any(entry in layer.inbox for layer in self.layers)
+        return ((entry in self.store.inbox and entry not in self.forgotten)
+                or any(entry in layer.inbox for layer in self.layers))

@@ -6,7 +6,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
-from adapters.postgres.tables import INBOX, INVENTORY
+from adapters.postgres.parked import parked_keys_statement, schema_of
+from adapters.postgres.tables import INBOX, PARKED
 from adapters.postgres.transaction import Transaction
 
 _GROUP = sa.bindparam("consumer_group", type_=sa.Text)
@@ -23,6 +24,17 @@ def _record_all(table: sa.Table) -> Any:
             .returning(table.c.message_id))
 
 
+def _admit(inbox: sa.Table, parked: sa.Table) -> Any:
+    """`_record_all` and the parked keys among `keys` in one statement: the new ids come
+    back with a NULL key, the parked keys with a NULL id. With nothing parked, the second
+    half is one probe of the parked table's primary key per key, for nothing."""
+    recorded = _record_all(inbox).cte("recorded")
+    held = parked_keys_statement(parked).subquery("held")
+    return sa.union_all(
+        sa.select(recorded.c.message_id, sa.cast(sa.null(), sa.Text).label("parked_key")),
+        sa.select(sa.cast(sa.null(), sa.Text), held.c.key))
+
+
 def _forget(table: sa.Table) -> sa.Delete:
     return sa.delete(table).where(table.c.consumer_group == _GROUP,
                                   table.c.message_id == sa.any_(_IDS))
@@ -30,6 +42,8 @@ def _forget(table: sa.Table) -> sa.Delete:
 
 _RECORD_ALL = {schema: _record_all(table) for schema, table in INBOX.items()}
 _FORGET = {schema: _forget(table) for schema, table in INBOX.items()}
+_ADMIT = {schema: _admit(table, PARKED[schema]) for schema, table in INBOX.items()}
+_PARKED_KEYS = {schema: parked_keys_statement(PARKED[schema]) for schema in INBOX}
 
 
 class SqlAlchemyInbox:
@@ -47,7 +61,7 @@ class SqlAlchemyInbox:
         self._schema = schema
 
     def _schema_of(self, consumer_group: str) -> str:
-        return self._schema or (consumer_group if consumer_group in INBOX else INVENTORY)
+        return schema_of(consumer_group, self._schema)
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
         return message_id in await self.record_all(consumer_group, [message_id])
@@ -62,6 +76,21 @@ class SqlAlchemyInbox:
         first time, as `message_id`), and its parameters."""
         return (_RECORD_ALL[self._schema_of(consumer_group)],
                 {"consumer_group": consumer_group, "message_ids": list(message_ids)})
+
+    def parked_check(self, consumer_group: str, keys: Collection[str]
+                     ) -> tuple[Any, dict[str, Any]]:
+        """The statement that gives those of `keys` parked in the group (as `key`), and its
+        parameters."""
+        return (_PARKED_KEYS[self._schema_of(consumer_group)],
+                {"consumer_group": consumer_group, "keys": list(keys)})
+
+    async def admit(self, consumer_group: str, message_ids: Collection[str],
+                    keys: Collection[str]) -> tuple[set[str], set[str]]:
+        rows = await self._tx.fetch(_ADMIT[self._schema_of(consumer_group)], {
+            "consumer_group": consumer_group, "message_ids": list(message_ids),
+            "keys": list(keys)})
+        new = {row[0] for row in rows if row[0] is not None}
+        return new, {row[1] for row in rows if row[1] is not None}
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
         await self._tx.execute(_FORGET[self._schema_of(consumer_group)], {

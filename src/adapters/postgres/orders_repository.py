@@ -85,6 +85,9 @@ def _update_orders() -> sa.Update:
 
 _LOAD, _PLACE, _UPDATE = _load_orders(), _place_orders(), _update_orders()
 _LOCK = _LOAD.with_for_update(of=orders)
+_LOCK_FREE = _LOAD.with_for_update(of=orders, skip_locked=True)
+_EXISTING = sa.select(orders.c.id).where(orders.c.id == sa.any_(sa.bindparam(
+    ORDER_KEYS, type_=ARRAY(sa.Text))))
 
 
 class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
@@ -112,6 +115,26 @@ class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
             self._refresh(_order(row))
         self._track_absent(wanted)
         self._locked.update(wanted)
+
+    async def preload_free(self, order_ids: Collection[str]) -> set[str]:
+        """`preload` without waiting: the orders another transaction holds (they exist,
+        and were skipped) come back, neither loaded nor locked."""
+        missing = sorted(key for key in order_ids if key not in self._locked)
+        if not missing:
+            return set()
+        for key in missing:
+            self._note(key)
+        loaded = await self._read(missing, _LOCK_FREE)
+        for order in loaded:
+            self._refresh(order)
+        skipped = set(missing) - {order.id for order in loaded}
+        held = set()
+        if skipped:
+            existing = await self._tx.fetch(_EXISTING, {ORDER_KEYS: sorted(skipped)})
+            held = {row["id"] for row in existing}
+        self._track_absent(skipped - held)
+        self._locked.update(set(missing) - held)
+        return held
 
     async def _read(self, order_ids: list[str], query: sa.Select[Any]) -> list[Order]:
         return [_order(row) for row in await self._tx.fetch(query, {ORDER_KEYS: order_ids})]

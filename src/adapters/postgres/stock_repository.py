@@ -20,6 +20,8 @@ _KEYS = sa.bindparam(STOCK_KEYS, type_=ARRAY(sa.Text))
 _STOCK = (sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
           .where(stock_items.c.sku == sa.any_(_KEYS)))
 _LOCK_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update()
+_LOCK_FREE_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update(skip_locked=True)
+_EXISTING = sa.select(stock_items.c.sku).where(stock_items.c.sku == sa.any_(_KEYS))
 
 
 def _upsert_stock() -> sa.Insert:
@@ -86,6 +88,26 @@ class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
     def loaded(self, wanted: list[str], rows: Sequence[Mapping[str, Any]]) -> None:
         self._refreshed(wanted, rows)
         self._locked.update(wanted)
+
+    async def preload_free(self, skus: Collection[str]) -> set[str]:
+        """`preload` without waiting: the SKUs whose rows another transaction holds (they
+        exist, and were skipped) come back, neither loaded nor locked."""
+        missing = sorted(sku for sku in skus if sku not in self._locked)
+        if not missing:
+            return set()
+        for sku in missing:
+            self._note(sku)
+        rows = await self._tx.fetch(_LOCK_FREE_STOCK, {STOCK_KEYS: missing})
+        for row in rows:
+            self._refresh(StockItem(row["sku"], row["on_hand"], row["reserved"]))
+        skipped = set(missing) - {row["sku"] for row in rows}
+        held = set()
+        if skipped:
+            existing = await self._tx.fetch(_EXISTING, {STOCK_KEYS: sorted(skipped)})
+            held = {row["sku"] for row in existing}
+        self._track_absent(skipped - held)
+        self._locked.update(set(missing) - held)
+        return held
 
     async def _load(self, skus: list[str], query: sa.Select[Any]) -> None:
         self._refreshed(skus, await self._tx.fetch(query, {STOCK_KEYS: skus}))

@@ -74,8 +74,35 @@ def _inbox(schema: str) -> sa.Table:
     )
 
 
+def _parked(schema: str) -> sa.Table:
+    """Messages stepped aside behind their key, in arrival order (`seq`); see
+    `adapters.postgres.parked`."""
+    return sa.Table(
+        "parked", metadata,
+        sa.Column("consumer_group", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("seq", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+        sa.Column("message_id", sa.Text, nullable=False),
+        sa.Column("origin_topic", sa.Text, nullable=False),
+        sa.Column("origin_partition", sa.Integer, nullable=False),
+        sa.Column("origin_offset", sa.BigInteger, nullable=False),
+        sa.Column("message_key", sa.LargeBinary),
+        sa.Column("value", sa.LargeBinary),
+        # [[name, base64 of the value or null], ...]: header values are bytes.
+        sa.Column("headers", JSON, nullable=False),
+        sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("first_error", sa.Text),
+        sa.Column("last_error", sa.Text),
+        sa.Column("parked_at", sa.DateTime(timezone=True), nullable=False,
+                  server_default=sa.func.now()),
+        sa.Column("next_retry_at", sa.DateTime(timezone=True)),
+        schema=schema,
+    )
+
+
 OUTBOX = {schema: _outbox(schema) for schema in (ORDERS, INVENTORY)}
 INBOX = {schema: _inbox(schema) for schema in (ORDERS, INVENTORY)}
+PARKED = {schema: _parked(schema) for schema in (ORDERS, INVENTORY)}
 
 orders = sa.Table(
     "orders", metadata,

@@ -11,6 +11,7 @@ from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
 from adapters.postgres.outbox import outbox_writes
+from adapters.postgres.parked import SqlAlchemyParkedMessages
 from adapters.postgres.receiving import receiving
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
@@ -21,6 +22,7 @@ from application.ports import (
     IdempotencyKeys,
     Inbox,
     OrderRepository,
+    ParkedMessages,
     ReservationRepository,
     StockRepository,
 )
@@ -38,10 +40,10 @@ class SqlAlchemyUnitOfWork:
     the in-memory aggregates alike; an in-memory savepoint writes nothing and undoes the
     aggregates only.
 
-    `inbox_schema` names the schema of the inbox table. By default a consumer group's
-    rows go to the schema named like the group (`orders`, `inventory`), else `inventory`.
-    With `held`, the transaction runs on that connection, kept from one unit of work to the
-    next (see `SerialUnitsOfWork`), instead of a connection checked out of the pool.
+    `inbox_schema` names the schema of the inbox and parked tables. By default a consumer
+    group's rows go to the schema named like the group (`orders`, `inventory`), else
+    `inventory`. With `held`, the transaction runs on that connection, kept from one unit
+    of work to the next (see `SerialUnitsOfWork`), instead of one checked out of the pool.
     """
 
     orders: OrderRepository
@@ -49,6 +51,7 @@ class SqlAlchemyUnitOfWork:
     reservations: ReservationRepository
     inbox: Inbox
     idempotency: IdempotencyKeys
+    parked: ParkedMessages
 
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None,
                  held: HeldConnection | None = None) -> None:
@@ -77,29 +80,45 @@ class SqlAlchemyUnitOfWork:
                 await repository.preload(keys)
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      footprint: Footprint) -> set[str]:
-        """Record `message_ids` in the inbox and read (locking) what `footprint` names, in
-        one statement (see `receiving`); the ids recorded now for the first time."""
-        parts = [(repository, wanted) for repository, keys in self._footprint(footprint)
-                 if (wanted := repository.wanted(keys))]
+                      keys: Collection[str], footprint: Footprint
+                      ) -> tuple[set[str], set[str]]:
+        """Record `message_ids` in the inbox, read which of `keys` are parked, and read
+        (locking) what `footprint` names, in one statement (see `receiving`): the ids
+        recorded now for the first time, and the parked keys (as the statement began)."""
+        parts = [(repository, wanted) for repository, keys_of in self._footprint(footprint)
+                 if (wanted := repository.wanted(keys_of))]
         recording, params = self._inbox.recording(consumer_group, message_ids)
-        if not parts:
-            return {row["message_id"] for row in await self._tx.fetch(recording, params)}
-        statement = receiving(recording, tuple(repository.preloading for repository, _ in parts))
+        checking, checked = self._inbox.parked_check(consumer_group, keys)
+        params.update(checked)
+        statement = receiving(recording, (checking, *(repository.preloading
+                                                      for repository, _ in parts)))
         for repository, wanted in parts:
             params[repository.keys_param] = wanted
-        rows: list[list[Any]] = [[] for _ in range(len(parts) + 1)]
+        rows: list[list[Any]] = [[] for _ in range(len(parts) + 2)]
         for row in await self._tx.fetch(statement, params):
             rows[row["part"]].append(row["row"])
-        for (repository, wanted), read in zip(parts, rows[1:], strict=True):
+        for (repository, wanted), read in zip(parts, rows[2:], strict=True):
             repository.loaded(wanted, read)
-        return {row["message_id"] for row in rows[0]}
+        return {row["message_id"] for row in rows[0]}, {row["key"] for row in rows[1]}
 
     def _footprint(self, footprint: Footprint
                    ) -> list[tuple[TrackingRepository[Any, Any], set[str]]]:
         """Each repository with the keys of `footprint` it reads, in the order they lock."""
         return [(self._orders, footprint.orders), (self._reservations, footprint.reservations),
                 (self._stock, footprint.stock)]
+
+    async def preload_free(self, footprint: Footprint) -> Footprint:
+        """`preload` that waits for no lock: orders and stock held by another transaction
+        are skipped (`SKIP LOCKED`) and come back. Two more statements for the kinds that
+        had rows skipped (to tell a held row from an absent one)."""
+        held = Footprint()
+        if footprint.orders:
+            held.orders = await self._orders.preload_free(footprint.orders)
+        if footprint.reservations:
+            await self._reservations.preload(footprint.reservations)
+        if footprint.stock:
+            held.stock = await self._stock.preload_free(footprint.stock)
+        return held
 
     async def flush(self, *, full: bool = False) -> None:
         """Write what changed among the aggregates handed out since the last flush (all
@@ -150,6 +169,7 @@ class SqlAlchemyUnitOfWork:
         self.stock = self._stock = SqlAlchemyStockRepository(tx)
         self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)
         self.inbox = self._inbox = SqlAlchemyInbox(tx, self._inbox_schema)
+        self.parked = SqlAlchemyParkedMessages(tx, self._inbox_schema)
         self.idempotency = SqlAlchemyIdempotencyKeys(tx)
 
     def _repositories(self) -> list[TrackingRepository[Any, Any]]:

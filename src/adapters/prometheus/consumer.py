@@ -1,7 +1,7 @@
 """The consumer's observer: outcomes, latencies and the time of the last commit."""
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from adapters.prometheus.loop_histogram import LoopHistogramChild
@@ -9,7 +9,8 @@ from adapters.prometheus.metrics import Metrics
 from application.messages import InboundMessage
 from application.observation import Applied
 
-OUTCOMES = ("applied", "duplicate", "ignored", "dead_lettered", "retried")
+OUTCOMES = ("applied", "duplicate", "ignored", "dead_lettered", "retried", "parked",
+            "unparked")
 
 
 class ConsumerMetrics:
@@ -56,6 +57,12 @@ class ConsumerMetrics:
     def offsets_committed(self) -> None:
         self._last_commit.set(time.time())
         self.last_progress = time.monotonic()
+
+    def parked(self, keys: Collection[str]) -> None:
+        self._outcomes["parked"].inc(len(keys))
+
+    def unparked(self, keys: Collection[str]) -> None:
+        self._outcomes["unparked"].inc(len(keys))
 
 
 def _event_time(message: InboundMessage) -> float | None:

@@ -32,8 +32,10 @@ class Metrics:
         r = self.registry
         self.messages = Counter(
             "orderstream_consumer_messages", "Messages a consumer group is done with, by "
-            "outcome: applied, duplicate, ignored, dead_lettered; retried counts attempts "
-            "that failed transiently.", ["group", "outcome"], registry=r)
+            "outcome: applied, duplicate, ignored, dead_lettered, parked (stepped aside "
+            "behind their key), unparked (parked, then applied or dead-lettered by the retry "
+            "loop); retried counts attempts that failed transiently.", ["group", "outcome"],
+            registry=r)
         # Observed once per message: lock-free (see loop_histogram).
         self.handler_seconds = LoopHistogram(
             "orderstream_consumer_handler_seconds", "Time a handler took for one message.",
@@ -79,6 +81,16 @@ class Metrics:
         self.oldest_age = Gauge(
             "orderstream_outbox_oldest_age_seconds", "Age of the oldest row not yet published "
             "(0 when there is none).", ["outbox"], registry=r)
+        self.parked_keys = Gauge(
+            "orderstream_parked_keys", "Keys a consumer group has parked: their messages "
+            "wait for the retry loop instead of holding up their partition.", ["group"],
+            registry=r)
+        self.parked_messages = Gauge(
+            "orderstream_parked_messages", "Messages parked, the first of each key and those "
+            "behind it.", ["group"], registry=r)
+        self.parked_oldest_age = Gauge(
+            "orderstream_parked_oldest_age_seconds", "Age of the oldest parked message (0 "
+            "when none is).", ["group"], registry=r)
         self.ready = Gauge(
             "orderstream_ready", "1 while the process is ready (what /readyz answers), else 0.",
             registry=r)

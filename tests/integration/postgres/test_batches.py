@@ -250,3 +250,33 @@ async def test_an_event_the_outbox_cannot_store_fails_only_its_message(
     assert [f.message for f in failures] == [batch[1]]
     assert await rows.stock(sku) == (5, 2)
     assert await rows.outbox_types("inventory", order_ids) == ["StockReserved"] * 2
+
+
+async def test_parking_adds_no_statement_to_a_batch_whose_keys_are_not_parked(
+        counted, placed, stock, rows, new_id) -> None:
+    """The statement that records the batch in the inbox also reads which of its keys are
+    parked: a batch costs what it cost before parking existed (2 statements for an
+    inventory batch: the inbox with every read, then the writes), and one that parks a
+    message behind its key costs one more."""
+    engine, statements = counted
+    sku, parked_key = new_id("SKU"), new_id("order")
+    await stock(sku, 100)
+    worker = _worker(engine, "inventory", {OrderPlaced: reserve_stock})
+
+    free = [placed(new_id("order"), (sku, 1)) for _ in range(3)]
+    assert await statements.during(worker.process(free)) == 2
+
+    async with engine.begin() as connection:
+        await connection.execute(text(
+            "INSERT INTO inventory.parked (consumer_group, key, message_id, origin_topic,"
+            " origin_partition, origin_offset, headers) VALUES ('inventory', :key, :id,"
+            " 'orders', 0, 0, '[]')"), {"key": parked_key, "id": new_id("m")})
+    behind = [placed(new_id("order"), (sku, 1)) for _ in range(2)] + [
+        placed(parked_key, (sku, 1))]
+    assert await statements.during(worker.process(behind)) == 3
+
+    assert await rows.stock(sku) == (100, 5)
+    assert await rows.reservation_statuses([parked_key]) == []
+    parked = await rows.all("SELECT count(*) AS n FROM inventory.parked WHERE key = :key",
+                            key=parked_key)
+    assert parked[0].n == 2

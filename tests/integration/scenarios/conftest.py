@@ -9,18 +9,21 @@ gets topics and consumer groups with random names on the real broker. All go thr
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from adapters.codec import CloudEventsDecoder, encode, to_outbox
+from adapters.postgres.locks import holding_stock
+from adapters.postgres.parked_admin import parked_messages
 from application.commands import CommandBus
 from application.consumer import ConsumerPolicy, DeadLetterSink
 from application.handlers import EventHandler
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage, TopicPartition
+from application.parking import ParkedMessage
 from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
 from domain.events import Event
 from domain.inventory import Reservation, StockItem
@@ -49,6 +52,8 @@ class World:
     kafka: Any = None
     bus: Any = None
     topics: dict[str, str] = field(default_factory=dict)
+    memory_store: Any = None
+    engine: Any = None
 
     async def consumer(self, group: str, topic: str) -> MessageConsumer:
         opened = self.consumers(self._group(group), [self.topics[topic]])
@@ -111,6 +116,18 @@ class World:
         messages = await self.outbox(topic).fetch_pending(10_000)
         return [message.type for message in messages if message.key == key]
 
+    def hold(self, sku: str) -> AbstractAsyncContextManager[None]:
+        """The stock row of `sku` held by another transaction for the block."""
+        if self.engine is not None:
+            return holding_stock(self.engine, sku)
+        return _held(self.memory_store, sku)
+
+    async def parked(self, group: str) -> list[ParkedMessage]:
+        """The messages `group` has parked, in arrival order."""
+        if self.engine is not None:
+            return await parked_messages(self.engine, group)
+        return list(self.memory_store.parked.get(group, []))
+
     @property
     def commands(self) -> CommandBus:
         return CommandBus(self.uow_factory)
@@ -122,6 +139,12 @@ class World:
 
     def _group(self, group: str) -> str:
         return f"{self.settings.kafka_group_prefix}{group}"
+
+
+@asynccontextmanager
+async def _held(store: Any, sku: str) -> AsyncIterator[None]:
+    with store.hold(sku):
+        yield
 
 
 async def poll(policy: ConsumerPolicy, at_least: int = 1) -> int:
@@ -158,18 +181,24 @@ def inbound(event: Event) -> InboundMessage:
                           headers=tuple(headers))
 
 
-@pytest.fixture(params=[
+WORLDS = [
     pytest.param(("memory", "memory"), marks=pytest.mark.unit, id="memory"),
     pytest.param(("postgres", "memory"), marks=pytest.mark.integration, id="postgres"),
     pytest.param(("postgres", "kafka"), marks=pytest.mark.integration, id="postgres-kafka"),
-])
-async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
-    store, transport = request.param
-    settings = _settings(request, store, transport)
+]
+
+
+@asynccontextmanager
+async def open_world(request: pytest.FixtureRequest, store: str, transport: str,
+                     *, partitions: int = 3, **settings_update: Any) -> AsyncIterator[World]:
+    """A world on `store` and `transport`, its topics of `partitions` partitions (on the
+    memory bus too), `settings_update` on top of the scenario settings."""
+    settings = _settings(request, store, transport).model_copy(
+        update={"partitions": partitions, **settings_update})
     kafka, topics = None, {"orders": "orders", "inventory": "inventory"}
     if transport == "kafka":
         kafka = request.getfixturevalue("kafka")
-        topics = await kafka.topics("orders", "inventory")
+        topics = await kafka.topics("orders", "inventory", partitions=partitions)
         settings = settings.model_copy(update={"orders_topic": topics["orders"],
                                                "inventory_topic": topics["inventory"]})
     container = build_container(settings)
@@ -181,12 +210,20 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
                         dead_letters=await resolve(container.dead_letters),
                         consumers=await resolve(container.consumers), exits=exits,
                         kafka=kafka, bus=container.bus() if transport == "memory" else None,
-                        topics=topics)
+                        topics=topics,
+                        memory_store=container.memory_store() if store == "memory" else None,
+                        engine=await resolve(container.engine) if store == "postgres" else None)
         finally:
             await exits.aclose()
             shutdown = container.shutdown_resources()
             if shutdown is not None:
                 await shutdown
+
+
+@pytest.fixture(params=WORLDS)
+async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    async with open_world(request, *request.param) as world:
+        yield world
 
 
 @pytest.fixture

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
 from adapters.codec import CloudEventsDecoder
+from application.backoff import Backoff
 from application.commands import CommandBus
 from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
+from application.observation import UNOBSERVED
+from application.parking import ParkingRule
 from application.relay import OutboxRelay
+from application.unparking import ParkedRetrier
 from domain.commands import CancelOrder, PlaceOrder, SetStockLevel
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
@@ -20,10 +24,21 @@ from .conftest import POLL_TIMEOUT_S, poll
 SOURCE = {"inventory": "orders", "orders": "inventory"}
 
 
-def processor(world, group: str, handlers=None) -> InboxProcessor:
-    default = INVENTORY_HANDLERS if group == "inventory" else ORDERS_HANDLERS
+def handlers_of(group: str):
+    return INVENTORY_HANDLERS if group == "inventory" else ORDERS_HANDLERS
+
+
+def processor(world, group: str, handlers=None, observer=UNOBSERVED) -> InboxProcessor:
     return InboxProcessor(group=group, uow_factory=world.uow_factory,
-                          decoder=CloudEventsDecoder(), handlers=handlers or default)
+                          decoder=CloudEventsDecoder(), handlers=handlers or handlers_of(group),
+                          observer=observer)
+
+
+def retrier(world, group: str, backoff: Backoff, handlers=None, **options) -> ParkedRetrier:
+    """The retry loop of `group`'s parked keys, dead letters to the world's sink."""
+    return ParkedRetrier(group=group, uow_factory=world.uow_factory,
+                         decoder=CloudEventsDecoder(), handlers=handlers or handlers_of(group),
+                         dead_letters=world.dead_letters, backoff=backoff, **options)
 
 
 async def worker(world, group: str, sink=None, **options) -> ConsumerPolicy:
@@ -93,10 +108,11 @@ async def fetch(consumer, count: int) -> list:
 
 
 @asynccontextmanager
-async def running(world, *, inventory_workers: int = 1,
-                  max_records: int = 500) -> AsyncIterator[asyncio.Future]:
+async def running(world, *, inventory_workers: int = 1, max_records: int = 500,
+                  parking: ParkingRule | None = None) -> AsyncIterator[asyncio.Future]:
     """Relays and workers running concurrently for the block (the future of them all);
-    the workers leave their groups afterwards."""
+    the workers leave their groups afterwards. With a `parking` rule, the workers park
+    stuck keys and a retry loop per worker applies them again."""
     stop = asyncio.Event()
     tasks = [OutboxRelay(world.outbox(t), world.publisher, batch_size=max_records).run(stop)
              for t in ("orders", "inventory")]
@@ -104,7 +120,15 @@ async def running(world, *, inventory_workers: int = 1,
     for group, count in (("inventory", inventory_workers), ("orders", 1)):
         for _ in range(count):
             members.append(consumer := await world.consumer(group, SOURCE[group]))
-            policy = ConsumerPolicy(consumer, processor(world, group), max_records=max_records)
+            observer = UNOBSERVED
+            if parking is not None:
+                observer = retrier(world, group, parking.backoff, poll_interval_s=1.0)
+                tasks.append(observer.run(stop))
+            policy = ConsumerPolicy(consumer, processor(world, group, observer=observer),
+                                    world.dead_letters if parking else None,
+                                    max_records=max_records,
+                                    backoff=parking.backoff if parking else None,
+                                    parking=parking)
             tasks.append(policy.run(stop))
     runner = asyncio.gather(*tasks)
     try:
@@ -137,8 +161,8 @@ async def settled(world, order_ids: Iterable[str], flow: asyncio.Future) -> list
 
 
 async def settle(world, order_ids, *, inventory_workers: int = 1,
-                 max_records: int = 500) -> list[str]:
+                 max_records: int = 500, parking: ParkingRule | None = None) -> list[str]:
     """Run relays and workers until every order waits for nothing more."""
     async with running(world, inventory_workers=inventory_workers,
-                       max_records=max_records) as flow:
+                       max_records=max_records, parking=parking) as flow:
         return await settled(world, order_ids, flow)

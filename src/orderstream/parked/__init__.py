@@ -1,0 +1,2 @@
+"""Parked keys: the workers' parking rule and retry loop (`wiring`), and the
+`orderstream parked` command group (`cli`)."""
