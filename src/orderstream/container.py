@@ -271,8 +271,7 @@ class Container(containers.DeclarativeContainer):
     topic_names = providers.Selector(
         config.transport,
         memory=providers.Object({ORDERS_TOPIC: ORDERS_TOPIC, INVENTORY_TOPIC: INVENTORY_TOPIC}),
-        kafka=providers.Dict({ORDERS_TOPIC: config.orders_topic,
-                              INVENTORY_TOPIC: config.inventory_topic}),
+        kafka=topics,
     )
     # The transport's topics, created where missing; how those there differ from the
     # settings, to warn of. Nothing to create on the memory bus.
