@@ -10,6 +10,7 @@ says so at start with `require`.
 import functools
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -58,17 +59,41 @@ WORKERS: dict[str, tuple[str, dict[type[Event], EventHandler]]] = {
 }
 
 
-def require(settings: Settings, command: str, *, because: str, store: str | None = None,
-            transport: str | None = None) -> None:
-    """Refuse at start (exit 2) a command that works only on the store or transport named."""
-    needed = {"store": store, "transport": transport}
+@dataclass(frozen=True, slots=True)
+class Needs:
+    """The store or transport (None: any) a command works on, and why."""
+
+    because: str
+    store: str | None = None
+    transport: str | None = None
+
+
+# The commands that cannot work on every choice of adapters.
+NEEDS = {
+    "orderstream relay": Needs("it moves the PostgreSQL outboxes to Kafka",
+                               store="postgres", transport="kafka"),
+    "orderstream worker": Needs("the memory bus lives inside one process (orderstream demo)",
+                                transport="kafka"),
+    "orderstream dlq": Needs("the memory bus lives inside one process", transport="kafka"),
+    "orderstream parked": Needs("the memory store lives inside one process",
+                                store="postgres"),
+    "orderstream parked drop": Needs("dropped messages go to the dead-letter topics",
+                                     store="postgres", transport="kafka"),
+}
+
+
+def require(settings: Settings, command: str) -> None:
+    """Refuse at start (exit 2) a command of NEEDS on adapters it cannot work on, naming
+    the settings it needs."""
+    needs = NEEDS[command]
+    needed = {"store": needs.store, "transport": needs.transport}
     chosen = {"store": settings.store, "transport": settings.transport}
     if all(value is None or chosen[name] == value for name, value in needed.items()):
         return
     wanted = " and ".join(f"ORDERSTREAM_{name.upper()}={value}"
                           for name, value in needed.items() if value is not None)
     raise ConfigurationError(f"{command} needs {wanted} (now store={settings.store}, "
-                             f"transport={settings.transport}): {because}")
+                             f"transport={settings.transport}): {needs.because}")
 
 
 async def postgres_engine(url: str, limits: SessionLimits,

@@ -58,8 +58,7 @@ def refusals(command: Callable[P, R]) -> Callable[P, R]:
 
 def kafka_settings() -> Settings:
     settings = load_settings()
-    require(settings, "orderstream dlq", transport="kafka",
-            because="the memory bus lives inside one process")
+    require(settings, "orderstream dlq")
     return settings
 
 

@@ -37,8 +37,7 @@ OUTBOXES = ("orders", "inventory")
 
 
 def check_relay_settings(settings: Settings) -> None:
-    require(settings, "orderstream relay", store="postgres", transport="kafka",
-            because="it moves the PostgreSQL outboxes to Kafka")
+    require(settings, "orderstream relay")
 
 
 async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asyncio.Event) -> None:

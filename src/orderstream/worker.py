@@ -23,8 +23,7 @@ BATCH_SHARE_OF_SHUTDOWN = 0.75
 
 
 def check_worker_settings(settings: Settings) -> None:
-    require(settings, "orderstream worker", transport="kafka",
-            because="the memory bus lives inside one process (orderstream demo)")
+    require(settings, "orderstream worker")
 
 
 async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:

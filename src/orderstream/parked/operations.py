@@ -93,11 +93,7 @@ def _dropped(message: ParkedMessage, first: ParkedMessage) -> DroppedWhileParked
 @asynccontextmanager
 async def session(settings: Settings, *, dropping: bool = False) -> AsyncIterator[ParkedSession]:
     """A session on the settings' database; its dead-letter producer only to drop."""
-    require(settings, "orderstream parked", store="postgres",
-            because="the memory store lives inside one process")
-    if dropping:
-        require(settings, "orderstream parked drop", store="postgres", transport="kafka",
-                because="dropped messages go to the dead-letter topics")
+    require(settings, "orderstream parked drop" if dropping else "orderstream parked")
     await check_database(settings)
     if dropping:
         await check_kafka(settings)
