@@ -86,8 +86,7 @@ async def run(parking: bool, lock_timeout_ms: int, hold_s: float, others: int, r
             bus = CommandBus(uow_factory)
             await bus.handle(SetStockLevel(sku="held", on_hand=10))
             await bus.handle(SetStockLevel(sku="free", on_hand=10 * others))
-            pipeline = await pipeline_for(container=container, uow_factory=uow_factory,
-                                          settings=settings, exits=exits)
+            pipeline = await pipeline_for(container=container, settings=settings, exits=exits)
             stop = asyncio.Event()
             flow = asyncio.create_task(pipeline.run(stop))
             await asyncio.sleep(3)  # the members join their groups

@@ -78,10 +78,10 @@ async def _watch_orders_outbox(settings: Settings, container: Container, metrics
                                ) -> "asyncio.Task[None] | None":
     """On PostgreSQL: the database check, and the orders outbox's backlog (the API writes
     to it) read on a timer until `stop` is set."""
-    if settings.store != "postgres":
+    engine = await resolve(container.database)
+    if engine is None:
         return None
-    watched = Watched(metrics, readiness, engine=await resolve(container.engine),
-                      outboxes=["orders"])
+    watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"])
     watched.add_checks()
     return asyncio.create_task(watched.run(settings.metrics_interval_s, stop))
 

@@ -11,7 +11,7 @@ from adapters.postgres.audit import AuditReport, AuditSettings, Handoff, audit
 from adapters.postgres.engine import SessionLimits, create_engine
 from adapters.redrive import StoredDeadLetter
 from orderstream import dlq
-from orderstream.pipeline import WORKERS
+from orderstream.container import WORKERS
 from orderstream.preflight import check_database
 from orderstream.settings import Settings
 
@@ -31,8 +31,7 @@ async def run_audit(settings: Settings, options: AuditSettings, *,
                     dead_letters: bool) -> AuditReport:
     """The audit of the settings' database; with `dead_letters`, the dead-letter topics'
     messages excused from the applied check and counted."""
-    postgres = settings.model_copy(update={"store": "postgres"})
-    await check_database(postgres)
+    await check_database(settings)
     counts: dict[str, int] = {}
     if dead_letters:
         letters = await read_dead_letters(settings)

@@ -40,11 +40,13 @@ def audit(
     from adapters.postgres.audit import AuditSettings
     from orderstream.audit import run_audit
     from orderstream.settings import load_settings
+    from orderstream.wiring import build_container
 
     settings = load_settings()
     options = AuditSettings(settle_s=settle_s, examples=examples, batch_size=batch_size,
                             outbox_age_s=settle_s if outbox_age_s is None else outbox_age_s)
-    read_letters = settings.transport == "kafka" if dead_letters is None else dead_letters
+    read_letters = (build_container(settings).dead_letter_topics() if dead_letters is None
+                    else dead_letters)
     report = asyncio.run(run_audit(settings, options, dead_letters=read_letters))
     if as_json:
         typer.echo(json.dumps(report.as_json(), indent=2))

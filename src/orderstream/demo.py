@@ -15,10 +15,11 @@ from application.ports import Footprint, UnitOfWorkFactory
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
 from domain.orders import OrderStatus
+from orderstream.container import ORDERS_GROUP, WORKERS
 from orderstream.demo_checks import check_invariants
 from orderstream.demo_plan import AFTER_SETTLING, AT_PLACEMENT, Cancels, DemoPlan, plan
 from orderstream.demo_stuck import ParkingTally, StuckSku, Tallying, held, stuck_settings
-from orderstream.pipeline import ORDERS_GROUP, WORKERS, Pipeline, pipeline_for
+from orderstream.pipeline import Pipeline, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
 
@@ -72,17 +73,19 @@ async def run_with_settings(
         exits.push_async_callback(shut_down, container)
         uow_factory = await resolve(container.uow_factory)
         ids = [command.order_id for command in demo.orders]
-        pipeline = await pipeline_for(container=container, uow_factory=uow_factory,
-                                      settings=settings, exits=exits, observer=Tallying(tally))
-        if settings.transport == "kafka":
+        pipeline = await pipeline_for(container=container, settings=settings, exits=exits,
+                                      observer=Tallying(tally))
+        bus = container.memory_bus()
+        if bus is None:
             reads = await resolve(container.read_model)
             progress = Progress(lambda: reads.settled(ids), interval_s=0.25)
         else:
-            progress = Progress(_committed(container.bus()), interval_s=0.02, per_cancel=1)
+            progress = Progress(_committed(bus, container.consumer_group(ORDERS_GROUP)),
+                                interval_s=0.02, per_cancel=1)
         report = await run_demo(
             demo, uow_factory=uow_factory, pipeline=pipeline, progress=progress,
             clients=clients, on_progress=on_progress,
-            stuck=None if stuck is None else held(container, settings, stuck))
+            stuck=None if stuck is None else held(container, stuck))
     report.stuck, report.parking = stuck, tally
     return report
 
@@ -105,10 +108,10 @@ class Progress:
         return orders + self.per_cancel * cancelled
 
 
-def _committed(bus: InMemoryBus) -> Callable[[], Awaitable[int]]:
-    """Messages the orders worker committed on the memory bus."""
+def _committed(bus: InMemoryBus, group: str) -> Callable[[], Awaitable[int]]:
+    """Messages the orders worker (consumer group `group`) committed on the memory bus."""
     async def answers() -> int:
-        return bus.committed_total(ORDERS_GROUP, INVENTORY_TOPIC)
+        return bus.committed_total(group, INVENTORY_TOPIC)
     return answers
 
 

@@ -22,8 +22,8 @@ from orderstream.demo import (
 )
 from orderstream.demo_serve import serve_demo
 from orderstream.pipeline import PipelineFailed
-from orderstream.preflight import check_database
 from orderstream.settings import Settings, load_settings
+from orderstream.wiring import build_container
 
 console = Console()
 
@@ -61,7 +61,7 @@ def demo(
     """Seed a few SKUs with limited stock, place orders (and cancel some), run the flow,
     check invariants."""
     settings = load_settings(store=store, transport=transport)
-    asyncio.run(check_database(settings))
+    asyncio.run(build_container(settings).database_check())
     if serve:
         asyncio.run(serve_demo(settings, _announce))
         return

@@ -10,7 +10,7 @@ from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import build_api
 from orderstream.pipeline import pipeline_for
 from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.wiring import build_container, shut_down
 
 
 async def serve_demo(settings: Settings, announce: Callable[[str], None]) -> None:
@@ -21,9 +21,7 @@ async def serve_demo(settings: Settings, announce: Callable[[str], None]) -> Non
     stop = asyncio.Event()
     async with AsyncExitStack() as exits:
         exits.push_async_callback(shut_down, container)
-        pipeline = await pipeline_for(
-            container=container, uow_factory=await resolve(container.uow_factory),
-            settings=open_settings, exits=exits)
+        pipeline = await pipeline_for(container=container, settings=open_settings, exits=exits)
         app = build_api(open_settings, container)
         server = uvicorn.Server(uvicorn.Config(
             app, host=settings.api_host, port=settings.api_port, log_level="warning",

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from adapters.postgres.locks import holding_stock
 from application.observation import Unobserved
 from orderstream.container import Container
 from orderstream.settings import Settings
@@ -56,21 +55,16 @@ def stuck_settings(settings: Settings) -> Settings:
 
 
 @asynccontextmanager
-async def held(container: Container, settings: Settings, stuck: StuckSku
-               ) -> AsyncIterator[asyncio.Task[None]]:
+async def held(container: Container, stuck: StuckSku) -> AsyncIterator[asyncio.Task[None]]:
     """The stuck SKU's stock held from the start of the block for `stuck.seconds` (the
     task that holds it), by a transaction of its own on PostgreSQL."""
     started = asyncio.Event()
 
     async def hold() -> None:
-        if settings.store == "postgres":
-            async with holding_stock(await resolve(container.engine), stuck.sku):
-                started.set()
-                await asyncio.sleep(stuck.seconds)
-        else:
-            with container.memory_store().hold(stuck.sku):
-                started.set()
-                await asyncio.sleep(stuck.seconds)
+        holding = await resolve(container.stock_holder)
+        async with holding(stuck.sku):
+            started.set()
+            await asyncio.sleep(stuck.seconds)
 
     task = asyncio.create_task(hold(), name="stuck-sku")
     waiting = asyncio.ensure_future(started.wait())

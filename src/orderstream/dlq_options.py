@@ -9,7 +9,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from adapters.kafka.replay import ReplayInterrupted
-from orderstream.cli_errors import EXIT_UNUSABLE, ConfigurationError
+from orderstream.cli_errors import EXIT_UNUSABLE
+from orderstream.container import require
 from orderstream.dlq import DlqError, Selection
 from orderstream.settings import Settings, load_settings
 
@@ -57,9 +58,7 @@ def refusals(command: Callable[P, R]) -> Callable[P, R]:
 
 def kafka_settings() -> Settings:
     settings = load_settings()
-    if settings.transport != "kafka":
-        raise ConfigurationError("orderstream dlq needs ORDERSTREAM_TRANSPORT=kafka; the memory "
-                                 "bus lives inside one process")
+    require(settings, "orderstream dlq")
     return settings
 
 

@@ -2,37 +2,20 @@
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
-from adapters.memory.bus import InMemoryBus
-from adapters.memory.dead_letters import InMemoryDeadLetterSink
-from application.consumer import ConsumerPolicy, DeadLetterSink
-from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
-from application.inbox import InboxProcessor
+from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC
+from application.consumer import ConsumerPolicy
 from application.observation import UNOBSERVED, ConsumerObserver, Observers
-from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
+from application.ports import MessageConsumer, UnitOfWorkFactory
 from application.relay import OutboxRelay
 from application.unparking import ParkedRetrier
-from domain.events import Event
-from orderstream.container import Container
-from orderstream.parked.wiring import parked_retrier, parking_rule
+from orderstream.container import WORKERS, Container
 from orderstream.settings import Settings
-from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import resolve
-
-INVENTORY_GROUP = "inventory"
-ORDERS_GROUP = "orders"
-
-# Which group consumes which topic with which handlers: the two workers of the flow.
-WORKERS: dict[str, tuple[str, dict[type[Event], EventHandler]]] = {
-    INVENTORY_GROUP: (ORDERS_TOPIC, dict(INVENTORY_HANDLERS)),
-    ORDERS_GROUP: (INVENTORY_TOPIC, dict(ORDERS_HANDLERS)),
-}
-
 
 log = logging.getLogger(__name__)
 
@@ -46,23 +29,6 @@ class Pipeline:
     relays: list[OutboxRelay]
     workers: list[ConsumerPolicy]
     retriers: list[ParkedRetrier] = field(default_factory=list)
-
-    def add_worker(self, member: MessageConsumer, *, group: str,
-                   handlers: dict[type[Event], EventHandler], uow_factory: UnitOfWorkFactory,
-                   dead_letters: DeadLetterSink, settings: Settings,
-                   observer: ConsumerObserver = UNOBSERVED) -> None:
-        """A worker of `group` on `member`, and the retry loop of its parked keys."""
-        retrier = parked_retrier(settings, group=group, uow_factory=uow_factory,
-                                 handlers=handlers, dead_letters=dead_letters, observer=observer)
-        processor = InboxProcessor(
-            group=group, uow_factory=uow_factory, decoder=CloudEventsDecoder(),
-            handlers=handlers, observer=Observers(observer, retrier) if retrier else observer)
-        self.workers.append(ConsumerPolicy(
-            member, processor, dead_letters, max_records=settings.consumer_batch_size,
-            batch_timeout_s=settings.consumer_batch_timeout_s, observer=observer,
-            parking=parking_rule(settings)))
-        if retrier is not None:
-            self.retriers.append(retrier)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run every relay, worker and retry loop of parked keys until `stop` is set.
@@ -121,70 +87,46 @@ async def _supervise(parts: dict[asyncio.Task[None], str],
     return failures
 
 
-def memory_bus_pipeline(
-    *,
-    bus: InMemoryBus,
-    uow_factory: UnitOfWorkFactory,
-    outbox_reader: Callable[[str], OutboxReader],
-    publisher: Publisher,
-    settings: Settings,
-    observer: ConsumerObserver = UNOBSERVED,
-) -> Pipeline:
-    relays = [
-        OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
-        for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)
-    ]
-    pipeline = Pipeline(relays, [])
-    for group, (topic, handlers) in WORKERS.items():
-        pipeline.add_worker(bus.consumer(group, [topic]), group=group, handlers=handlers,
-                            uow_factory=uow_factory, dead_letters=InMemoryDeadLetterSink(bus),
-                            settings=settings, observer=observer)
-    return pipeline
-
-
-async def kafka_pipeline(
-    *,
-    container: Container,
-    uow_factory: UnitOfWorkFactory,
-    settings: Settings,
-    exits: AsyncExitStack,
-    observer: ConsumerObserver = UNOBSERVED,
-) -> Pipeline:
-    """Both relays and both workers on Kafka, in this process (the demo's `--transport
-    kafka`); the processes of a deployment are `orderstream relay` and `orderstream worker`.
-    The consumers stay members of their groups until `exits` closes."""
-    for difference in await ensure_configured_topics(settings):
-        log.warning("%s", difference)
-    outbox_reader = await resolve(container.outbox_reader)
-    publisher = await resolve(container.publisher)
-    dead_letters = await resolve(container.dead_letters)
-    consumers = await resolve(container.consumers)
-    topics = topic_names(settings)
-    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
-              for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
-    pipeline = Pipeline(relays, [])
-    for group, (topic, handlers) in WORKERS.items():
-        member = await exits.enter_async_context(
-            consumers(f"{settings.kafka_group_prefix}{group}", [topics[topic]]))
-        pipeline.add_worker(member, group=group, handlers=handlers, uow_factory=uow_factory,
-                            dead_letters=dead_letters, settings=settings, observer=observer)
-    return pipeline
+async def worker_of(container: Container, name: str, member: MessageConsumer, *,
+                    units: UnitOfWorkFactory, observer: ConsumerObserver = UNOBSERVED,
+                    ) -> tuple[ConsumerPolicy, ParkedRetrier | None]:
+    """Worker `name` (of WORKERS) on `member` of its consumer group: the consumer policy
+    over its inbox processor, which applies each batch in a unit of work of `units`, and
+    the retry loop of its parked keys (None when parking is off), which hears of the keys
+    the processor parks. `observer` hears what all of them do."""
+    retrier = await resolve(container.parked_retrier, name, observer=observer)
+    processor = container.inbox_processor(
+        name, units, observer=Observers(observer, retrier) if retrier else observer)
+    policy = await resolve(container.consumer_policy, member, processor, observer=observer)
+    return policy, retrier
 
 
 async def pipeline_for(
     *,
     container: Container,
-    uow_factory: UnitOfWorkFactory,
     settings: Settings,
     exits: AsyncExitStack,
     observer: ConsumerObserver = UNOBSERVED,
 ) -> Pipeline:
-    """The in-process flow on the transport `settings` names; `observer` hears what
-    the workers and their retry loops do."""
-    if settings.transport == "kafka":
-        return await kafka_pipeline(container=container, uow_factory=uow_factory,
-                                    settings=settings, exits=exits, observer=observer)
-    return memory_bus_pipeline(bus=container.bus(), uow_factory=uow_factory,
-                               outbox_reader=await resolve(container.outbox_reader),
-                               publisher=container.publisher(), settings=settings,
-                               observer=observer)
+    """Both relays and both workers in this process, on the store and transport the
+    container chose (the demo); the processes of a deployment are `orderstream relay`
+    and `orderstream worker`. The consumers stay members of their groups until `exits`
+    closes; `observer` hears what the workers and their retry loops do."""
+    for difference in await container.topic_differences():
+        log.warning("%s", difference)
+    outbox_reader = await resolve(container.outbox_reader)
+    publisher = await resolve(container.publisher)
+    consumers = await resolve(container.consumers)
+    uow_factory = await resolve(container.uow_factory)
+    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
+              for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
+    pipeline = Pipeline(relays, [])
+    for name in WORKERS:
+        member = await exits.enter_async_context(
+            consumers(container.consumer_group(name), [container.source_topic(name)]))
+        policy, retrier = await worker_of(container, name, member, units=uow_factory,
+                                          observer=observer)
+        pipeline.workers.append(policy)
+        if retrier is not None:
+            pipeline.retriers.append(retrier)
+    return pipeline

@@ -16,8 +16,8 @@ from orderstream.topics import kafka_security
 
 
 async def check_database(settings: Settings) -> None:
-    if settings.store != "postgres":
-        return
+    """The settings' PostgreSQL database answers and is at the latest migration (the
+    container's `database_check` on the PostgreSQL store)."""
     engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as connection:

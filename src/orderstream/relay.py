@@ -24,13 +24,11 @@ from application.leadership import run_as_leader
 from application.ports import Publisher
 from application.relay import OutboxRelay
 from orderstream import faults
-from orderstream.cli_errors import ConfigurationError
+from orderstream.container import WORKERS, Container, require
 from orderstream.monitoring import Watched
 from orderstream.ops import lag_reader, serve_operations, watch
-from orderstream.pipeline import WORKERS
 from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
-from orderstream.topics import topic_names
 from orderstream.wiring import build_container, resolve, shut_down
 
 log = logging.getLogger(__name__)
@@ -39,11 +37,7 @@ OUTBOXES = ("orders", "inventory")
 
 
 def check_relay_settings(settings: Settings) -> None:
-    if settings.store != "postgres" or settings.transport != "kafka":
-        raise ConfigurationError(
-            "orderstream relay moves the PostgreSQL outboxes to Kafka: set "
-            "ORDERSTREAM_STORE=postgres and ORDERSTREAM_TRANSPORT=kafka "
-            f"(now store={settings.store}, transport={settings.transport})")
+    require(settings, "orderstream relay")
 
 
 async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asyncio.Event) -> None:
@@ -60,7 +54,7 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
-                              lag_reader=reader, lags=consumers_of(settings, outboxes))
+                              lag_reader=reader, lags=consumers_of(container, outboxes))
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
@@ -71,11 +65,11 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
         await shut_down(container)
 
 
-def consumers_of(settings: Settings, outboxes: tuple[str, ...]) -> list[tuple[str, str, None]]:
+def consumers_of(container: Container, outboxes: tuple[str, ...]
+                 ) -> list[tuple[str, str, None]]:
     """`(group, topic, None)` of each consumer group that reads what `outboxes` publish."""
-    topics = topic_names(settings)
-    return [(f"{settings.kafka_group_prefix}{group}", topics[topic], None)
-            for group, (topic, _) in WORKERS.items() if topic in outboxes]
+    return [(container.consumer_group(name), container.source_topic(name), None)
+            for name, (topic, _) in WORKERS.items() if topic in outboxes]
 
 
 async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Publisher,

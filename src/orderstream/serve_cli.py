@@ -13,9 +13,9 @@ from adapters.http.auth import SCOPES, hash_key
 from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import api_keys
 from orderstream.cli_errors import reports_errors
-from orderstream.preflight import check_database
 from orderstream.process import run_service
 from orderstream.settings import Settings, load_settings
+from orderstream.wiring import build_container
 
 
 @reports_errors
@@ -28,7 +28,7 @@ def serve(
     """Serve the HTTP API with uvicorn on the store and keys the settings name."""
     settings = load_settings(api_host=host, api_port=port, api_workers=workers)
     api_keys(settings)
-    asyncio.run(check_database(settings))
+    asyncio.run(build_container(settings).database_check())
     if settings.api_open:
         typer.echo("warning: serving WITHOUT authentication (ORDERSTREAM_API_OPEN=true)",
                    err=True)

@@ -10,14 +10,16 @@ from orderstream.settings import Settings
 
 
 def build_container(settings: Settings | None = None) -> Container:
-    container = Container()
-    container.config.from_dict((settings or Settings()).revealed())
+    chosen = settings or Settings()
+    container = Container(settings=chosen)
+    container.config.from_dict(chosen.revealed())
     return container
 
 
-async def resolve(provider: providers.Provider[Any]) -> Any:
-    """A provider's value; providers that depend on an async resource return awaitables."""
-    value = provider()
+async def resolve(provider: providers.Provider[Any], *args: Any, **kwargs: Any) -> Any:
+    """A provider's value (called with `args` and `kwargs`); providers that depend on an
+    async resource return awaitables."""
+    value = provider(*args, **kwargs)
     if inspect.isawaitable(value):
         value = await value
     return value

@@ -3,25 +3,17 @@
 import asyncio
 import logging
 
-from adapters.codec import CloudEventsDecoder
 from adapters.kafka.connections import tolerate_closed_transports
 from adapters.prometheus import ConsumerMetrics
-from application.backoff import Backoff
-from application.consumer import ConsumerPolicy
-from application.inbox import InboxProcessor
-from application.observation import ConsumerObserver, Observers
-from application.ports import MessageConsumer, UnitOfWorkFactory
+from application.observation import Observers
 from application.progress import ProgressWatch
-from application.unparking import ParkedRetrier
 from orderstream import faults
-from orderstream.container import Container
+from orderstream.container import Container, require
 from orderstream.monitoring import Watched
 from orderstream.ops import lag_reader, serve_operations, watch
-from orderstream.parked.wiring import parked_retrier, parking_rule
-from orderstream.pipeline import WORKERS
-from orderstream.preflight import check_database, check_kafka
+from orderstream.pipeline import worker_of
+from orderstream.preflight import check_kafka
 from orderstream.settings import Settings
-from orderstream.topics import ensure_configured_topics, topic_names
 from orderstream.wiring import build_container, resolve, shut_down
 
 log = logging.getLogger(__name__)
@@ -30,13 +22,8 @@ log = logging.getLogger(__name__)
 BATCH_SHARE_OF_SHUTDOWN = 0.75
 
 
-def group_id(settings: Settings, name: str) -> str:
-    return f"{settings.kafka_group_prefix}{name}"
-
-
-def source_topic(settings: Settings, name: str) -> str:
-    topic, _ = WORKERS[name]
-    return topic_names(settings)[topic]
+def check_worker_settings(settings: Settings) -> None:
+    require(settings, "orderstream worker")
 
 
 async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None:
@@ -45,10 +32,11 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     to the outbox of its own name, whose backlog it reports, and reports its group's lag
     and parked keys.
     """
+    check_worker_settings(settings)
     tolerate_closed_transports()
-    await _preflight(settings)
-    group, topic = group_id(settings, name), source_topic(settings, name)
     container = build_container(settings)
+    await _preflight(container, settings)
+    group, topic = container.consumer_group(name), container.source_topic(name)
     metrics, readiness = watch(settings)
     progress = ProgressWatch(settings.readiness_stall_s)
     observer = Observers(ConsumerMetrics(metrics, group), progress)
@@ -56,14 +44,13 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
         consumers = await resolve(container.consumers)
         async with (lag_reader(settings, container.consumer_options()) as reader,
                     consumers(group, [topic]) as member):
-            engine = await resolve(container.engine) if settings.store == "postgres" else None
-            watched = Watched(metrics, readiness, engine=engine, outboxes=[name],
+            watched = Watched(metrics, readiness, engine=await resolve(container.database),
+                              outboxes=[name],
                               lag_reader=reader, lags=[(group, topic, progress)], parked=[name])
             watched.add_checks()
             units = await resolve(container.serial_uow_factory)
-            retrier = await _retrier(name, container, settings, observer)
-            policy = await _policy(name, container, settings, member,
-                                   Observers(observer, retrier) if retrier else observer, units)
+            policy, retrier = await worker_of(container, name, faults.inject(member, settings),
+                                              units=units, observer=observer)
             log.info("worker %s consuming %s as group %s", name, topic, group)
             try:
                 async with asyncio.TaskGroup() as tasks:
@@ -79,38 +66,8 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     log.info("worker %s stopped", name)
 
 
-async def _preflight(settings: Settings) -> None:
-    await check_database(settings)
+async def _preflight(container: Container, settings: Settings) -> None:
+    await container.database_check()
     await check_kafka(settings)
-    for difference in await ensure_configured_topics(settings):
+    for difference in await container.topic_differences():
         log.warning("%s", difference)
-
-
-async def _retrier(name: str, container: Container, settings: Settings,
-                   observer: ConsumerObserver) -> ParkedRetrier | None:
-    """The retry loop of the keys parked under the worker's inbox group (its name)."""
-    _, handlers = WORKERS[name]
-    return parked_retrier(settings, group=name, uow_factory=await resolve(container.uow_factory),
-                          handlers=handlers, dead_letters=await resolve(container.dead_letters),
-                          observer=observer)
-
-
-async def _policy(name: str, container: Container, settings: Settings,
-                  member: MessageConsumer, observer: ConsumerObserver,
-                  units: UnitOfWorkFactory) -> ConsumerPolicy:
-    """The consumer policy over an inbox processor of `name`'s handlers, its batches one
-    after the other on `units`.
-
-    The inbox group is the worker's name whatever the Kafka group is called, so a
-    renamed group still recognises the messages it processed.
-    """
-    _, handlers = WORKERS[name]
-    processor = InboxProcessor(group=name, uow_factory=units,
-                               decoder=CloudEventsDecoder(), handlers=handlers,
-                               observer=observer)
-    return ConsumerPolicy(faults.inject(member, settings), processor,
-                          await resolve(container.dead_letters),
-                          max_records=settings.consumer_batch_size,
-                          batch_timeout_s=settings.consumer_batch_timeout_s,
-                          backoff=Backoff(), observer=observer,
-                          parking=parking_rule(settings))

@@ -5,10 +5,10 @@ from typing import Annotated
 
 import typer
 
-from orderstream.cli_errors import ConfigurationError, reports_errors
+from orderstream.cli_errors import reports_errors
 from orderstream.process import run_service
 from orderstream.settings import load_settings
-from orderstream.worker import run_worker
+from orderstream.worker import check_worker_settings, run_worker
 
 
 class WorkerName(StrEnum):
@@ -27,9 +27,6 @@ def worker(
     the consumer, producer and engine within ORDERSTREAM_SHUTDOWN_TIMEOUT_S, exit 0.
     """
     settings = load_settings()
-    if settings.transport != "kafka":
-        raise ConfigurationError(
-            "orderstream worker needs ORDERSTREAM_TRANSPORT=kafka; the memory bus lives "
-            "inside one process (orderstream demo)")
+    check_worker_settings(settings)
     run_service(f"worker {name.value}", lambda stop: run_worker(name.value, settings, stop),
                 settings)

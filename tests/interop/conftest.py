@@ -1,5 +1,5 @@
 """Fixtures of the interop tests: the foreign Kafka clients; orderstream's relays and
-workers on the real broker and PostgreSQL, as `kafka_pipeline` runs them in one process
+workers on the real broker and PostgreSQL, as `pipeline_for` runs them in one process
 (the same relays, workers, dead-letter sink and settings as `orderstream relay|worker`);
 and `orderstream serve` as a process, for HTTP clients.
 
@@ -32,7 +32,7 @@ from domain.commands import Command
 from domain.inventory import Reservation
 from domain.orders import Order
 from orderstream.infra.process import InfraError
-from orderstream.pipeline import Pipeline, kafka_pipeline
+from orderstream.pipeline import Pipeline, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
 
@@ -93,9 +93,8 @@ class Service:
     @asynccontextmanager
     async def running(self, *, relays: bool = True) -> AsyncIterator[asyncio.Task[None]]:
         """Both workers (and both relays unless `relays` is False) until the block ends."""
-        pipeline = await kafka_pipeline(container=self.container,
-                                        uow_factory=await resolve(self.container.uow_factory),
-                                        settings=self.settings, exits=self.exits)
+        pipeline = await pipeline_for(container=self.container, settings=self.settings,
+                                      exits=self.exits)
         if not relays:
             pipeline = Pipeline([], pipeline.workers)
         stop = asyncio.Event()

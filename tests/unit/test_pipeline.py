@@ -1,6 +1,7 @@
 """The in-process pipeline: a part that fails lets the others finish their batch, then stops."""
 
 import asyncio
+from contextlib import AsyncExitStack
 
 import pytest
 
@@ -19,7 +20,7 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import OrderConfirmed
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-from orderstream.pipeline import Pipeline, PipelineFailed, memory_bus_pipeline
+from orderstream.pipeline import Pipeline, PipelineFailed, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
 
@@ -94,9 +95,8 @@ async def test_the_embedded_pipeline_dead_letters_poison_and_keeps_settling_orde
     container = build_container(settings)
     bus = container.bus()
     uow_factory = await resolve(container.uow_factory)
-    pipeline = memory_bus_pipeline(bus=bus, uow_factory=uow_factory,
-                                   outbox_reader=await resolve(container.outbox_reader),
-                                   publisher=container.publisher(), settings=settings)
+    exits = AsyncExitStack()
+    pipeline = await pipeline_for(container=container, settings=settings, exits=exits)
     commands = CommandBus(uow_factory)
     await commands.handle(SetStockLevel(sku="KB-1", on_hand=5))
     bus.append("orders", b"o-x", b'{"order_id": 7}',
@@ -112,6 +112,7 @@ async def test_the_embedded_pipeline_dead_letters_poison_and_keeps_settling_orde
     finally:
         stop.set()
         await running
+        await exits.aclose()
     letters = [m for p in range(bus.partitions)
                for m in bus.read(TopicPartition("orders.dlt", p), 0, 10)]
     assert [m.value for m in letters] == [b'{"order_id": 7}']

@@ -1,7 +1,7 @@
 """What `orderstream parked` does, on the database (and, to drop, the dead-letter topics) of
 the settings."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -14,6 +14,7 @@ from application.errors import DroppedWhileParked
 from application.inbox import Failure
 from application.parking import ParkedMessage
 from application.ports import UnitOfWorkFactory
+from orderstream.container import require
 from orderstream.preflight import check_database, check_kafka
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
@@ -45,9 +46,9 @@ def groups(group: str | None) -> tuple[str, ...]:
 class ParkedSession:
     """One database (and, for a drop, one broker) connection for one command."""
 
-    def __init__(self, settings: Settings, engine: AsyncEngine,
+    def __init__(self, consumer_group: Callable[[str], str], engine: AsyncEngine,
                  uow_factory: UnitOfWorkFactory, dead_letters: DeadLetterSink | None) -> None:
-        self._settings = settings
+        self._consumer_group = consumer_group
         self._engine = engine
         self._uow_factory = uow_factory
         self._dead_letters = dead_letters
@@ -74,7 +75,7 @@ class ParkedSession:
                 return []
             await self._dead_letters.send([Failure(m.message, _dropped(m, messages[0]))
                                            for m in messages],
-                                          f"{self._settings.kafka_group_prefix}{group}")
+                                          self._consumer_group(group))
             await uow.parked.remove(group, key, [m.seq for m in messages])
             await uow.inbox.forget(group, {m.message_id for m in messages})
             await uow.commit()
@@ -92,17 +93,14 @@ def _dropped(message: ParkedMessage, first: ParkedMessage) -> DroppedWhileParked
 @asynccontextmanager
 async def session(settings: Settings, *, dropping: bool = False) -> AsyncIterator[ParkedSession]:
     """A session on the settings' database; its dead-letter producer only to drop."""
-    if settings.store != "postgres":
-        raise ParkedError("orderstream parked needs ORDERSTREAM_STORE=postgres: the memory "
-                          "store lives inside one process")
+    require(settings, "orderstream parked drop" if dropping else "orderstream parked")
     await check_database(settings)
-    if dropping and settings.transport == "kafka":
+    if dropping:
         await check_kafka(settings)
     container = build_container(settings.model_copy(update={"database_pool_size": 1}))
     try:
-        dead_letters = (await resolve(container.dead_letters)
-                        if dropping and settings.transport == "kafka" else None)
-        yield ParkedSession(settings, await resolve(container.engine),
+        dead_letters = await resolve(container.dead_letters) if dropping else None
+        yield ParkedSession(container.consumer_group, await resolve(container.engine),
                             await resolve(container.uow_factory), dead_letters)
     finally:
         await shut_down(container)

@@ -28,15 +28,17 @@ def parking_rule(settings: Settings) -> ParkingRule | None:
                                        maximum_s=settings.parked_retry_max_s))
 
 
-def parked_retrier(settings: Settings, *, group: str, uow_factory: UnitOfWorkFactory,
+def parked_retrier(settings: Settings, *, group: str, dead_letter_group: str,
+                   uow_factory: UnitOfWorkFactory,
                    handlers: Mapping[type[Event], EventHandler], dead_letters: DeadLetterSink,
                    observer: ConsumerObserver = UNOBSERVED) -> ParkedRetrier | None:
     """The retry loop of the keys parked under inbox group `group` (a worker's name), None
-    when parking is off; its dead letters name the group's consumer group id."""
+    when parking is off; its dead letters name `dead_letter_group`, the worker's consumer
+    group id."""
     rule = parking_rule(settings)
     if rule is None:
         return None
     return ParkedRetrier(group=group, uow_factory=uow_factory, decoder=CloudEventsDecoder(),
                          handlers=handlers, dead_letters=dead_letters, backoff=rule.backoff,
                          poll_interval_s=settings.parked_poll_interval_s, observer=observer,
-                         dead_letter_group=f"{settings.kafka_group_prefix}{group}")
+                         dead_letter_group=dead_letter_group)
