@@ -5,6 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
 
 from adapters.http.app import Shedding, create_app
 from adapters.http.auth import ApiKey, ApiKeys
@@ -34,9 +35,11 @@ def api_keys(settings: Settings) -> ApiKeys:
     return ApiKeys([ApiKey(k.name, k.sha256, frozenset(k.scopes)) for k in settings.api_keys])
 
 
-def build_api(settings: Settings, container: Container | None = None) -> FastAPI:
+def build_api(settings: Settings, container: Container | None = None, *,
+              tracer_provider: TracerProvider | None = None) -> FastAPI:
     """The app on `container` (a new one from `settings` by default), opened at start-up,
-    with its metrics and readiness: the database answers (on the PostgreSQL store)."""
+    with its metrics and readiness: the database answers (on the PostgreSQL store). Its
+    spans come from `tracer_provider`, by default the process's."""
     keys = api_keys(settings)
     metrics, readiness = watch(settings)
 
@@ -65,7 +68,7 @@ def build_api(settings: Settings, container: Container | None = None) -> FastAPI
 
     http = HttpMetrics(metrics)
     operations = Operations(readiness, metrics.exposition, http.observe, http.shed,
-                            http.in_flight)
+                            http.in_flight, tracer_provider)
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
                       operations=operations,
                       shedding=Shedding(max_in_flight=settings.api_max_in_flight,

@@ -211,24 +211,28 @@ class Container(containers.DeclarativeContainer):
     topics = providers.Dict(orders=config.orders_topic, inventory=config.inventory_topic)
 
     kafka_security = providers.Callable(kafka_security, settings)
+    # The largest record a producer takes, given to the producer and to whoever sends
+    # through it (aiokafka keeps the producer's setting to itself). Dead letters carry
+    # their original plus headers, so their producer takes larger records.
+    max_request_size = providers.Callable(int, config.kafka_max_request_size)
+    dead_letter_max_request_size = providers.Callable(_with_headroom, max_request_size)
     producer_options = providers.Factory(
         ProducerOptions,
         bootstrap_servers=config.kafka_bootstrap_servers,
         security=kafka_security,
         linger_ms=config.kafka_linger_ms,
         max_batch_size=config.kafka_max_batch_size,
-        max_request_size=config.kafka_max_request_size,
+        max_request_size=max_request_size,
         compression=config.kafka_compression,
         request_timeout_ms=config.kafka_request_timeout_ms,
         metadata_max_age_ms=config.kafka_metadata_max_age_ms,
     )
-    # Dead letters carry their original plus headers, so their producer takes larger records.
     dead_letter_producer_options = providers.Factory(
         ProducerOptions,
         bootstrap_servers=config.kafka_bootstrap_servers,
         client_id="orderstream-dead-letters",
         security=kafka_security,
-        max_request_size=providers.Callable(_with_headroom, config.kafka_max_request_size),
+        max_request_size=dead_letter_max_request_size,
         compression=config.kafka_compression,
         request_timeout_ms=config.kafka_request_timeout_ms,
     )
@@ -254,13 +258,15 @@ class Container(containers.DeclarativeContainer):
         config.transport,
         memory=providers.Factory(InMemoryPublisher, bus),
         kafka=providers.Factory(KafkaPublisher, kafka_producer, topics=topics,
-                                delivery_timeout_s=delivery_timeout_s),
+                                delivery_timeout_s=delivery_timeout_s,
+                                max_request_size=max_request_size),
     )
     dead_letters = providers.Selector(
         config.transport,
         memory=providers.Factory(InMemoryDeadLetterSink, bus),
         kafka=providers.Factory(KafkaDeadLetterSink, dead_letter_producer,
-                                delivery_timeout_s=delivery_timeout_s),
+                                delivery_timeout_s=delivery_timeout_s,
+                                max_request_size=dead_letter_max_request_size),
     )
     # `consumers(group, topics)`: an async context manager holding one group member.
     consumers = providers.Selector(

@@ -5,26 +5,18 @@ keep their gauges fresh."""
 import asyncio
 import contextlib
 import socket
-from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 
 import uvicorn
 
 from adapters.http.ops import Readiness, ops_app
+from adapters.http.server import SignalFreeServer
 from adapters.kafka.lag import KafkaLagReader
 from adapters.kafka.options import ConsumerOptions
 from adapters.prometheus.metrics import Metrics
 from orderstream.cli_errors import ConfigurationError
 from orderstream.monitoring import Watched
 from orderstream.settings import Settings
-
-
-class SignalFreeServer(uvicorn.Server):
-    """uvicorn in a process whose signals `run_service` handles (stop, deadline, exit 0)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def watch(settings: Settings) -> tuple[Metrics, Readiness]:

@@ -1,16 +1,14 @@
 """`orderstream serve` and `orderstream apikey`."""
 
 import asyncio
-import contextlib
 import secrets
-from collections.abc import Iterator
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from adapters.http.auth import SCOPES, hash_key
-from adapters.http.server import ProblemHttpToolsProtocol
+from adapters.http.server import ProblemHttpToolsProtocol, SignalFreeServer
 from orderstream.api import api_keys
 from orderstream.cli_errors import reports_errors
 from orderstream.process import run_service
@@ -52,16 +50,8 @@ def server_config(settings: Settings) -> uvicorn.Config:
                           access_log=settings.api_access_log)
 
 
-class _Server(uvicorn.Server):
-    """uvicorn in a process whose signals `run_service` handles (stop, deadline, exit 0)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def _serve(config: uvicorn.Config, stop: asyncio.Event) -> None:
-    server = _Server(config)
+    server = SignalFreeServer(config)
     serving = asyncio.ensure_future(server.serve())
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)

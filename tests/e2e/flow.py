@@ -85,9 +85,10 @@ class Flow:
         return await self._start("worker", name, [name], settings)
 
     async def start_api(self, port: int, **settings: str) -> Service:
-        """`orderstream serve` on `port`, without API keys."""
+        """`orderstream serve` on `port`, without API keys unless `settings` give `api_keys`."""
+        keys = {} if "api_keys" in settings else {"api_open": "true"}
         return await self._start("serve", f"api-{port}", ["--port", str(port)],
-                                 {"api_open": "true", **settings})
+                                 {**keys, **settings})
 
     async def start_relay(self, *args: str, **settings: str) -> Service:
         """`orderstream relay` with `args` (e.g. `--outbox`, `orders`)."""

@@ -139,8 +139,7 @@ async def test_the_flow_runs_over_sasl_ssl_and_no_secret_ever_shows(secure_flow,
     await flow.start_relay(metrics_port=str(ports["relay"]), **settings)
     await flow.start_worker("inventory", metrics_port=str(ports["inventory"]), **settings)
     await flow.start_worker("orders", metrics_port=str(ports["orders"]), **settings)
-    api = await flow._start("serve", "api", ["--port", str(ports["api"])],
-                            {**settings, "api_keys": keys})
+    api = await flow.start_api(ports["api"], **{**settings, "api_keys": keys})
     for port in ports.values():
         await _until_ready(port, seen, flow)
 
@@ -166,7 +165,7 @@ async def test_the_flow_runs_over_sasl_ssl_and_no_secret_ever_shows(secure_flow,
     assert [letter.key for letter in letters] == [b"poison-order"]
     logs = [(service.name, service.log()) for service in flow.services]
     running = {name: log for name, log in reversed(logs)}  # the first of each name
-    for name in ("relay", "inventory", "orders", "api"):
+    for name in ("relay", "inventory", "orders", api.name):
         lines = running[name].splitlines()
         assert lines and all(json.loads(line) for line in lines), name
     poisoned = [json.loads(line) for line in running["inventory"].splitlines()

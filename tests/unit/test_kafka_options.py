@@ -4,8 +4,12 @@ import ssl
 import subprocess
 
 import pytest
+from dependency_injector import providers
 
 from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
+from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
+from orderstream.settings import Settings
+from orderstream.wiring import build_container
 
 pytestmark = pytest.mark.unit
 
@@ -16,6 +20,20 @@ def test_the_producer_waits_for_every_replica_and_never_writes_a_message_twice()
     assert options["compression_type"] == "zstd"
     assert ProducerOptions(bootstrap_servers="k:9092", compression="none").kwargs()[
         "compression_type"] is None
+
+
+def test_what_sends_through_a_producer_refuses_records_at_the_producers_own_size():
+    container = build_container(Settings(transport="kafka", kafka_max_request_size=2_048))
+    stand_in = providers.Object(object())  # never started: nothing is sent
+    container.kafka_producer.override(stand_in)
+    container.dead_letter_producer.override(stand_in)
+
+    given = container.producer_options().kwargs()["max_request_size"]
+    given_to_dead_letters = container.dead_letter_producer_options().kwargs()["max_request_size"]
+
+    assert container.publisher().max_request_size == given == 2_048
+    assert container.dead_letters().max_request_size == given_to_dead_letters == (
+        2_048 + DEAD_LETTER_HEADROOM_BYTES)
 
 
 def test_the_consumer_commits_by_hand_reads_committed_data_from_the_start():

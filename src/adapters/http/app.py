@@ -65,5 +65,6 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
     if operations is not None:
         for route in ops_routes(operations.readiness, operations.exposition):
             app.router.routes.append(route)
-        app.add_middleware(Telemetry, observe=operations.observe)
+        app.add_middleware(Telemetry, observe=operations.observe,
+                           tracer_provider=operations.tracer_provider)
     return app

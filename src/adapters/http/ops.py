@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from opentelemetry.trace import TracerProvider
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -65,13 +66,15 @@ class Readiness:
 @dataclass(frozen=True, slots=True)
 class Operations:
     """What the API needs to be watched: its readiness, its metrics in Prometheus' text
-    format, and where each answered request is counted (method, route, status, seconds)."""
+    format, where each answered request is counted (method, route, status, seconds), and
+    the tracer provider of its spans (by default the process's)."""
 
     readiness: Readiness
     exposition: Callable[[], bytes]
     observe: Callable[[str, str, int, float], None]
     shed: Callable[[str], None] = lambda reason: None
     in_flight: Callable[[Callable[[], int]], None] = lambda count: None
+    tracer_provider: TracerProvider | None = None
 
 
 def ops_routes(readiness: Readiness, exposition: Callable[[], bytes]) -> list[Route]:

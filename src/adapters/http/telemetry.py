@@ -16,10 +16,13 @@ UNMATCHED = "unmatched"
 
 
 class Telemetry:
-    def __init__(self, app: ASGIApp, observe: Observe) -> None:
+    """Spans from `tracer_provider`; by default the process's (`trace.set_tracer_provider`)."""
+
+    def __init__(self, app: ASGIApp, observe: Observe,
+                 tracer_provider: trace.TracerProvider | None = None) -> None:
         self.app = app
         self._observe = observe
-        self._tracer = trace.get_tracer("orderstream.http")
+        self._tracer = trace.get_tracer("orderstream.http", tracer_provider=tracer_provider)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

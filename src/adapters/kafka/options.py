@@ -46,6 +46,10 @@ class KafkaSecurity:
 
 PLAINTEXT = KafkaSecurity()
 
+# aiokafka's default, and the broker's default `message.max.bytes`. The producer keeps its
+# setting to itself: whoever sends through it (`sending.send_all`) is given the same number.
+DEFAULT_MAX_REQUEST_SIZE = 1_048_576
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ProducerOptions:
@@ -56,7 +60,7 @@ class ProducerOptions:
     client_id: str = "orderstream"
     linger_ms: int = 5
     max_batch_size: int = 65_536
-    max_request_size: int = 1_048_576
+    max_request_size: int = DEFAULT_MAX_REQUEST_SIZE
     compression: str = "zstd"
     request_timeout_ms: int = 30_000
     metadata_max_age_ms: int = 60_000

@@ -6,6 +6,7 @@ from aiokafka import AIOKafkaProducer
 
 from adapters.codec import encode
 from adapters.kafka.errors import is_valid_topic, reason
+from adapters.kafka.options import DEFAULT_MAX_REQUEST_SIZE
 from adapters.kafka.sending import Record, send_all
 from application.messages import OutboxMessage, Refused
 
@@ -17,11 +18,15 @@ class KafkaPublisher:
     With idempotence on, aiokafka retries a retriable error until the broker takes the
     batch and never expires it; `delivery_timeout_s` bounds that wait, after which the
     batch counts as not sent (`TransientError`) and the relay sends it again.
+    `max_request_size` is the producer's (its `ProducerOptions`): a larger message is
+    refused, as the producer would refuse it.
     """
 
     def __init__(self, producer: AIOKafkaProducer, *, topics: Mapping[str, str] | None = None,
-                 delivery_timeout_s: float = 60.0) -> None:
+                 delivery_timeout_s: float = 60.0,
+                 max_request_size: int = DEFAULT_MAX_REQUEST_SIZE) -> None:
         self._producer = producer
+        self.max_request_size = max_request_size
         self._topics = dict(topics or {})
         self._delivery_timeout_s = delivery_timeout_s
 
@@ -35,7 +40,8 @@ class KafkaPublisher:
             else:
                 refused.append(Refused(message, f"invalid topic name {topic!r}"))
         outcomes = await send_all(self._producer, [record for _, record in sendable],
-                                  self._delivery_timeout_s)
+                                  self._delivery_timeout_s,
+                                  max_request_size=self.max_request_size)
         refused += [Refused(message, reason(error))
                     for (message, _), error in zip(sendable, outcomes, strict=True) if error]
         return refused

@@ -46,10 +46,13 @@ class _Batch:
     delivered: "asyncio.Future[Any] | None" = None
 
 
-async def send_all(producer: AIOKafkaProducer, records: Sequence[Record],
-                   timeout_s: float) -> list[Exception | None]:
+async def send_all(producer: AIOKafkaProducer, records: Sequence[Record], timeout_s: float,
+                   *, max_request_size: int) -> list[Exception | None]:
     """Per record, None once the broker acknowledged it, or the error that refuses it
     for good (too large, invalid topic).
+
+    `max_request_size` is the one `producer` was created with (`ProducerOptions`): a
+    record larger than that is refused here, as `send` refuses it.
 
     Every record is in a batch handed to the producer before any acknowledgement is
     awaited, so they are all in flight at once, in order per partition. A batch the broker
@@ -61,7 +64,7 @@ async def send_all(producer: AIOKafkaProducer, records: Sequence[Record],
     outcomes: list[Exception | None] = [None] * len(records)
     batches: list[_Batch] = []
     try:
-        await _pack_and_send(producer, records, outcomes, batches)
+        await _pack_and_send(producer, records, outcomes, batches, max_request_size)
     except KafkaError as failure:
         _forget(batches)
         raise TransientError(reason(failure)) from failure
@@ -81,13 +84,10 @@ async def send_all(producer: AIOKafkaProducer, records: Sequence[Record],
 
 
 async def _pack_and_send(producer: AIOKafkaProducer, records: Sequence[Record],
-                         outcomes: list[Exception | None], batches: list[_Batch]) -> None:
+                         outcomes: list[Exception | None], batches: list[_Batch],
+                         max_request_size: int) -> None:
     """Append each record to its partition's open batch; hand a batch to the producer when
-    it is full, and the open ones at the end. `batches` lists every batch handed over.
-
-    A record larger than the producer's `max_request_size` is refused here, as `send`
-    refuses it (the producer keeps that setting to itself)."""
-    max_request_size: int = producer._max_request_size
+    it is full, and the open ones at the end. `batches` lists every batch handed over."""
     partitions: dict[str, list[int]] = {}
     open_batches: dict[tuple[str, int], _Batch] = {}
     for index, record in enumerate(records):

@@ -2,7 +2,9 @@
 Kafka settings, and the client options of the processes. Numbers mean little without it."""
 
 import asyncio
+import importlib.machinery
 import importlib.util
+import inspect
 from dataclasses import replace
 from importlib import metadata
 from typing import Any
@@ -41,15 +43,24 @@ async def describe(database_url: str, settings: Settings, local_broker: bool) ->
 def native() -> dict[str, Any]:
     """Which compiled speed-ups are in use."""
     from aiokafka.record.default_records import DefaultRecordBatchBuilder
-    from aiokafka.util import NO_EXTENSIONS
 
     return {
-        "aiokafka_c_extensions": not NO_EXTENSIONS
-        and DefaultRecordBatchBuilder.__module__.startswith("aiokafka.record._crecords"),
+        # The record batch builder every producer uses: aiokafka's compiled one unless the
+        # extensions are missing or AIOKAFKA_NO_EXTENSIONS is set.
+        "aiokafka_c_extensions": compiled(DefaultRecordBatchBuilder),
         "bench_event_loop": type(asyncio.get_running_loop()).__module__.split(".")[0],
         "orderstream_processes_event_loop": "uvloop (orderstream.process.run_service)",
         "uvicorn_http": "httptools" if importlib.util.find_spec("httptools") else "h11",
     }
+
+
+def compiled(cls: type) -> bool:
+    """Whether `cls` is defined by a compiled extension module rather than Python source."""
+    try:
+        path = inspect.getfile(cls)
+    except TypeError:  # built into the interpreter
+        return True
+    return path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
 
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.http.auth import hash_key
 from orderstream.api import build_api
@@ -26,11 +27,16 @@ class StoreApi:
     def __init__(self, client: httpx.AsyncClient, container, settings: Settings) -> None:
         self.client, self._container, self.settings = client, container, settings
 
+    async def engine(self) -> AsyncEngine:
+        """The engine of the API's PostgreSQL store (to read and lock as another client)."""
+        assert self.settings.store == "postgres", "the memory store has no engine"
+        return await resolve(self._container.engine)
+
     async def orders_of(self, customer_id: str) -> int:
         if self.settings.store == "memory":
             orders = self._container.memory_store().orders.values()
             return sum(order.customer_id == customer_id for order in orders)
-        engine = await resolve(self._container.engine)
+        engine = await self.engine()
         async with engine.connect() as connection:
             return int(await connection.scalar(text(
                 "SELECT count(*) FROM orders.orders WHERE customer_id = :c"), {"c": customer_id}))
@@ -39,7 +45,7 @@ class StoreApi:
         if self.settings.store == "memory":
             pending = self._container.memory_store().pending("orders").values()
             return sum(json.loads(m.payload)["customer_id"] == customer_id for m in pending)
-        engine = await resolve(self._container.engine)
+        engine = await self.engine()
         async with engine.connect() as connection:
             return int(await connection.scalar(text(
                 "SELECT count(*) FROM orders.outbox WHERE type = 'OrderPlaced'"
@@ -51,7 +57,7 @@ class StoreApi:
         if self.settings.store == "memory":
             pending = self._container.memory_store().pending("orders").values()
             return sum(m.key == order_id and m.type == event_type for m in pending)
-        engine = await resolve(self._container.engine)
+        engine = await self.engine()
         async with engine.connect() as connection:
             return int(await connection.scalar(text(
                 "SELECT count(*) FROM orders.outbox WHERE aggregateid = :id AND type = :t"),

@@ -7,8 +7,6 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from orderstream.wiring import resolve
-
 from .conftest import auth
 
 pytestmark = [pytest.mark.integration,
@@ -23,7 +21,7 @@ def _order(customer: str, quantity: int = 1) -> dict:
 async def _transactions_of(store_api, customer: str) -> tuple[int, int]:
     """How many orders of `customer` the outbox holds events of, and in how many
     transactions they were written (the outbox row's transaction id)."""
-    engine = await resolve(store_api._container.engine)
+    engine = await store_api.engine()
     async with engine.connect() as connection:
         row = (await connection.execute(text(
             "SELECT count(*), count(DISTINCT txid) FROM orders.outbox"

@@ -7,8 +7,6 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from orderstream.wiring import resolve
-
 from .conftest import auth
 
 
@@ -90,7 +88,7 @@ async def test_a_request_whose_key_is_still_in_flight_gets_409(store_api):
     """(On the memory store transactions run one at a time: a second request waits for
     the first and replays its response, so nothing is ever seen in flight.)"""
     customer, key = f"c-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    engine = await resolve(store_api._container.engine)
+    engine = await store_api.engine()
     async with engine.connect() as first_request:  # holds the key as a request in flight
         await first_request.execute(text(
             "SELECT pg_advisory_xact_lock(hashtextextended(:s || E'\\x1f' || :k, 7305))"),

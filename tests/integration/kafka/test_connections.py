@@ -10,14 +10,19 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.metadata import MetadataRequest
 
-from adapters.kafka.connections import tolerate_closed_transports
+from adapters.kafka.connections import CLOSED_TRANSPORT, tolerate_closed_transports
 
 pytestmark = pytest.mark.integration
 
 
 def test_the_versions_the_workaround_was_written_for() -> None:
     """A newer aiokafka may handle this itself, or a newer uvloop say it otherwise: look again."""
-    assert (aiokafka.__version__, uvloop.__version__) == ("0.14.0", "0.23.0")
+    assert (aiokafka.__version__, uvloop.__version__) == ("0.14.0", "0.23.0"), (
+        "adapters/kafka/connections.py was written for aiokafka 0.14.0 and uvloop 0.23.0: "
+        "re-check that `AIOKafkaConnection.send(request, expect_response)` still turns only an "
+        "OSError into KafkaConnectionError (aio-libs/aiokafka#1038), and uvloop's message for "
+        f"a write to a closed transport ({CLOSED_TRANSPORT!r}); then run this module and "
+        "tests/e2e/test_cluster.py, and move the pin.")
 
 
 def test_a_request_written_to_a_connection_closed_under_it_is_a_lost_connection(

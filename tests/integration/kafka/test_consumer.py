@@ -98,7 +98,8 @@ async def test_when_the_dead_letter_cannot_be_written_nothing_is_committed(
     store = InMemoryStore()
     async with producer_with(max_request_size=1_024) as small, \
             member(group, topics["orders"]) as consumer:
-        policy = ConsumerPolicy(consumer, _inventory(store), KafkaDeadLetterSink(small))
+        policy = ConsumerPolicy(consumer, _inventory(store),
+                                KafkaDeadLetterSink(small, max_request_size=1_024))
         with pytest.raises(DeadLetterRefused):
             await poll_until(policy, 2)
     assert "order-1" in store.reservations

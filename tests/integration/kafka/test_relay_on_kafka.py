@@ -33,7 +33,8 @@ async def test_a_message_too_large_for_the_broker_is_marked_failed_and_the_rest_
     reader = PostgresOutboxReader(pg_engine, "orders")
 
     async with producer_with(max_request_size=2_048) as producer:
-        relay = OutboxRelay(reader, KafkaPublisher(producer, topics=topics))
+        relay = OutboxRelay(reader, KafkaPublisher(producer, topics=topics,
+                                                   max_request_size=2_048))
         while await relay.relay_once():
             pass
 

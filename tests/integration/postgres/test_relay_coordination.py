@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.engine import create_engine
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
 from application.commands import CommandBus
@@ -177,15 +178,18 @@ async def test_a_rolled_back_transaction_wakes_nobody(
 
 
 async def test_the_listener_comes_back_after_its_connection_is_terminated(
-        pg_engine: AsyncEngine, pg_uow_factory: UnitOfWorkFactory) -> None:
-    notifications = OutboxNotifications(pg_engine, "orders")
+        pg_engine: AsyncEngine, migrated_database_url: str) -> None:
+    listener = f"listener-{uuid.uuid4().hex[:12]}"  # its sessions show under this name
+    listening_engine = create_engine(migrated_database_url, application_name=listener,
+                                     pooled=False)
+    notifications = OutboxNotifications(listening_engine, "orders")
     try:
         await notifications.wait(0)
-        connection = notifications._connection
-        assert connection is not None
-        pid = await connection.scalar(text("SELECT pg_backend_pid()"))
         async with pg_engine.connect() as admin:
-            await admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            ended = await admin.scalar(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name"), {"name": listener})
+        assert ended == 1
         async with asyncio.timeout(5):
             while notifications.listening:
                 await asyncio.sleep(0.02)
@@ -193,3 +197,4 @@ async def test_the_listener_comes_back_after_its_connection_is_terminated(
         assert notifications.listening
     finally:
         await notifications.close()
+        await listening_engine.dispose()

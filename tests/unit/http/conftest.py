@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 from fastapi import FastAPI
+from opentelemetry.trace import TracerProvider
 
 from adapters.http.auth import hash_key
 from adapters.memory.store import InMemoryStore
@@ -49,12 +50,19 @@ class Api:
         return sum(len(pending) for pending in self.store.outbox.values())
 
 
-@pytest.fixture
-async def api() -> AsyncIterator[Api]:
+@asynccontextmanager
+async def api_on(tracer_provider: TracerProvider | None = None) -> AsyncIterator[Api]:
+    """The API, its spans from `tracer_provider` (by default the process's)."""
     container = build_container(settings())
-    app = build_api(settings(), container)
+    app = build_api(settings(), container, tracer_provider=tracer_provider)
     async with serving(app) as client:
         yield Api(client, container.memory_store())
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    async with api_on() as served:
+        yield served
 
 
 @pytest.fixture

@@ -1,15 +1,16 @@
 """The API's /healthz, /readyz and /metrics, its request metrics, and the trace context of a
 request carried into the outbox row of the order it placed."""
 
+from collections.abc import AsyncIterator
+
 import pytest
-from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import NoOpTracerProvider, SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import Api, auth
+from .conftest import Api, api_on, auth
 
 pytestmark = pytest.mark.unit
 
@@ -58,36 +59,30 @@ async def test_the_traceparent_of_a_request_is_stored_with_the_outbox_row(api: A
 
 
 @pytest.fixture
-def no_tracer_provider(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in a process that installed none: a test that ran a service in this process may
-    have installed one (each request then starts a trace of its own), and OpenTelemetry
-    installs a provider once per process."""
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", None)
+async def untraced_api() -> AsyncIterator[Api]:
+    """As in a process that installed no tracer provider (a test that ran a service in this
+    process may have installed one for good: each request would then start a trace)."""
+    async with api_on(NoOpTracerProvider()) as api:
+        yield api
 
 
 async def test_without_a_traceparent_or_a_tracer_provider_the_row_carries_no_trace(
-        no_tracer_provider: None, api: Api):
+        untraced_api: Api):
+    api = untraced_api
     await api.client.post("/orders", headers=auth(),
                           json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
     (row,) = api.store.pending("orders").values()
     assert "traceparent" not in row.headers
 
 
-@pytest.fixture
-def recorded_spans(monkeypatch: pytest.MonkeyPatch) -> InMemorySpanExporter:
-    """A tracer provider of the test's own, keeping every finished span."""
-    exporter = InMemorySpanExporter()
+async def test_a_request_makes_one_server_span_named_after_its_route():
+    recorded_spans = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    monkeypatch.setattr(trace, "_TRACER_PROVIDER", provider)
-    return exporter
-
-
-async def test_a_request_makes_one_server_span_named_after_its_route(
-        recorded_spans: InMemorySpanExporter, api: Api):
-    placed = await api.client.post(
-        "/orders", headers={**auth(), "traceparent": TRACEPARENT},
-        json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
+    provider.add_span_processor(SimpleSpanProcessor(recorded_spans))
+    async with api_on(provider) as api:
+        placed = await api.client.post(
+            "/orders", headers={**auth(), "traceparent": TRACEPARENT},
+            json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
     assert placed.status_code == 202
     servers = [span for span in recorded_spans.get_finished_spans()
                if span.kind is SpanKind.SERVER]
