@@ -109,6 +109,14 @@ def unique_name() -> Callable[[str], str]:
     return lambda prefix: f"{prefix}_{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture
+def ids() -> Callable[[str], str]:
+    """Identifiers of the test's own, the same for the same name within a test:
+    `ids("o1")`; tests sharing a database never see each other's rows."""
+    run = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{run}"
+
+
 class KafkaProbe:
     """Test-side access to the broker: new topics, raw records and committed offsets.
 

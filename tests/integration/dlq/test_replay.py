@@ -14,8 +14,7 @@ from domain.commands import PlaceOrder
 from domain.events import StockReserved
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-
-from .conftest import poll_until
+from support.polling import poll_until
 
 pytestmark = pytest.mark.integration
 

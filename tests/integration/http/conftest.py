@@ -7,17 +7,10 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from adapters.http.auth import hash_key
 from orderstream.api import build_api
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
-
-KEYS = {"shop": "key-shop-0123456789", "other": "key-other-0123456789"}
-SCOPES = ["orders:write", "orders:read", "stock:write", "stock:read"]
-
-
-def auth(name: str = "shop") -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[name]}"}
+from support.api import api_keys
 
 
 class StoreApi:
@@ -61,9 +54,7 @@ class StoreApi:
 @pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
                         pytest.param("postgres", marks=pytest.mark.integration)])
 async def store_api(request: pytest.FixtureRequest) -> AsyncIterator[StoreApi]:
-    keys = [{"name": name, "sha256": hash_key(key), "scopes": SCOPES}
-            for name, key in KEYS.items()]
-    settings = Settings(store=request.param, api_keys=keys, idempotency_retention_s=3600)
+    settings = Settings(store=request.param, api_keys=api_keys(), idempotency_retention_s=3600)
     if request.param == "postgres":
         settings = settings.model_copy(update={
             "database_url": request.getfixturevalue("fresh_database_url"),

@@ -8,8 +8,7 @@ import pytest
 from sqlalchemy import text
 
 from orderstream.wiring import resolve
-
-from .conftest import auth
+from support.api import auth
 
 pytestmark = [pytest.mark.integration,
               pytest.mark.parametrize("store_api", ["postgres"], indirect=True)]

@@ -8,15 +8,14 @@ import pytest
 from sqlalchemy import text
 
 from orderstream.wiring import resolve
-
-from .conftest import auth
+from support.api import auth
 
 
 def _order(customer: str, quantity: int = 2) -> dict:
     return {"customer_id": customer, "lines": [{"sku": "KB-1", "quantity": quantity}]}
 
 
-def _headers(key: str, who: str = "shop") -> dict[str, str]:
+def _headers(key: str, who: str = "writer") -> dict[str, str]:
     return {**auth(who), "Idempotency-Key": key}
 
 
@@ -94,7 +93,7 @@ async def test_a_request_whose_key_is_still_in_flight_gets_409(store_api):
     async with engine.connect() as first_request:  # holds the key as a request in flight
         await first_request.execute(text(
             "SELECT pg_advisory_xact_lock(hashtextextended(:s || E'\\x1f' || :k, 7305))"),
-            {"s": "shop", "k": key})
+            {"s": "writer", "k": key})
         busy = await store_api.client.post("/orders", json=_order(customer),
                                            headers=_headers(key))
         await first_request.rollback()

@@ -20,8 +20,9 @@ from application.inbox import InboxProcessor
 from application.messages import InboundMessage
 from application.ports import UnitOfWorkFactory
 from domain.commands import PlaceOrder, SetStockLevel
-from domain.events import Event, OrderPlaced
+from domain.events import Event
 from domain.values import OrderLine
+from support.events import order_placed
 
 _offsets = itertools.count()
 
@@ -32,11 +33,6 @@ def inbound(event: Event) -> InboundMessage:
     key, value, headers = encode(message)
     return InboundMessage(topic=message.topic, partition=0, offset=next(_offsets), key=key,
                           value=value, headers=tuple(headers))
-
-
-def order_placed(order_id: str, *lines: tuple[str, int]) -> OrderPlaced:
-    return OrderPlaced(order_id=order_id, customer_id="customer-1",
-                       lines=tuple(OrderLine(sku, quantity) for sku, quantity in lines))
 
 
 @pytest.fixture

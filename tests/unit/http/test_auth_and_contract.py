@@ -10,8 +10,9 @@ from adapters.http.auth import ApiKey, ApiKeys, hash_key
 from adapters.http.problems import PROBLEM_TYPES
 from adapters.http.services import ApiServices
 from application.errors import TransientError
+from support.api import auth
 
-from .conftest import auth, serving
+from .conftest import serving
 
 pytestmark = pytest.mark.unit
 

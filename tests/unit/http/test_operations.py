@@ -9,7 +9,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import Api, auth
+from support.api import auth
+
+from .conftest import Api
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,7 @@ import pytest
 
 from domain.inventory import StockItem
 from domain.orders import OrderStatus
-
-from .conftest import auth
+from support.api import auth
 
 pytestmark = pytest.mark.unit
 

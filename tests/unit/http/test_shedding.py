@@ -11,8 +11,9 @@ from adapters.http.admission import RECEIVED, Admission
 from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import build_api
 from orderstream.wiring import build_container
+from support.api import auth
 
-from .conftest import auth, serving, settings
+from .conftest import serving, settings
 
 pytestmark = pytest.mark.unit
 

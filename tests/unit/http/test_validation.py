@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from .conftest import auth
+from support.api import auth
 
 pytestmark = pytest.mark.unit
 
