@@ -8,6 +8,10 @@ Each service is taken from the first source that has it:
 4. none: the test is skipped, or fails when `ORDERSTREAM_REQUIRE_INFRA=1`.
 
 Only integration tests request these fixtures, so unit tests need nothing running.
+
+Every test carries the marker of the folder it is in (tests/unit: `unit`, tests/integration:
+`integration`, tests/e2e: `e2e`, tests/interop: `interop`), set by the hook below, never by
+hand; the memory variants of tests/integration/both_backends also carry `memory`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
@@ -30,6 +35,21 @@ from orderstream.infra import containers, services
 from orderstream.infra.process import InfraError
 
 pytest_plugins = ["support.databases"]
+
+
+TESTS = Path(__file__).parent
+# The folders of tests/ whose name is the marker of every test in them.
+FOLDER_MARKERS = ("unit", "integration", "e2e", "interop")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's marker, before `-m` selects by markers."""
+    for item in items:
+        if item.path.is_relative_to(TESTS):
+            folder = item.path.relative_to(TESTS).parts[0]
+            if folder in FOLDER_MARKERS:
+                item.add_marker(folder)
 
 
 class _LocalService(Protocol):

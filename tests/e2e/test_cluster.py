@@ -30,7 +30,7 @@ from .conftest import open_flow, running
 from .flow import until_serving
 from .invariants import invariant_violations
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = pytest.mark.timeout(420)
 
 ORDERS = 3_000
 CLUSTER_PORT = 19700

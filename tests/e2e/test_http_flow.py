@@ -21,7 +21,7 @@ from support.network import free_port
 from .compose import compose_services, local
 from .flow import until_serving
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 DEMO_KEY = {"Authorization": "Bearer orderstream-compose-demo-key"}
 

@@ -13,7 +13,7 @@ from support.network import free_port
 
 from .scrape import Samples, scrape, total, until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 LAG = "orderstream_consumer_lag"
 MESSAGES = "orderstream_consumer_messages_total"

@@ -26,7 +26,7 @@ from support.services import running
 from .conftest import open_flow
 from .flow import Flow
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 SECURE_BROKER_PORT = 19692
 RUN = uuid.uuid4().hex[:8]

@@ -51,8 +51,7 @@ class StoreApi:
                 {"id": order_id, "t": event_type}))
 
 
-@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
-                        pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.memory), "postgres"])
 async def store_api(request: pytest.FixtureRequest) -> AsyncIterator[StoreApi]:
     settings = Settings(store=request.param, api_keys=api_keys(), idempotency_retention_s=3600)
     if request.param == "postgres":

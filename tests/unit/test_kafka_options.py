@@ -3,11 +3,7 @@
 import ssl
 import subprocess
 
-import pytest
-
 from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_producer_waits_for_every_replica_and_never_writes_a_message_twice():

@@ -23,8 +23,6 @@ from orderstream.pipeline import Pipeline, PipelineFailed, memory_bus_pipeline
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
 
-pytestmark = pytest.mark.unit
-
 
 class _SlowProcessor:
     """Takes a while per batch, so the failure lands while a batch is in flight."""

@@ -10,8 +10,7 @@ from sqlalchemy import text
 from orderstream.wiring import resolve
 from support.api import auth
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.parametrize("store_api", ["postgres"], indirect=True)]
+pytestmark = pytest.mark.parametrize("store_api", ["postgres"], indirect=True)
 REQUESTS = 60
 
 

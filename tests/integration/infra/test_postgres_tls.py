@@ -18,7 +18,7 @@ from orderstream.infra.tls import Authority
 from support.network import free_port
 from support.services import running
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")

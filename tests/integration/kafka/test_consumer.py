@@ -21,8 +21,6 @@ from support.polling import poll_until
 
 from .conftest import Recording, eventually, placed
 
-pytestmark = pytest.mark.integration
-
 
 class Crash(Exception):
     pass

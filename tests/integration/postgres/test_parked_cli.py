@@ -24,8 +24,6 @@ from domain.values import OrderLine
 from orderstream.cli import app
 from support.events import ce_id
 
-pytestmark = pytest.mark.integration
-
 KEY = "order-7"
 LINES = (OrderLine("SKU-1", 2),)
 

@@ -3,7 +3,6 @@ by one transaction at a time, and a key parked by another member meanwhile respe
 
 import asyncio
 
-import pytest
 from sqlalchemy import text
 
 from application.messages import InboundMessage
@@ -11,8 +10,6 @@ from application.parking import Parking
 from domain.events import OrderCancelled
 from domain.values import OrderLine
 from support.events import ce_id
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_parked_message_comes_back_byte_for_byte_with_its_failures(

@@ -14,8 +14,6 @@ from support.api import auth
 
 from .conftest import serving
 
-pytestmark = pytest.mark.unit
-
 ORDER = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 1}]}
 ROUTES = {
     "place an order": ("POST", "/orders", ORDER, "orders:write"),

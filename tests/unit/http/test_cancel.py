@@ -6,8 +6,6 @@ import pytest
 from domain.orders import OrderStatus
 from support.api import auth, placed
 
-pytestmark = pytest.mark.unit
-
 ORDER = {"customer_id": "customer-7", "lines": [{"sku": "KB-1", "quantity": 2}]}
 WHY = {"reason": "changed my mind"}
 

@@ -13,8 +13,6 @@ from support.api import auth
 
 from .conftest import Api
 
-pytestmark = pytest.mark.unit
-
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"
 

@@ -4,7 +4,6 @@ requests it let in are answered as usual."""
 import asyncio
 import time
 
-import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from adapters.http.admission import RECEIVED, Admission
@@ -14,8 +13,6 @@ from orderstream.wiring import build_container
 from support.api import auth
 
 from .conftest import serving, settings
-
-pytestmark = pytest.mark.unit
 
 ORDER = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 1}]}
 

@@ -6,8 +6,6 @@ import pytest
 
 from support.api import auth
 
-pytestmark = pytest.mark.unit
-
 GOOD = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 2}]}
 
 

@@ -83,7 +83,6 @@ async def test_an_invalid_key_is_a_validation_problem(store_api):
     assert await store_api.orders_of("c") == 0
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("store_api", ["postgres"], indirect=True)
 async def test_a_request_whose_key_is_still_in_flight_gets_409(store_api):
     """(On the memory store transactions run one at a time: a second request waits for

@@ -178,9 +178,9 @@ def inbound(event: Event) -> InboundMessage:
 
 
 WORLDS = [
-    pytest.param(("memory", "memory"), marks=pytest.mark.unit, id="memory"),
-    pytest.param(("postgres", "memory"), marks=pytest.mark.integration, id="postgres"),
-    pytest.param(("postgres", "kafka"), marks=pytest.mark.integration, id="postgres-kafka"),
+    pytest.param(("memory", "memory"), marks=pytest.mark.memory, id="memory"),
+    pytest.param(("postgres", "memory"), id="postgres"),
+    pytest.param(("postgres", "kafka"), id="postgres-kafka"),
 ]
 
 
