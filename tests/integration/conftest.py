@@ -1,4 +1,5 @@
-"""The API on every store: memory (no services) and PostgreSQL (a database of the test's own)."""
+"""`store_api`: the API on every store, memory (no services, marked `memory`) and PostgreSQL
+(a database of the test's own), for both_backends/http; http/ asks for PostgreSQL only."""
 
 import json
 from collections.abc import AsyncIterator
