@@ -29,10 +29,14 @@ def auth(name: str = "writer") -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[name][0]}"}
 
 
+def order_body(customer_id: str, quantity: int = 1) -> dict:
+    """The body of `POST /orders`: one line of `quantity` of KB-1."""
+    return {"customer_id": customer_id, "lines": [{"sku": "KB-1", "quantity": quantity}]}
+
+
 async def placed(client: httpx.AsyncClient, order: dict | None = None) -> str:
     """The id of an order placed through the API (`order`, else one line of a new customer)."""
-    order = order or {"customer_id": f"c-{uuid.uuid4().hex[:8]}",
-                      "lines": [{"sku": "KB-1", "quantity": 1}]}
+    order = order or order_body(f"c-{uuid.uuid4().hex[:8]}")
     response = await client.post("/orders", headers=auth(), json=order)
     assert response.status_code == 202, response.text
     return response.json()["id"]

@@ -14,7 +14,7 @@ from adapters.kafka.clients import started_producer
 from adapters.kafka.consumer import KafkaMessageConsumer
 from adapters.kafka.options import ConsumerOptions, ProducerOptions
 from application.messages import OutboxMessage
-from support.events import order_placed
+from support.messages import order_placed
 
 
 @pytest.fixture

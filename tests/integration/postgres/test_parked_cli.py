@@ -22,7 +22,7 @@ from application.parking import Parking
 from domain.events import OrderCancelled, OrderPlaced
 from domain.values import OrderLine
 from orderstream.cli import app
-from support.events import ce_id
+from support.messages import ce_id
 
 KEY = "order-7"
 LINES = (OrderLine("SKU-1", 2),)

@@ -9,7 +9,7 @@ from application.messages import InboundMessage
 from application.parking import Parking
 from domain.events import OrderCancelled
 from domain.values import OrderLine
-from support.events import ce_id
+from support.messages import ce_id
 
 
 async def test_a_parked_message_comes_back_byte_for_byte_with_its_failures(

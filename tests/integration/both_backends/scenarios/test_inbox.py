@@ -8,7 +8,7 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderPlaced, StockReserved
 from domain.values import OrderLine
-from support.events import order_placed
+from support.messages import order_placed
 
 
 async def test_a_handler_runs_once_per_message_however_often_it_is_delivered(
