@@ -8,6 +8,10 @@ Each service is taken from the first source that has it:
 4. none: the test is skipped, or fails when `ORDERSTREAM_REQUIRE_INFRA=1`.
 
 Only integration tests request these fixtures, so unit tests need nothing running.
+
+Every test carries the marker of the folder it is in (tests/unit: `unit`, tests/integration:
+`integration`, tests/e2e: `e2e`, tests/interop: `interop`), set by the hook below, never by
+hand; the memory variants of tests/integration/both_backends also carry `memory`.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
@@ -30,6 +35,21 @@ from orderstream.infra import containers, services
 from orderstream.infra.process import InfraError
 
 pytest_plugins = ["support.databases"]
+
+
+TESTS = Path(__file__).parent
+# The folders of tests/ whose name is the marker of every test in them.
+FOLDER_MARKERS = ("unit", "integration", "e2e", "interop")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its folder's marker, before `-m` selects by markers."""
+    for item in items:
+        if item.path.is_relative_to(TESTS):
+            folder = item.path.relative_to(TESTS).parts[0]
+            if folder in FOLDER_MARKERS:
+                item.add_marker(folder)
 
 
 class _LocalService(Protocol):
@@ -107,6 +127,14 @@ def database_url() -> Iterator[str]:
 def unique_name() -> Callable[[str], str]:
     """Make names no other test uses (topics, groups, schemas): `unique_name("orders")`."""
     return lambda prefix: f"{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def ids() -> Callable[[str], str]:
+    """Identifiers of the test's own, the same for the same name within a test:
+    `ids("o1")`; tests sharing a database never see each other's rows."""
+    run = uuid.uuid4().hex[:8]
+    return lambda name: f"{name}-{run}"
 
 
 class KafkaProbe:

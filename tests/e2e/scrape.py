@@ -1,7 +1,6 @@
 """Reading a process's /metrics and /readyz the way Prometheus and a probe would."""
 
 import asyncio
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -9,12 +8,6 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 async def scrape(port: int) -> Samples:

@@ -9,7 +9,6 @@ the bound docs/scaling.md explains."""
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,12 +24,13 @@ from adapters.kafka.clients import started_admin
 from orderstream.infra import layout
 from orderstream.infra.kafka_cluster import KafkaCluster
 from support.http import client as http_client
+from support.network import free_port
 
 from .conftest import open_flow, running
 from .flow import until_serving
 from .invariants import invariant_violations
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+pytestmark = pytest.mark.timeout(420)
 
 ORDERS = 3_000
 CLUSTER_PORT = 19700
@@ -60,12 +60,6 @@ def cpu_hog() -> Iterator[int]:
         for hog in hogs:
             hog.kill()
             hog.wait()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class Progress:
@@ -166,7 +160,7 @@ async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cl
     async with open_flow(fresh_database_url, probe, tmp_path, relay=False, orders=ORDERS,
                          replication_factor=3) as flow:
         assert await _min_isr(probe, flow.topics["orders"]) == "2"
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         for port in ports:
             await flow.start_api(port)
         for _ in range(2):

@@ -14,7 +14,7 @@ from .conftest import ORDERS, TEST_APPLICATION_NAME
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S
 from .invariants import invariant_violations, placed_positions
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 
 async def test_a_worker_killed_between_its_database_commit_and_its_offset_commit_applies_the_batch_once(  # noqa: E501

@@ -5,7 +5,6 @@ confirmation, and every process is ready."""
 
 import asyncio
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -17,19 +16,14 @@ import httpx
 import pytest
 
 from support.http import client as http_client
+from support.network import free_port
 
 from .compose import compose_services, local
 from .flow import until_serving
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 DEMO_KEY = {"Authorization": "Bearer orderstream-compose-demo-key"}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -47,8 +41,8 @@ async def deployment(module_database_url: str, kafka_bootstrap_servers: str, kaf
     module's tests."""
     kafka, tmp_path = kafka_probe(kafka_bootstrap_servers), tmp_path_factory.mktemp("compose")
     topics = await kafka.topics("orders", "inventory")
-    port = _free_port()
-    ports = {name: port if name == "api" else _free_port() for name in compose_services()}
+    port = free_port()
+    ports = {name: port if name == "api" else free_port() for name in compose_services()}
     isolation = {"ORDERSTREAM_ORDERS_TOPIC": topics["orders"],
                  "ORDERSTREAM_INVENTORY_TOPIC": topics["inventory"],
                  "ORDERSTREAM_KAFKA_GROUP_PREFIX": f"http-{uuid.uuid4().hex[:8]}-"}

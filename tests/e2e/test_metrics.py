@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import text
 
 from orderstream.faults import HARD_EXIT_CODE
+from support.network import free_port
 
-from .scrape import Samples, free_port, scrape, total, until
+from .scrape import Samples, scrape, total, until
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+pytestmark = pytest.mark.timeout(120)
 
 LAG = "orderstream_consumer_lag"
 MESSAGES = "orderstream_consumer_messages_total"

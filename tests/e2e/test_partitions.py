@@ -8,7 +8,7 @@ from adapters.kafka.clients import started_admin
 
 from .invariants import invariant_violations
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300), pytest.mark.own_relays]
+pytestmark = [pytest.mark.timeout(300), pytest.mark.own_relays]
 
 FAST_METADATA = {"kafka_metadata_max_age_ms": "1000"}
 

@@ -17,7 +17,7 @@ from orderstream.faults import HARD_EXIT_CODE
 from .conftest import ORDERS, open_flow
 from .invariants import invariant_violations, out_of_order_keys
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+pytestmark = pytest.mark.timeout(300)
 
 
 async def _on_topic(flow, topic: str, ce_type_suffix: bytes) -> int:

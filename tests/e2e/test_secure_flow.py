@@ -20,13 +20,13 @@ from orderstream.infra import layout
 from orderstream.infra.kafka import KafkaNode
 from orderstream.infra.tls import Authority
 from support.databases import admin
+from support.network import free_port
 from support.services import running
 
 from .conftest import open_flow
 from .flow import Flow
-from .scrape import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
+pytestmark = pytest.mark.timeout(180)
 
 SECURE_BROKER_PORT = 19692
 RUN = uuid.uuid4().hex[:8]

@@ -8,8 +8,6 @@ from typer.testing import CliRunner
 
 from orderstream.cli import app
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.mark.parametrize(("transport", "cancel_ratio"),
                          [("memory", "0"), ("memory", "0.2"), ("kafka", "0.2")])

@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from orderstream.infra.process import InfraError
 from orderstream.pipeline import Pipeline, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
+from support.network import free_port
 
 from .clients import ClientFailed, console_consumer_classpath, go_command, kafka_go_binary
 
@@ -157,18 +157,12 @@ class Served:
 API_KEY = "interop-key-0123456789abcdefghij"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(module_database_url: str, tmp_path_factory: pytest.TempPathFactory,
            ) -> Iterator[Served]:
     """The API process with the settings' defaults (uvicorn's options among them), API keys
     configured, on PostgreSQL; stopped with SIGTERM after the module."""
-    port = _free_port()
+    port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     keys = [{"name": "interop", "sha256": hash_key(API_KEY), "scopes": list(SCOPES)}]
     env = {name: value for name, value in os.environ.items()

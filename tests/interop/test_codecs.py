@@ -29,8 +29,6 @@ from .clients import (
 )
 from .contract import same_records
 
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
-
 # What a client cannot read of what aiokafka writes: codec -> the client's error.
 UNREADABLE = {
     "kafka-go": {"lz4": "lz4: invalid block checksum"},

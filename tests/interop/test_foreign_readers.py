@@ -18,8 +18,6 @@ from .clients import Record, console_consumer_read, kafka_go_read, librdkafka_re
 from .conftest import Service, flatten, service, until
 from .contract import origin_problems, problems, same_records
 
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
-
 EVERY_TYPE = {
     "orderstream.orders.OrderPlaced.v1", "orderstream.orders.OrderConfirmed.v1",
     "orderstream.orders.OrderRejected.v2", "orderstream.orders.OrderCancelled.v1",

@@ -7,8 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import ReservationStatus
 from domain.orders import OrderStatus
@@ -17,8 +15,6 @@ from domain.values import OrderLine
 from .clients import CODECS, Outgoing, kafka_go_write, librdkafka_write
 from .conftest import service, until
 from .contract import validator
-
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
 
 def cloud_event(client: str, ce_type: str, value: dict[str, Any]) -> Outgoing:

@@ -10,8 +10,6 @@ import pytest
 
 from adapters.http.server import ProblemHttpToolsProtocol
 
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
-
 # uvicorn's own idle timeout, which `serve` replaces with ORDERSTREAM_API_KEEP_ALIVE_S.
 UVICORN_KEEP_ALIVE_S = 5
 

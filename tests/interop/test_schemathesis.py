@@ -12,9 +12,6 @@ import sys
 from pathlib import Path
 
 import httpx
-import pytest
-
-pytestmark = [pytest.mark.integration, pytest.mark.interop]
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = Path(__file__).with_name("schemathesis.toml")

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 INFRASTRUCTURE = {"sqlalchemy", "asyncpg", "aiokafka", "pydantic", "pydantic_settings", "fastapi",
                   "prometheus_client", "opentelemetry"}

@@ -12,8 +12,6 @@ import pytest
 
 from orderstream.contracts import contracts_dir
 
-pytestmark = pytest.mark.unit
-
 TOOL = contracts_dir().parent / "tools" / "asyncapi"
 INSTALL = "npm ci --ignore-scripts --prefix tools/asyncapi"
 

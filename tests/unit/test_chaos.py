@@ -4,13 +4,9 @@ which bound, and orders placed over connections that come back after the API doe
 import asyncio
 import json
 
-import pytest
-
 from orderstream.chaos import load
 from orderstream.chaos.injector import Fault
 from orderstream.chaos.report import MARGIN_S, Detection, stalls
-
-pytestmark = pytest.mark.unit
 
 
 def test_a_faults_stall_is_the_longest_an_order_decided_after_it_waited_for_its_outcome():

@@ -7,8 +7,6 @@ import pytest
 
 from orderstream.cli import COMMANDS, load
 
-pytestmark = pytest.mark.unit
-
 HEAVY = ("orderstream.bench", "orderstream.infra", "orderstream.api", "fastapi", "sqlalchemy",
          "aiokafka", "asyncpg", "pydantic_settings", "uvicorn")
 

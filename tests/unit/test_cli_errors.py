@@ -5,8 +5,6 @@ from typer.testing import CliRunner
 
 from orderstream.cli import app
 
-pytestmark = pytest.mark.unit
-
 CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
 
 

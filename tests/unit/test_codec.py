@@ -32,8 +32,6 @@ from domain.events import (
 )
 from domain.values import LineRejection, OrderLine, RejectionReason
 
-pytestmark = pytest.mark.unit
-
 NOW = datetime(2024, 5, 17, 12, 30, 5, 123456, tzinfo=UTC)
 LINES = (OrderLine("SKU-1", 2), OrderLine("SKU-2", 10_000))
 

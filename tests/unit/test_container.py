@@ -26,8 +26,6 @@ from orderstream.container import require
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve, shut_down
 
-pytestmark = pytest.mark.unit
-
 CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
 
 

@@ -18,8 +18,6 @@ from domain.values import RejectionReason
 from orderstream.contracts import contracts_dir, stale_contracts
 from orderstream.recorded import broken_examples, dropped_fields, examples
 
-pytestmark = pytest.mark.unit
-
 ROOT = contracts_dir()
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
 # Keywords that mean the same in JSON Schema draft-07 and 2020-12 (`$defs` is only reached

@@ -1,6 +1,5 @@
 import re
 
-import pytest
 from typer.testing import CliRunner
 
 from domain.commands import PlaceOrder
@@ -9,8 +8,6 @@ from domain.orders import Order
 from domain.values import OrderLine
 from orderstream.cli import app
 from orderstream.demo import AFTER_SETTLING, AT_PLACEMENT, DemoPlan, check_invariants, plan
-
-pytestmark = pytest.mark.unit
 
 
 def test_demo_settles_every_order_and_prints_the_summary():

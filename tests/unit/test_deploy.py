@@ -13,8 +13,6 @@ import yaml
 
 from adapters.prometheus.metrics import Metrics
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 RULES = DEPLOY / "prometheus" / "alerts.yml"

@@ -10,8 +10,6 @@ from orderstream.cli import app
 from orderstream.dlq import DlqError, Selection
 from orderstream.dlq_options import selection
 
-pytestmark = pytest.mark.unit
-
 KAFKA = {"ORDERSTREAM_TRANSPORT": "kafka"}
 
 

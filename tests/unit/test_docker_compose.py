@@ -11,8 +11,6 @@ import yaml
 
 from orderstream.settings import Settings
 
-pytestmark = pytest.mark.unit
-
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = {
     "api": ["orderstream", "serve"],

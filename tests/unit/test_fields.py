@@ -18,8 +18,6 @@ from adapters.fields import CancelReason, Count, Identifier, Quantity, Reason, S
 from domain.errors import InvalidSku
 from domain.values import MAX_ID_LENGTH, MAX_REASON_LENGTH, is_text, validate_sku
 
-pytestmark = pytest.mark.unit
-
 # Every kind of character the rules care about: whitespace of each kind, control characters
 # (C0, DEL, C1), a byte order mark, letters, digits, SKU punctuation, any other character.
 SPECIAL = [*"\t\n\r \x00\x1f\x7f\x85\x9f\xa0\u1680\u2000\u200a\u2028\u2029\u202f\u205f",

@@ -13,8 +13,6 @@ from orderstream.infra.kafka import cluster_id
 from orderstream.infra.kafka_cluster import KafkaCluster
 from orderstream.infra.process import pid_alive, terminate_all
 
-pytestmark = pytest.mark.unit
-
 
 def _spawn(script: str) -> subprocess.Popen[bytes]:
     started = subprocess.Popen(["sh", "-c", script])

@@ -10,8 +10,6 @@ import pytest
 from orderstream.infra.kafka import KafkaNode
 from orderstream.infra.tls import Authority
 
-pytestmark = pytest.mark.unit
-
 
 def test_a_secure_node_adds_a_sasl_ssl_listener_with_scram_sha_512(tmp_path: Path):
     node = KafkaNode(home=tmp_path, cache=tmp_path, port=1, controller_port=2, secure_port=3)

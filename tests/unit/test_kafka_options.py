@@ -3,15 +3,12 @@
 import ssl
 import subprocess
 
-import pytest
 from dependency_injector import providers
 
 from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
 from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
 from orderstream.settings import Settings
 from orderstream.wiring import build_container
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_producer_waits_for_every_replica_and_never_writes_a_message_twice():

@@ -1,12 +1,9 @@
 """The lock-free histogram exposes exactly what prometheus_client's own would."""
 
-import pytest
 from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.exposition import generate_latest
 
 from adapters.prometheus.loop_histogram import LoopHistogram
-
-pytestmark = pytest.mark.unit
 
 BUCKETS = (0.001, 0.01, 0.1, 1.0)
 VALUES = (0.0005, 0.001, 0.002, 0.05, 0.05, 0.7, 3.0, 0.01)

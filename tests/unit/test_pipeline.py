@@ -24,8 +24,6 @@ from orderstream.pipeline import Pipeline, PipelineFailed, pipeline_for
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
 
-pytestmark = pytest.mark.unit
-
 
 class _SlowProcessor:
     """Takes a while per batch, so the failure lands while a batch is in flight."""

@@ -2,15 +2,11 @@
 
 from datetime import UTC, datetime
 
-import pytest
-
 from adapters import dead_letters as dlt
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE, StoredDeadLetter, replay_of
 from application.errors import UndecodableMessage
 from application.inbox import Failure
 from application.messages import InboundMessage
-
-pytestmark = pytest.mark.unit
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 ORIGINAL = (("ce_id", b"m-1"), ("ce_type", b"orderstream.orders.OrderPlaced.v9"), ("x", None))

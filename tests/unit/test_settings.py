@@ -10,8 +10,6 @@ from orderstream.cli import app
 from orderstream.settings import Settings
 from orderstream.wiring import build_container
 
-pytestmark = pytest.mark.unit
-
 
 def test_kafka_settings_are_read_from_the_environment(monkeypatch):
     monkeypatch.setenv("ORDERSTREAM_ORDERS_TOPIC", "shop.orders")

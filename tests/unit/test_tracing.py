@@ -3,8 +3,6 @@ message that caused it, though the batch's rows are all written at one commit.""
 
 import functools
 
-import pytest
-
 from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
@@ -16,8 +14,6 @@ from application.messages import InboundMessage
 from domain.commands import SetStockLevel
 from domain.events import OrderPlaced
 from domain.values import OrderLine
-
-pytestmark = pytest.mark.unit
 
 
 def _traced(offset: int, order_id: str, trace_id: str | None) -> InboundMessage:

@@ -1,11 +1,8 @@
 """`orderstream worker` refuses to start where it cannot work, with a clear message."""
 
-import pytest
 from typer.testing import CliRunner
 
 from orderstream.cli import app
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_worker_needs_the_kafka_transport(monkeypatch):

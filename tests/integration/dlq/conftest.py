@@ -90,15 +90,6 @@ class Dlq:
         return json.loads(result.stdout)
 
 
-async def poll_until(policy: ConsumerPolicy, count: int, timeout_s: float = 30.0) -> int:
-    """Poll until `count` messages went through (the first polls join the group)."""
-    seen = 0
-    async with asyncio.timeout(timeout_s):
-        while seen < count:
-            seen += await policy.poll_once()
-    return seen
-
-
 @pytest.fixture
 async def orders_side(kafka, kafka_bootstrap_servers, fresh_database_url,
                       ) -> AsyncIterator[OrdersSide]:
@@ -121,12 +112,6 @@ async def orders_side(kafka, kafka_bootstrap_servers, fresh_database_url,
         shutdown = container.shutdown_resources()
         if shutdown is not None:
             await shutdown
-
-
-@pytest.fixture
-def ids() -> Callable[[str], str]:
-    run = uuid.uuid4().hex[:8]
-    return lambda name: f"{name}-{run}"
 
 
 @pytest.fixture

@@ -5,8 +5,6 @@ from, and replays that are the original record again, counted."""
 import json
 from datetime import UTC, datetime
 
-import pytest
-
 from adapters import dead_letters as dlt
 from adapters.codec import encode, to_outbox
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE
@@ -16,8 +14,6 @@ from application.messages import InboundMessage
 from domain.events import OrderConfirmed
 
 from .conftest import Dlq
-
-pytestmark = pytest.mark.integration
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -5,7 +5,6 @@ replaying it again applies nothing more (the inbox skips it)."""
 import json
 from typing import Annotated
 
-import pytest
 from pydantic import Field
 
 from adapters.codec import READABLE, CloudEventsDecoder, encode, to_outbox
@@ -14,10 +13,7 @@ from domain.commands import PlaceOrder
 from domain.events import StockReserved
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-
-from .conftest import poll_until
-
-pytestmark = pytest.mark.integration
+from support.polling import poll_until
 
 V2 = "orderstream.inventory.StockReserved.v2"
 

@@ -7,15 +7,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from .conftest import auth
+from support.api import auth, order_body
 
-pytestmark = [pytest.mark.integration,
-              pytest.mark.parametrize("store_api", ["postgres"], indirect=True)]
+pytestmark = pytest.mark.parametrize("store_api", ["postgres"], indirect=True)
 REQUESTS = 60
-
-
-def _order(customer: str, quantity: int = 1) -> dict:
-    return {"customer_id": customer, "lines": [{"sku": "KB-1", "quantity": quantity}]}
 
 
 async def _transactions_of(store_api, customer: str) -> tuple[int, int]:
@@ -34,7 +29,7 @@ async def test_concurrent_orders_share_commits_and_each_is_stored_with_its_event
     customer = f"c-{uuid.uuid4().hex[:8]}"
 
     responses = await asyncio.gather(*(
-        store_api.client.post("/orders", json=_order(customer), headers=auth())
+        store_api.client.post("/orders", json=order_body(customer), headers=auth())
         for _ in range(REQUESTS)))
 
     assert [r.status_code for r in responses] == [202] * REQUESTS
@@ -48,7 +43,7 @@ async def test_a_lone_order_is_committed_on_its_own(store_api):
     customer = f"c-{uuid.uuid4().hex[:8]}"
 
     response = await asyncio.wait_for(
-        store_api.client.post("/orders", json=_order(customer), headers=auth()), 10)
+        store_api.client.post("/orders", json=order_body(customer), headers=auth()), 10)
 
     assert response.status_code == 202
     assert await _transactions_of(store_api, customer) == (1, 1)
@@ -59,9 +54,9 @@ async def test_one_key_sent_twice_at_once_places_one_order_and_answers_both_the_
     headers = {**auth(), "Idempotency-Key": key}
 
     responses = await asyncio.gather(
-        *(store_api.client.post("/orders", json=_order(customer), headers=headers)
+        *(store_api.client.post("/orders", json=order_body(customer), headers=headers)
           for _ in range(2)),
-        *(store_api.client.post("/orders", json=_order(f"{customer}-other"), headers=auth())
+        *(store_api.client.post("/orders", json=order_body(f"{customer}-other"), headers=auth())
           for _ in range(10)))
 
     first, second = responses[:2]
@@ -79,11 +74,11 @@ async def test_a_cancel_of_an_unknown_order_fails_alone_and_its_group_is_stored(
     customer = f"c-{uuid.uuid4().hex[:8]}"
 
     responses = await asyncio.gather(
-        *(store_api.client.post("/orders", json=_order(customer), headers=auth())
+        *(store_api.client.post("/orders", json=order_body(customer), headers=auth())
           for _ in range(5)),
         store_api.client.post("/orders/no-such-order/cancel", json={"reason": "x"},
                               headers=auth()),
-        *(store_api.client.post("/orders", json=_order(customer), headers=auth())
+        *(store_api.client.post("/orders", json=order_body(customer), headers=auth())
           for _ in range(5)))
 
     assert [r.status_code for r in responses] == [202] * 5 + [404] + [202] * 5

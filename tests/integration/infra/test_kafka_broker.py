@@ -12,8 +12,6 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.protocol.admin import ApiVersionRequest
 from aiokafka.structs import TopicPartition
 
-pytestmark = pytest.mark.integration
-
 FETCH, LIST_OFFSETS, OFFSET_COMMIT = 1, 2, 8
 TAKE_TIMEOUT = 30.0
 

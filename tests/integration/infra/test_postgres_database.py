@@ -12,8 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from orderstream.infra.postgres import PostgresNode
 from orderstream.infra.process import InfraError
 
-pytestmark = pytest.mark.integration
-
 
 class RolledBack(Exception):
     pass

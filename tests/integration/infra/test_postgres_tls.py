@@ -4,7 +4,6 @@ that does not speak TLS when the URL requires it."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,21 +15,16 @@ from adapters.postgres.engine import create_engine
 from orderstream.cli import app
 from orderstream.infra.postgres import PostgresNode
 from orderstream.infra.tls import Authority
+from support.network import free_port
 from support.services import running
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture(scope="module")
 def tls_postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresNode]:
     """A PostgreSQL server of this module's own that speaks TLS."""
-    node = PostgresNode(home=tmp_path_factory.mktemp("tls-postgres"), port=_free_port(),
+    node = PostgresNode(home=tmp_path_factory.mktemp("tls-postgres"), port=free_port(),
                         tls=True)
     yield from running(node, "a PostgreSQL server with TLS")
 

@@ -14,8 +14,7 @@ from adapters.kafka.clients import started_producer
 from adapters.kafka.consumer import KafkaMessageConsumer
 from adapters.kafka.options import ConsumerOptions, ProducerOptions
 from application.messages import OutboxMessage
-from domain.events import OrderPlaced
-from domain.values import OrderLine
+from support.messages import order_placed
 
 
 @pytest.fixture
@@ -35,8 +34,8 @@ async def producer(producer_with) -> AsyncIterator[AIOKafkaProducer]:
 
 def placed(order_id: str | None = None, customer_id: str = "customer-1") -> OutboxMessage:
     """An `OrderPlaced` outbox message, as the relay reads it."""
-    return to_outbox(OrderPlaced(order_id=order_id or f"o-{uuid.uuid4().hex[:10]}",
-                                 customer_id=customer_id, lines=(OrderLine("sku-1", 1),)))
+    return to_outbox(order_placed(order_id or f"o-{uuid.uuid4().hex[:10]}", ("sku-1", 1),
+                                  customer_id=customer_id))
 
 
 @pytest.fixture
@@ -84,15 +83,6 @@ class Recording:
             raise self.crash
         self.applied += positions
         return []
-
-
-async def poll_until(policy, count: int, timeout_s: float = 30.0) -> int:
-    """Poll until `count` messages went through (the first polls wait for the group)."""
-    seen = 0
-    async with asyncio.timeout(timeout_s):
-        while seen < count:
-            seen += await policy.poll_once()
-    return seen
 
 
 async def eventually(condition: Callable[[], object], timeout_s: float = 30.0) -> None:

@@ -4,15 +4,12 @@ import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
 import aiokafka
-import pytest
 import uvloop
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from adapters.kafka.connections import CLOSED_TRANSPORT, tolerate_closed_transports
-
-pytestmark = pytest.mark.integration
 
 
 def test_the_versions_the_workaround_was_written_for() -> None:

@@ -17,10 +17,9 @@ from application.consumer import ConsumerPolicy
 from application.handlers import INVENTORY_HANDLERS
 from application.inbox import InboxProcessor
 from application.offsets import next_offsets
+from support.polling import poll_until
 
-from .conftest import Recording, eventually, placed, poll_until
-
-pytestmark = pytest.mark.integration
+from .conftest import Recording, eventually, placed
 
 
 class Crash(Exception):

@@ -6,10 +6,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
-
-pytestmark = pytest.mark.integration
-
 
 def _init(servers: str, run: str, partitions: int) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS": servers,

@@ -11,8 +11,6 @@ from application.errors import TransientError
 
 from .conftest import placed
 
-pytestmark = pytest.mark.integration
-
 
 async def test_publish_returns_once_every_message_of_the_batch_is_on_the_broker(
         producer, kafka):

@@ -4,7 +4,6 @@ is marked failed with the reason, and the messages around it are published."""
 import functools
 import uuid
 
-import pytest
 from sqlalchemy import text
 
 from adapters.kafka.publisher import KafkaPublisher
@@ -13,8 +12,6 @@ from application.commands import CommandBus
 from application.relay import OutboxRelay
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_message_too_large_for_the_broker_is_marked_failed_and_the_rest_published(

@@ -2,12 +2,8 @@
 
 import uuid
 
-import pytest
-
 from adapters.kafka.clients import started_admin
 from adapters.kafka.topics import ensure_topics, topic_specs
-
-pytestmark = pytest.mark.integration
 
 
 def _names() -> list[str]:

@@ -19,9 +19,9 @@ from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
 from application.ports import UnitOfWorkFactory
-from domain.commands import PlaceOrder, SetStockLevel
-from domain.events import Event, OrderPlaced
-from domain.values import OrderLine
+from domain.commands import SetStockLevel
+from domain.events import Event
+from support.messages import order_placed, place_order
 
 _offsets = itertools.count()
 
@@ -32,11 +32,6 @@ def inbound(event: Event) -> InboundMessage:
     key, value, headers = encode(message)
     return InboundMessage(topic=message.topic, partition=0, offset=next(_offsets), key=key,
                           value=value, headers=tuple(headers))
-
-
-def order_placed(order_id: str, *lines: tuple[str, int]) -> OrderPlaced:
-    return OrderPlaced(order_id=order_id, customer_id="customer-1",
-                       lines=tuple(OrderLine(sku, quantity) for sku, quantity in lines))
 
 
 @pytest.fixture
@@ -102,11 +97,7 @@ def stock(commands: CommandBus) -> Callable[[str, int], Any]:
 
 @pytest.fixture
 def place(commands: CommandBus) -> Callable[..., Any]:
-    def place_order(order_id: str, *lines: tuple[str, int]) -> Any:
-        order_lines = tuple(OrderLine(sku, quantity) for sku, quantity in lines)
-        return commands.handle(PlaceOrder(order_id=order_id, customer_id="customer-1",
-                                          lines=order_lines))
-    return place_order
+    return lambda order_id, *lines: commands.handle(place_order(order_id, *lines))
 
 
 @pytest.fixture

@@ -20,8 +20,6 @@ from orderstream.demo import plan, run_with_settings
 from orderstream.settings import Settings
 from support.databases import admin
 
-pytestmark = pytest.mark.integration
-
 SETTLED = AuditSettings(settle_s=0, outbox_age_s=3600, batch_size=37)
 
 

@@ -23,8 +23,6 @@ from application.messages import DecodedMessage, InboundMessage
 from domain.events import OrderPlaced
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 class Given:
     """A decoder of prepared messages: what the codec would refuse still gets through."""

@@ -27,8 +27,6 @@ from domain.events import OrderCancelled, OrderPlaced
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 KNOWN_SKUS, ORDER_IDS = 3, 5
 CUSTOMERS = ["c", "c", "c", "poison", "crash", "refused"]
 

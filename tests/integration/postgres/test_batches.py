@@ -26,8 +26,6 @@ from domain.events import (
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 class Statements:
     """Counts the statements an engine sends, through SQLAlchemy or, as a unit of work's

@@ -9,8 +9,6 @@ from typer.testing import CliRunner
 
 from orderstream.cli import app
 
-pytestmark = pytest.mark.integration
-
 
 def test_bench_measures_both_variants_on_the_same_work_and_writes_json(
         database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,6 @@ from domain.commands import CancelOrder
 from domain.events import StockReserved
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 async def test_a_confirmation_racing_a_cancel_waits_for_it_and_leaves_the_order_cancelled(
         pg_uow_factory, orders_worker, message, place, rows, new_id) -> None:

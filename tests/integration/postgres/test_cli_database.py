@@ -11,8 +11,6 @@ from typer.testing import CliRunner
 
 from orderstream.cli import app
 
-pytestmark = pytest.mark.integration
-
 Databases = Callable[[], AbstractAsyncContextManager[str]]
 
 

@@ -1,11 +1,8 @@
 """Expired idempotency keys are pruned; live ones stay."""
 
-import pytest
 from sqlalchemy import text
 
 from adapters.postgres.idempotency import prune_expired_keys
-
-pytestmark = pytest.mark.integration
 
 
 async def test_pruning_removes_only_expired_keys(pg_engine, new_id) -> None:

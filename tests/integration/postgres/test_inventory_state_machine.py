@@ -27,8 +27,6 @@ from domain.commands import SetStockLevel
 from domain.events import OrderPlaced
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 SKUS = 3
 
 

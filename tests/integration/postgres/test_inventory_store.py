@@ -3,7 +3,6 @@
 import asyncio
 import time
 
-import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -18,8 +17,6 @@ from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderPlaced, StockRejected, StockReserved
 from domain.values import LineRejection, OrderLine, RejectionReason
-
-pytestmark = pytest.mark.integration
 
 
 async def test_redelivered_order_reserves_stock_once(

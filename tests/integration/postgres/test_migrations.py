@@ -4,7 +4,6 @@ import warnings
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, text
@@ -12,8 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from adapters.postgres import migrations
 from adapters.postgres.tables import metadata
-
-pytestmark = pytest.mark.integration
 
 Databases = Callable[[], AbstractAsyncContextManager[str]]
 

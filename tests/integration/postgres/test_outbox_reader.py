@@ -23,8 +23,6 @@ from application.relay import OutboxRelay
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 async def own_engine(

@@ -22,8 +22,7 @@ from application.parking import Parking
 from domain.events import OrderCancelled, OrderPlaced
 from domain.values import OrderLine
 from orderstream.cli import app
-
-pytestmark = pytest.mark.integration
+from support.messages import ce_id
 
 KEY = "order-7"
 LINES = (OrderLine("SKU-1", 2),)
@@ -61,10 +60,6 @@ def _message(topic: str, offset: int, event) -> InboundMessage:
                           headers=tuple(headers))
 
 
-def _ce_id(message: InboundMessage) -> str:
-    return dict(message.headers)["ce_id"].decode()
-
-
 @pytest.fixture
 async def parked(fresh_database_url, kafka, kafka_bootstrap_servers) -> AsyncIterator[Parked]:
     """Key `order-7` parked by the inventory worker: its OrderPlaced (failed 6 times, a
@@ -76,12 +71,12 @@ async def parked(fresh_database_url, kafka, kafka_bootstrap_servers) -> AsyncIte
         _message(topics["orders"], 9, OrderCancelled(order_id=KEY, cancelled_by="c",
                                                      reason="r", lines=LINES))]
     async with SqlAlchemyUnitOfWork(engine) as uow:
-        await uow.inbox.record_all("inventory", [_ce_id(m) for m in messages])
+        await uow.inbox.record_all("inventory", [ce_id(m) for m in messages])
         await uow.parked.park("inventory", [
-            Parking(key=KEY, message_id=_ce_id(messages[0]), message=messages[0], attempts=6,
+            Parking(key=KEY, message_id=ce_id(messages[0]), message=messages[0], attempts=6,
                     first_error="lock timeout", last_error="lock timeout, again",
                     retry_in_s=3600.0),
-            Parking(key=KEY, message_id=_ce_id(messages[1]), message=messages[1])])
+            Parking(key=KEY, message_id=ce_id(messages[1]), message=messages[1])])
         await uow.commit()
     try:
         yield Parked(fresh_database_url, kafka_bootstrap_servers, topics, engine, messages)

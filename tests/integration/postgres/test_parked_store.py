@@ -3,19 +3,13 @@ by one transaction at a time, and a key parked by another member meanwhile respe
 
 import asyncio
 
-import pytest
 from sqlalchemy import text
 
 from application.messages import InboundMessage
 from application.parking import Parking
 from domain.events import OrderCancelled
 from domain.values import OrderLine
-
-pytestmark = pytest.mark.integration
-
-
-def _ce_id(message: InboundMessage) -> str:
-    return dict(message.headers)["ce_id"].decode()
+from support.messages import ce_id
 
 
 async def test_a_parked_message_comes_back_byte_for_byte_with_its_failures(
@@ -73,10 +67,10 @@ async def test_a_message_behind_one_that_another_member_parks_meanwhile_is_parke
     cancel = message(OrderCancelled(order_id=order_id, cancelled_by="c", reason="r",
                                     lines=(OrderLine(sku, 1),)))
     async with pg_uow_factory() as other_member:
-        assert await other_member.inbox.record_all("inventory", [_ce_id(first)]) == {
-            _ce_id(first)}
+        assert await other_member.inbox.record_all("inventory", [ce_id(first)]) == {
+            ce_id(first)}
         await other_member.parked.park("inventory", [Parking(
-            key=order_id, message_id=_ce_id(first), message=first, attempts=4,
+            key=order_id, message_id=ce_id(first), message=first, attempts=4,
             last_error="lock timeout", retry_in_s=60.0)])
         applying = asyncio.create_task(inventory_worker().process([first, cancel]))
         await _until_a_statement_waits_for_a_lock(rows)
@@ -85,7 +79,7 @@ async def test_a_message_behind_one_that_another_member_parks_meanwhile_is_parke
 
     parked = await rows.all("SELECT message_id FROM inventory.parked WHERE key = :key"
                             " ORDER BY seq", key=order_id)
-    assert [row.message_id for row in parked] == [_ce_id(first), _ce_id(cancel)]
+    assert [row.message_id for row in parked] == [ce_id(first), ce_id(cancel)]
     assert await rows.reservation_statuses([order_id]) == []
     assert await rows.stock(sku) == (5, 0)
 

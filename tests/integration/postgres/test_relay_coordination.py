@@ -19,8 +19,6 @@ from application.ports import UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 def _name() -> str:
     return f"orderstream.relay.test.{uuid.uuid4().hex}"

@@ -14,7 +14,6 @@ from application.handlers import place_order
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
 OTHERS = sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
                  " AND pid <> pg_backend_pid()")
 

@@ -19,8 +19,6 @@ from domain.events import Event
 from domain.inventory import Reservation
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.integration
-
 
 class Boom(Exception):
     pass

@@ -6,8 +6,6 @@ from application.consistency import OrderState, findings
 from domain.inventory import ReservationStatus as R
 from domain.orders import OrderStatus as O
 
-pytestmark = pytest.mark.unit
-
 
 def _checks(status: O, reservation: R | None, *, released: bool = False,
             settled: bool = False) -> list[str]:

@@ -1,7 +1,5 @@
 import asyncio
 
-import pytest
-
 from adapters.memory.bus import InMemoryBus
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
@@ -9,8 +7,6 @@ from application.errors import CommitRejected, TransientError, UndecodableMessag
 from application.inbox import Failure
 from application.messages import InboundMessage, TopicPartition
 from application.offsets import first_offsets, next_offsets
-
-pytestmark = pytest.mark.unit
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002, jitter=lambda: 1.0)
 

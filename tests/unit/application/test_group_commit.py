@@ -16,8 +16,6 @@ from domain.errors import OrderAlreadyExists, OrderNotFound
 from domain.orders import Order
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.unit
-
 
 class Commits:
     """Units of work on the store that record the orders of each commit, and can hold a

@@ -25,8 +25,6 @@ from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.orders import Order, OrderStatus
 from domain.values import Cancellation, OrderLine
 
-pytestmark = pytest.mark.unit
-
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "order-life-cycle.md"
 ID = "o-1"
 LINES = (OrderLine("A", 2), OrderLine("B", 1))

@@ -1,9 +1,6 @@
-import pytest
 
 from adapters.memory.bus import InMemoryBus
 from application.messages import TopicPartition
-
-pytestmark = pytest.mark.unit
 
 
 def _values(messages) -> list[bytes]:

@@ -8,8 +8,6 @@ from domain.commands import PlaceOrder
 from domain.inventory import StockItem
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.unit
-
 
 def _place(order_id: str = "o-1") -> PlaceOrder:
     return PlaceOrder(order_id=order_id, customer_id="c-1", lines=(OrderLine("A", 2),))

@@ -4,8 +4,6 @@ retries, dead letters, latencies and leadership, on the memory adapters."""
 import asyncio
 import functools
 
-import pytest
-
 from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
@@ -24,8 +22,6 @@ from application.relay import OutboxRelay
 from domain.commands import SetStockLevel
 from domain.events import OrderConfirmed, OrderPlaced
 from domain.values import OrderLine
-
-pytestmark = pytest.mark.unit
 
 FAST = Backoff(initial_s=0.001, maximum_s=0.002, jitter=lambda: 1.0)
 

@@ -22,8 +22,6 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import OrderPlaced, StockReserved
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.unit
-
 FAST = Backoff(initial_s=0.001, maximum_s=0.002, jitter=lambda: 1.0)
 
 

@@ -1,10 +1,6 @@
 """A consumer is stuck when messages wait and it commits nothing for longer than allowed."""
 
-import pytest
-
 from application.progress import ProgressWatch
-
-pytestmark = pytest.mark.unit
 
 
 class Clock:

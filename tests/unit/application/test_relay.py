@@ -16,8 +16,6 @@ from application.messages import OutboxMessage, Refused, TopicPartition
 from application.relay import OutboxRelay
 from domain.events import OrderConfirmed
 
-pytestmark = pytest.mark.unit
-
 QUICK = Backoff(initial_s=0.001, maximum_s=0.002, jitter=lambda: 1.0)
 
 

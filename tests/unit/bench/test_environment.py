@@ -2,12 +2,9 @@
 
 import json
 
-import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from orderstream.bench.environment import compiled
-
-pytestmark = pytest.mark.unit
 
 
 def test_aiokafkas_record_batch_builder_is_its_compiled_one():

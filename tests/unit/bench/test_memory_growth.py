@@ -7,8 +7,6 @@ import pytest
 
 from orderstream.bench.memory import FLAT_MB, Trace, summary
 
-pytestmark = pytest.mark.unit
-
 MB = 1_000_000
 
 

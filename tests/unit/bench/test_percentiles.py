@@ -4,8 +4,6 @@ import pytest
 
 from orderstream.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
 
-pytestmark = pytest.mark.unit
-
 
 def test_percentiles_are_values_that_were_measured() -> None:
     found = percentiles([float(v) for v in range(1, 101)])

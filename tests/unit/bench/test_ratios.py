@@ -4,8 +4,6 @@ import pytest
 
 from orderstream.bench.base import Measured, Variant, alternate, compared, spread
 
-pytestmark = pytest.mark.unit
-
 
 def test_a_spread_is_the_median_with_the_min_and_the_max() -> None:
     assert spread([3.0, 1.0, 2.0, 10.0]) == {"median": 2.5, "min": 1.0, "max": 10.0}

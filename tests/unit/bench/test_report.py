@@ -4,14 +4,11 @@ bounds the missed ones."""
 import json
 from pathlib import Path
 
-import pytest
 from rich.console import Console
 
 from orderstream.bench.report import document
 from orderstream.bench.run import Outputs, write
 from support.bench_results import results
-
-pytestmark = pytest.mark.unit
 
 
 def _rows(page: str, heading: str) -> list[str]:

@@ -1,12 +1,8 @@
 """Each target is judged on the run's own numbers: the median of the pairs' ratios, the
 flow's maximum and its latencies at half and twice it, the largest peak of any process."""
 
-import pytest
-
 from orderstream.bench.targets import verdicts
 from support.bench_results import results
-
-pytestmark = pytest.mark.unit
 
 
 def _by_area(compression: str = "lz4") -> dict[str, list[tuple[str, bool | None]]]:

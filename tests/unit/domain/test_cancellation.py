@@ -8,8 +8,6 @@ from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.orders import Order, OrderStatus
 from domain.values import Cancellation, OrderLine
 
-pytestmark = pytest.mark.unit
-
 LINES = (OrderLine("A", 2), OrderLine("B", 3))
 
 

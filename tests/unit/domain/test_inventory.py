@@ -7,8 +7,6 @@ from domain.events import StockRejected, StockReserved
 from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.values import LineRejection, OrderLine, RejectionReason
 
-pytestmark = pytest.mark.unit
-
 
 def stock_of(**on_hand: int) -> dict[str, StockItem]:
     return {sku: StockItem(sku=sku, on_hand=level) for sku, level in on_hand.items()}

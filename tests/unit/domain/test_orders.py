@@ -15,8 +15,6 @@ from domain.events import OrderConfirmed, OrderPlaced, OrderRejected
 from domain.orders import Order, OrderStatus
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.unit
-
 
 def lines_of(count: int) -> list[OrderLine]:
     return [OrderLine(f"SKU-{n}", 1) for n in range(count)]

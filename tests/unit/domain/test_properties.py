@@ -10,8 +10,6 @@ from domain.errors import InvalidQuantity
 from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.values import OrderLine
 
-pytestmark = pytest.mark.unit
-
 SKU_POOL = ("A-1", "B-2", "C-3", "D-4", "E-5")
 UNKNOWN_SKU = "GHOST-0"
 

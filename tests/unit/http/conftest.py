@@ -1,4 +1,4 @@
-"""The API on the memory store, with three API keys of different scopes."""
+"""The API on the memory store, with the API keys of `support.api` (different scopes)."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -8,28 +8,15 @@ import pytest
 from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 
-from adapters.http.auth import hash_key
 from adapters.memory.store import InMemoryStore
 from orderstream.api import build_api
 from orderstream.settings import Settings
 from orderstream.wiring import build_container
-
-KEYS = {
-    "writer": ("key-writer-0123456789", ["orders:write", "orders:read", "stock:write",
-                                         "stock:read"]),
-    "reader": ("key-reader-0123456789", ["orders:read", "stock:read"]),
-    "stocker": ("key-stocker-0123456789", ["stock:write", "stock:read"]),
-}
+from support.api import api_keys
 
 
 def settings(**overrides) -> Settings:
-    keys = [{"name": name, "sha256": hash_key(key), "scopes": scopes}
-            for name, (key, scopes) in KEYS.items()]
-    return Settings(store="memory", api_keys=keys, api_max_body_bytes=4096, **overrides)
-
-
-def auth(name: str = "writer") -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[name][0]}"}
+    return Settings(store="memory", api_keys=api_keys(), api_max_body_bytes=4096, **overrides)
 
 
 @asynccontextmanager

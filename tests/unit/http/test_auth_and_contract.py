@@ -10,10 +10,9 @@ from adapters.http.auth import ApiKey, ApiKeys, hash_key
 from adapters.http.problems import PROBLEM_TYPES
 from adapters.http.services import ApiServices
 from application.errors import TransientError
+from support.api import auth
 
-from .conftest import auth, serving
-
-pytestmark = pytest.mark.unit
+from .conftest import serving
 
 ORDER = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 1}]}
 ROUTES = {

@@ -4,18 +4,10 @@
 import pytest
 
 from domain.orders import OrderStatus
-
-from .conftest import auth
-
-pytestmark = pytest.mark.unit
+from support.api import auth, placed
 
 ORDER = {"customer_id": "customer-7", "lines": [{"sku": "KB-1", "quantity": 2}]}
 WHY = {"reason": "changed my mind"}
-
-
-async def _placed(api) -> str:
-    response = await api.client.post("/orders", json=ORDER, headers=auth())
-    return response.json()["id"]
 
 
 def _cancelled_events(api, order_id: str) -> int:
@@ -24,7 +16,7 @@ def _cancelled_events(api, order_id: str) -> int:
 
 
 async def test_cancelling_answers_202_with_the_cancelled_order_and_who_and_why(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
 
     response = await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
 
@@ -39,7 +31,7 @@ async def test_cancelling_answers_202_with_the_cancelled_order_and_who_and_why(a
 
 
 async def test_the_order_reads_back_cancelled_and_then_with_its_stock_released(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
     await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
 
     cancelled = (await api.client.get(f"/orders/{order_id}", headers=auth("reader"))).json()
@@ -53,13 +45,13 @@ async def test_the_order_reads_back_cancelled_and_then_with_its_stock_released(a
 
 
 async def test_an_order_not_cancelled_shows_no_cancellation(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
     body = (await api.client.get(f"/orders/{order_id}", headers=auth())).json()
     assert (body["status"], body["cancellation"]) == ("pending", None)
 
 
 async def test_the_same_cancel_again_is_a_no_op(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
     first = await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
     again = await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
 
@@ -69,7 +61,7 @@ async def test_the_same_cancel_again_is_a_no_op(api):
 
 
 async def test_another_cancel_of_a_cancelled_order_is_a_conflict(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
     await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
 
     response = await api.client.post(f"/orders/{order_id}/cancel",
@@ -84,7 +76,7 @@ async def test_another_cancel_of_a_cancelled_order_is_a_conflict(api):
 
 
 async def test_a_rejected_order_cannot_be_cancelled(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
     api.store.orders[order_id].reject("out_of_stock")
 
     response = await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())
@@ -108,7 +100,7 @@ async def test_cancelling_an_unknown_order_is_404(api):
                                   {"reason": "a\nb"}, {"reason": 7},
                                   {"reason": "ok", "by": "someone else"}])
 async def test_a_cancel_without_a_proper_reason_is_refused_and_changes_nothing(api, body):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
 
     response = await api.client.post(f"/orders/{order_id}/cancel", json=body, headers=auth())
 
@@ -118,7 +110,7 @@ async def test_a_cancel_without_a_proper_reason_is_refused_and_changes_nothing(a
 
 
 async def test_cancelling_wants_orders_write(api):
-    order_id = await _placed(api)
+    order_id = await placed(api.client, ORDER)
 
     anonymous = await api.client.post(f"/orders/{order_id}/cancel", json=WHY)
     reader = await api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth("reader"))

@@ -10,9 +10,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import NoOpTracerProvider, SpanKind
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import Api, api_on, auth
+from support.api import auth
 
-pytestmark = pytest.mark.unit
+from .conftest import Api, api_on
 
 TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
 TRACEPARENT = f"00-{TRACE_ID}-b7ad6b7169203331-01"

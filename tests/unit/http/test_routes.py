@@ -1,13 +1,8 @@
 """Placing and following orders, managing stock, over HTTP on the memory store."""
 
-import pytest
-
 from domain.inventory import StockItem
 from domain.orders import OrderStatus
-
-from .conftest import auth
-
-pytestmark = pytest.mark.unit
+from support.api import auth
 
 ORDER = {"customer_id": "customer-7", "lines": [{"sku": "KB-1", "quantity": 2},
                                                 {"sku": "MS-1", "quantity": 1}]}

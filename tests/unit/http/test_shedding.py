@@ -4,17 +4,15 @@ requests it let in are answered as usual."""
 import asyncio
 import time
 
-import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from adapters.http.admission import RECEIVED, Admission
 from adapters.http.server import ProblemHttpToolsProtocol
 from orderstream.api import build_api
 from orderstream.wiring import build_container
+from support.api import auth
 
-from .conftest import auth, serving, settings
-
-pytestmark = pytest.mark.unit
+from .conftest import serving, settings
 
 ORDER = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 1}]}
 

@@ -7,12 +7,9 @@ import signal
 import socket
 from types import FrameType
 
-import pytest
 import uvicorn
 
 from adapters.http.server import SignalFreeServer
-
-pytestmark = pytest.mark.unit
 
 WRITTEN_FOR = "0.54.0"
 SIGNALS = (signal.SIGTERM, signal.SIGINT)

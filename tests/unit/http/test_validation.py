@@ -4,9 +4,7 @@ import json
 
 import pytest
 
-from .conftest import auth
-
-pytestmark = pytest.mark.unit
+from support.api import auth
 
 GOOD = {"customer_id": "c-1", "lines": [{"sku": "KB-1", "quantity": 2}]}
 

@@ -6,7 +6,6 @@ gets topics and consumer groups with random names on the real broker. All go thr
 `orderstream.container`, exactly as the processes do.
 """
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
@@ -30,6 +29,7 @@ from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
+from support.polling import poll_until
 
 POLL_TIMEOUT_S = 30.0
 
@@ -149,11 +149,7 @@ async def _held(store: Any, sku: str) -> AsyncIterator[None]:
 
 async def poll(policy: ConsumerPolicy, at_least: int = 1) -> int:
     """Poll until `at_least` messages went through; on Kafka the first polls only join."""
-    seen = 0
-    async with asyncio.timeout(POLL_TIMEOUT_S):
-        while seen < at_least:
-            seen += await policy.poll_once()
-    return seen
+    return await poll_until(policy, at_least, POLL_TIMEOUT_S)
 
 
 def _settings(request: pytest.FixtureRequest, store: str, transport: str) -> Settings:
@@ -182,9 +178,9 @@ def inbound(event: Event) -> InboundMessage:
 
 
 WORLDS = [
-    pytest.param(("memory", "memory"), marks=pytest.mark.unit, id="memory"),
-    pytest.param(("postgres", "memory"), marks=pytest.mark.integration, id="postgres"),
-    pytest.param(("postgres", "kafka"), marks=pytest.mark.integration, id="postgres-kafka"),
+    pytest.param(("memory", "memory"), marks=pytest.mark.memory, id="memory"),
+    pytest.param(("postgres", "memory"), id="postgres"),
+    pytest.param(("postgres", "kafka"), id="postgres-kafka"),
 ]
 
 
@@ -229,10 +225,3 @@ async def world(request: pytest.FixtureRequest) -> AsyncIterator[World]:
 @pytest.fixture
 def message() -> Callable[[Event], InboundMessage]:
     return inbound
-
-
-@pytest.fixture
-def ids() -> Callable[[str], str]:
-    """Random identifiers, so tests sharing a database never see each other's rows."""
-    run = uuid.uuid4().hex[:8]
-    return lambda name: f"{name}-{run}"

@@ -193,14 +193,13 @@ class CancellationMachine(RuleBasedStateMachine):
         self.runner.close()
 
 
-@pytest.mark.unit
+@pytest.mark.memory
 def test_cancellation_closes_the_saga_on_the_memory_store() -> None:
     run_state_machine_as_test(CancellationMachine, settings=settings(
         max_examples=60, stateful_step_count=30, deadline=None,
         suppress_health_check=[HealthCheck.too_slow]))
 
 
-@pytest.mark.integration
 def test_cancellation_closes_the_saga_on_postgres(fresh_database_url: str) -> None:
     on_postgres = Settings(store="postgres", database_url=fresh_database_url,
                            database_pool_size=2)

@@ -1,4 +1,5 @@
-"""The API on every store: memory (no services) and PostgreSQL (a database of the test's own)."""
+"""`store_api`: the API on every store, memory (no services, marked `memory`) and PostgreSQL
+(a database of the test's own), for both_backends/http; http/ asks for PostgreSQL only."""
 
 import json
 from collections.abc import AsyncIterator
@@ -8,17 +9,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.http.auth import hash_key
 from orderstream.api import build_api
 from orderstream.settings import Settings
 from orderstream.wiring import build_container, resolve
-
-KEYS = {"shop": "key-shop-0123456789", "other": "key-other-0123456789"}
-SCOPES = ["orders:write", "orders:read", "stock:write", "stock:read"]
-
-
-def auth(name: str = "shop") -> dict[str, str]:
-    return {"Authorization": f"Bearer {KEYS[name]}"}
+from support.api import api_keys
 
 
 class StoreApi:
@@ -64,12 +58,9 @@ class StoreApi:
                 {"id": order_id, "t": event_type}))
 
 
-@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.unit),
-                        pytest.param("postgres", marks=pytest.mark.integration)])
+@pytest.fixture(params=[pytest.param("memory", marks=pytest.mark.memory), "postgres"])
 async def store_api(request: pytest.FixtureRequest) -> AsyncIterator[StoreApi]:
-    keys = [{"name": name, "sha256": hash_key(key), "scopes": SCOPES}
-            for name, key in KEYS.items()]
-    settings = Settings(store=request.param, api_keys=keys, idempotency_retention_s=3600)
+    settings = Settings(store=request.param, api_keys=api_keys(), idempotency_retention_s=3600)
     if request.param == "postgres":
         settings = settings.model_copy(update={
             "database_url": request.getfixturevalue("fresh_database_url"),

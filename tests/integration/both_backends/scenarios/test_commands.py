@@ -4,24 +4,20 @@ import asyncio
 
 import pytest
 
-from domain.commands import PlaceOrder, SetStockLevel
+from domain.commands import SetStockLevel
 from domain.errors import OrderAlreadyExists
 from domain.values import OrderLine
-
-
-def _order(order_id: str, *lines: tuple[str, int], customer: str = "c") -> PlaceOrder:
-    return PlaceOrder(order_id=order_id, customer_id=customer,
-                      lines=tuple(OrderLine(sku, quantity) for sku, quantity in lines))
+from support.messages import place_order
 
 
 async def test_placing_the_same_order_again_changes_nothing(world, ids):
     order_id = ids("o")
-    await world.commands.handle(_order(order_id, (ids("A"), 2)))
+    await world.commands.handle(place_order(order_id, (ids("A"), 2)))
     async with world.uow_factory() as uow:
         (await uow.orders.get(order_id)).confirm()
         await uow.commit()
 
-    again = await world.commands.handle(_order(order_id, (ids("A"), 2)))
+    again = await world.commands.handle(place_order(order_id, (ids("A"), 2)))
 
     assert again.status.value == "confirmed"
     assert (await world.order(order_id)).status.value == "confirmed"
@@ -30,12 +26,13 @@ async def test_placing_the_same_order_again_changes_nothing(world, ids):
 
 async def test_another_order_under_a_taken_id_is_refused_and_the_first_kept(world, ids):
     order_id = ids("o")
-    await world.commands.handle(_order(order_id, (ids("A"), 2)))
+    await world.commands.handle(place_order(order_id, (ids("A"), 2)))
 
     with pytest.raises(OrderAlreadyExists):
-        await world.commands.handle(_order(order_id, (ids("A"), 3)))
+        await world.commands.handle(place_order(order_id, (ids("A"), 3)))
     with pytest.raises(OrderAlreadyExists):
-        await world.commands.handle(_order(order_id, (ids("A"), 2), customer="someone else"))
+        await world.commands.handle(place_order(order_id, (ids("A"), 2),
+                                                customer_id="someone else"))
 
     assert (await world.order(order_id)).lines == (OrderLine(ids("A"), 2),)
     assert await world.pending_types("orders", order_id) == ["OrderPlaced"]
@@ -44,7 +41,7 @@ async def test_another_order_under_a_taken_id_is_refused_and_the_first_kept(worl
 async def test_the_same_order_placed_twice_at_once_is_placed_once(world, ids):
     order_ids = [ids(f"o{n}") for n in range(10)]
 
-    await asyncio.gather(*(world.commands.handle(_order(order_id, (ids("A"), 1)))
+    await asyncio.gather(*(world.commands.handle(place_order(order_id, (ids("A"), 1)))
                            for order_id in order_ids for _ in range(2)))
 
     for order_id in order_ids:

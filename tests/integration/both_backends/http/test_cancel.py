@@ -2,23 +2,17 @@
 
 import uuid
 
-from .conftest import auth
+from support.api import auth, placed
 
 WHY = {"reason": "changed my mind"}
 
 
-async def _placed(store_api) -> str:
-    response = await store_api.client.post("/orders", headers=auth(), json={
-        "customer_id": f"c-{uuid.uuid4().hex[:8]}", "lines": [{"sku": "KB-1", "quantity": 1}]})
-    return response.json()["id"]
-
-
-def _keyed(key: str, who: str = "shop") -> dict[str, str]:
+def _keyed(key: str, who: str = "writer") -> dict[str, str]:
     return {**auth(who), "Idempotency-Key": key}
 
 
 async def test_a_cancel_reads_back_cancelled_with_who_and_why(store_api):
-    order_id = await _placed(store_api)
+    order_id = await placed(store_api.client)
 
     cancelled = await store_api.client.post(f"/orders/{order_id}/cancel", json=WHY,
                                             headers=auth())
@@ -26,13 +20,13 @@ async def test_a_cancel_reads_back_cancelled_with_who_and_why(store_api):
 
     assert cancelled.status_code == 202
     assert cancelled.json() == read.json()
-    assert read.json()["cancellation"] == {"by": "shop", "reason": "changed my mind",
+    assert read.json()["cancellation"] == {"by": "writer", "reason": "changed my mind",
                                            "stock_released": False}
     assert await store_api.events_of(order_id, "OrderCancelled") == 1
 
 
 async def test_a_repeated_cancel_with_a_key_gets_the_first_response(store_api):
-    order_id, key = await _placed(store_api), uuid.uuid4().hex
+    order_id, key = await placed(store_api.client), uuid.uuid4().hex
 
     first = await store_api.client.post(f"/orders/{order_id}/cancel", json=WHY,
                                         headers=_keyed(key))
@@ -48,12 +42,12 @@ async def test_a_repeated_cancel_with_a_key_gets_the_first_response(store_api):
 
 
 async def test_a_key_reused_for_another_cancel_or_another_route_is_refused(store_api):
-    order_id, key = await _placed(store_api), uuid.uuid4().hex
+    order_id, key = await placed(store_api.client), uuid.uuid4().hex
     await store_api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=_keyed(key))
 
     other_reason = await store_api.client.post(f"/orders/{order_id}/cancel",
                                                json={"reason": "too slow"}, headers=_keyed(key))
-    other_order = await store_api.client.post(f"/orders/{await _placed(store_api)}/cancel",
+    other_order = await store_api.client.post(f"/orders/{await placed(store_api.client)}/cancel",
                                               json=WHY, headers=_keyed(key))
 
     for refused in (other_reason, other_order):
@@ -64,7 +58,7 @@ async def test_a_key_reused_for_another_cancel_or_another_route_is_refused(store
 
 
 async def test_a_refused_cancel_stores_no_response_under_its_key(store_api):
-    order_id, key = await _placed(store_api), uuid.uuid4().hex
+    order_id, key = await placed(store_api.client), uuid.uuid4().hex
 
     missing = await store_api.client.post("/orders/nope/cancel", json=WHY, headers=_keyed(key))
     await store_api.client.post(f"/orders/{order_id}/cancel", json=WHY, headers=auth())

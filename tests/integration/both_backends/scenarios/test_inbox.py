@@ -8,10 +8,7 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderPlaced, StockReserved
 from domain.values import OrderLine
-
-
-def _placed(order_id: str, sku: str = "SKU-1", customer: str = "c") -> OrderPlaced:
-    return OrderPlaced(order_id=order_id, customer_id=customer, lines=(OrderLine(sku, 1),))
+from support.messages import order_placed
 
 
 async def test_a_handler_runs_once_per_message_however_often_it_is_delivered(
@@ -22,7 +19,8 @@ async def test_a_handler_runs_once_per_message_however_often_it_is_delivered(
         calls.append(event.order_id)
 
     worker = world.processor("inventory", {OrderPlaced: count})
-    first, second = message(_placed(ids("o1"))), message(_placed(ids("o2")))
+    first = message(order_placed(ids("o1"), ("SKU-1", 1)))
+    second = message(order_placed(ids("o2"), ("SKU-1", 1)))
 
     assert await worker.process([first]) == []
     assert await worker.process([first, first, second, second]) == []
@@ -42,7 +40,7 @@ async def test_a_handler_that_is_not_idempotent_changes_stock_once_per_message(
         item.set_on_hand(item.on_hand + 1)
 
     worker = world.processor("inventory", {OrderPlaced: restock_one})
-    once, twice_in_a_batch, to_two_workers = (message(_placed(ids(f"o{n}"), sku))
+    once, twice_in_a_batch, to_two_workers = (message(order_placed(ids(f"o{n}"), (sku, 1)))
                                               for n in range(3))
 
     await worker.process([once])
@@ -62,7 +60,7 @@ async def test_a_message_that_failed_is_applied_when_redelivered(world, message,
             raise InvalidOrder("not yet")
 
     worker = world.processor("inventory", {OrderPlaced: fail_first_time})
-    redelivered = message(_placed(ids("o")))
+    redelivered = message(order_placed(ids("o"), ("SKU-1", 1)))
 
     [failure] = await worker.process([redelivered])
     assert await worker.process([redelivered]) == []
@@ -99,8 +97,9 @@ async def test_an_unexpected_error_in_one_handler_fails_that_message_only(world,
             raise RuntimeError("a bug in the handler")
 
     worker = world.processor("inventory", {OrderPlaced: reserve_or_crash})
-    batch = [message(_placed(ids("o1"), sku)), message(_placed(ids("o2"), sku, "crash")),
-             message(_placed(ids("o3"), sku))]
+    batch = [message(order_placed(ids("o1"), (sku, 1))),
+             message(order_placed(ids("o2"), (sku, 1), customer_id="crash")),
+             message(order_placed(ids("o3"), (sku, 1)))]
 
     failures = await worker.process(batch)
 

@@ -7,22 +7,18 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from .conftest import auth
+from support.api import auth, order_body
 
 
-def _order(customer: str, quantity: int = 2) -> dict:
-    return {"customer_id": customer, "lines": [{"sku": "KB-1", "quantity": quantity}]}
-
-
-def _headers(key: str, who: str = "shop") -> dict[str, str]:
+def _headers(key: str, who: str = "writer") -> dict[str, str]:
     return {**auth(who), "Idempotency-Key": key}
 
 
 async def test_a_repeated_request_gets_the_first_response_and_places_one_order(store_api):
     customer, key = f"c-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    first = await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
-    again = await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
-    third = await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
+    first = await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
+    again = await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
+    third = await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
 
     assert first.status_code == again.status_code == third.status_code == 202
     assert first.json() == again.json() == third.json()
@@ -35,9 +31,9 @@ async def test_a_repeated_request_gets_the_first_response_and_places_one_order(s
 
 async def test_the_same_key_with_another_body_is_refused_and_writes_nothing(store_api):
     customer, key = f"c-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
+    await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
 
-    other = await store_api.client.post("/orders", json=_order(customer, quantity=3),
+    other = await store_api.client.post("/orders", json=order_body(customer, quantity=3),
                                         headers=_headers(key))
 
     assert other.status_code == 422
@@ -48,8 +44,8 @@ async def test_the_same_key_with_another_body_is_refused_and_writes_nothing(stor
 
 async def test_a_key_belongs_to_the_api_key_that_sent_it(store_api):
     customer, key = f"c-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
-    mine = await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
-    theirs = await store_api.client.post("/orders", json=_order(customer),
+    mine = await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
+    theirs = await store_api.client.post("/orders", json=order_body(customer),
                                          headers=_headers(key, "other"))
 
     assert (mine.status_code, theirs.status_code) == (202, 202)
@@ -61,7 +57,7 @@ async def test_twenty_concurrent_requests_with_one_key_place_exactly_one_order(s
     customer, key = f"c-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
 
     responses = await asyncio.gather(*(
-        store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
+        store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
         for _ in range(20)))
 
     statuses = sorted(r.status_code for r in responses)
@@ -76,13 +72,12 @@ async def test_twenty_concurrent_requests_with_one_key_place_exactly_one_order(s
 
 
 async def test_an_invalid_key_is_a_validation_problem(store_api):
-    response = await store_api.client.post("/orders", json=_order("c"),
+    response = await store_api.client.post("/orders", json=order_body("c"),
                                            headers=_headers("has spaces"))
     assert response.status_code == 422
     assert await store_api.orders_of("c") == 0
 
 
-@pytest.mark.integration
 @pytest.mark.parametrize("store_api", ["postgres"], indirect=True)
 async def test_a_request_whose_key_is_still_in_flight_gets_409(store_api):
     """(On the memory store transactions run one at a time: a second request waits for
@@ -92,11 +87,11 @@ async def test_a_request_whose_key_is_still_in_flight_gets_409(store_api):
     async with engine.connect() as first_request:  # holds the key as a request in flight
         await first_request.execute(text(
             "SELECT pg_advisory_xact_lock(hashtextextended(:s || E'\\x1f' || :k, 7305))"),
-            {"s": "shop", "k": key})
-        busy = await store_api.client.post("/orders", json=_order(customer),
+            {"s": "writer", "k": key})
+        busy = await store_api.client.post("/orders", json=order_body(customer),
                                            headers=_headers(key))
         await first_request.rollback()
-    after = await store_api.client.post("/orders", json=_order(customer), headers=_headers(key))
+    after = await store_api.client.post("/orders", json=order_body(customer), headers=_headers(key))
 
     assert (busy.status_code, after.status_code) == (409, 202)
     assert await store_api.orders_of(customer) == 1
