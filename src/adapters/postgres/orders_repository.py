@@ -9,9 +9,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, ins
 from adapters.postgres import outbox
 from adapters.postgres.arrays import arrays, json_texts, unnest, values
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Write
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus

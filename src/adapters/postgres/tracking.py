@@ -8,7 +8,8 @@ from sqlalchemy.sql import ClauseElement
 
 from adapters.postgres.errors import StaleAggregate
 from adapters.postgres.journal import Journal, Mark
-from adapters.postgres.transaction import Transaction, Write
+from adapters.postgres.statements import Write
+from adapters.postgres.transaction import Transaction
 from domain.events import Event
 
 A = TypeVar("A")
@@ -105,10 +106,6 @@ class TrackingRepository(ABC, Generic[A, S]):
                 key in self._absent,
                 key in self._locked,
             )
-
-    def counts(self) -> tuple[int, int]:
-        """How many aggregates are new here, and how many are tracked in all."""
-        return sum(key not in self._written for key in self._seen), len(self._seen)
 
     def _knows(self, key: str) -> bool:
         return key in self._seen or key in self._absent

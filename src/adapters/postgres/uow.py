@@ -7,6 +7,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.held_connection import HeldConnection
 from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
@@ -14,9 +15,10 @@ from adapters.postgres.outbox import outbox_writes
 from adapters.postgres.parked import SqlAlchemyParkedMessages
 from adapters.postgres.receiving import receiving
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
+from adapters.postgres.statements import Write
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import HeldConnection, Transaction, Write
+from adapters.postgres.transaction import Transaction
 from application.ports import (
     Footprint,
     IdempotencyKeys,
@@ -133,12 +135,7 @@ class SqlAlchemyUnitOfWork:
         await self._tx.write(writes + outbox_writes(events))
 
     async def commit(self) -> None:
-        """Flush, then commit. A unit of work that read nothing and only places orders (a
-        group of `PlaceOrder`) writes them all, with their lines and events, in one
-        statement (see the orders repository), sent alone: one round trip, no BEGIN and
-        no COMMIT, since PostgreSQL applies a single statement whole or not at all."""
-        if self._places_orders_only():
-            self._tx.autocommit()
+        """Flush, then commit."""
         await self.flush(full=True)
         await self._tx.commit()
         self._start(self._tx)
@@ -146,11 +143,6 @@ class SqlAlchemyUnitOfWork:
     async def rollback(self) -> None:
         await self._tx.rollback()
         self._start(self._tx)
-
-    def _places_orders_only(self) -> bool:
-        new, tracked = self._orders.counts()
-        return (not self._tx.begun and new == tracked > 0
-                and self._stock.counts() == self._reservations.counts() == (0, 0))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
