@@ -4,18 +4,14 @@ Shared by every adapter that stores or moves events (outboxes, the memory bus, K
 so a message means the same on every transport.
 """
 
-import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from operator import attrgetter
-from typing import Any, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ValidationError
-from pydantic_core import to_json
+from pydantic import ValidationError
 
-from adapters.payloads import MODELS, WRITTEN, Payload
+from adapters.payloads import MODELS, WRITERS, WRITTEN, Payload
 from adapters.tracing import trace_headers
 from application.errors import UndecodableMessage
 from application.messages import DecodedMessage, InboundMessage, OutboxMessage
@@ -73,66 +69,7 @@ _WRITTEN = {event_type: (topic, ce_type(event_type), f"/orderstream/{topic}")
 def payload_json(event: Event) -> bytes:
     """The event's payload as it goes on the wire: compact UTF-8 JSON of the fields of the
     model it is written in (`WRITTEN`), in that model's order."""
-    return _WRITERS[type(event)](event)
-
-
-def writer_of(model: type[Payload], event_type: type[Event]) -> Callable[[Event], bytes]:
-    """The JSON writer of `model` for events of `event_type`: each field of the model, in
-    its order, read from the event's attribute of the same name. So a field is added to the
-    wire model (and the event), not to the writer.
-
-    The values go to pydantic-core's serializer as they are: tuples as arrays, enums as
-    their values, and the domain's value objects (dataclasses) as objects of their fields.
-    A model's nested objects (a `list[Line]`) must therefore name the fields of the value
-    object the event holds there, in its order; a model that names a field the event, or
-    one of its value objects, lacks is refused here, at import, not on the hot path.
-    """
-    names = tuple(model.model_fields)
-    _check_fields(model, event_type, names)
-    if len(names) == 1:
-        [name] = names
-        return lambda event: to_json({name: getattr(event, name)})
-    read = attrgetter(*names)
-    return lambda event: to_json(dict(zip(names, read(event), strict=True)))
-
-
-def _check_fields(model: type[BaseModel], holder: type, names: tuple[str, ...]) -> None:
-    fields = {field.name: field for field in dataclasses.fields(holder)}
-    missing = [name for name in names if name not in fields]
-    if missing:
-        raise TypeError(f"{model.__name__} writes {', '.join(missing)}, which "
-                        f"{holder.__name__} does not hold")
-    hints = get_type_hints(holder)
-    for name, info in model.model_fields.items():
-        nested = _nested_model(info.annotation)
-        if nested is None:
-            continue
-        value_type = _item_type(hints[name])
-        value_fields = tuple(field.name for field in dataclasses.fields(value_type))
-        if tuple(nested.model_fields) != value_fields:
-            raise TypeError(f"{model.__name__}.{name} is written from {value_type.__name__} "
-                            f"{value_fields}, which {nested.__name__} must name in order")
-
-
-def _nested_model(annotation: Any) -> type[BaseModel] | None:
-    """The model of a `list[Model]` field, else None."""
-    if get_origin(annotation) is list:
-        [item] = get_args(annotation)
-        if isinstance(item, type) and issubclass(item, BaseModel):
-            return item
-    return None
-
-
-def _item_type(annotation: Any) -> type:
-    """`X` of the event's `tuple[X, ...]`."""
-    item = get_args(annotation)[0]
-    if not dataclasses.is_dataclass(item) or not isinstance(item, type):
-        raise TypeError(f"{annotation} does not hold dataclasses")
-    return item
-
-
-# Per event type, the writer of the model it is written in.
-_WRITERS = {event_type: writer_of(model, event_type) for event_type, model in WRITTEN.items()}
+    return WRITERS[type(event)](event)
 
 
 def new_message_id() -> str:
@@ -180,7 +117,7 @@ def to_outbox(event: Event, *, now: datetime | None = None,
         topic=topic,
         key=event.order_id,
         type=event_type.__name__,
-        payload=_WRITERS[event_type](event),
+        payload=WRITERS[event_type](event),
         headers=headers,
         created_at=created_at,
     )

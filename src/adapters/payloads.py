@@ -1,13 +1,18 @@
-"""The wire payloads, one typed model per event and version: what a consumer accepts.
+"""The wire payloads, one typed model per event and version: what a consumer accepts, and
+what a producer writes (`WRITERS`, derived from the models).
 
 Every field is type-checked (strictly: no number for a string, no "2" for 2) and bounded
 before anything reaches the domain or the database. Unknown fields are ignored, so a
 producer may add optional fields without breaking older consumers.
 """
 
-from typing import Annotated, Any, ClassVar
+import dataclasses
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_core import to_json
 
 from adapters.fields import CancelReason, Count, Identifier, Quantity, Reason, Sku
 from domain.events import (
@@ -145,6 +150,66 @@ MODELS: tuple[type[Payload], ...] = (
 
 # The version each event type is written in: the newest (the last in MODELS).
 WRITTEN: dict[type[Event], type[Payload]] = {model.event_type: model for model in MODELS}
+
+
+def writer_of(model: type[Payload], event_type: type[Event]) -> Callable[[Event], bytes]:
+    """The JSON writer of `model` for events of `event_type`: each field of the model, in
+    its order, read from the event's attribute of the same name. So a field is added to the
+    wire model (and the event), not to the writer.
+
+    The values go to pydantic-core's serializer as they are: tuples as arrays, enums as
+    their values, and the domain's value objects (dataclasses) as objects of their fields.
+    A model's nested objects (a `list[Line]`) must therefore name the fields of the value
+    object the event holds there, in its order; a model that names a field the event, or
+    one of its value objects, lacks is refused here, at import, not on the hot path.
+    """
+    names = tuple(model.model_fields)
+    _check_fields(model, event_type, names)
+    if len(names) == 1:
+        [name] = names
+        return lambda event: to_json({name: getattr(event, name)})
+    read = attrgetter(*names)
+    return lambda event: to_json(dict(zip(names, read(event), strict=True)))
+
+
+def _check_fields(model: type[BaseModel], holder: type, names: tuple[str, ...]) -> None:
+    held = {field.name for field in dataclasses.fields(holder)}
+    missing = [name for name in names if name not in held]
+    if missing:
+        raise TypeError(f"{model.__name__} writes {', '.join(missing)}, which "
+                        f"{holder.__name__} does not hold")
+    hints = get_type_hints(holder)
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation)
+        if nested is None:
+            continue
+        value_type = _item_type(hints[name])
+        value_fields = tuple(field.name for field in dataclasses.fields(value_type))
+        if tuple(nested.model_fields) != value_fields:
+            raise TypeError(f"{model.__name__}.{name} is written from {value_type.__name__} "
+                            f"{value_fields}, which {nested.__name__} must name in order")
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `list[Model]` field, else None."""
+    if get_origin(annotation) is list:
+        [item] = get_args(annotation)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def _item_type(annotation: Any) -> type:
+    """`X` of the event's `tuple[X, ...]`."""
+    item = get_args(annotation)[0]
+    if not dataclasses.is_dataclass(item) or not isinstance(item, type):
+        raise TypeError(f"{annotation} does not hold dataclasses")
+    return item
+
+
+# Per event type, the writer of the model it is written in (see `writer_of`).
+WRITERS: dict[type[Event], Callable[[Event], bytes]] = {
+    event_type: writer_of(model, event_type) for event_type, model in WRITTEN.items()}
 
 
 def schema_of(model: type[Payload]) -> dict[str, Any]:

@@ -17,9 +17,8 @@ from adapters.codec import (
     new_message_ids,
     payload_json,
     to_outbox,
-    writer_of,
 )
-from adapters.payloads import WRITTEN, Line, OrderPlacedV1
+from adapters.payloads import WRITTEN, Line, OrderPlacedV1, writer_of
 from application.errors import PermanentMessageError, UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
