@@ -107,6 +107,10 @@ class TrackingRepository(ABC, Generic[A, S]):
                 key in self._locked,
             )
 
+    def counts(self) -> tuple[int, int]:
+        """How many aggregates are new here, and how many are tracked in all."""
+        return sum(key not in self._written for key in self._seen), len(self._seen)
+
     def _knows(self, key: str) -> bool:
         return key in self._seen or key in self._absent
 

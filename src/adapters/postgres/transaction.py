@@ -9,6 +9,7 @@ service (a few messages), that fixed cost was most of a message's. The pool, the
 connections' setup (codecs, session settings) and the statements stay SQLAlchemy's.
 """
 
+import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,6 +26,16 @@ from adapters.postgres.statements import Write, row_count, sql_of, together
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
+_AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
+
+
+def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` handing out connections in autocommit: the same pool, one view per engine."""
+    view = _AUTOCOMMIT.get(engine)
+    if view is None:
+        view = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+    return view
+
 
 class Transaction:
     """Executes the statements of one unit of work. Never commits on its own.
@@ -40,12 +51,27 @@ class Transaction:
         self._held = held
         self._connection: AsyncConnection | None = None
         self._driver: asyncpg.Connection | None = None
+        self._autocommit = False
         self._in_transaction = False
         self._savepoints = 0
         self.closed = False
 
+    @property
+    def begun(self) -> bool:
+        return self._connection is not None
+
     def engage(self, engine: AsyncEngine, held: HeldConnection | None = None) -> None:
         self._engine, self._held = engine, held
+
+    def autocommit(self) -> None:
+        """Let each statement commit on its own, with no BEGIN and no COMMIT around it.
+
+        Only for a unit of work that has not begun and whose writes are ONE statement:
+        PostgreSQL applies a single statement whole or not at all.
+        """
+        if self.begun:
+            raise RuntimeError("a transaction that has begun cannot turn to autocommit")
+        self._autocommit = True
 
     async def fetch(self, statement: ClauseElement,
                     params: Mapping[str, Any] | None = None) -> list[asyncpg.Record]:
@@ -125,16 +151,17 @@ class Transaction:
             raw = await self._connection.get_raw_connection()
         driver: asyncpg.Connection = raw.driver_connection
         self._driver = driver
-        await self._on_driver(BEGIN, driver.execute(BEGIN))
-        self._in_transaction = True
+        if not self._autocommit:
+            await self._on_driver(BEGIN, driver.execute(BEGIN))
+            self._in_transaction = True
         return driver
 
     async def _checkout(self) -> AsyncConnection:
-        """The held connection, else one of the pool."""
+        """The held connection (autocommit there is sending no BEGIN), else one of the pool."""
         if self._held is not None:
             return await self._held.acquire()
         assert self._engine is not None
-        return await self._engine.connect()
+        return await (_autocommitting(self._engine) if self._autocommit else self._engine).connect()
 
     async def _on_driver(self, sql: str, call: Any) -> Any:
         """Await `call` on the driver; a failure as SQLAlchemy would raise it, a lost
@@ -153,7 +180,7 @@ class Transaction:
         connection, driver = self._connection, self._driver
         in_transaction = self._in_transaction
         self._connection = self._driver = None
-        self._in_transaction = False
+        self._autocommit = self._in_transaction = False
         self._savepoints = 0
         if connection is None:
             return

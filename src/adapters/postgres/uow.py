@@ -135,7 +135,12 @@ class SqlAlchemyUnitOfWork:
         await self._tx.write(writes + outbox_writes(events))
 
     async def commit(self) -> None:
-        """Flush, then commit."""
+        """Flush, then commit. A unit of work that read nothing and only places orders (a
+        group of `PlaceOrder`) writes them all, with their lines and events, in one
+        statement (see the orders repository), sent alone: one round trip, no BEGIN and
+        no COMMIT, since PostgreSQL applies a single statement whole or not at all."""
+        if self._places_orders_only():
+            self._tx.autocommit()
         await self.flush(full=True)
         await self._tx.commit()
         self._start(self._tx)
@@ -143,6 +148,11 @@ class SqlAlchemyUnitOfWork:
     async def rollback(self) -> None:
         await self._tx.rollback()
         self._start(self._tx)
+
+    def _places_orders_only(self) -> bool:
+        new, tracked = self._orders.counts()
+        return (not self._tx.begun and new == tracked > 0
+                and self._stock.counts() == self._reservations.counts() == (0, 0))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
