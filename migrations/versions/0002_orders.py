@@ -1,7 +1,7 @@
 """Orders: orders, their lines, and the idempotency keys of POST /orders.
 
-`version` counts the updates of an order; an update names the version it read, so two
-concurrent writers of one order cannot both win.
+`version` counted the updates of an order (dropped in 0009: an update is a compare-and-set
+on the state it read, so two concurrent writers of one order cannot both win).
 
 Revision ID: 0002
 Revises: 0001

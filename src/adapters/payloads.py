@@ -1,13 +1,16 @@
-"""The wire payloads, one typed model per event and version: what a consumer accepts.
+"""The wire payloads, one typed model per event and version: what a consumer accepts, and
+what a producer writes (`WRITERS`, derived from the models).
 
 Every field is type-checked (strictly: no number for a string, no "2" for 2) and bounded
 before anything reaches the domain or the database. Unknown fields are ignored, so a
 producer may add optional fields without breaking older consumers.
 """
 
-from typing import Annotated, Any, ClassVar
+import dataclasses
+from collections.abc import Callable
+from typing import Annotated, Any, ClassVar, get_args, get_origin, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from adapters.fields import CancelReason, Count, Identifier, Quantity, Reason, Sku
 from domain.events import (
@@ -145,6 +148,56 @@ MODELS: tuple[type[Payload], ...] = (
 
 # The version each event type is written in: the newest (the last in MODELS).
 WRITTEN: dict[type[Event], type[Payload]] = {model.event_type: model for model in MODELS}
+
+
+def writer_of(model: type[Payload], event_type: type[Event]) -> Callable[[Event], bytes]:
+    """The JSON writer of `model` for events of `event_type`: the fields the model names,
+    in its order, each from the event's attribute of that name; nested models (a
+    `list[Line]`) from the value objects the event holds there (`OrderLine`), likewise.
+    So a field is added to the wire model and to the event, and nowhere else.
+
+    The bytes come from pydantic-core's serializer of the event's dataclass, typed (built
+    once): faster than building dicts for it, and than its untyped walk of dataclasses.
+    That is why the event and its value objects must hold exactly the fields their model
+    names, in its order: anything else is refused here, at import, not on the hot path.
+    """
+    _check_fields(model, event_type)
+    return TypeAdapter(event_type).serializer.to_json
+
+
+def _check_fields(model: type[BaseModel], holder: type) -> None:
+    names = tuple(model.model_fields)
+    held = tuple(field.name for field in dataclasses.fields(holder))
+    if names != held:
+        raise TypeError(f"{model.__name__} writes {', '.join(names)}, but {holder.__name__} "
+                        f"holds {', '.join(held)}: they must be the same fields, in order")
+    hints = get_type_hints(holder)
+    for name, info in model.model_fields.items():
+        nested = _nested_model(info.annotation)
+        if nested is not None:
+            _check_fields(nested, _item_type(hints[name]))
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `list[Model]` field, else None."""
+    if get_origin(annotation) is list:
+        [item] = get_args(annotation)
+        if isinstance(item, type) and issubclass(item, BaseModel):
+            return item
+    return None
+
+
+def _item_type(annotation: Any) -> type:
+    """`X` of the event's `tuple[X, ...]`."""
+    item = get_args(annotation)[0]
+    if not dataclasses.is_dataclass(item) or not isinstance(item, type):
+        raise TypeError(f"{annotation} does not hold dataclasses")
+    return item
+
+
+# Per event type, the writer of the model it is written in (see `writer_of`).
+WRITERS: dict[type[Event], Callable[[Event], bytes]] = {
+    event_type: writer_of(model, event_type) for event_type, model in WRITTEN.items()}
 
 
 def schema_of(model: type[Payload]) -> dict[str, Any]:

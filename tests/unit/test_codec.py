@@ -13,11 +13,12 @@ from hypothesis import strategies as st
 from adapters.codec import (
     CloudEventsDecoder,
     encode,
-    event_payload,
     new_message_id,
     new_message_ids,
+    payload_json,
     to_outbox,
 )
+from adapters.payloads import WRITTEN, Line, OrderPlacedV1, writer_of
 from application.errors import PermanentMessageError, UndecodableMessage
 from application.messages import InboundMessage
 from domain.events import (
@@ -181,13 +182,69 @@ def test_every_event_type_has_a_payload_in_these_tests() -> None:
 
 
 @pytest.mark.parametrize("name", EVENTS)
-def test_every_payload_holds_the_fields_of_its_event_in_their_order(name: str) -> None:
+def test_every_field_of_the_written_model_is_written_from_the_event_in_its_order(
+        name: str) -> None:
+    event = EVENTS[name]
+    model = WRITTEN[type(event)]
+
+    written = payload_json(event)
+
+    assert list(json.loads(written)) == list(model.model_fields)
+    assert json.loads(written) == model.model_validate_json(written).model_dump(mode="json")
+    assert model.model_validate_json(written).to_event() == event
+
+
+@pytest.mark.parametrize("name", EVENTS)
+def test_every_field_of_an_event_is_on_the_wire(name: str) -> None:
     event = EVENTS[name]
 
-    payload = event_payload(event)
+    assert [f.name for f in dataclasses.fields(event)] == list(WRITTEN[type(event)].model_fields)
 
-    assert payload == json.loads(json.dumps(dataclasses.asdict(event)))
-    assert list(payload) == [field.name for field in dataclasses.fields(event)]
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class GiftedOrderPlaced(OrderPlaced):
+    gift_note: str
+
+
+class GiftedOrderPlacedV2(OrderPlacedV1):
+    gift_note: str
+
+
+def test_a_field_added_to_the_wire_model_and_the_event_is_written() -> None:
+    event = GiftedOrderPlaced(order_id="o-1", customer_id="c-1", lines=LINES, gift_note="hi")
+
+    written = writer_of(GiftedOrderPlacedV2, GiftedOrderPlaced)(event)
+
+    assert json.loads(written) == {"order_id": "o-1", "customer_id": "c-1",
+                                   "lines": [{"sku": "SKU-1", "quantity": 2},
+                                             {"sku": "SKU-2", "quantity": 10_000}],
+                                   "gift_note": "hi"}
+
+
+def test_a_wire_field_the_event_does_not_hold_is_refused_when_the_writer_is_made() -> None:
+    with pytest.raises(TypeError, match="GiftedOrderPlacedV2 writes order_id, customer_id, "
+                                        "lines, gift_note, but OrderPlaced holds order_id, "
+                                        "customer_id, lines"):
+        writer_of(GiftedOrderPlacedV2, OrderPlaced)
+
+
+def test_an_event_field_the_wire_model_does_not_name_is_refused() -> None:
+    with pytest.raises(TypeError, match=r"OrderPlacedV1 writes .* but GiftedOrderPlaced holds"):
+        writer_of(OrderPlacedV1, GiftedOrderPlaced)
+
+
+class PricedLine(Line):
+    price: int
+
+
+class PricedOrderPlacedV2(OrderPlacedV1):
+    lines: list[PricedLine]  # type: ignore[assignment]
+
+
+def test_a_nested_wire_field_the_value_object_does_not_hold_is_refused() -> None:
+    with pytest.raises(TypeError, match="PricedLine writes sku, quantity, price, but "
+                                        "OrderLine holds sku, quantity"):
+        writer_of(PricedOrderPlacedV2, OrderPlaced)
 
 
 @pytest.mark.parametrize("make", [lambda: [new_message_id() for _ in range(1000)],

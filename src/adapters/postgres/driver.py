@@ -1,10 +1,12 @@
-"""One statement sent on the pooled connection's own asyncpg connection.
+"""Statements sent on the pooled connection's own asyncpg connection, and asyncpg's
+failures as SQLAlchemy raises them.
 
-For a statement that commits on its own (placing an order, in autocommit), SQLAlchemy's
-execution (a greenlet switch, a cursor, result processing) costs about a third of the CPU
-of placing the order; asyncpg alone does the same work. What SQLAlchemy would have done
-on a failure is kept: the same exception classes, and a connection that was lost is
-invalidated, so the pool replaces it rather than handing it out again.
+SQLAlchemy's execution of a statement (a greenlet switch, a cursor, result processing)
+costs about as much CPU as a short statement's round trip; asyncpg alone does the same
+work (the outbox reader's reads here, the unit of work's statements in `transaction`).
+What SQLAlchemy would have done on a failure is kept: the same exception classes, and a
+connection that was lost is invalidated, so the pool replaces it rather than handing it
+out again.
 """
 
 from collections.abc import Mapping, Sequence

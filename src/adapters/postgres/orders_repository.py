@@ -9,9 +9,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, aggregate_order_by, ins
 from adapters.postgres import outbox
 from adapters.postgres.arrays import arrays, json_texts, unnest, values
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import ORDERS, order_lines, orders
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Write
 from domain.errors import OrderAlreadyExists
 from domain.events import Event
 from domain.orders import Order, OrderStatus
@@ -66,8 +66,10 @@ def _place_orders() -> sa.Select[Any]:
 
 
 def _update_orders() -> sa.Update:
-    """Compare-and-set on the status (and `stock_released`) read; `version` counts the
-    updates of the row. Who cancelled and why change only with the status."""
+    """Compare-and-set on the state read: the status, the rejection reason and
+    `stock_released`. Who cancelled and why, and the rejected lines, change only with the
+    status, and no order returns to a state it left, so a row that still holds the state
+    read was not changed since."""
     rows = unnest(orders.c.id, orders.c.status, orders.c.rejection_reason, *_STATE_COLUMNS,
                   sa.Column("old_status", sa.Text), sa.Column("old_reason", sa.Text),
                   sa.Column("old_stock_released", sa.Boolean), name="changed_order")
@@ -80,7 +82,7 @@ def _update_orders() -> sa.Update:
                     cancelled_by=rows.c.cancelled_by,
                     cancellation_reason=rows.c.cancellation_reason,
                     stock_released=rows.c.stock_released,
-                    version=orders.c.version + 1, updated_at=sa.func.now()))
+                    updated_at=sa.func.now()))
 
 
 _LOAD, _PLACE, _UPDATE = _load_orders(), _place_orders(), _update_orders()

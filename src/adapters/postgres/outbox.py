@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, new_message_ids, to_outbox
 from adapters.postgres.arrays import arrays, insert_rows, json_texts
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import INVENTORY, ORDERS, OUTBOX
-from adapters.postgres.transaction import Write
 from domain.events import Event
 
 SCHEMA_OF_TOPIC = {ORDERS_TOPIC: ORDERS, INVENTORY_TOPIC: INVENTORY}

@@ -8,9 +8,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from adapters.postgres.arrays import arrays, insert_rows, json_texts, unnest, values
 from adapters.postgres.rejections import line_rejection, line_rejection_rows
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import reservations
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Write
 from domain.events import Event
 from domain.inventory import Reservation, ReservationStatus
 from domain.values import LineRejection, OrderLine

@@ -7,9 +7,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from adapters.postgres.arrays import arrays, unnest
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import stock_items
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import Write
 from domain.errors import InvalidStockLevel
 from domain.inventory import StockItem
 

@@ -115,7 +115,6 @@ orders = sa.Table(
               server_default=sa.func.now()),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False,
               server_default=sa.func.now()),
-    sa.Column("version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("cancelled_by", sa.Text),
     sa.Column("cancellation_reason", sa.Text),
     sa.Column("stock_released", sa.Boolean, nullable=False, server_default=sa.false()),

@@ -8,7 +8,8 @@ from sqlalchemy.sql import ClauseElement
 
 from adapters.postgres.errors import StaleAggregate
 from adapters.postgres.journal import Journal, Mark
-from adapters.postgres.transaction import Transaction, Write
+from adapters.postgres.statements import Write
+from adapters.postgres.transaction import Transaction
 from domain.events import Event
 
 A = TypeVar("A")

@@ -12,24 +12,21 @@ connections' setup (codecs, session settings) and the statements stay SQLAlchemy
 import weakref
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
-from sqlalchemy.sql.compiler import SQLCompiler
 
 from adapters.postgres.driver import as_sqlalchemy_error
 from adapters.postgres.errors import StaleAggregate, transient_errors
+from adapters.postgres.held_connection import HeldConnection
+from adapters.postgres.statements import Write, row_count, sql_of, together
 
-Row = Mapping[str, Any]
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 _AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
-_COMPILED: dict[tuple[int, str], tuple[ClauseElement, str, tuple[str, ...], dict[str, Any]]] = {}
 
 
 def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
@@ -38,91 +35,6 @@ def _autocommitting(engine: AsyncEngine) -> AsyncEngine:
     if view is None:
         view = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     return view
-
-
-def sql_of(statement: ClauseElement, dialect: Dialect,
-           params: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """`statement`'s SQL text (compiled once per dialect) and `params` in the order the text
-    numbers them, with the values the statement holds itself (a literal) where `params`
-    has none. The values go to the driver as they are: arrays as lists, JSON as text (see
-    `arrays`)."""
-    key = (id(statement), dialect.name)
-    found = _COMPILED.get(key)
-    if found is None or found[0] is not statement:
-        compiled = statement.compile(dialect=dialect)
-        if not isinstance(compiled, SQLCompiler):
-            raise TypeError(f"not a SQL statement: {statement}")
-        held = {name: bind.value for name, bind in compiled.binds.items()}
-        found = _COMPILED[key] = (statement, compiled.string,
-                                  tuple(compiled.positiontup or ()), held)
-    _, sql, names, held = found
-    return sql, tuple(params[name] if name in params else held[name] for name in names)
-
-
-@dataclass(frozen=True, slots=True)
-class Write:
-    """An INSERT or UPDATE of a flush, and how many rows it must touch (None: any); fewer
-    means a row changed since it was read (`stale` says which kind)."""
-
-    statement: ClauseElement
-    params: Mapping[str, Any]
-    expected: int | None = None
-    stale: str = ""
-
-
-_TOGETHER: dict[tuple[int, ...], tuple[tuple[ClauseElement, ...], ClauseElement]] = {}
-
-
-def together(statements: tuple[ClauseElement, ...]) -> ClauseElement:
-    """One statement that runs `statements` (each as a data-modifying WITH) and answers how
-    many rows each touched; built once per combination. Their parameters must have names
-    of their own."""
-    key = tuple(id(statement) for statement in statements)
-    found = _TOGETHER.get(key)
-    if found is None:
-        parts = [statement.returning(sa.literal_column("1")).cte(f"w{n}")  # type: ignore[attr-defined]
-                 for n, statement in enumerate(statements)]
-        combined = sa.select(*(sa.select(sa.func.count()).select_from(part).scalar_subquery()
-                               for part in parts))
-        found = _TOGETHER[key] = (statements, combined)
-    return found[1]
-
-
-def _count(status: str) -> int:
-    """The rows a command touched, from its status (`UPDATE 3`, `INSERT 0 5`)."""
-    last = status.rsplit(" ", 1)[-1]
-    return int(last) if last.isdigit() else 0
-
-
-class HeldConnection:
-    """One pooled connection kept from one transaction to the next, for a user that runs
-    its transactions one after the other (a worker's batches, the API's group commits): a
-    checkout and a checkin per transaction cost about as much CPU as a statement. A
-    connection that broke is closed and another checked out for the next transaction;
-    `close` gives it back to the pool."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._connection: AsyncConnection | None = None
-        self._busy = False
-
-    async def acquire(self) -> AsyncConnection:
-        if self._busy:
-            raise RuntimeError("a held connection runs one transaction at a time")
-        if self._connection is None:
-            self._connection = await self._engine.connect()
-        self._busy = True
-        return self._connection
-
-    async def release(self, *, broken: bool) -> None:
-        self._busy = False
-        if broken:
-            await self.close()
-
-    async def close(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.close()
 
 
 class Transaction:
@@ -174,7 +86,7 @@ class Transaction:
         """Run `statement`; how many rows it touched."""
         driver = await self._begin()
         sql, values = sql_of(statement, self._dialect(), params or {})
-        return _count(await self._on_driver(sql, driver.execute(sql, *values)))
+        return row_count(await self._on_driver(sql, driver.execute(sql, *values)))
 
     async def write(self, writes: Sequence[Write]) -> None:
         """Run `writes` in one statement (one round trip, whatever how many tables), and

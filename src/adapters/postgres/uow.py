@@ -7,6 +7,7 @@ from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.postgres.held_connection import HeldConnection
 from adapters.postgres.idempotency import SqlAlchemyIdempotencyKeys
 from adapters.postgres.inbox import SqlAlchemyInbox
 from adapters.postgres.orders_repository import SqlAlchemyOrderRepository
@@ -14,9 +15,10 @@ from adapters.postgres.outbox import outbox_writes
 from adapters.postgres.parked import SqlAlchemyParkedMessages
 from adapters.postgres.receiving import receiving
 from adapters.postgres.reservation_repository import SqlAlchemyReservationRepository
+from adapters.postgres.statements import Write
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
-from adapters.postgres.transaction import HeldConnection, Transaction, Write
+from adapters.postgres.transaction import Transaction
 from application.ports import (
     Footprint,
     IdempotencyKeys,

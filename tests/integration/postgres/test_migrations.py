@@ -61,3 +61,31 @@ def metadata_schemas() -> set[str | None]:
 async def test_core_tables_match_what_the_migrations_create(pg_engine: AsyncEngine) -> None:
     async with pg_engine.connect() as connection:
         assert await connection.run_sync(_differences) == []
+
+
+async def _columns(url: str, statement: str) -> list[tuple[object, ...]]:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as connection:
+            return [tuple(row) for row in await connection.execute(text(statement))]
+    finally:
+        await engine.dispose()
+
+
+async def test_0009_drops_the_order_version_and_keeps_the_orders(
+        temporary_database: Databases) -> None:
+    order = ("o-1", "c-1", "confirmed")
+    async with temporary_database() as url:
+        migrations.upgrade(url, "0008")
+        await _columns(url, "INSERT INTO orders.orders (id, customer_id, status, version)"
+                            " VALUES ('o-1', 'c-1', 'confirmed', 3) RETURNING id")
+        migrations.upgrade(url, "0009")
+        kept = await _columns(url, "SELECT id, customer_id, status FROM orders.orders")
+        columns = await _columns(url, "SELECT column_name FROM information_schema.columns"
+                                      " WHERE table_schema = 'orders' AND table_name = 'orders'")
+        migrations.downgrade(url, "0008")
+        back = await _columns(url, "SELECT id, version FROM orders.orders")
+
+    assert kept == [order]
+    assert ("version",) not in columns and ("status",) in columns
+    assert back == [("o-1", 1)]
