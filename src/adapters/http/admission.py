@@ -14,6 +14,10 @@ Two signals, read in constant time as each request reaches the app:
   `target_s` is refused. So a refused request is refused after a few milliseconds, and
   those let in keep short queueing.
 
+A request that finds nothing else in flight is always let in: with nothing ahead of it there
+is no queue to shed, only a process that got the CPU late (a busy machine), and refusing a
+lone client's request would save nothing but that request's own work.
+
 A refused request costs a status line and a problem document, a small part of what one
 let in costs, and gets `Retry-After`. The operations routes (health, readiness, metrics)
 are never refused.
@@ -77,7 +81,7 @@ class Admission:
             return "in_flight"
         now = self._clock()
         waited = now - scope.get(RECEIVED, now)
-        if waited <= self._target_s:
+        if waited <= self._target_s or self.in_flight == 0:
             self._short_at = now
             return None
         if waited > self._interval_s:
