@@ -28,8 +28,8 @@ from domain.errors import OrderNotCancellable, OrderNotFound
 from domain.inventory import ReservationStatus
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve, shut_down
 
 SKUS, SLOTS, ON_HAND = 3, 5, 6
 WHO = [("ada", "changed my mind"), ("bob", "found it cheaper")]

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from orderstream.chaos import load
-from orderstream.chaos.injector import Fault
-from orderstream.chaos.report import MARGIN_S, Detection, stalls
+from orderstream_dev.chaos import load
+from orderstream_dev.chaos.chaos_report import MARGIN_S, Detection, stalls
+from orderstream_dev.chaos.injector import Fault
 
 pytestmark = pytest.mark.unit
 

@@ -5,16 +5,17 @@ import sys
 
 import pytest
 
-from orderstream.cli import COMMANDS, load
+from orderstream.cli.main import COMMANDS, load
 
 pytestmark = pytest.mark.unit
 
-HEAVY = ("orderstream.bench", "orderstream.infra", "orderstream.api", "fastapi", "sqlalchemy",
-         "aiokafka", "asyncpg", "pydantic_settings", "uvicorn")
+HEAVY = ("orderstream_dev.bench", "orderstream_dev.infra", "orderstream.runtime.api_process",
+         "fastapi", "sqlalchemy", "aiokafka", "asyncpg", "pydantic_settings", "uvicorn")
 
 
 def _imported_after(*args: str) -> list[str]:
-    script = ("import sys\nfrom typer.testing import CliRunner\nfrom orderstream.cli import app\n"
+    script = ("import sys\nfrom typer.testing import CliRunner\n"
+              "from orderstream.cli.main import app\n"
               f"result = CliRunner().invoke(app, {list(args)!r})\n"
               "assert result.exit_code == 0, result.output\n"
               f"print('\\n'.join(sorted(m for m in sys.modules if m.startswith({HEAVY!r}))))")
@@ -29,8 +30,8 @@ def test_the_list_of_commands_imports_none_of_them():
 
 def test_a_worker_imports_nothing_of_the_bench_the_api_or_the_local_services():
     imported = _imported_after("worker", "--help")
-    assert not [m for m in imported if m.startswith(("orderstream.bench", "orderstream.infra",
-                                                     "orderstream.api"))]
+    assert not [m for m in imported if m.startswith((
+        "orderstream_dev.bench", "orderstream_dev.infra", "orderstream.runtime.api_process"))]
     assert "sqlalchemy" in imported  # what it needs, it has
 
 

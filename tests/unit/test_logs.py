@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from application.context import handling
 from application.messages import InboundMessage, OutboxMessage
-from orderstream import logs
+from orderstream.runtime import logs
 
 pytestmark = pytest.mark.unit
 

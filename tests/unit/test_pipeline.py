@@ -19,9 +19,9 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import OrderConfirmed
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-from orderstream.pipeline import Pipeline, PipelineFailed, memory_bus_pipeline
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.embedded import Pipeline, PipelineFailed, memory_bus_pipeline
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 pytestmark = pytest.mark.unit
 

@@ -3,8 +3,8 @@
 import pytest
 
 from adapters.http.server import ProblemHttpToolsProtocol
-from orderstream.serve_cli import server_config
-from orderstream.settings import Settings
+from orderstream.cli.serve_commands import server_config
+from orderstream.runtime.settings import Settings
 
 pytestmark = pytest.mark.unit
 

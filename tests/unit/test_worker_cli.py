@@ -3,7 +3,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 pytestmark = pytest.mark.unit
 

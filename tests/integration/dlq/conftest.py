@@ -21,9 +21,9 @@ from application.inbox import InboxProcessor
 from application.ports import MessageConsumer, UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.orders import Order
-from orderstream.cli import app
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.cli.main import app
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 
 @dataclass

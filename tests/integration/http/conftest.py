@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import text
 
 from adapters.http.auth import hash_key
-from orderstream.api import build_api
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.api_process import build_api
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 KEYS = {"shop": "key-shop-0123456789", "other": "key-other-0123456789"}
 SCOPES = ["orders:write", "orders:read", "stock:write", "stock:read"]

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from orderstream.wiring import resolve
+from orderstream.runtime.wiring import resolve
 
 from .conftest import auth
 

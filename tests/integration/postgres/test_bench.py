@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 pytestmark = pytest.mark.integration
 

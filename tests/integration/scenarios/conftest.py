@@ -3,7 +3,7 @@
 The memory params need nothing running; the postgres params get a migrated database of
 their own, so the relays see only the outbox rows of the test at hand; the kafka param
 gets topics and consumer groups with random names on the real broker. All go through
-`orderstream.container`, exactly as the processes do.
+`orderstream.runtime.container`, exactly as the processes do.
 """
 
 import asyncio
@@ -28,8 +28,8 @@ from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWo
 from domain.events import Event
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 POLL_TIMEOUT_S = 30.0
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orderstream.bench.profile import summary
+from orderstream_dev.bench.profile import summary
 
 pytestmark = pytest.mark.unit
 

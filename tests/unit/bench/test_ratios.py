@@ -2,7 +2,7 @@
 
 import pytest
 
-from orderstream.bench.base import Measured, Variant, alternate, compared, spread
+from orderstream_dev.bench.base import Measured, Variant, alternate, compared, spread
 
 pytestmark = pytest.mark.unit
 

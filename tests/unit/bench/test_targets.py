@@ -3,7 +3,7 @@ flow's maximum and its latencies at half and twice it, the largest peak of any p
 
 import pytest
 
-from orderstream.bench.targets import verdicts
+from orderstream_dev.bench.targets import verdicts
 from support.bench_results import results
 
 pytestmark = pytest.mark.unit

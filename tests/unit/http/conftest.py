@@ -9,9 +9,9 @@ from fastapi import FastAPI
 
 from adapters.http.auth import hash_key
 from adapters.memory.store import InMemoryStore
-from orderstream.api import build_api
-from orderstream.settings import Settings
-from orderstream.wiring import build_container
+from orderstream.runtime.api_process import build_api
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container
 
 KEYS = {
     "writer": ("key-writer-0123456789", ["orders:write", "orders:read", "stock:write",
