@@ -5,7 +5,8 @@ from typing import Annotated
 import typer
 
 from adapters.postgres import migrations
-from orderstream.runtime.failures import redacted, reports_errors
+from orderstream.cli.error_reporting import reports_errors
+from orderstream.runtime.failures import redacted
 from orderstream.runtime.settings import load_settings
 
 db_app = typer.Typer(help="Database schema migrations (Alembic).", no_args_is_help=True)

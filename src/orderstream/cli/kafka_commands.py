@@ -5,8 +5,8 @@ import asyncio
 import typer
 from aiokafka.errors import KafkaError
 
+from orderstream.cli.error_reporting import reports_errors
 from orderstream.runtime.configured_topics import configured_topics, ensure_configured_topics
-from orderstream.runtime.failures import reports_errors
 from orderstream.runtime.preflight import check_kafka
 from orderstream.runtime.settings import Settings
 

@@ -4,11 +4,15 @@ Each command's module is imported only when that command runs: `orderstream --he
 the commands from the table below without importing any of them, and a service (`relay`,
 `worker`, `serve`) imports what it runs and nothing of the others (no bench, no FastAPI in
 a worker, no local-services launcher), so a restarted process starts consuming sooner.
+
+`bench`, `infra` and `chaos` are development tooling: they live in the `orderstream_dev`
+package (dev/, installed by `uv sync`, not in the service's image), imported by name only
+when one of them runs; without that package they exit 2 saying so.
 """
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -56,10 +60,25 @@ COMMANDS: dict[str, Lazy] = {
 }
 
 
-def load(name: str) -> Any:
+DEV_PACKAGE = "orderstream_dev"
+DEV_COMMANDS = ("bench", "infra", "chaos")
+"""The commands of the development tooling, also those of `orderstream-dev`."""
+EXIT_MISSING = 2
+
+
+def load(name: str, table: dict[str, Lazy] = COMMANDS) -> Any:
     """The command `name` (a Click command of Typer's), its module imported now."""
-    module, attribute = COMMANDS[name].target.split(":")
-    found: Any = getattr(importlib.import_module(module), attribute)
+    module, attribute = table[name].target.split(":")
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        if not module.startswith(DEV_PACKAGE) or error.name != DEV_PACKAGE:
+            raise
+        typer.echo(f"error: `{name}` is development tooling (the orderstream-dev package, "
+                   "installed by `uv sync` in a checkout), and this installation does not have "
+                   "it", err=True)
+        raise typer.Exit(code=EXIT_MISSING) from None
+    found: Any = getattr(imported, attribute)
     if isinstance(found, typer.Typer):
         command: Any = typer.main.get_group(found)
     else:
@@ -71,22 +90,24 @@ def load(name: str) -> Any:
 
 
 class LazyCommands(TyperGroup):
-    """Lists the commands of `COMMANDS` by their summaries, and imports one to run it."""
+    """Lists the commands of `commands_table` by their summaries, and imports one to run it."""
+
+    commands_table: ClassVar[dict[str, Lazy]] = COMMANDS
 
     def list_commands(self, ctx: Any) -> list[str]:
-        return list(COMMANDS)
+        return list(self.commands_table)
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         """For the list of commands: a stand-in that says what the command does."""
-        lazy = COMMANDS.get(cmd_name)
+        lazy = self.commands_table.get(cmd_name)
         if lazy is None:
             return None
         return TyperCommand(cmd_name, help=lazy.summary, short_help=lazy.summary)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         """For running a command: the command itself."""
-        if args and args[0] in COMMANDS:
-            return args[0], load(args[0]), args[1:]
+        if args and args[0] in self.commands_table:
+            return args[0], load(args[0], self.commands_table), args[1:]
         return super().resolve_command(ctx, args)
 
 

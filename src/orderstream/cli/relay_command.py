@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from orderstream.runtime.failures import reports_errors
+from orderstream.cli.error_reporting import reports_errors
 from orderstream.runtime.relay_process import OUTBOXES, check_relay_settings, run_relays
 from orderstream.runtime.settings import load_settings
 from orderstream.runtime.signals import run_service

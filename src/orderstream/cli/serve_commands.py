@@ -11,8 +11,8 @@ import uvicorn
 
 from adapters.http.auth import SCOPES, hash_key
 from adapters.http.server import ProblemHttpToolsProtocol
+from orderstream.cli.error_reporting import reports_errors
 from orderstream.runtime.api_process import api_keys
-from orderstream.runtime.failures import reports_errors
 from orderstream.runtime.preflight import check_database
 from orderstream.runtime.settings import Settings, load_settings
 from orderstream.runtime.signals import run_service

@@ -4,7 +4,8 @@ import json
 
 import typer
 
-from orderstream.runtime.failures import redacted, reports_errors
+from orderstream.cli.error_reporting import reports_errors
+from orderstream.runtime.failures import redacted
 from orderstream.runtime.settings import load_settings
 
 

@@ -5,7 +5,8 @@ from typing import Annotated
 
 import typer
 
-from orderstream.runtime.failures import ConfigurationError, reports_errors
+from orderstream.cli.error_reporting import reports_errors
+from orderstream.runtime.failures import ConfigurationError
 from orderstream.runtime.settings import load_settings
 from orderstream.runtime.signals import run_service
 from orderstream.runtime.worker_process import run_worker

@@ -1,22 +1,16 @@
-"""What a command line user sees when settings are wrong or a service cannot be used.
+"""Failures a user can fix: bad settings, an unreachable or unmigrated database, a broker
+that does not answer, each said in one sentence with a hint (`explain`).
 
-A bad setting, an unreachable or unmigrated database, or a broker that does not answer
-ends every command the same way: one line saying what and where, a hint, exit code 2.
-Anything else is a bug, and keeps its traceback.
+The command line turns them into one line and exit code 2 (`cli/error_reporting.py`), a
+long-running process logs them the same way (`signals.py`). Anything else is a bug, and
+keeps its traceback.
 """
 
-import functools
-from collections.abc import Callable, Iterator
-from typing import ParamSpec, TypeVar
+from collections.abc import Iterator
 
-import typer
 from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-
-EXIT_UNUSABLE = 2
-P = ParamSpec("P")
-R = TypeVar("R")
 
 POSTGRES_HINT = ("Is PostgreSQL running (orderstream infra up) and migrated (orderstream db "
                  "upgrade)? The URL comes from ORDERSTREAM_DATABASE_URL or DATABASE_URL.")
@@ -127,23 +121,3 @@ def redacted(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except sa_exc.ArgumentError:
         return "<not a URL>"
-
-
-def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn failures the user can fix into one line on stderr and exit code 2."""
-
-    @functools.wraps(command)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except Exception as error:
-            message = explain(error)
-            if message is None:
-                raise
-            typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(code=EXIT_UNUSABLE) from None
-
-    return run
-

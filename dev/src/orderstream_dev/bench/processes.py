@@ -4,12 +4,13 @@ bench's own baselines and load generator, each logging to a file of the run."""
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from orderstream_dev.infra.process_control import free_port
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT_S = 20.0
@@ -22,13 +23,6 @@ def orderstream_command(*args: str) -> list[str]:
 
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def service_env(**settings: str) -> dict[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 from adapters.http.auth import hash_key
 from orderstream_dev.bench import processes
 from orderstream_dev.bench.http_client import get_status
+from orderstream_dev.infra.process_control import free_port
 
 HOST = processes.HOST
 START_TIMEOUT_S = 60.0
@@ -31,7 +32,7 @@ class ApiKey:
 
 async def start_api(workdir: Path, name: str, key: ApiKey,
                     **settings: str) -> tuple[processes.Process, int]:
-    port = processes.free_port()
+    port = free_port()
     api = await processes.start(name, processes.orderstream_command(
         "serve", "--port", str(port)), processes.service_env(
         **{"store": "postgres", **settings, "api_keys": key.setting()}), workdir)
@@ -40,7 +41,7 @@ async def start_api(workdir: Path, name: str, key: ApiKey,
 
 
 async def start_bare(workdir: Path) -> tuple[processes.Process, int]:
-    port = processes.free_port()
+    port = free_port()
     bare = await processes.start("bare-api", processes.python_module(
         "orderstream_dev.bench.bare_api", str(port)), processes.service_env(), workdir)
     await serving(bare, port)

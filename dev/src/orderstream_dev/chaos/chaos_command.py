@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from orderstream.runtime.failures import reports_errors
+from orderstream.cli.error_reporting import reports_errors
 
 if TYPE_CHECKING:
     from rich.console import Console

@@ -12,7 +12,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from orderstream_dev.infra import layout
 from orderstream_dev.infra.kafka_cluster import PORT_STEP, KafkaCluster
 from orderstream_dev.infra.local_kafka import KafkaNode
 from orderstream_dev.infra.local_postgres import PostgresNode
+from orderstream_dev.infra.process_control import port_is_free
 
 HOST = "127.0.0.1"
 
@@ -70,18 +70,9 @@ def free_ports(offsets: list[int]) -> int:
     rng = random.Random()
     for _ in range(200):
         base = rng.randrange(20_000, 30_000)
-        if all(_free(base + offset) for offset in offsets):
+        if all(port_is_free(base + offset, HOST) for offset in offsets):
             return base
     raise RuntimeError("no free ports found for the run's services")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-        return True
 
 
 @contextlib.asynccontextmanager

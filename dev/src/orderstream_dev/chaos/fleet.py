@@ -14,6 +14,7 @@ from pathlib import Path
 
 from orderstream_dev.bench import processes
 from orderstream_dev.bench.http_client import get_status
+from orderstream_dev.infra.process_control import free_port
 
 HOST = processes.HOST
 COMMANDS = {"api": ["serve"], "relay": ["relay"], "inventory": ["worker", "inventory"],
@@ -72,7 +73,7 @@ class Fleet:
     def __post_init__(self) -> None:
         for role, count in REPLICAS.items():
             for n in range(1, count + 1):
-                port = processes.free_port()
+                port = free_port()
                 env = processes.service_env(**self.settings, metrics_port=str(
                     0 if role == "api" else port))
                 self.members.append(Member(role, f"{role}-{n}", port, env))

@@ -5,9 +5,10 @@ testcontainers is a development dependency, so it is imported only when a contai
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from orderstream_dev.infra.process_control import free_port
 
 KAFKA_IMAGE = "apache/kafka:4.1.1"
 POSTGRES_IMAGE = "postgres:16"
@@ -25,12 +26,6 @@ def docker_answers(timeout: float = 3.0) -> bool:
             client.close()
     except Exception:
         return False
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _kafka_environment(host_port: int) -> dict[str, str]:
@@ -58,7 +53,7 @@ def kafka_container(image: str = KAFKA_IMAGE) -> Iterator[str]:
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
 
-    host_port = _free_port()
+    host_port = free_port()
     container = (DockerContainer(image).with_bind_ports(9092, host_port)
                  .with_envs(**_kafka_environment(host_port)))
     with container:

@@ -5,14 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
-def project_root(start: Path | None = None) -> Path:
-    """The nearest directory at or above `start` (default: cwd) holding a pyproject.toml."""
-    here = (start or Path.cwd()).resolve()
-    for candidate in (here, *here.parents):
-        if (candidate / "pyproject.toml").is_file():
-            return candidate
-    return here
+from orderstream.cli.checkout import project_root
 
 
 def state_dir() -> Path:

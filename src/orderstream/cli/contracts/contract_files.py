@@ -13,9 +13,9 @@ import yaml
 
 from adapters.codec import ce_type_of
 from adapters.payloads import MODELS, Payload, schema_of
+from orderstream.cli.checkout import project_root
 from orderstream.cli.contracts.asyncapi import asyncapi_document
 from orderstream.cli.contracts.recorded import examples
-from orderstream_dev.infra.layout import project_root
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 ASYNCAPI = "asyncapi.yaml"

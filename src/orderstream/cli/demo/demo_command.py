@@ -20,8 +20,8 @@ from orderstream.cli.demo.demo_run import (
     run_with_settings,
 )
 from orderstream.cli.demo.demo_serve import serve_demo
+from orderstream.cli.error_reporting import reports_errors
 from orderstream.runtime.embedded import PipelineFailed
-from orderstream.runtime.failures import reports_errors
 from orderstream.runtime.preflight import check_database
 from orderstream.runtime.settings import Settings, load_settings
 

@@ -34,7 +34,7 @@ from orderstream.cli.dlq.dlq_views import (
     replayed,
     summary,
 )
-from orderstream.runtime.failures import reports_errors
+from orderstream.cli.error_reporting import reports_errors
 
 dlq_app = typer.Typer(help="Dead letters on Kafka: list, show and replay them.",
                       no_args_is_help=True)

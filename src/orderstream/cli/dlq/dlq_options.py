@@ -10,7 +10,8 @@ import typer
 
 from adapters.kafka.replay import ReplayInterrupted
 from orderstream.cli.dlq.dlq_topics import DlqError, Selection
-from orderstream.runtime.failures import EXIT_UNUSABLE, ConfigurationError
+from orderstream.cli.error_reporting import EXIT_UNUSABLE
+from orderstream.runtime.failures import ConfigurationError
 from orderstream.runtime.settings import Settings, load_settings
 
 P = ParamSpec("P")

@@ -1,2 +1,2 @@
-"""Parked keys: the workers' parking rule and retry loop (`wiring`), and the
-`orderstream parked` command group (`cli`)."""
+"""`orderstream parked list|show|retry|drop`: the keys the workers parked (the parking rule
+and retry loop of a worker are in `runtime/worker_parking.py`)."""

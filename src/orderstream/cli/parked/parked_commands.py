@@ -12,7 +12,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from orderstream.runtime.failures import EXIT_UNUSABLE, reports_errors
+from orderstream.cli.error_reporting import EXIT_UNUSABLE, reports_errors
 
 P = ParamSpec("P")
 R = TypeVar("R")
