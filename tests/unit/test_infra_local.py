@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from orderstream_dev.infra.kafka_cluster import KafkaCluster
-from orderstream_dev.infra.local_kafka import cluster_id
+from orderstream_dev.infra.kafka_config import cluster_id
 from orderstream_dev.infra.process_control import pid_alive, terminate_all
 
 pytestmark = pytest.mark.unit

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from orderstream_dev.infra.local_kafka import KafkaNode, cluster_id
+from orderstream_dev.infra.kafka_config import cluster_id
+from orderstream_dev.infra.local_kafka import KafkaNode
 from orderstream_dev.infra.process_control import terminate_all
 
 BASE_PORT = 19192

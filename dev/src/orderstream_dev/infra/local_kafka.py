@@ -1,17 +1,24 @@
-"""A single-node Apache Kafka broker in KRaft mode, run from the cached Maven classpath."""
+"""A local Apache Kafka node in KRaft mode (broker and controller), run from the cached Maven
+classpath: prepared, started, waited for, stopped. Its configuration is `kafka_config.py`."""
 
 from __future__ import annotations
 
-import base64
-import secrets
 import shutil
 import signal
 import subprocess
-import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from orderstream_dev.infra import kafka_dist
+from orderstream_dev.infra.kafka_config import (
+    HOST,
+    LOG4J2,
+    SecureListener,
+    broker_properties,
+    cluster_id,
+    password_file,
+    prepare_tls,
+)
 from orderstream_dev.infra.process_control import (
     InfraError,
     port_open,
@@ -23,57 +30,7 @@ from orderstream_dev.infra.process_control import (
 )
 from orderstream_dev.infra.tls import Authority
 
-HOST = "127.0.0.1"
 READY_LINE = "Kafka Server started"
-BROKER_HEARTBEAT_MS = 500
-BROKER_SESSION_MS = 3_000
-SCRAM = "SCRAM-SHA-512"
-SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-
-
-@dataclass(frozen=True, slots=True)
-class SecureListener:
-    """How a client reaches the SASL_SSL listener: the settings it needs."""
-
-    bootstrap_servers: str
-    cafile: Path
-    username: str
-    password: str = field(repr=False)
-
-    def settings(self) -> dict[str, str]:
-        """As ORDERSTREAM_* environment variables."""
-        return {"ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
-                "ORDERSTREAM_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-                "ORDERSTREAM_KAFKA_SASL_MECHANISM": SCRAM,
-                "ORDERSTREAM_KAFKA_SASL_USERNAME": self.username,
-                "ORDERSTREAM_KAFKA_SASL_PASSWORD": self.password,
-                "ORDERSTREAM_KAFKA_SSL_CAFILE": str(self.cafile)}
-
-_LOG4J2 = """status = warn
-appender.file.type = File
-appender.file.name = file
-appender.file.fileName = ${sys:kafka.logs.dir}/server.log
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = INFO
-rootLogger.appenderRef.file.ref = file
-logger.kafka.name = kafka
-logger.kafka.level = INFO
-logger.state.name = state.change.logger
-logger.state.level = WARN
-logger.controller.name = org.apache.kafka.controller
-logger.controller.level = INFO
-"""
-
-
-def cluster_id() -> str:
-    """A KRaft cluster id: a random UUID as 22 characters of URL-safe base64, unpadded,
-    never starting with "-" (one in 64 would, and the storage tool would read it as an
-    option; Kafka's own `Uuid.randomUuid` draws again in that case too)."""
-    while (drawn := base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-           ).startswith("-"):
-        pass
-    return drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,98 +92,10 @@ class KafkaNode:
             raise InfraError("this broker has no SASL_SSL listener (start it with --secure)")
         return SecureListener(f"{HOST}:{self.secure_port}",
                               Authority(self.tls_dir).certificate, self.scram_user,
-                              self._password_file().read_text().strip())
+                              password_file(self.tls_dir).read_text().strip())
 
     def properties(self) -> str:
-        internal = str(self.replication)
-        min_isr = str(max(1, self.replication - 1))
-        entries = {
-            "process.roles": "broker,controller",
-            "node.id": str(self.node_id),
-            "listeners": f"PLAINTEXT://{HOST}:{self.port},CONTROLLER://{HOST}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port}",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-            **self._secure_listener(),
-            "inter.broker.listener.name": "PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            **self._quorum(),
-            **self._failover(),
-            "log.dirs": str(self.data_dir),
-            "num.partitions": "3",
-            "default.replication.factor": internal,
-            "offsets.topic.replication.factor": internal,
-            "transaction.state.log.replication.factor": internal,
-            "transaction.state.log.min.isr": min_isr,
-            "share.coordinator.state.topic.replication.factor": internal,
-            "share.coordinator.state.topic.min.isr": min_isr,
-            "group.initial.rebalance.delay.ms": "0",
-            # The group coordinator writes offset commits in batches it holds up to 5 ms
-            # by default: every commit waited for it (6.6 ms against 0.6 ms for a produce
-            # acknowledgement here), and a worker commits after every batch.
-            "group.coordinator.append.linger.ms": "0",
-            "auto.create.topics.enable": "true",
-        }
-        return "".join(f"{key}={value}\n" for key, value in entries.items())
-
-    def _secure_listener(self) -> dict[str, str]:
-        """The SECURE listener (SASL_SSL, SCRAM-SHA-512), added to the plaintext ones."""
-        if self.secure_port is None:
-            return {}
-        secure = f"SECURE://{HOST}:{self.secure_port}"
-        return {
-            "listeners": f"PLAINTEXT://{HOST}:{self.port},{secure},"
-                         f"CONTROLLER://{HOST}:{self.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{HOST}:{self.port},{secure}",
-            "listener.security.protocol.map":
-                "PLAINTEXT:PLAINTEXT,SECURE:SASL_SSL,CONTROLLER:PLAINTEXT",
-            "sasl.enabled.mechanisms": SCRAM,
-            "listener.name.secure.sasl.enabled.mechanisms": SCRAM,
-            f"listener.name.secure.{SCRAM.lower()}.sasl.jaas.config": SCRAM_LOGIN,
-            "listener.name.secure.ssl.keystore.type": "PEM",
-            "listener.name.secure.ssl.keystore.location": str(self._keystore()),
-        }
-
-    def _keystore(self) -> Path:
-        return self.tls_dir / "broker-keystore.pem"
-
-    def _password_file(self) -> Path:
-        return self.tls_dir / "scram-password"
-
-    def _prepare_tls(self) -> list[str]:
-        """The CA, the broker's key and certificate as one PEM keystore, the SCRAM password;
-        the StorageTool arguments that create the SCRAM user."""
-        if self.secure_port is None:
-            return []
-        authority = Authority(self.tls_dir).create()
-        if not self._keystore().is_file():
-            key, certificate = authority.issue("broker", hosts=(HOST, "localhost"))
-            self._keystore().write_text(key.read_text() + certificate.read_text()
-                                        + authority.certificate.read_text())
-            self._keystore().chmod(0o600)
-        if self.scram_password is not None or not self._password_file().is_file():
-            self._password_file().write_text(
-                (self.scram_password or secrets.token_urlsafe(24)) + "\n")
-            self._password_file().chmod(0o600)
-        password = self._password_file().read_text().strip()
-        return ["--add-scram", f"{SCRAM}=[name={self.scram_user},password={password}]"]
-
-    def _quorum(self) -> dict[str, str]:
-        if not self.voters:
-            return {"controller.quorum.bootstrap.servers": f"{HOST}:{self.controller_port}"}
-        return {"controller.quorum.voters": ",".join(
-            f"{node}@{HOST}:{port}" for node, port in self.voters)}
-
-    def _failover(self) -> dict[str, str]:
-        """In a cluster, how soon a broker that died (kill -9, a lost host) is fenced, its
-        partitions led by others and it dropped from their in-sync replicas: until then the
-        clients find it named as leader and `acks=all` waits for it, so every partition
-        stalls. Kafka's 9 s session (2 s heartbeats) made most of a failover's stall; 500 ms
-        heartbeats leave six of them to a 3 s session before a live broker on a busy
-        machine would be fenced by mistake (docs/scaling.md)."""
-        if not self.voters:
-            return {}
-        return {"broker.heartbeat.interval.ms": str(BROKER_HEARTBEAT_MS),
-                "broker.session.timeout.ms": str(BROKER_SESSION_MS)}
+        return broker_properties(self)
 
     def pid(self) -> int | None:
         pid = read_pid(self.pid_file)
@@ -292,9 +161,9 @@ class KafkaNode:
     def _prepare(self, libs: Path) -> None:
         (self.home / "logs").mkdir(parents=True, exist_ok=True)
         self.config_file.write_text(self.properties())
-        (self.home / "log4j2.properties").write_text(_LOG4J2)
+        (self.home / "log4j2.properties").write_text(LOG4J2)
         formatted = (self.data_dir / "meta.properties").is_file()
-        users = self._prepare_tls()
+        users = prepare_tls(self)
         if formatted and users and not (self.data_dir / "scram-users").is_file():
             raise InfraError(
                 f"the data in {self.data_dir} was formatted without the SCRAM user of the "
