@@ -14,7 +14,7 @@ from application.messages import InboundMessage
 from application.observation import UNOBSERVED, ConsumerObserver
 from application.offsets import first_offsets, next_offsets
 from application.parking import ParkingPass, ParkingRule, error_text
-from application.ports import MessageConsumer
+from application.ports.messaging import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
 
 # Backoff and next_offsets live in modules of their own and stay importable from here.

@@ -14,7 +14,8 @@ from application.held_rows import HeldRows, check_free
 from application.messages import DecodedMessage, InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
 from application.parking import Parking, ParkingPass, parking_key
-from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.ports.messaging import MessageDecoder
+from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
 

@@ -16,7 +16,8 @@ from application.inbox import Failure
 from application.messages import DecodedMessage
 from application.observation import UNOBSERVED, ConsumerObserver, Unobserved
 from application.parking import ParkedMessage, error_text
-from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.ports.messaging import MessageDecoder
+from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from application.tasks import first_of
 from domain.events import Event
 

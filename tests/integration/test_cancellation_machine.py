@@ -22,7 +22,7 @@ from application.commands import CommandBus
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
-from application.ports import Footprint
+from application.ports.unit_of_work import Footprint
 from domain.commands import CancelOrder, PlaceOrder, SetStockLevel
 from domain.errors import OrderNotCancellable, OrderNotFound
 from domain.inventory import ReservationStatus

@@ -14,7 +14,8 @@ from application.consumer import ConsumerPolicy, DeadLetterSink
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
 from application.inbox import InboxProcessor
 from application.observation import UNOBSERVED, ConsumerObserver, Observers
-from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer, OutboxReader, Publisher
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.relay import OutboxRelay
 from application.unparking import ParkedRetrier
 from domain.events import Event

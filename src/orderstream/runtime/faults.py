@@ -7,7 +7,7 @@ import sys
 from collections.abc import Mapping, Sequence
 
 from application.messages import InboundMessage, OutboxMessage, Refused, TopicPartition
-from application.ports import MessageConsumer, Publisher
+from application.ports.messaging import MessageConsumer, Publisher
 from orderstream.runtime.settings import Settings
 
 log = logging.getLogger(__name__)

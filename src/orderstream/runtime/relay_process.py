@@ -21,7 +21,7 @@ from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.prometheus import Metrics, RelayMetrics
 from application.errors import TransientError
 from application.leadership import run_as_leader
-from application.ports import Publisher
+from application.ports.messaging import Publisher
 from application.relay import OutboxRelay
 from orderstream.runtime import faults
 from orderstream.runtime.configured_topics import topic_names

@@ -8,7 +8,7 @@ from application.consumer import DeadLetterSink
 from application.handlers import EventHandler
 from application.observation import UNOBSERVED, ConsumerObserver
 from application.parking import ParkingRule
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.unparking import ParkedRetrier
 from domain.events import Event
 from orderstream.runtime.settings import Settings

@@ -10,7 +10,8 @@ from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
 from application.inbox import InboxProcessor
 from application.observation import ConsumerObserver, Observers
-from application.ports import MessageConsumer, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.progress import ProgressWatch
 from application.unparking import ParkedRetrier
 from orderstream.runtime import faults

@@ -18,7 +18,8 @@ from application.commands import CommandBus
 from application.consumer import ConsumerPolicy, DeadLetterSink
 from application.handlers import ORDERS_HANDLERS
 from application.inbox import InboxProcessor
-from application.ports import MessageConsumer, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.orders import Order
 from orderstream.cli.main import app

@@ -20,7 +20,7 @@ from application.commands import CommandBus
 from application.handlers import release_stock, reserve_stock
 from application.inbox import Failure, InboxProcessor
 from application.messages import InboundMessage
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderCancelled, OrderPlaced

@@ -24,7 +24,8 @@ from application.handlers import EventHandler
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage, TopicPartition
 from application.parking import ParkedMessage
-from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer, OutboxReader, Publisher
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.events import Event
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order

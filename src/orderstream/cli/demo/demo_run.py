@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from adapters.codec import INVENTORY_TOPIC
 from adapters.memory.bus import InMemoryBus
 from application.commands import CommandBus
-from application.ports import Footprint, UnitOfWorkFactory
+from application.ports.unit_of_work import Footprint, UnitOfWorkFactory
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
 from domain.orders import OrderStatus

@@ -13,7 +13,7 @@ from application.consumer import DeadLetterSink
 from application.errors import DroppedWhileParked
 from application.inbox import Failure
 from application.parking import ParkedMessage
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from orderstream.runtime.preflight import check_database, check_kafka
 from orderstream.runtime.settings import Settings
 from orderstream.runtime.wiring import build_container, resolve, shut_down
