@@ -8,7 +8,7 @@ from adapters import dead_letters as dlt
 from adapters.memory.bus import InMemoryBus
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from application.errors import UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage, TopicPartition
 
 pytestmark = pytest.mark.unit

@@ -7,7 +7,7 @@ import pytest
 from adapters import dead_letters as dlt
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE, StoredDeadLetter, replay_of
 from application.errors import UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage
 
 pytestmark = pytest.mark.unit

@@ -10,7 +10,8 @@ from typing import Any
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
-from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.consumer import ConsumerPolicy
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
 from application.inbox import InboxProcessor
 from application.observation import UNOBSERVED, ConsumerObserver, Observers

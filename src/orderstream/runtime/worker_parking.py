@@ -4,7 +4,7 @@ from collections.abc import Mapping
 
 from adapters.codec import CloudEventsDecoder
 from application.backoff import Backoff
-from application.consumer import DeadLetterSink
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import EventHandler
 from application.observation import UNOBSERVED, ConsumerObserver
 from application.parking import ParkingRule

@@ -15,7 +15,8 @@ from typer.testing import CliRunner
 
 from adapters.codec import CloudEventsDecoder
 from application.commands import CommandBus
-from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.consumer import ConsumerPolicy
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.ports.messaging import MessageConsumer

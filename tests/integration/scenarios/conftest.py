@@ -19,7 +19,8 @@ from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.postgres.locks import holding_stock
 from adapters.postgres.parked_admin import parked_messages
 from application.commands import CommandBus
-from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.consumer import ConsumerPolicy
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import EventHandler
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage, TopicPartition

@@ -9,9 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres import parked_admin
 from adapters.postgres.parked_admin import ParkedKey
-from application.consumer import DeadLetterSink
+from application.dead_letter_sink import DeadLetterSink
 from application.errors import DroppedWhileParked
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.parking import ParkedMessage
 from application.ports.unit_of_work import UnitOfWorkFactory
 from orderstream.runtime.preflight import check_database, check_kafka
