@@ -12,7 +12,7 @@ uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet "uv==0.13.9"
 
 bytecode: uv
-	@$(UV) run --frozen python -m compileall -q src >/dev/null
+	@$(UV) run --frozen python -m compileall -q src dev/src >/dev/null
 
 demo: uv
 	$(UV) run --frozen orderstream demo
@@ -31,6 +31,6 @@ asyncapi: $(ASYNCAPI_TOOL)/node_modules/.package-lock.json
 	node $(ASYNCAPI_TOOL)/validate.js contracts/asyncapi.yaml
 
 lint: uv
-	$(UV) run --frozen ruff check src tests
+	$(UV) run --frozen ruff check src dev/src tests
 	$(UV) run --frozen mypy
 	$(UV) run --frozen lint-imports

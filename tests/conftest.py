@@ -31,8 +31,9 @@ from hypothesis import settings as hypothesis_settings
 
 from adapters.kafka.clients import started_admin
 from adapters.kafka.topics import ensure_topics, topic_specs
-from orderstream.infra import containers, services
-from orderstream.infra.process import InfraError
+from orderstream_dev.infra import containers
+from orderstream_dev.infra import local_services as services
+from orderstream_dev.infra.process_control import InfraError
 
 pytest_plugins = ["support.databases"]
 

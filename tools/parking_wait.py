@@ -29,9 +29,9 @@ from adapters.postgres.locks import holding_stock
 from application.commands import CommandBus
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.values import OrderLine
-from orderstream.pipeline import pipeline_for
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.runtime.embedded import pipeline_for
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve, shut_down
 
 SERVER = os.environ.get("DATABASE_URL",
                         "postgresql+asyncpg://orderstream:orderstream@127.0.0.1:15432/orderstream")

@@ -23,7 +23,7 @@ from application.commands import CommandBus
 from application.group_commit import GroupCommit
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
-from orderstream.bench.database import fresh_database
+from orderstream_dev.bench.database import fresh_database
 
 Place = Callable[[PlaceOrder], Awaitable[Any]]
 

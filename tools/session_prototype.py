@@ -45,18 +45,18 @@ from application.messages import InboundMessage
 from domain.events import OrderPlaced
 from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.values import OrderLine
-from orderstream.bench import reservations_raw
-from orderstream.bench.base import BenchContext, spread, spread_text
-from orderstream.bench.database import fresh_database
-from orderstream.bench.machine import asyncpg_dsn
-from orderstream.bench.reservations import (
+from orderstream_dev.bench import reservations_raw
+from orderstream_dev.bench.base import BenchContext, spread, spread_text
+from orderstream_dev.bench.database import fresh_database
+from orderstream_dev.bench.machine import asyncpg_dsn
+from orderstream_dev.bench.reservations import (
     ReservationBenchmark,
     _published,
     _stock_left,
     _stocked,
     _worker,
 )
-from orderstream.bench.workload import Workload
+from orderstream_dev.bench.workload import Workload
 
 
 class _Lines(sa.types.TypeDecorator[tuple[OrderLine, ...]]):

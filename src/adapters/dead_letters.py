@@ -7,7 +7,7 @@ as it was; headers appended after them say where it came from and why it failed.
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from application.inbox import Failure
+from application.inbox_batch import Failure
 
 SUFFIX = ".dlt"
 MAX_ERROR_MESSAGE_BYTES = 1_024

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from application.handlers import cancel_order, place_order, set_stock_level
-from application.ports import Footprint, UnitOfWorkFactory
+from application.ports.unit_of_work import Footprint, UnitOfWorkFactory
 from domain.commands import CancelOrder, Command, PlaceOrder, SetStockLevel
 
 COMMAND_HANDLERS: dict[type[Command], Callable[[Any, Any], Awaitable[Any]]] = {

@@ -4,46 +4,23 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from application.backoff import Backoff
 from application.context import handling
+from application.dead_letter_sink import DeadLetterSink, RaiseOnPermanentFailure
 from application.errors import CommitRejected, TransientError
-from application.inbox import Failure, InboxProcessor
+from application.inbox import InboxProcessor
+from application.inbox_batch import Failure
 from application.messages import InboundMessage
 from application.observation import UNOBSERVED, ConsumerObserver
 from application.offsets import first_offsets, next_offsets
 from application.parking import ParkingPass, ParkingRule, error_text
-from application.ports import MessageConsumer
+from application.ports.messaging import MessageConsumer
 from application.tasks import cancel, first_of, wait_until
-
-# Backoff and next_offsets live in modules of their own and stay importable from here.
-__all__ = ["Backoff", "ConsumerPolicy", "DeadLetterSink", "RaiseOnPermanentFailure",
-           "next_offsets"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class DeadLetterSink(Protocol):
-    """Where messages that can never be processed go, with the reason why."""
-
-    async def send(self, failures: Sequence[Failure], group: str) -> None:
-        """Store every failure durably (acknowledged by the transport) before returning.
-
-        Raises `TransientError` when the same call may succeed later.
-        """
-        ...
-
-
-class RaiseOnPermanentFailure:
-    """The default sink: stop the consumer rather than skip a message silently.
-
-    The offset of the failed message is never committed, so nothing is lost.
-    """
-
-    async def send(self, failures: Sequence[Failure], group: str) -> None:
-        raise failures[0].error
 
 
 class _Abandoned(Exception):

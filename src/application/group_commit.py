@@ -17,7 +17,8 @@ from application.idempotency import (
     replayed,
     response,
 )
-from application.ports import Footprint, StoredResponse, UnitOfWork, UnitOfWorkFactory
+from application.ports.idempotency_keys import StoredResponse
+from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from domain.commands import Command
 from domain.errors import DomainError
 

@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from application.ports import Footprint, UnitOfWork
+from application.ports.unit_of_work import Footprint, UnitOfWork
 from domain.commands import CancelOrder, PlaceOrder, SetStockLevel
 from domain.errors import OrderNotFound
 from domain.events import (

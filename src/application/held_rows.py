@@ -3,7 +3,7 @@ every key that needs it, not only the key whose batch kept failing."""
 
 from application.errors import RowsHeld
 from application.parking import ParkingPass
-from application.ports import Footprint, UnitOfWork
+from application.ports.unit_of_work import Footprint, UnitOfWork
 
 
 class HeldRows:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from application.errors import IdempotencyKeyReused, RequestInFlight
-from application.ports import IdempotencyKey, StoredResponse, UnitOfWork
+from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
+from application.ports.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

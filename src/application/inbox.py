@@ -4,44 +4,21 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import NamedTuple
 
 from application.context import applying, handling
 from application.errors import PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf, footprint
 from application.held_rows import HeldRows, check_free
-from application.messages import DecodedMessage, InboundMessage
+from application.inbox_batch import Failure, Outcome, Work, behind
+from application.messages import InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
 from application.parking import Parking, ParkingPass, parking_key
-from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.ports.messaging import MessageDecoder
+from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
 from domain.events import Event
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    message: InboundMessage
-    error: Exception
-
-
-class _Work(NamedTuple):
-    position: int
-    message: InboundMessage
-    decoded: DecodedMessage
-    handler: EventHandler
-    key: str
-
-
-@dataclass(slots=True)
-class _Outcome:
-    """What one transaction did with a batch's messages."""
-
-    applied: int = 0
-    parked: list[Parking] = field(default_factory=list)
-    failures: list[tuple[int, Failure]] = field(default_factory=list)
 
 
 class InboxProcessor:
@@ -88,7 +65,7 @@ class InboxProcessor:
     async def process(self, batch: Sequence[InboundMessage],
                       parking: ParkingPass | None = None) -> list[Failure]:
         undecodable, work = self._decode(batch)
-        outcome = _Outcome()
+        outcome = Outcome()
         if work:
             with applying(batch):
                 outcome = await self._applied(work, parking)
@@ -106,7 +83,7 @@ class InboxProcessor:
                             heads[0].attempts, heads[0].key, heads[0].last_error)
         return [failure for _, failure in sorted(failures, key=lambda f: f[0])]
 
-    async def _applied(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+    async def _applied(self, work: list[Work], parking: ParkingPass | None) -> Outcome:
         """In one go; as a parking pass when the policy asks for one (the batch kept
         failing), or when the batch needs rows that the last pass found held: a stuck row
         (a SKU) blocks every key that needs it, and each would otherwise hold up its
@@ -126,10 +103,10 @@ class InboxProcessor:
             return await self._one_by_one(work, None)
 
     def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
-                                                                  list[_Work]]:
+                                                                  list[Work]]:
         """Decoding needs no database, so events this group ignores cost nothing."""
         failures: list[tuple[int, Failure]] = []
-        work: list[_Work] = []
+        work: list[Work] = []
         for position, message in enumerate(batch):
             try:
                 decoded = self._decoder.decode(message)
@@ -138,13 +115,13 @@ class InboxProcessor:
                 continue
             handler = self._handlers.get(type(decoded.event))
             if handler is not None:
-                work.append(_Work(position, message, decoded, handler, parking_key(message)))
+                work.append(Work(position, message, decoded, handler, parking_key(message)))
         return failures, work
 
-    async def _in_one_go(self, work: list[_Work]) -> _Outcome:
+    async def _in_one_go(self, work: list[Work]) -> Outcome:
         """A later copy of a message is skipped once one copy succeeded, and tried again
         while none did: the outcome of applying the copies one at a time."""
-        outcome = _Outcome()
+        outcome = Outcome()
         async with self._uow_factory() as uow:
             new, parked = await uow.receive(self.group, {w.decoded.id for w in work},
                                             {w.key for w in work}, self._footprint(work))
@@ -154,7 +131,7 @@ class InboxProcessor:
                 if item.decoded.id not in new or item.decoded.id in done:
                     continue
                 if item.key in parked:
-                    outcome.parked.append(_behind(item))
+                    outcome.parked.append(behind(item))
                     done.add(item.decoded.id)
                     continue
                 started = time.perf_counter()
@@ -172,7 +149,7 @@ class InboxProcessor:
             await self._finish(uow, new - done, outcome.parked)
         return outcome
 
-    async def _parked_meanwhile(self, uow: UnitOfWork, work: list[_Work],
+    async def _parked_meanwhile(self, uow: UnitOfWork, work: list[Work],
                                 new: set[str]) -> set[str]:
         """Keys parked by a transaction that committed while `admit` waited for it.
 
@@ -187,13 +164,13 @@ class InboxProcessor:
         later = repeated & {w.key for w in work if w.decoded.id in new}
         return await uow.parked.parked_keys(self.group, later) if later else set()
 
-    async def _one_by_one(self, work: list[_Work], parking: ParkingPass | None) -> _Outcome:
+    async def _one_by_one(self, work: list[Work], parking: ParkingPass | None) -> Outcome:
         """A savepoint per message, its inbox row included (so an id the database cannot
         store fails only its message). In a parking pass, what the batch touches is
         locked first without waiting (`HeldRows.lock`): a message that needs rows
         another transaction holds is parked at once, without a lock wait of its own, and
         so is one that fails transiently in its savepoint."""
-        outcome = _Outcome()
+        outcome = Outcome()
         async with self._uow_factory() as uow:
             parked = await uow.parked.parked_keys(self.group, {w.key for w in work})
             held = Footprint()
@@ -225,19 +202,19 @@ class InboxProcessor:
             await self._finish(uow, set(), outcome.parked)
         return outcome
 
-    async def _one(self, uow: UnitOfWork, item: _Work, parked: set[str],
+    async def _one(self, uow: UnitOfWork, item: Work, parked: set[str],
                    held: Footprint) -> Parking | bool:
         """Inside the message's savepoint: applied (True), a duplicate (False), or parked
         behind its key."""
         if not await uow.inbox.record(self.group, item.decoded.id):
             return False
         if item.key in parked:
-            return _behind(item)
+            return behind(item)
         check_free(self._footprint([item]), held)
         await self._run(uow, item)
         return True
 
-    async def _parked_first(self, uow: UnitOfWork, item: _Work, parking: ParkingPass,
+    async def _parked_first(self, uow: UnitOfWork, item: Work, parking: ParkingPass,
                             error: TransientError) -> Parking | bool:
         """The message failed transiently in its savepoint (its inbox row undone with
         it): it is parked as its key's first message, unless another transaction applied
@@ -256,20 +233,17 @@ class InboxProcessor:
             await uow.parked.park(self.group, parked)
         await uow.commit()
 
-    async def _run(self, uow: UnitOfWork, item: _Work) -> None:
+    async def _run(self, uow: UnitOfWork, item: Work) -> None:
         started = time.perf_counter()
         try:
             await item.handler(item.decoded.event, uow)
         finally:
             self._timed(item, started)
 
-    def _timed(self, item: _Work, started: float) -> None:
+    def _timed(self, item: Work, started: float) -> None:
         self._observer.handled(type(item.decoded.event).__name__,
                                time.perf_counter() - started)
 
-    def _footprint(self, work: Iterable[_Work]) -> Footprint:
+    def _footprint(self, work: Iterable[Work]) -> Footprint:
         return footprint((item.decoded.event for item in work), self._footprints)
 
-
-def _behind(item: _Work) -> Parking:
-    return Parking(key=item.key, message_id=item.decoded.id, message=item.message)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from application.errors import TransientError
-from application.ports import Leadership
+from application.ports.messaging import Leadership
 
 log = logging.getLogger(__name__)
 

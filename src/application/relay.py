@@ -11,7 +11,7 @@ from application.context import handling
 from application.errors import TransientError
 from application.messages import OutboxMessage, Refused
 from application.observation import UNOBSERVED, RelayObserver
-from application.ports import OutboxReader, Publisher
+from application.ports.messaging import OutboxReader, Publisher
 from application.tasks import first_of
 
 log = logging.getLogger(__name__)

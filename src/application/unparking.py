@@ -7,16 +7,17 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from application.backoff import Backoff
-from application.consumer import DeadLetterSink
 from application.context import handling
+from application.dead_letter_sink import DeadLetterSink
 from application.errors import PermanentMessageError, TransientError
 from application.handlers import EventHandler, footprint
 from application.held_rows import check_free
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import DecodedMessage
 from application.observation import UNOBSERVED, ConsumerObserver, Unobserved
 from application.parking import ParkedMessage, error_text
-from application.ports import Footprint, MessageDecoder, UnitOfWork, UnitOfWorkFactory
+from application.ports.messaging import MessageDecoder
+from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from application.tasks import first_of
 from domain.events import Event
 

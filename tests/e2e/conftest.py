@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from adapters.postgres import SqlAlchemyUnitOfWork
 from application.commands import CommandBus
 from domain.commands import SetStockLevel
-from orderstream.demo import plan
-from orderstream.infra import layout
-from orderstream.infra.kafka import KafkaNode
+from orderstream.cli.demo.demo_run import plan
+from orderstream_dev.infra import layout
+from orderstream_dev.infra.local_kafka import KafkaNode
 from support.services import running
 
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S, Flow

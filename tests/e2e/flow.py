@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.postgres import SqlAlchemyUnitOfWork
 from application.commands import CommandBus
 from domain.commands import CancelOrder, PlaceOrder
-from orderstream.demo import DemoPlan
+from orderstream.cli.demo.demo_run import DemoPlan
 
 WORKER_SHUTDOWN_TIMEOUT_S = 5.0
 STALL_TIMEOUT_S = 45.0

@@ -2,7 +2,7 @@
 nothing left in flight, and what the plan says of it."""
 
 from adapters.postgres.audit import AuditSettings, audit
-from orderstream.audit import handoffs
+from orderstream.cli.audit.live_audit import handoffs
 
 from .flow import Flow
 

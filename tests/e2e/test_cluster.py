@@ -21,8 +21,8 @@ import pytest
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from adapters.kafka.clients import started_admin
-from orderstream.infra import layout
-from orderstream.infra.kafka_cluster import KafkaCluster
+from orderstream_dev.infra import layout
+from orderstream_dev.infra.kafka_cluster import KafkaCluster
 from support.http import client as http_client
 from support.network import free_port
 

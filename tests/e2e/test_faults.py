@@ -8,7 +8,7 @@ import os
 import pytest
 
 from adapters import dead_letters as dlt
-from orderstream.faults import HARD_EXIT_CODE
+from orderstream.runtime.faults import HARD_EXIT_CODE
 
 from .conftest import ORDERS, TEST_APPLICATION_NAME
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from orderstream.faults import HARD_EXIT_CODE
+from orderstream.runtime.faults import HARD_EXIT_CODE
 from support.network import free_port
 
 from .scrape import Samples, scrape, total, until

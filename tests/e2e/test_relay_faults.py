@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from adapters.codec import to_outbox
 from domain.events import OrderConfirmed
-from orderstream.faults import HARD_EXIT_CODE
+from orderstream.runtime.faults import HARD_EXIT_CODE
 
 from .conftest import ORDERS, open_flow
 from .invariants import invariant_violations, out_of_order_keys

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import make_url
 
 from adapters.http.auth import hash_key
-from orderstream.infra import layout
-from orderstream.infra.kafka import KafkaNode
-from orderstream.infra.tls import Authority
+from orderstream_dev.infra import layout
+from orderstream_dev.infra.local_kafka import KafkaNode
+from orderstream_dev.infra.tls import Authority
 from support.databases import admin
 from support.network import free_port
 from support.services import running

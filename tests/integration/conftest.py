@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from orderstream.api import build_api
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.api_process import build_api
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 from support.api import api_keys
 
 

@@ -6,7 +6,7 @@ import uuid
 import pytest
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 
 @pytest.mark.parametrize(("transport", "cancel_ratio"),

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
 
-from orderstream.infra import kafka_dist, layout
+from orderstream_dev.infra import kafka_dist, layout
 
 KAFKA_GO_SOURCE = Path(__file__).parent / "kafkago"
 GO_FALLBACK = Path("/usr/local/go/bin/go")

@@ -30,10 +30,10 @@ from application.commands import CommandBus
 from domain.commands import Command
 from domain.inventory import Reservation
 from domain.orders import Order
-from orderstream.infra.process import InfraError
-from orderstream.pipeline import Pipeline, pipeline_for
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.runtime.embedded import Pipeline, pipeline_for
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve, shut_down
+from orderstream_dev.infra.process_control import InfraError
 from support.network import free_port
 
 from .clients import ClientFailed, console_consumer_classpath, go_command, kafka_go_binary

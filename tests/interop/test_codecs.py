@@ -17,7 +17,7 @@ from adapters.kafka.options import ProducerOptions
 from adapters.kafka.publisher import KafkaPublisher
 from domain.events import OrderPlaced
 from domain.values import OrderLine
-from orderstream.settings import Settings
+from orderstream.runtime.settings import Settings
 
 from .clients import (
     CODECS,

@@ -76,7 +76,7 @@ def results() -> dict[str, Any]:
                               "api (POST /orders)": {"202": 2_700}},
                  "offered_rate": 20_000.0, "seconds": 8.0, "connections": 64, "profile": {}},
         "flow": {"max_rate": 400, "half": "200/s", "double": "800/s",
-                 "generator": "orderstream.bench.loadgen (Python, uvloop)", "connections": 256,
+                 "generator": "orderstream_dev.bench.loadgen (Python, uvloop)", "connections": 256,
                  "seconds": 10.0, "worker_start_to_first_commit_s": 1.2, "cli_help_s": 0.3,
                  "levels": {"200/s": _level(200, _percentiles(3.0, 20.0),
                                             _percentiles(12.0, 40.0)),

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine, migrations
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 
 
 async def admin(server_url: str, statement: str) -> None:

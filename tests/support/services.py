@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from orderstream.infra.process import InfraError
+from orderstream_dev.infra.process_control import InfraError
 
 
 def running(service: Any, what: str) -> Iterator[Any]:

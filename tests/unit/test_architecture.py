@@ -30,7 +30,7 @@ def test_mypy_passes_strict_for_domain_and_application():
 
 
 def test_ruff_finds_nothing():
-    result = _run("ruff", "check", "src", "tests", "migrations")
+    result = _run("ruff", "check", "src", "dev/src", "tests", "migrations")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -56,7 +56,75 @@ def test_domain_imports_only_the_standard_library_and_itself():
         assert outside <= set(sys.stdlib_module_names) - {"asyncio"}, (path, outside)
 
 
-CHOOSER = ROOT / "src" / "orderstream" / "container.py"
+DEV_TOOLING = {"orderstream_dev", "matplotlib", "testcontainers"}
+SERVICE_ENTRY_MODULES = ["orderstream", "orderstream.cli.main", "orderstream.runtime.api_process",
+                         "orderstream.runtime.relay_process",
+                         "orderstream.runtime.worker_process", "orderstream.runtime.embedded"]
+
+
+def _loaded_by_importing(module: str) -> list[str]:
+    script = (f"import importlib, sys\nimportlib.import_module({module!r})\n"
+              "print('\\n'.join(sorted(sys.modules)))")
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                           check=True)
+    return found.stdout.split()
+
+
+@pytest.mark.parametrize("module", SERVICE_ENTRY_MODULES)
+def test_a_service_process_loads_no_dev_tooling(module: str):
+    loaded = _loaded_by_importing(module)
+    assert module in loaded
+    assert [m for m in loaded if m.split(".")[0] in DEV_TOOLING] == []
+
+
+def test_dev_tooling_shows_in_the_modules_once_a_dev_command_is_imported():
+    loaded = _loaded_by_importing("orderstream_dev.infra.infra_commands")
+    assert "orderstream_dev.infra.local_services" in [
+        m for m in loaded if m.split(".")[0] in DEV_TOOLING]
+
+
+def _modules(*folders: Path) -> list[Path]:
+    return sorted(path for folder in folders for path in folder.rglob("*.py"))
+
+
+SERVICE_SOURCES = (ROOT / "src",)
+DEV_SOURCES = (ROOT / "dev" / "src",)
+
+
+def test_no_two_modules_of_the_runtime_cli_and_dev_tooling_share_a_name():
+    names: dict[str, list[str]] = {}
+    for path in _modules(ROOT / "src" / "orderstream", *DEV_SOURCES):
+        if path.name != "__init__.py":
+            names.setdefault(path.stem, []).append(str(path.relative_to(ROOT)))
+    assert {name: paths for name, paths in names.items() if len(paths) > 1} == {}
+
+
+def test_no_module_of_the_runtime_cli_or_dev_tooling_repeats_an_inner_layers_name():
+    inner = {path.stem for path in _modules(ROOT / "src" / "adapters", ROOT / "src" / "application",
+                                            ROOT / "src" / "domain")} - {"__init__"}
+    outer = {path.stem for path in _modules(ROOT / "src" / "orderstream", *DEV_SOURCES)}
+    assert outer & inner == set()
+
+
+def test_every_module_starts_with_a_docstring_saying_what_it_holds():
+    missing = [str(path.relative_to(ROOT)) for path in _modules(*SERVICE_SOURCES, *DEV_SOURCES)
+               if not ast.get_docstring(ast.parse(path.read_text()))]
+    assert missing == []
+
+
+MAX_LINES = 250
+
+
+def test_no_module_is_over_250_lines():
+    long = {str(path.relative_to(ROOT)): lines
+            for path in _modules(*SERVICE_SOURCES, *DEV_SOURCES)
+            if (lines := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+# The container, and the check of what a command needs that refuses a wrong choice at start.
+CHOOSERS = {ROOT / "src" / "orderstream" / "runtime" / name
+            for name in ("container.py", "command_needs.py")}
 ADAPTER_CHOICES = {"store", "transport"}
 ADAPTER_NAMES = {"memory", "postgres", "kafka"}
 
@@ -87,7 +155,7 @@ def test_only_the_container_chooses_adapters():
     """Every choice between memory and PostgreSQL or Kafka is a provider of the container;
     the rest asks it (the demo's summary may still show the choice)."""
     found = [f"{path.relative_to(ROOT)}:{where}"
-             for path in sorted((ROOT / "src").rglob("*.py")) if path != CHOOSER
+             for path in sorted((ROOT / "src").rglob("*.py")) if path not in CHOOSERS
              for where in _adapter_choices(path.read_text())]
     assert not found, "\n".join(found)
 

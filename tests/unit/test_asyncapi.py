@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from orderstream.contracts import contracts_dir
+from orderstream.cli.contracts.contract_files import contracts_dir
 
 TOOL = contracts_dir().parent / "tools" / "asyncapi"
 INSTALL = "npm ci --ignore-scripts --prefix tools/asyncapi"

@@ -4,9 +4,9 @@ which bound, and orders placed over connections that come back after the API doe
 import asyncio
 import json
 
-from orderstream.chaos import load
-from orderstream.chaos.injector import Fault
-from orderstream.chaos.report import MARGIN_S, Detection, stalls
+from orderstream_dev.chaos import load
+from orderstream_dev.chaos.chaos_report import MARGIN_S, Detection, stalls
+from orderstream_dev.chaos.injector import Fault
 
 
 def test_a_faults_stall_is_the_longest_an_order_decided_after_it_waited_for_its_outcome():

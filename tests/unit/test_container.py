@@ -21,10 +21,10 @@ from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
 from application.messages import TopicPartition
 from application.unparking import ParkedRetrier
-from orderstream.cli_errors import ConfigurationError
-from orderstream.container import require
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.runtime.command_needs import require
+from orderstream.runtime.failures import ConfigurationError
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve, shut_down
 
 CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
 

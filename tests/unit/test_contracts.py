@@ -15,8 +15,8 @@ from adapters.codec import READABLE, CloudEventsDecoder, to_outbox
 from adapters.payloads import MODELS, OrderPlacedV1, OrderRejectedV2
 from domain.events import OrderRejected
 from domain.values import RejectionReason
-from orderstream.contracts import contracts_dir, stale_contracts
-from orderstream.recorded import broken_examples, dropped_fields, examples
+from orderstream.cli.contracts.contract_files import contracts_dir, stale_contracts
+from orderstream.cli.contracts.recorded import broken_examples, dropped_fields, examples
 
 ROOT = contracts_dir()
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))

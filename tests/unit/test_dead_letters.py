@@ -6,7 +6,7 @@ from adapters import dead_letters as dlt
 from adapters.memory.bus import InMemoryBus
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from application.errors import UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage, TopicPartition
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)

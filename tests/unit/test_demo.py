@@ -6,8 +6,14 @@ from domain.commands import PlaceOrder
 from domain.inventory import Reservation, ReservationStatus, StockItem
 from domain.orders import Order
 from domain.values import OrderLine
-from orderstream.cli import app
-from orderstream.demo import AFTER_SETTLING, AT_PLACEMENT, DemoPlan, check_invariants, plan
+from orderstream.cli.demo.demo_run import (
+    AFTER_SETTLING,
+    AT_PLACEMENT,
+    DemoPlan,
+    check_invariants,
+    plan,
+)
+from orderstream.cli.main import app
 
 
 def test_demo_settles_every_order_and_prints_the_summary():

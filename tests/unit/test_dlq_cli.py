@@ -6,9 +6,9 @@ import pytest
 from typer.testing import CliRunner
 
 from adapters.redrive import StoredDeadLetter
-from orderstream.cli import app
-from orderstream.dlq import DlqError, Selection
-from orderstream.dlq_options import selection
+from orderstream.cli.dlq.dlq_options import selection
+from orderstream.cli.dlq.dlq_topics import DlqError, Selection
+from orderstream.cli.main import app
 
 KAFKA = {"ORDERSTREAM_TRANSPORT": "kafka"}
 

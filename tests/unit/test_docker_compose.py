@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orderstream.settings import Settings
+from orderstream.runtime.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = {

@@ -9,9 +9,9 @@ import uuid
 
 import pytest
 
-from orderstream.infra.kafka import cluster_id
-from orderstream.infra.kafka_cluster import KafkaCluster
-from orderstream.infra.process import pid_alive, terminate_all
+from orderstream_dev.infra.kafka_cluster import KafkaCluster
+from orderstream_dev.infra.kafka_config import cluster_id
+from orderstream_dev.infra.process_control import pid_alive, terminate_all
 
 
 def _spawn(script: str) -> subprocess.Popen[bytes]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orderstream.infra.kafka import KafkaNode
-from orderstream.infra.tls import Authority
+from orderstream_dev.infra.local_kafka import KafkaNode
+from orderstream_dev.infra.tls import Authority
 
 
 def test_a_secure_node_adds_a_sasl_ssl_listener_with_scram_sha_512(tmp_path: Path):

@@ -7,8 +7,8 @@ from dependency_injector import providers
 
 from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
 from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
-from orderstream.settings import Settings
-from orderstream.wiring import build_container
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container
 
 
 def test_the_producer_waits_for_every_replica_and_never_writes_a_message_twice():

@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from application.context import handling
 from application.messages import InboundMessage, OutboxMessage
-from orderstream import logs
+from orderstream.runtime import logs
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"

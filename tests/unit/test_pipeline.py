@@ -20,9 +20,9 @@ from domain.commands import PlaceOrder, SetStockLevel
 from domain.events import OrderConfirmed
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-from orderstream.pipeline import Pipeline, PipelineFailed, pipeline_for
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.embedded import Pipeline, PipelineFailed, pipeline_for
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 
 class _SlowProcessor:

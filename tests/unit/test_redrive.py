@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from adapters import dead_letters as dlt
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE, StoredDeadLetter, replay_of
 from application.errors import UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)

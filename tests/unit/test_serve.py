@@ -1,8 +1,8 @@
 """How `orderstream serve` configures uvicorn."""
 
 from adapters.http.server import ProblemHttpToolsProtocol
-from orderstream.serve_cli import server_config
-from orderstream.settings import Settings
+from orderstream.cli.serve_commands import server_config
+from orderstream.runtime.settings import Settings
 
 # The idle timeout of AWS's Application Load Balancer, the most common front of an API.
 LOAD_BALANCER_IDLE_S = 60

@@ -6,9 +6,9 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
-from orderstream.cli import app
-from orderstream.settings import Settings
-from orderstream.wiring import build_container
+from orderstream.cli.main import app
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container
 
 
 def test_kafka_settings_are_read_from_the_environment(monkeypatch):

@@ -2,7 +2,7 @@
 
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 
 def test_the_worker_needs_the_kafka_transport(monkeypatch):

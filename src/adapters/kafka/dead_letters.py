@@ -7,7 +7,7 @@ from aiokafka import AIOKafkaProducer
 from adapters.dead_letters import dead_letter
 from adapters.kafka.options import DEFAULT_MAX_REQUEST_SIZE
 from adapters.kafka.sending import Record, send_all
-from application.inbox import Failure
+from application.inbox_batch import Failure
 
 
 class DeadLetterRefused(Exception):

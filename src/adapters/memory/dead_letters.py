@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 from adapters.dead_letters import dead_letter
 from adapters.memory.bus import InMemoryBus
-from application.inbox import Failure
+from application.inbox_batch import Failure
 
 
 class InMemoryDeadLetterSink:

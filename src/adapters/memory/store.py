@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from application.messages import OutboxMessage, Refused
 from application.parking import ParkedMessage
-from application.ports import StoredResponse
+from application.ports.idempotency_keys import StoredResponse
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
 

@@ -11,7 +11,8 @@ from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, Layer, WorkingSet
 from application.errors import TransientError
-from application.ports import Footprint, IdempotencyKey, StoredResponse
+from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
+from application.ports.unit_of_work import Footprint
 from domain.errors import OrderAlreadyExists
 from domain.inventory import StockItem
 from domain.orders import Order

@@ -11,7 +11,7 @@ from adapters.postgres.arrays import arrays, json_texts, unnest, values
 from adapters.postgres.errors import transient_errors
 from adapters.postgres.tables import idempotency_keys as keys
 from adapters.postgres.transaction import Transaction
-from application.ports import IdempotencyKey, StoredResponse
+from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
 
 _SCOPE, _KEY = keys.c.scope, keys.c.key
 _COLUMNS = [keys.c.scope, keys.c.key, keys.c.request_hash, keys.c.status_code, keys.c.headers,

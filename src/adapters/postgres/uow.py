@@ -19,15 +19,10 @@ from adapters.postgres.statements import Write
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
-from application.ports import (
-    Footprint,
-    IdempotencyKeys,
-    Inbox,
-    OrderRepository,
-    ParkedMessages,
-    ReservationRepository,
-    StockRepository,
-)
+from application.ports.idempotency_keys import IdempotencyKeys
+from application.ports.received_messages import Inbox, ParkedMessages
+from application.ports.repositories import OrderRepository, ReservationRepository, StockRepository
+from application.ports.unit_of_work import Footprint
 from domain.events import Event
 
 

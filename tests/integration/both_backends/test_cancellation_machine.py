@@ -22,14 +22,14 @@ from application.commands import CommandBus
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
-from application.ports import Footprint
+from application.ports.unit_of_work import Footprint
 from domain.commands import CancelOrder, PlaceOrder, SetStockLevel
 from domain.errors import OrderNotCancellable, OrderNotFound
 from domain.inventory import ReservationStatus
 from domain.orders import OrderStatus
 from domain.values import OrderLine
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve, shut_down
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve, shut_down
 
 SKUS, SLOTS, ON_HAND = 3, 5, 6
 WHO = [("ada", "changed my mind"), ("bob", "found it cheaper")]

@@ -15,15 +15,17 @@ from typer.testing import CliRunner
 
 from adapters.codec import CloudEventsDecoder
 from application.commands import CommandBus
-from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.consumer import ConsumerPolicy
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import ORDERS_HANDLERS
 from application.inbox import InboxProcessor
-from application.ports import MessageConsumer, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.orders import Order
-from orderstream.cli import app
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.cli.main import app
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 
 
 @dataclass

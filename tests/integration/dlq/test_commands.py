@@ -9,7 +9,7 @@ from adapters import dead_letters as dlt
 from adapters.codec import encode, to_outbox
 from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE
 from application.errors import UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage
 from domain.events import OrderConfirmed
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from orderstream.infra.postgres import PostgresNode
-from orderstream.infra.process import InfraError
+from orderstream_dev.infra.local_postgres import PostgresNode
+from orderstream_dev.infra.process_control import InfraError
 
 
 class RolledBack(Exception):

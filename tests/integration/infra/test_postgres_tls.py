@@ -12,9 +12,9 @@ from sqlalchemy import make_url, text
 from typer.testing import CliRunner
 
 from adapters.postgres.engine import create_engine
-from orderstream.cli import app
-from orderstream.infra.postgres import PostgresNode
-from orderstream.infra.tls import Authority
+from orderstream.cli.main import app
+from orderstream_dev.infra.local_postgres import PostgresNode
+from orderstream_dev.infra.tls import Authority
 from support.network import free_port
 from support.services import running
 

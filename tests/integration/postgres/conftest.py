@@ -18,7 +18,7 @@ from application.commands import CommandBus
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.commands import SetStockLevel
 from domain.events import Event
 from support.messages import order_placed, place_order

@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from adapters.postgres.audit import AuditReport, AuditSettings, audit
 from adapters.postgres.engine import async_url
-from orderstream.audit import handoffs
-from orderstream.cli import app
-from orderstream.demo import plan, run_with_settings
-from orderstream.settings import Settings
+from orderstream.cli.audit.live_audit import handoffs
+from orderstream.cli.demo.demo_run import plan, run_with_settings
+from orderstream.cli.main import app
+from orderstream.runtime.settings import Settings
 from support.databases import admin
 
 SETTLED = AuditSettings(settle_s=0, outbox_age_s=3600, batch_size=37)

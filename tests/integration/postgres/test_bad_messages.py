@@ -15,10 +15,12 @@ from adapters.codec import CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus
 from adapters.postgres import SqlAlchemyUnitOfWork
 from adapters.postgres.engine import async_url
-from application.consumer import Backoff, ConsumerPolicy
+from application.backoff import Backoff
+from application.consumer import ConsumerPolicy
 from application.errors import TransientError
 from application.handlers import INVENTORY_HANDLERS
-from application.inbox import Failure, InboxProcessor
+from application.inbox import InboxProcessor
+from application.inbox_batch import Failure
 from application.messages import DecodedMessage, InboundMessage
 from domain.events import OrderPlaced
 from domain.values import OrderLine

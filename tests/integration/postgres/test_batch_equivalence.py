@@ -18,9 +18,10 @@ from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.postgres import SqlAlchemyUnitOfWork, create_engine
 from application.commands import CommandBus
 from application.handlers import release_stock, reserve_stock
-from application.inbox import Failure, InboxProcessor
+from application.inbox import InboxProcessor
+from application.inbox_batch import Failure
 from application.messages import InboundMessage
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderCancelled, OrderPlaced

@@ -14,7 +14,7 @@ from adapters.postgres import SqlAlchemyUnitOfWork, create_engine, transaction
 from application.commands import CommandBus
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, reserve_stock
 from application.inbox import InboxProcessor
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.commands import CancelOrder, PlaceOrder
 from domain.events import (
     OrderCancelled,

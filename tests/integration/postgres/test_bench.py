@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 
 def test_bench_measures_both_variants_on_the_same_work_and_writes_json(

@@ -9,7 +9,7 @@ from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from typer.testing import CliRunner
 
-from orderstream.cli import app
+from orderstream.cli.main import app
 
 Databases = Callable[[], AbstractAsyncContextManager[str]]
 

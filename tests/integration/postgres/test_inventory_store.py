@@ -12,7 +12,7 @@ from adapters.postgres.engine import async_url
 from application.commands import CommandBus
 from application.handlers import reserve_stock
 from application.inbox import InboxProcessor
-from application.ports import UnitOfWork
+from application.ports.unit_of_work import UnitOfWork
 from domain.commands import SetStockLevel
 from domain.errors import InvalidOrder
 from domain.events import OrderPlaced, StockRejected, StockReserved

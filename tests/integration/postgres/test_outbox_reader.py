@@ -18,7 +18,7 @@ from application.backoff import Backoff
 from application.commands import CommandBus
 from application.handlers import place_order
 from application.messages import Refused, TopicPartition
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from application.relay import OutboxRelay
 from domain.commands import PlaceOrder
 from domain.values import OrderLine

@@ -21,7 +21,7 @@ from application.messages import InboundMessage
 from application.parking import Parking
 from domain.events import OrderCancelled, OrderPlaced
 from domain.values import OrderLine
-from orderstream.cli import app
+from orderstream.cli.main import app
 from support.messages import ce_id
 
 KEY = "order-7"

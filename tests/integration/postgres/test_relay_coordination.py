@@ -15,7 +15,7 @@ from adapters.postgres.notifications import OutboxNotifications
 from application.commands import CommandBus
 from application.errors import TransientError
 from application.leadership import run_as_leader
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.values import OrderLine
 

@@ -13,7 +13,7 @@ from adapters.postgres import outbox as outbox_module
 from adapters.postgres.engine import SessionLimits
 from application.errors import TransientError
 from application.handlers import place_order
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.commands import PlaceOrder
 from domain.events import Event
 from domain.inventory import Reservation

@@ -7,7 +7,7 @@ import pytest
 from adapters.memory.bus import InMemoryBus
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
-from application.ports import UnitOfWorkFactory
+from application.ports.unit_of_work import UnitOfWorkFactory
 
 
 @pytest.fixture

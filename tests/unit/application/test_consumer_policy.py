@@ -4,7 +4,7 @@ from adapters.memory.bus import InMemoryBus
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
 from application.errors import CommitRejected, TransientError, UndecodableMessage
-from application.inbox import Failure
+from application.inbox_batch import Failure
 from application.messages import InboundMessage, TopicPartition
 from application.offsets import first_offsets, next_offsets
 

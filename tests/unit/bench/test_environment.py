@@ -4,7 +4,7 @@ import json
 
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from orderstream.bench.environment import compiled
+from orderstream_dev.bench.environment import compiled
 
 
 def test_aiokafkas_record_batch_builder_is_its_compiled_one():

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from orderstream.bench.memory import FLAT_MB, Trace, summary
+from orderstream_dev.bench.memory_use import FLAT_MB, Trace, summary
 
 MB = 1_000_000
 

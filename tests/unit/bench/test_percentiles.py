@@ -2,7 +2,7 @@
 
 import pytest
 
-from orderstream.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
+from orderstream_dev.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
 
 
 def test_percentiles_are_values_that_were_measured() -> None:

@@ -1,6 +1,6 @@
 """py-spy's samples are put down to the library and the function of their innermost frame."""
 
-from orderstream.bench.profile import summary
+from orderstream_dev.bench.profile import summary
 
 SITE = "/app/.venv/lib/python3.11/site-packages"
 RELAY = "<module> (/app/src/orderstream/cli.py:1);run (/app/src/application/relay.py:80)"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from orderstream.bench.base import Measured, Variant, alternate, compared, spread
+from orderstream_dev.bench.base import Measured, Variant, alternate, compared, spread
 
 
 def test_a_spread_is_the_median_with_the_min_and_the_max() -> None:

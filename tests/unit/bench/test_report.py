@@ -6,8 +6,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from orderstream.bench.report import document
-from orderstream.bench.run import Outputs, write
+from orderstream_dev.bench.bench_report import document
+from orderstream_dev.bench.bench_run import Outputs, write
 from support.bench_results import results
 
 

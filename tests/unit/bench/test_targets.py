@@ -1,7 +1,7 @@
 """Each target is judged on the run's own numbers: the median of the pairs' ratios, the
 flow's maximum and its latencies at half and twice it, the largest peak of any process."""
 
-from orderstream.bench.targets import verdicts
+from orderstream_dev.bench.targets import verdicts
 from support.bench_results import results
 
 

@@ -9,9 +9,9 @@ from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 
 from adapters.memory.store import InMemoryStore
-from orderstream.api import build_api
-from orderstream.settings import Settings
-from orderstream.wiring import build_container
+from orderstream.runtime.api_process import build_api
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container
 from support.api import api_keys
 
 

@@ -8,8 +8,8 @@ from starlette.types import Message, Receive, Scope, Send
 
 from adapters.http.admission import RECEIVED, Admission
 from adapters.http.server import ProblemHttpToolsProtocol
-from orderstream.api import build_api
-from orderstream.wiring import build_container
+from orderstream.runtime.api_process import build_api
+from orderstream.runtime.wiring import build_container
 from support.api import auth
 
 from .conftest import serving, settings

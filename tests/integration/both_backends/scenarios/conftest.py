@@ -3,7 +3,7 @@
 The memory params need nothing running; the postgres params get a migrated database of
 their own, so the relays see only the outbox rows of the test at hand; the kafka param
 gets topics and consumer groups with random names on the real broker. All go through
-`orderstream.container`, exactly as the processes do.
+`orderstream.runtime.container`, exactly as the processes do.
 """
 
 import uuid
@@ -18,17 +18,19 @@ from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.postgres.locks import holding_stock
 from adapters.postgres.parked_admin import parked_messages
 from application.commands import CommandBus
-from application.consumer import ConsumerPolicy, DeadLetterSink
+from application.consumer import ConsumerPolicy
+from application.dead_letter_sink import DeadLetterSink
 from application.handlers import EventHandler
 from application.inbox import InboxProcessor
 from application.messages import InboundMessage, TopicPartition
 from application.parking import ParkedMessage
-from application.ports import MessageConsumer, OutboxReader, Publisher, UnitOfWorkFactory
+from application.ports.messaging import MessageConsumer, OutboxReader, Publisher
+from application.ports.unit_of_work import UnitOfWorkFactory
 from domain.events import Event
 from domain.inventory import Reservation, StockItem
 from domain.orders import Order
-from orderstream.settings import Settings
-from orderstream.wiring import build_container, resolve
+from orderstream.runtime.settings import Settings
+from orderstream.runtime.wiring import build_container, resolve
 from support.polling import poll_until
 
 POLL_TIMEOUT_S = 30.0

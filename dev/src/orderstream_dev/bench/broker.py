@@ -1,0 +1,66 @@
+"""The Kafka side of a bench run: the local broker of `orderstream infra` started or reused
+when the configured address is its own, topics of the run's own, committed offsets."""
+
+import uuid
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+
+from aiokafka.admin import AIOKafkaAdminClient
+
+from adapters.kafka.clients import started_admin
+from adapters.kafka.topics import ensure_topics, topic_specs
+from orderstream.runtime.configured_topics import kafka_security
+from orderstream.runtime.settings import Settings
+from orderstream_dev.infra.local_services import kafka_node
+
+LOCAL_HOST = "127.0.0.1"
+
+
+def start_local_broker(servers: str) -> bool:
+    """Start (or reuse) the local broker when `servers` names it; whether it did."""
+    node = kafka_node()
+    if servers.strip() != f"{LOCAL_HOST}:{node.port}":
+        return False
+    node.start()
+    return True
+
+
+RUN_PREFIX = "bench-"
+
+
+def run_name() -> str:
+    """A name of its own for a benchmark's topics and groups, under `RUN_PREFIX`."""
+    return f"{RUN_PREFIX}{uuid.uuid4().hex[:8]}"
+
+
+async def delete_topics(settings: Settings, run_names: Sequence[str]) -> list[str]:
+    """Every topic named after one of `run_names` (the benchmarks' own, dead-letter topics
+    included); the names deleted. A broker keeps every partition's files open, so a run
+    leaves none behind."""
+    async with admin_client(settings) as admin:
+        names = [topic for topic in await admin.list_topics()
+                 if any(topic.startswith(f"{run}-") for run in run_names)]
+        if names:
+            await admin.delete_topics(names)
+    return names
+
+
+async def create_topics(settings: Settings, names: Sequence[str]) -> None:
+    """`names` with the settings' partitions and message size, one replica each."""
+    async with admin_client(settings) as admin:
+        await ensure_topics(admin, topic_specs(list(names),
+                                               partitions=settings.kafka_topic_partitions,
+                                               replication_factor=1,
+                                               max_message_bytes=settings.kafka_max_request_size))
+
+
+def admin_client(settings: Settings) -> AbstractAsyncContextManager[AIOKafkaAdminClient]:
+    return started_admin(settings.kafka_bootstrap_servers, settings.kafka_request_timeout_ms,
+                         security=kafka_security(settings))
+
+
+async def committed(admin: AIOKafkaAdminClient, group: str) -> int:
+    """How many records `group` has committed, over all its partitions."""
+    offsets = await admin.list_consumer_group_offsets(group)
+    return sum(max(0, meta.offset) for meta in offsets.values())
+

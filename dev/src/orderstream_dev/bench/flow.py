@@ -1,0 +1,76 @@
+"""The whole flow as processes: `orderstream serve`, `orderstream relay` (two: one leads,
+one stands by), `orderstream worker inventory` and `orderstream worker orders`, on topics
+and groups of the run, as the README starts them."""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from orderstream.runtime.settings import Settings
+from orderstream_dev.bench import broker, processes, servers
+from orderstream_dev.bench.base import BenchContext
+
+WORKERS = (("inventory worker", ["worker", "inventory"]), ("orders worker", ["worker", "orders"]))
+
+
+@dataclass
+class Flow:
+    context: BenchContext
+    port: int
+    key: servers.ApiKey
+    env: dict[str, str]
+    running: dict[str, processes.Process] = field(default_factory=dict)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def started(cls, context: BenchContext, settings: Settings, database_url: str,
+                      run_name: str, *, relays: int = 2,
+                      workers: bool = True) -> AsyncIterator["Flow"]:
+        """The relays and the API, and the workers unless `workers` is False (then
+        `start_workers` starts them)."""
+        topics = {"orders_topic": f"{run_name}-orders",
+                  "inventory_topic": f"{run_name}-inventory"}
+        await broker.create_topics(settings, list(topics.values()))
+        env = {"store": "postgres", "transport": "kafka", "database_url": database_url,
+               "kafka_group_prefix": f"{run_name}-", **topics}
+        flow = cls(context, 0, servers.ApiKey.new(), env)
+        try:
+            for n in range(1, relays + 1):
+                await flow._start(f"relay {n}", ["relay"])
+            api, flow.port = await servers.start_api(context.workdir, "flow-api", flow.key,
+                                                     **env)
+            flow._track("api", api)
+            if workers:
+                await flow.start_workers()
+            yield flow
+        finally:
+            for process in flow.running.values():
+                await process.stop()
+
+    async def start_workers(self) -> float:
+        """Start both workers; when the first was started (`time.time()`)."""
+        started = time.time()
+        for name, args in WORKERS:
+            await self._start(name, args)
+        return started
+
+    async def _start(self, name: str, args: list[str]) -> None:
+        process = await processes.start(
+            f"flow-{name.replace(' ', '-')}", processes.orderstream_command(*args),
+            processes.service_env(**self.env), self.context.workdir)
+        self._track(name, process)
+
+    def _track(self, name: str, process: processes.Process) -> None:
+        self.running[name] = process
+        self.context.memory.track(f"{name} (flow)", process.pid)
+
+    async def load(self, level: str, *args: str) -> dict[str, Any]:
+        """The load generator's run, each process's memory sampled as one drain."""
+        for process in self.running.values():
+            process.check_running()
+        with contextlib.ExitStack() as drains:
+            for name in self.running:
+                drains.enter_context(self.context.memory.drain(f"{name} (flow)"))
+            return await servers.load(self.context.workdir, self.port, self.key, *args)

@@ -1,0 +1,130 @@
+"""What a chaos run found, and whether it passes.
+
+A fault's stall is the longest an order then waited: over the orders decided after the
+fault and before the next one, the longest time from the fault (or from the order's
+acceptance, if later) to the order's outcome. The run injects the next fault only once the
+flow recovered from the one before, so each wait has one cause.
+
+Its bound is what the fault itself lasted (a pause, a broker's restart, a process's
+restart), plus the time the flow needs to notice what happened (a killed worker's session
+timeout, a killed relay's leader check), plus a margin of `MARGIN_S` for the flow's own
+latency on a busy machine (docs/operations.md).
+"""
+
+import bisect
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from adapters.postgres.audit import AuditReport
+from orderstream_dev.chaos.fleet import Start
+from orderstream_dev.chaos.injector import Fault
+
+MARGIN_S = 5.0
+WORKERS = ("inventory", "orders")
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """How long the flow takes to notice a part that died without saying so."""
+
+    session_timeout_s: float
+    leader_check_interval_s: float
+
+    def of(self, fault: Fault) -> float:
+        role = fault.target.split("-")[0]
+        if fault.kind == "kill" and role in WORKERS:
+            return self.session_timeout_s
+        if fault.kind == "kill" and role == "relay":
+            return self.leader_check_interval_s
+        return 0.0
+
+
+@dataclass
+class ChaosReport:
+    seed: int
+    seconds: float
+    started: float
+    """When the load began (Unix time)."""
+    faults: list[Fault]
+    stalls_s: list[float]
+    bounds_s: list[float]
+    starts: list[Start]
+    offered: int
+    acknowledged: int
+    statuses: dict[str, int]
+    lost: list[str]
+    latencies_s: list[float]
+    audit: AuditReport
+    exit_codes: dict[str, int]
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def judge(self) -> None:
+        """Every reason the run fails, in `problems`."""
+        for fault, stall, bound in zip(self.faults, self.stalls_s, self.bounds_s, strict=True):
+            if stall > bound:
+                self.problems.append(f"{fault.kind} {fault.target}: orders waited {stall:.1f}s,"
+                                     f" past its bound of {bound:.1f}s")
+            if fault.kind == "term" and fault.note != "exit 0":
+                self.problems.append(f"SIGTERM of {fault.target}: {fault.note}")
+        if self.lost:
+            self.problems.append(f"{len(self.lost)} acknowledged orders are missing, e.g. "
+                                 f"{', '.join(self.lost[:5])}")
+        self.problems += [f"audit: {check.name}: {check.violations}, e.g. "
+                          f"{'; '.join(check.examples[:3])}" for check in self.audit.violated()]
+        letters = sum(n for name, n in self.audit.counts.items()
+                      if name.startswith("dead letters"))
+        if letters:
+            self.problems.append(f"{letters} messages were dead-lettered")
+        self.problems += [f"{name} exited {code} when stopped"
+                          for name, code in self.exit_codes.items() if code != 0]
+
+    def by_kind(self) -> dict[str, tuple[int, float, float]]:
+        """Per kind of fault: how many, the longest stall, and that stall's bound."""
+        kinds: dict[str, tuple[int, float, float]] = {}
+        for fault, stall, bound in zip(self.faults, self.stalls_s, self.bounds_s, strict=True):
+            count, longest, its_bound = kinds.get(fault.kind, (0, -1.0, 0.0))
+            if stall > longest:
+                longest, its_bound = stall, bound
+            kinds[fault.kind] = (count + 1, longest, its_bound)
+        return kinds
+
+    def as_json(self) -> dict[str, Any]:
+        return {"ok": self.ok, "seed": self.seed, "seconds": self.seconds,
+                "started": self.started,
+                "problems": self.problems,
+                "faults": [{**asdict(f), "stall_s": round(s, 2), "bound_s": round(b, 2)}
+                           for f, s, b in zip(self.faults, self.stalls_s, self.bounds_s,
+                                              strict=True)],
+                "starts": [asdict(start) for start in self.starts if start.again],
+                "load": {"offered": self.offered, "acknowledged": self.acknowledged,
+                         "statuses": self.statuses, "lost": self.lost,
+                         "latency_s": percentiles(self.latencies_s)},
+                "audit": self.audit.as_json(), "exit_codes": self.exit_codes}
+
+
+def stalls(faults: list[Fault], orders: list[tuple[float, float]]) -> list[float]:
+    """Per fault, the longest an order waited for its outcome after it: each order counts
+    for the last fault injected before it was decided, from that fault (or from its
+    acceptance, if later)."""
+    found = [0.0] * len(faults)
+    times = [fault.at for fault in faults]
+    for created, settled in orders:
+        last = bisect.bisect_left(times, settled) - 1
+        if last >= 0:
+            found[last] = max(found[last], settled - max(created, times[last]))
+    return found
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def at(share: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 3)
+
+    return {"p50": at(0.5), "p99": at(0.99), "max": round(ordered[-1], 3)}

@@ -1,0 +1,134 @@
+"""The faults a chaos run injects, one after the other, each chosen with the run's seeded
+random generator, each ended before the next: a process killed (kill -9), stopped (SIGTERM)
+or paused (SIGSTOP, then SIGCONT), and started again as a supervisor would; a broker killed
+and started again; PostgreSQL paused; a worker's database connections terminated."""
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from orderstream_dev.bench.machine import asyncpg_dsn
+from orderstream_dev.chaos.chaos_services import Services
+from orderstream_dev.chaos.fleet import Fleet, Member
+
+PROCESS_FAULTS = ("kill", "term", "stop")
+KINDS = (*PROCESS_FAULTS, "broker", "pg-pause", "pg-terminate")
+NEEDS_OWN_SERVICES = frozenset({"broker", "pg-pause"})
+SHUTDOWN_SLACK_S = 5.0
+
+
+@dataclass
+class Fault:
+    kind: str
+    target: str
+    at: float
+    """When it was injected (Unix time)."""
+    lasted_s: float = 0.0
+    """From injecting it to undoing it: the pause, or until a killed part was started again."""
+    note: str = ""
+
+
+@dataclass
+class Injector:
+    fleet: Fleet
+    services: Services
+    rng: random.Random
+    kinds: tuple[str, ...]
+    shutdown_timeout_s: float
+    monitor_url: str
+
+    async def inject(self) -> Fault:
+        """One fault of a kind chosen at random, on a target that is up (a process still
+        starting is left alone: it has not begun what the fault would interrupt)."""
+        kind = self.rng.choice(self.kinds)
+        up = [member for member in self.fleet.members if member.up]
+        if kind in PROCESS_FAULTS:
+            return await self._process(kind, self.rng.choice(up))
+        if kind == "broker":
+            return await self._broker()
+        if kind == "pg-pause":
+            return await self._pause_postgres()
+        return await self._terminate_connections(self.rng.choice(
+            [m for m in up if m.role in ("inventory", "orders")]))
+
+    def _hold(self) -> float:
+        return round(self.rng.uniform(1.0, 4.0), 1)
+
+    async def _process(self, kind: str, member: Member) -> Fault:
+        fault = Fault(kind, member.name, time.time())
+        if kind == "stop":
+            hold = self._hold()
+            self.fleet.signal(member, signal.SIGSTOP)
+            await asyncio.sleep(hold)
+            self.fleet.signal(member, signal.SIGCONT)
+        else:
+            self.fleet.signal(member, signal.SIGKILL if kind == "kill" else signal.SIGTERM)
+            code = await self.fleet.exited(member, self.shutdown_timeout_s + SHUTDOWN_SLACK_S)
+            fault.note = f"exit {code}" if code is not None else "did not exit in time"
+            if code is None:
+                self.fleet.signal(member, signal.SIGKILL)
+                await self.fleet.exited(member, SHUTDOWN_SLACK_S)
+            await asyncio.sleep(round(self.rng.uniform(0.2, 1.0), 1))  # a supervisor's delay
+            await self.fleet.start(member, again=True)
+        fault.lasted_s = time.time() - fault.at
+        return fault
+
+    async def _broker(self) -> Fault:
+        node = self.services.broker_to_kill(self.rng)
+        assert node is not None
+        fault = Fault("broker", f"broker :{node.port}", time.time())
+        node.kill()
+        await asyncio.sleep(self._hold())
+        await asyncio.to_thread(node.start)
+        fault.lasted_s = time.time() - fault.at
+        return fault
+
+    async def _pause_postgres(self) -> Fault:
+        fault = Fault("pg-pause", "postgresql", time.time())
+        paused = self.services.pause_postgres(signal.SIGSTOP)
+        try:
+            await asyncio.sleep(self._hold())
+        finally:
+            self.services.pause_postgres(signal.SIGCONT)
+        fault.lasted_s, fault.note = time.time() - fault.at, f"{paused} processes"
+        return fault
+
+    async def _terminate_connections(self, member: Member) -> Fault:
+        """pg_terminate_backend of the sessions whose client ports are `member`'s."""
+        fault = Fault("pg-terminate", member.name, time.time())
+        ports = _local_ports(member.process.pid) if member.process else set()
+        connection = await asyncpg.connect(asyncpg_dsn(self.monitor_url))
+        try:
+            ended = await connection.fetchval(
+                "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM "
+                "pg_stat_activity WHERE client_port = ANY($1::int[])", sorted(ports))
+        finally:
+            await connection.close()
+        fault.note = f"{ended} sessions"
+        return fault
+
+
+def _local_ports(pid: int) -> set[int]:
+    """The local TCP ports of `pid`'s sockets (Linux: its fds, then /proc/net/tcp)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                link = os.readlink(fd)
+                if link.startswith("socket:["):
+                    inodes.add(link[8:-1])
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/net/{table}").read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports

@@ -1,0 +1,143 @@
+"""Assemble an Apache Kafka broker classpath from Maven Central and cache it between runs.
+
+The `kafka_2.13` artifact brings the whole broker at runtime scope except a logging backend, so
+log4j2 with its SLF4J 1.7 binding (what Kafka 4.1 still uses) is added beside it.
+
+The command-line tools (`kafka-console-consumer`'s `ConsoleConsumer`, which the interop tests
+run as the Java client) are in `kafka-tools`, fetched alone into `tools/` beside `libs/`: the
+broker's jars hold everything else it needs, and a broker running from `libs/` is never touched.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from orderstream_dev.infra.process_control import InfraError
+
+KAFKA_VERSION = "4.1.1"
+LOG4J_VERSION = "2.24.3"
+DEPENDENCY_PLUGIN_VERSION = "3.8.1"
+
+_DEPENDENCIES = (
+    ("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
+    ("org.apache.logging.log4j", "log4j-slf4j-impl", LOG4J_VERSION),
+    ("org.apache.logging.log4j", "log4j-core", LOG4J_VERSION),
+    ("org.apache.logging.log4j", "log4j-api", LOG4J_VERSION),
+)
+
+_POM = """<?xml version="1.0" encoding="UTF-8"?>
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>orderstream.local</groupId>
+  <artifactId>kafka-broker-classpath</artifactId>
+  <version>{kafka}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+{dependencies}
+  </dependencies>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>{plugin}</version>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+"""
+
+TOOLS_ARTIFACT = ("org.apache.kafka", "kafka-tools", KAFKA_VERSION)
+CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
+
+_DEPENDENCY = """    <dependency>
+      <groupId>{0}</groupId><artifactId>{1}</artifactId><version>{2}</version>
+    </dependency>"""
+
+
+def broker_pom() -> str:
+    return _pom(_DEPENDENCIES)
+
+
+def tools_pom() -> str:
+    return _pom((TOOLS_ARTIFACT,))
+
+
+def _pom(dependencies: tuple[tuple[str, str, str], ...]) -> str:
+    listed = "\n".join(_DEPENDENCY.format(*coordinates) for coordinates in dependencies)
+    return _POM.format(kafka=KAFKA_VERSION, dependencies=listed,
+                       plugin=DEPENDENCY_PLUGIN_VERSION)
+
+
+def distribution_dir(cache: Path) -> Path:
+    return cache / f"kafka-{KAFKA_VERSION}"
+
+
+def libs_dir(cache: Path) -> Path:
+    return distribution_dir(cache) / "libs"
+
+
+def tools_dir(cache: Path) -> Path:
+    return distribution_dir(cache) / "tools"
+
+
+def is_installed(cache: Path) -> bool:
+    return (distribution_dir(cache) / "COMPLETE").is_file()
+
+
+def tools_installed(cache: Path) -> bool:
+    return (tools_dir(cache) / "COMPLETE").is_file()
+
+
+def tools_classpath(cache: Path) -> str:
+    """The Java classpath of the command-line tools: the broker's jars and `kafka-tools`."""
+    return f"{libs_dir(cache)}/*:{tools_dir(cache)}/*"
+
+
+def install(cache: Path) -> Path:
+    """Download the broker's jars once; later calls return the cached `libs` directory."""
+    if is_installed(cache):
+        return libs_dir(cache)
+    target = distribution_dir(cache)
+    target.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target) as work:
+        staging = Path(work) / "libs"
+        _copy_dependencies(Path(work), staging, broker_pom())
+        shutil.rmtree(libs_dir(cache), ignore_errors=True)
+        staging.rename(libs_dir(cache))
+    (target / "COMPLETE").write_text(broker_pom())
+    return libs_dir(cache)
+
+
+def install_tools(cache: Path) -> Path:
+    """Download `kafka-tools` (without its dependencies, which the broker's jars hold) once,
+    after the broker's jars; later calls return the cached `tools` directory."""
+    install(cache)
+    target = tools_dir(cache)
+    if tools_installed(cache):
+        return target
+    with tempfile.TemporaryDirectory(dir=distribution_dir(cache)) as work:
+        staging = Path(work) / "tools"
+        _copy_dependencies(Path(work), staging, tools_pom(), "-DexcludeTransitive=true")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+    (target / "COMPLETE").write_text(tools_pom())
+    return target
+
+
+def _copy_dependencies(work: Path, output: Path, pom: str, *options: str) -> None:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise InfraError("Maven (mvn) is needed to fetch Kafka: apt-get install -y maven")
+    (work / "pom.xml").write_text(pom)
+    command = [mvn, "-B", "-q", "-f", str(work / "pom.xml"),
+               f"org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN_VERSION}"
+               ":copy-dependencies",
+               "-DincludeScope=runtime", f"-DoutputDirectory={output}", *options]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise InfraError(f"fetching Kafka {KAFKA_VERSION} failed:\n{result.stdout[-4000:]}"
+                         f"{result.stderr[-2000:]}")

@@ -1,0 +1,1 @@
+"""`orderstream audit`: the flow's invariants checked on the live database."""

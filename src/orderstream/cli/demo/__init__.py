@@ -1,0 +1,1 @@
+"""`orderstream demo`: the whole flow in one process, seeded, checked and summarised."""

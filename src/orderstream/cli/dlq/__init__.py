@@ -1,0 +1,1 @@
+"""`orderstream dlq`: the dead-letter topics on Kafka, listed, shown and replayed."""

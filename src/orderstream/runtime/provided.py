@@ -1,0 +1,63 @@
+"""The small pieces the container's providers are made of: resources that start and stop
+(an engine, a producer), and the conversions and stand-ins its selectors pick between."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.kafka.clients import started_producer
+from adapters.kafka.options import ProducerOptions
+from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
+from adapters.memory.store import InMemoryStore
+from adapters.postgres.engine import SessionLimits, create_engine
+
+
+async def postgres_engine(url: str, limits: SessionLimits,
+                          **pool: Any) -> AsyncIterator[AsyncEngine]:
+    """The engine `create_engine` makes with `pool` (its pool keywords), disposed at the end."""
+    engine = create_engine(url, limits=limits, **pool)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+async def started_kafka_producer(options: ProducerOptions) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer started with `options`, stopped at the end."""
+    async with started_producer(options) as producer:
+        yield producer
+
+
+def with_headroom(size: int) -> int:
+    """The largest dead letter: its original plus the headers that say why."""
+    return size + DEAD_LETTER_HEADROOM_BYTES
+
+
+def seconds(milliseconds: int) -> float:
+    """Milliseconds as seconds."""
+    return milliseconds / 1000
+
+
+def prefixed(prefix: str, name: str) -> str:
+    """A consumer group's name: the configured prefix and the worker's name."""
+    return f"{prefix}{name}"
+
+
+async def nothing_to_check() -> None:
+    """The database check of the memory store: nothing to check."""
+    return None
+
+
+async def no_topics() -> list[str]:
+    """The topic set-up of the memory bus: no topics to make."""
+    return []
+
+
+@asynccontextmanager
+async def held_in_memory(store: InMemoryStore, sku: str) -> AsyncIterator[None]:
+    """One SKU of the memory store held, as a long transaction would hold its row."""
+    with store.hold(sku):
+        yield
