@@ -5,7 +5,7 @@ import time
 import pytest
 from typer.testing import CliRunner
 
-from adapters.redrive import StoredDeadLetter
+from adapters.dead_letter_redrive import StoredDeadLetter
 from orderstream.cli.dlq.dlq_options import selection
 from orderstream.cli.dlq.dlq_topics import DlqError, Selection
 from orderstream.cli.main import app

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from adapters.dead_letter_redrive import StoredDeadLetter
 from adapters.kafka.clients import started_admin
 from adapters.kafka.options import ConsumerOptions
-from adapters.redrive import StoredDeadLetter
 
 
 class UnknownTopic(LookupError):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from adapters import dead_letters as dlt
 from adapters.codec import encode, to_outbox
-from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE
+from adapters.dead_letter_redrive import REPLAY_COUNT, REPLAY_SOURCE
 from application.errors import UndecodableMessage
 from application.inbox_batch import Failure
 from application.messages import InboundMessage

@@ -7,9 +7,9 @@ they count as handled (not lost), and their numbers are in the report.
 
 import dataclasses
 
+from adapters.dead_letter_redrive import StoredDeadLetter
 from adapters.postgres.audit import AuditReport, AuditSettings, Handoff, audit
 from adapters.postgres.engine import SessionLimits, create_engine
-from adapters.redrive import StoredDeadLetter
 from orderstream.cli.dlq import dlq_topics as dlq
 from orderstream.runtime.preflight import check_database
 from orderstream.runtime.settings import Settings

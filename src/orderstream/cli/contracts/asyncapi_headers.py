@@ -5,9 +5,9 @@ from typing import Any
 
 from adapters import dead_letters
 from adapters.codec import CONTENT_TYPE, SPEC_VERSION
+from adapters.dead_letter_redrive import REPLAY_COUNT, REPLAY_SOURCE
 from adapters.dead_letters import MAX_ERROR_MESSAGE_BYTES
 from adapters.fields import VISIBLE_TEXT_PATTERN
-from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE
 from domain.values import MAX_ID_LENGTH
 
 Schema = dict[str, Any]

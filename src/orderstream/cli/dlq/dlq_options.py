@@ -8,7 +8,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from adapters.kafka.replay import ReplayInterrupted
+from adapters.kafka.dead_letter_replay import ReplayInterrupted
 from orderstream.cli.dlq.dlq_topics import DlqError, Selection
 from orderstream.cli.error_reporting import EXIT_UNUSABLE
 from orderstream.runtime.command_needs import require

@@ -8,10 +8,10 @@ from typing import Any
 
 from dependency_injector import providers
 
+from adapters.dead_letter_redrive import Replay, StoredDeadLetter, replay_of
 from adapters.dead_letters import dead_letter_topic
 from adapters.kafka.dead_letter_reader import KafkaDeadLetterReader, NoSuchRecord, UnknownTopic
-from adapters.kafka.replay import Replayed, republish
-from adapters.redrive import Replay, StoredDeadLetter, replay_of
+from adapters.kafka.dead_letter_replay import Replayed, republish
 from orderstream.runtime.configured_topics import topic_names
 from orderstream.runtime.preflight import check_kafka
 from orderstream.runtime.settings import Settings

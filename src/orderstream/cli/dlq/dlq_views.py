@@ -6,8 +6,8 @@ from typing import Any
 from rich.table import Table
 
 from adapters import dead_letters as dl
-from adapters.kafka.replay import Replayed
-from adapters.redrive import REPLAY_COUNT, Replay, StoredDeadLetter
+from adapters.dead_letter_redrive import REPLAY_COUNT, Replay, StoredDeadLetter
+from adapters.kafka.dead_letter_replay import Replayed
 
 _NUMBERS = {"partition", "offset", "replays"}
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from adapters.dead_letter_redrive import Replay
 from adapters.kafka.errors import reason
-from adapters.redrive import Replay
 
 CHUNK = 100
 

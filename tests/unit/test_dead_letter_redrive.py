@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 from adapters import dead_letters as dlt
-from adapters.redrive import REPLAY_COUNT, REPLAY_SOURCE, StoredDeadLetter, replay_of
+from adapters.dead_letter_redrive import REPLAY_COUNT, REPLAY_SOURCE, StoredDeadLetter, replay_of
 from application.errors import UndecodableMessage
 from application.inbox_batch import Failure
 from application.messages import InboundMessage
