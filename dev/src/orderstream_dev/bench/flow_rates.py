@@ -15,7 +15,8 @@ shedding at twice).
 
 Before the ladder, a few orders wait in the topic while the workers start: the time from
 a worker's start to its first committed transaction is reported, with `orderstream
---help`'s.
+--help`'s. Each level starts on fresh planner statistics (ANALYZE), as autovacuum keeps
+them on a service that has run for a minute (docs/postgres.md, "A fresh database").
 """
 
 import asyncio
@@ -156,6 +157,7 @@ class FlowBenchmark:
                      cpu: CpuClock, rate: int) -> dict[str, Any]:
         customer = f"flow-{rate}"
         customers = [customer, f"{customer}-warm-up"]
+        await connection.execute("ANALYZE")
         before = cpu.read()
         http = await flow.load(
             f"{rate}/s", "--rate", str(rate), "--seconds", str(self.warm_up_s + self.seconds),
