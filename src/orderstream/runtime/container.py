@@ -31,7 +31,7 @@ from application.consumer import ConsumerPolicy
 from orderstream.runtime import worker_parking as parking
 from orderstream.runtime.configured_topics import ensure_configured_topics, kafka_security
 from orderstream.runtime.preflight import check_database
-from orderstream.runtime.provided import (
+from orderstream.runtime.provider_parts import (
     held_in_memory,
     no_topics,
     nothing_to_check,
@@ -206,7 +206,7 @@ class Container(containers.DeclarativeContainer):
     # `parked_retrier(worker, observer=...)`: the retry loop of a worker's parked keys, None
     # when parking is off; its dead letters name the worker's consumer group.
     parked_retrier = providers.Factory(
-        retrier_of, settings, group_prefix=config.kafka_group_prefix, uow_factory=uow_factory,
+        retrier_of, settings, consumer_group=consumer_group.provider, uow_factory=uow_factory,
         dead_letters=dead_letters)
     # `inbox_processor(worker, uow_factory, observer=...)`: the worker's handlers, applying
     # each batch in a unit of work of `uow_factory`.

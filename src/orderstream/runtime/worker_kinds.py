@@ -2,7 +2,7 @@
 worker's inbox processor and parked-key retry loop are made (the container's providers call
 these)."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
 from application.dead_letter_sink import DeadLetterSink
@@ -32,14 +32,14 @@ def source_topic_of(names: Mapping[str, str], worker: str) -> str:
     return names[topic]
 
 
-def retrier_of(settings: Settings, worker: str, *, group_prefix: str,
+def retrier_of(settings: Settings, worker: str, *, consumer_group: Callable[[str], str],
                uow_factory: UnitOfWorkFactory, dead_letters: DeadLetterSink,
                observer: ConsumerObserver = UNOBSERVED) -> ParkedRetrier | None:
     """The retry loop of the keys parked under `worker`'s inbox group, None when parking is
     off."""
     _, handlers = WORKERS[worker]
     return parking.parked_retrier(settings, group=worker,
-                                  dead_letter_group=f"{group_prefix}{worker}",
+                                  dead_letter_group=consumer_group(worker),
                                   uow_factory=uow_factory, handlers=handlers,
                                   dead_letters=dead_letters, observer=observer)
 
