@@ -48,7 +48,7 @@ class OutboxRelay:
     outbox flows on. A batch's delete goes with the next read, in one round trip; while a
     full batch is being published, the one before it is deleted and the next one read.
     Transient failures (lost connection, broker down) are retried with backoff, forever.
-    `observer` hears of each batch the transport acknowledged.
+    `observer` hears of each read of the outbox and each batch the transport acknowledged.
     """
 
     def __init__(
@@ -144,6 +144,7 @@ class OutboxRelay:
             self._undeleted = deleting + self._undeleted
             raise
         self.published += len(deleting)
+        self._observer.read(len(batch))
         return batch
 
     async def _publish(self, batch: Sequence[OutboxMessage]) -> list[str]:
