@@ -22,6 +22,7 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+shared_preload_libraries = 'pg_stat_statements'
 """
 
 _TLS = """
