@@ -11,8 +11,8 @@ after each wait). The rule is CoDel's, on that delay:
 - once none did for a whole interval, the queue stands, and a request is let in only if
   it reached the app within `target_s` (the event loop, where refusals wait too, keeps a
   short queue) and the delay it would see fits in an interval: what it waited already, plus
-  the requests ahead of it (in flight) at the rate requests get through (Little's law:
-  `in_flight / rate`). Every other is refused at once. So at overload the API takes in about
+  the requests ahead of it (in flight) at the rate requests get through lately (Little's
+  law: `in_flight / rate`). Every other is refused at once. So at overload the API takes in about
   what it finishes in an interval, the requests it lets in wait about an interval at most,
   and a refusal waits about the target;
 - whatever the queue, a request that waited a whole interval before the app got to it is
@@ -33,6 +33,7 @@ readiness, metrics) are never refused.
 import json
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -73,7 +74,7 @@ class Admission:
         self._clock = clock
         self._good_at = clock()
         self._left_at = -math.inf
-        self._rate = _Rate(interval_s, clock())
+        self._through = _Throughput()
         self.in_flight = 0
         watch(lambda: self.in_flight)
 
@@ -93,6 +94,7 @@ class Admission:
             return
         if alone:
             self._good_at = max(self._good_at, received)
+            self._through.forget()
         self.in_flight += 1
         try:
             await self.app(scope, receive, send)
@@ -109,38 +111,32 @@ class Admission:
             return None
         if waited > self._target_s:
             return "standing_queue"
-        rate = self._rate.per_s(now)
+        rate = self._through.per_s(now)
         ahead_s = self.in_flight / rate if rate > 0 else (math.inf if self.in_flight else 0.0)
         return "standing_queue" if waited + ahead_s > self._interval_s else None
 
     def _left(self, received: float) -> None:
         now = self._clock()
         self._left_at = now
-        self._rate.count(now)
+        self._through.count(now)
         if now - received <= self._target_s:
             self._good_at = now
 
 
-class _Rate:
-    """Requests through per second: over the last whole interval, or the one under way
-    if it already got more through (a burst after a quiet spell)."""
+class _Throughput:
+    """Requests through per second lately: the last `size` of them, up to now (so it falls
+    while none gets through). Forgotten when the process was empty: a busy spell is
+    measured on its own, not with the quiet one before it."""
 
-    def __init__(self, interval_s: float, now: float) -> None:
-        self._interval_s = interval_s
-        self._started = now
-        self._count = 0
-        self._last = 0.0
+    def __init__(self, size: int = 64) -> None:
+        self._times: deque[float] = deque(maxlen=size)
 
     def count(self, now: float) -> None:
-        self._roll(now)
-        self._count += 1
+        self._times.append(now)
+
+    def forget(self) -> None:
+        self._times.clear()
 
     def per_s(self, now: float) -> float:
-        self._roll(now)
-        return max(self._last, self._count / self._interval_s)
-
-    def _roll(self, now: float) -> None:
-        elapsed = now - self._started
-        if elapsed >= self._interval_s:
-            self._last = self._count / elapsed
-            self._started, self._count = now, 0
+        span = now - self._times[0] if self._times else 0.0
+        return len(self._times) / span if span > 0 else 0.0

@@ -161,14 +161,15 @@ async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
 
 
 async def _a_standing_queue(door: Door) -> None:
-    """20 requests inside that each wait 200 ms; 10 of them leave over the last 100 ms:
-    none got through within the target for two intervals, 100 get through per second."""
+    """20 requests inside; 10 of them leave, 10 ms apart, after 110-200 ms: none got
+    through within the target for two intervals, 100 got through per second lately."""
     for _ in range(20):
         assert await door.arrive() is None
     door.tick(0.100)
     for _ in range(10):
         door.tick(0.010)
         await door.leave()
+    door.tick(0.010)
 
 
 async def test_a_burst_that_queues_for_less_than_an_interval_is_let_in(doors):
@@ -195,6 +196,17 @@ async def test_requests_let_in_at_once_that_wait_inside_make_a_standing_queue(do
     assert refused == 503
     assert statuses == [None, None, None, None, 503]  # 12 ahead: 100 ms, and 5
     assert door.shed == ["standing_queue", "standing_queue"]
+
+
+async def test_while_nothing_gets_through_the_rate_falls_and_newcomers_are_refused(doors):
+    """A stall behind the door (the database stops answering): the requests inside stay,
+    and the delay one more would see grows with the time since any got through."""
+    door = doors()
+    await _a_standing_queue(door)  # 10 inside, at 100/s: 100 ms ahead
+    door.tick(0.5)  # nothing got through since: 10 in 0.6 s
+    statuses = [await door.arrive() for _ in range(3)]
+
+    assert statuses == [503] * 3 and door.shed == ["standing_queue"] * 3
 
 
 async def test_a_request_through_within_the_target_ends_the_standing_queue(doors):
