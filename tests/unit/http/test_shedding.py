@@ -53,6 +53,7 @@ async def test_a_request_over_the_limit_in_flight_is_refused_at_once_and_the_oth
     assert refused.json()["type"] == "/problems/overloaded"
     assert health.status_code == 200
     assert 'orderstream_http_shed_total{reason="in_flight"} 1.0' in metrics
+    assert 'status="503"' not in metrics  # refused at the door: no routing, span or timing
     assert [r.status_code for r in accepted] == [202, 202]
     assert after.status_code == 202
     assert len(store.orders) == 3
