@@ -9,12 +9,11 @@ after each wait). The rule is CoDel's, on that delay:
 - while some request got through within `target_s` in the last `interval_s`, a queue is
   only a burst, and every request is let in;
 - once none did for a whole interval, the queue stands, and a request is let in only if
-  it reached the app within `target_s` (the event loop, where refusals wait too, keeps a
-  short queue) and the delay it would see fits in an interval: what it waited already, plus
-  the requests ahead of it (in flight) at the rate requests get through lately (Little's
-  law: `in_flight / rate`). Every other is refused at once. So at overload the API takes in about
-  what it finishes in an interval, the requests it lets in wait about an interval at most,
-  and a refusal waits about the target;
+  the delay it would see fits in an interval: what it waited already, plus the requests
+  ahead of it (in flight) at the rate requests get through lately (Little's law:
+  `in_flight / rate`, the mean time inside, whether the process is saturated or not).
+  Every other is refused at once. So at overload the API takes in about what it finishes
+  in an interval, and the requests it lets in wait about an interval at most;
 - whatever the queue, a request that waited a whole interval before the app got to it is
   refused, and so is one that finds `max_in_flight` requests inside.
 
@@ -109,8 +108,6 @@ class Admission:
             return "queued"
         if now - self._good_at <= self._interval_s:
             return None
-        if waited > self._target_s:
-            return "standing_queue"
         rate = self._through.per_s(now)
         ahead_s = self.in_flight / rate if rate > 0 else (math.inf if self.in_flight else 0.0)
         return "standing_queue" if waited + ahead_s > self._interval_s else None

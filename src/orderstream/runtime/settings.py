@@ -73,9 +73,8 @@ class Settings(BaseSettings):
     api_queue_target_ms: float = Field(
         default=10.0, gt=0, description="load shedding: once no request got from the "
                                        "server's reading it to its answer within this for "
-                                       "a whole interval, the queue stands, and requests "
-                                       "that waited longer before the app got to them are "
-                                       "refused with 503 overloaded")
+                                       "a whole interval, the queue stands (see the "
+                                       "interval)")
     api_queue_interval_ms: float = Field(
         default=100.0, gt=0, description="load shedding: the interval of the queue target; "
                                          "while the queue stands, a request whose delay "
