@@ -138,6 +138,7 @@ async def test_an_overloaded_api_refuses_at_once_and_keeps_what_it_accepts_in_ti
     await asyncio.gather(*(_client(served.port, until, answers) for _ in range(CLIENTS)))
     operation_statuses = await operations
     accepted, refused = answers.latencies.get(202, []), answers.latencies.get(503, [])
+    print(_summary(answers))
 
     assert set(answers.latencies) <= {202, 503}, {s: len(v) for s, v in answers.latencies.items()}
     assert accepted and refused, f"{len(accepted)} accepted, {len(refused)} refused"
