@@ -1,0 +1,81 @@
+"""The section of docs/benchmarks.md on the database with history, and its targets."""
+
+from typing import Any
+
+TIME_LIMIT = 1.1
+"""Each measure's time per operation on the history, at most this times the empty's."""
+
+MEASURES = {
+    "placement": ("placing orders (group commit, {clients} clients, idempotency keys)",
+                  "orders/s"),
+    "worker": ("inventory worker, batches of {batch_size}", "messages/s"),
+    "relay": ("relay's read: delete the batch sent, read the next ({relay_rows} rows "
+              "committed before each)", "reads/s"),
+    "audit": ("`orderstream audit`, default window (the last hour)", "audits/s"),
+}
+
+
+def _spread(spread: dict[str, float], digits: int = 0) -> str:
+    return (f"{spread['median']:,.{digits}f} ({spread['min']:,.{digits}f} - "
+            f"{spread['max']:,.{digits}f})")
+
+
+def verdicts(history: dict[str, Any] | None) -> list[tuple[str, str, bool | None]]:
+    """(target, result, met) per measure: met when the median of the pairs' ratios of the
+    time per operation is at most `TIME_LIMIT`."""
+    if not history:
+        return [("history: each measure within 10% of the empty database", "not measured",
+                 None)]
+    found = []
+    for name, measure in history["measures"].items():
+        ratio = measure["time_ratio"]
+        found.append((f"history: {name}, time per operation <= {TIME_LIMIT} x the empty "
+                      f"database's", _spread(ratio, 2), ratio["median"] <= TIME_LIMIT))
+    whole = history["whole_audit"]["history"]
+    found.append(("history: `orderstream audit --all` holds on the filled history",
+                  f"{whole['orders']:,} orders in {whole['seconds']} s",
+                  bool(whole["ok"])))
+    return found
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def section(history: dict[str, Any]) -> str:
+    settings = history["settings"]
+    rows = []
+    for name, measure in history["measures"].items():
+        what, unit = MEASURES[name]
+        rows.append([what.format(**settings), unit, _spread(measure["empty"], 1),
+                     _spread(measure["history"], 1), f"**{_spread(measure['time_ratio'], 2)}**",
+                     _spread(measure["empty_cpu_us"]), _spread(measure["history_cpu_us"]),
+                     _spread(measure["cpu_ratio"], 2)])
+    tables = [[table, f"{written:,}", f"{history['sizes_mb'].get(table, [0, 0])[0]:,.0f}",
+               f"{history['sizes_mb'].get(table, [0, 0])[1]:,.0f}"]
+              for table, written in history["rows"].items()]
+    whole = history["whole_audit"]
+    audits = [[name, f"{w['orders']:,}", w["seconds"],
+               "every check holds" if w["ok"] else "violated: " + ", ".join(w["violated"])]
+              for name, w in whole.items()]
+    return (f"## A database with history\n\n"
+            f"Two fresh databases. One gets {history['orders']:,} settled orders placed "
+            f"over {history['span_days']:.0f} days up to two hours ago, written by SQL "
+            f"in {history['fill_s']} s (`orderstream_dev.bench.history_fill`; the events of "
+            f"its last {history['outbox_backlog']:,} orders went through each outbox and "
+            f"were deleted, as the relay deletes what the broker took); both get the same "
+            f"{history['recent']:,} orders of the last hour; both are then vacuumed and "
+            f"analysed ({history['vacuum_analyze_s']} s for the history). Rows written and "
+            f"sizes after VACUUM, MB:\n\n"
+            + _table(["table", "rows written", "table MB", "indexes MB"], tables)
+            + f"\nEach measure runs in the bench's process through the service's own code, "
+              f"on both databases in each of {history['rounds']} rounds (after a warm-up), "
+              f"alternating which goes first. Rate, median (min - max); the time per "
+              f"operation on the history against the empty database's, per pair; the CPU "
+              f"PostgreSQL's backends spent per operation (microseconds, from /proc).\n\n"
+            + _table(["measure", "unit", "empty", "history", "time history / empty",
+                      "DB CPU us, empty", "history", "CPU history / empty"], rows)
+            + "\n`orderstream audit --all` reads every order by design; once on each:\n\n"
+            + _table(["database", "orders read", "seconds", "result"], audits))
