@@ -18,6 +18,7 @@ from typing import Any
 from adapters.postgres.audit import AuditReport
 from orderstream_dev.chaos.fleet import Start
 from orderstream_dev.chaos.injector import Fault
+from orderstream_dev.chaos.soak_report import SoakReport
 
 MARGIN_S = 5.0
 WORKERS = ("inventory", "orders")
@@ -57,6 +58,7 @@ class ChaosReport:
     audit: AuditReport
     exit_codes: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    soak: SoakReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -81,6 +83,8 @@ class ChaosReport:
             self.problems.append(f"{letters} messages were dead-lettered")
         self.problems += [f"{name} exited {code} when stopped"
                           for name, code in self.exit_codes.items() if code != 0]
+        if self.soak is not None:
+            self.problems += [f"soak: {problem}" for problem in self.soak.problems]
 
     def by_kind(self) -> dict[str, tuple[int, float, float]]:
         """Per kind of fault: how many, the longest stall, and that stall's bound."""
@@ -103,7 +107,8 @@ class ChaosReport:
                 "load": {"offered": self.offered, "acknowledged": self.acknowledged,
                          "statuses": self.statuses, "lost": self.lost,
                          "latency_s": percentiles(self.latencies_s)},
-                "audit": self.audit.as_json(), "exit_codes": self.exit_codes}
+                "audit": self.audit.as_json(), "exit_codes": self.exit_codes,
+                "soak": self.soak.as_json() if self.soak else None}
 
 
 def stalls(faults: list[Fault], orders: list[tuple[float, float]]) -> list[float]:

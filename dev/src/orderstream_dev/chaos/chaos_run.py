@@ -1,5 +1,6 @@
 """One chaos run: services, the flow's processes, orders at a fixed rate with faults injected
-one after the other, then the flow left to settle, the processes stopped and the audit."""
+one after the other (or, a soak, none and the flow sampled instead), then the flow left to
+settle, the processes stopped and the audit."""
 
 import asyncio
 import contextlib
@@ -18,7 +19,7 @@ from orderstream.runtime.configured_topics import ensure_configured_topics
 from orderstream.runtime.settings import Settings, load_settings
 from orderstream_dev.bench.machine import asyncpg_dsn
 from orderstream_dev.bench.servers import ApiKey
-from orderstream_dev.chaos import load
+from orderstream_dev.chaos import load, soak
 from orderstream_dev.chaos.chaos_report import MARGIN_S, ChaosReport, Detection, stalls
 from orderstream_dev.chaos.chaos_services import Services, configured_services, own_services
 from orderstream_dev.chaos.fleet import Fleet
@@ -44,6 +45,8 @@ class ChaosOptions:
     configured: bool = False
     kinds: tuple[str, ...] = ()
     interval_s: float = 4.0
+    soak: soak.SoakOptions | None = None
+    """A soak: no faults; short retentions, and the flow sampled (`orderstream_dev.chaos.soak`)."""
 
 
 class DidNotSettle(Exception):
@@ -56,11 +59,15 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
     unsettled: list[str] = []
     async with _services(options, settings, workdir, run) as services:
         key = ApiKey.new()
-        env = {"store": "postgres", "transport": "kafka", **services.settings}
+        env = {"store": "postgres", "transport": "kafka", **services.settings,
+               **(options.soak.settings() if options.soak else {})}
         run_settings = load_settings(**env)
         await ensure_configured_topics(run_settings)
+        if options.soak:
+            await soak.shorten_topic_retention(run_settings, options.soak)
         await _stock(services.database_url, options)
         fleet = Fleet(workdir, {**env, "api_keys": key.setting()})
+        sampler, soaked = soak.Sampler(fleet, services.database_url), None
         say(f"starting the flow ({len(fleet.members)} processes) in {workdir}")
         try:
             await fleet.start_all()
@@ -70,7 +77,11 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
             started = time.time()
             driving = asyncio.create_task(load.drive(fleet.api.port, key.key, options.rate,
                                                      options.seconds, run))
-            faults = await _inject(injector, options, started, say)
+            faults: list[Fault] = []
+            if options.soak:
+                await sampler.watch(driving, started, options.soak.window_s, say)
+            else:
+                faults = await _inject(injector, options, started, say)
             result = await driving
             say("the load ended; waiting for the flow to settle")
             try:
@@ -81,6 +92,9 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
             exit_codes = await fleet.stop_all()
         audit = await run_audit(run_settings, NOTHING_IN_FLIGHT, dead_letters=True)
         orders, present = await _orders(services.database_url, run)
+        if options.soak:
+            soaked = await soak.report_of(options.soak, sampler, options.rate, options.seconds,
+                                          started, result.answers, run)
     detection = Detection(settings.kafka_session_timeout_ms / 1000,
                           settings.leader_check_interval_s)
     report = ChaosReport(
@@ -92,7 +106,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         statuses={str(k): v for k, v in sorted(result.statuses.items())},
         lost=sorted(set(result.acknowledged) - present),
         latencies_s=[settled - created for created, settled in orders],
-        audit=audit, exit_codes=exit_codes, problems=unsettled)
+        audit=audit, exit_codes=exit_codes, problems=unsettled, soak=soaked)
     report.judge()
     return report
 
