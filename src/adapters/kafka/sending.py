@@ -4,10 +4,10 @@ Records are packed into the broker's record batches here, one open batch per par
 rather than handed to the producer one `send` at a time: `send` costs a coroutine, a
 partition lookup, an accumulator append and a future per record (about 30 us of CPU on
 the machine of docs/benchmarks.md); a batch costs an append per record and a future per
-batch. Partitions are chosen as `send` chooses them (murmur2 of the key, Kafka's default;
-`partitions.partition_of`),
-batches take the producer's size and compression, and the producer still assigns the
-idempotent sequence numbers and retries, so what reaches the broker is the same.
+batch. Partitions are chosen as `send` chooses them (murmur2 of the key, Kafka's default:
+`partitions.partition_of`), batches take the producer's size and compression, and the
+producer still assigns the idempotent sequence numbers and retries, so what reaches the
+broker is the same.
 """
 
 import asyncio
