@@ -1,7 +1,7 @@
-"""`orderstream chaos --soak`, the short form: a minute of orders over HTTP into the flow's
-processes on the session's PostgreSQL and Kafka, with a dedupe window of 10 s pruned every
-2 s, so that the workers prune their inboxes several times while the load runs. The long
-form (30 minutes, its table) is in docs/operations.md."""
+"""`orderstream chaos --soak`, the short form: half a minute of orders over HTTP into the
+flow's processes on the session's PostgreSQL and Kafka, with a dedupe window of 5 s pruned
+every second, so that the workers prune their inboxes many times while the load runs. The
+long form (30 minutes, its table) is in docs/operations.md."""
 
 import json
 import os
@@ -23,8 +23,8 @@ def test_a_short_soak_prunes_the_inboxes_and_keeps_every_table_within_its_bounds
            "ORDERSTREAM_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap_servers}
     finished = subprocess.run(
         [str(Path(sys.executable).with_name("orderstream")), "chaos", "--configured",
-         "--soak", "1", "--rate", "30", "--window-s", "20", "--inbox-retention-s", "10",
-         "--prune-interval-s", "2", "--json", str(report), "--workdir", str(tmp_path / "logs")],
+         "--soak", "0.5", "--rate", "30", "--window-s", "10", "--inbox-retention-s", "5",
+         "--prune-interval-s", "1", "--json", str(report), "--workdir", str(tmp_path / "logs")],
         env={**_environment(), **env}, capture_output=True, text=True, timeout=220,
         check=False)
 
@@ -32,14 +32,14 @@ def test_a_short_soak_prunes_the_inboxes_and_keeps_every_table_within_its_bounds
     result = json.loads(report.read_text())
     soak = result["soak"]
     assert result["ok"] and result["faults"] == [] and soak["problems"] == []
-    assert result["load"]["acknowledged"] > 1_000 and result["load"]["lost"] == []
+    assert result["load"]["acknowledged"] > 600 and result["load"]["lost"] == []
     assert result["audit"]["ok"]
     windows, limits = soak["windows"], soak["limits"]
     assert len(windows) == 3
     assert all(window[kind][table] <= limits[kind][table]
                for window in windows for kind in ("rows", "dead") for table in TABLES)
     # Pruned while the load ran: neither inbox ever held half the messages applied to it
-    # (one per order in each), at 30 a second for a minute with a window of 10 s.
+    # (one per order in each), at 30 a second for half a minute with a window of 5 s.
     assert soak["deleted"]["orders.inbox"] > 0 and soak["deleted"]["inventory.inbox"] > 0
     assert all(window["rows"][table] < result["load"]["acknowledged"] / 2
                for window in windows for table in ("orders.inbox", "inventory.inbox"))

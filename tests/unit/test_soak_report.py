@@ -77,3 +77,11 @@ def test_the_last_windows_latency_and_memory_are_judged_against_the_firsts() -> 
 
     assert [met for _, _, met in report.targets()] == [True, False, False]
     assert report.targets()[2][1] == "most grown: api-1 +11.0 MB"
+
+
+def test_the_table_names_each_window_by_its_span() -> None:
+    limits = Limits(rate=10, inbox_retention_s=60, prune_interval_s=5, naptime_s=60)
+    short = SoakReport(10, 40, 20, limits, windows(START, 20, 40, [_sample(0)], [], []), {})
+    long = SoakReport(10, 600, 300, limits, windows(START, 300, 600, [_sample(0)], [], []), {})
+    assert "| 0-20 s |" in short.markdown() and "| 20-40 s |" in short.markdown()
+    assert "| 0-5 min |" in long.markdown() and "| 5-10 min |" in long.markdown()

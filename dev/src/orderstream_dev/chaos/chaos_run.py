@@ -24,6 +24,7 @@ from orderstream_dev.chaos.chaos_report import MARGIN_S, ChaosReport, Detection,
 from orderstream_dev.chaos.chaos_services import Services, configured_services, own_services
 from orderstream_dev.chaos.fleet import Fleet
 from orderstream_dev.chaos.injector import KINDS, NEEDS_OWN_SERVICES, Fault, Injector
+from orderstream_dev.chaos.soak import SoakOptions
 
 SETTLE_STALL_S = 120.0
 # The flow has recovered from a fault once no order has been pending for this long.
@@ -45,7 +46,7 @@ class ChaosOptions:
     configured: bool = False
     kinds: tuple[str, ...] = ()
     interval_s: float = 4.0
-    soak: soak.SoakOptions | None = None
+    soak: SoakOptions | None = None
     """A soak: no faults; short retentions, and the flow sampled (`orderstream_dev.chaos.soak`)."""
 
 

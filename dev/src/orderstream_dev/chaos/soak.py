@@ -9,13 +9,15 @@ so far, with the age of the oldest transaction open on the database.
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
-from aiokafka.admin import ConfigResource, ConfigResourceType
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from orderstream.runtime.configured_topics import configured_topics
 from orderstream.runtime.settings import Settings
 from orderstream_dev.bench import broker
 from orderstream_dev.bench.machine import asyncpg_dsn
@@ -84,7 +86,7 @@ class Sampler:
         stats = {row[0]: (row[1], row[2]) for row in await connection.fetch(STATS, TABLES)}
         rows = dict(await connection.fetch(ROWS))
         return Sample(
-            at=await connection.fetchval("SELECT extract(epoch FROM clock_timestamp())"),
+            at=time.time(),
             rss_mb=dict(_resident(self.fleet)), rows=rows,
             dead={table: stats.get(table, (0, 0))[0] for table in TABLES},
             deleted={table: stats.get(table, (0, 0))[1] for table in TABLES},
@@ -109,11 +111,14 @@ def _resident(fleet: Fleet) -> Iterator[tuple[str, float]]:
 
 
 async def shorten_topic_retention(settings: Settings, options: SoakOptions) -> None:
-    """The topics the workers read keep their records `options.inbox_retention_s`."""
-    configs = options.topic_configs
+    """The topics the workers read keep their records `options.inbox_retention_s`. An
+    AlterConfigs request sets a topic's whole configuration, so the configs the topic was
+    made with go along."""
+    made_with = {spec.name: spec.configs for spec in configured_topics(settings)}
     async with broker.admin_client(settings) as admin:
         await admin.alter_configs([
-            ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
+            ConfigResource(ConfigResourceType.TOPIC, topic,
+                           configs={**made_with[topic], **options.topic_configs})
             for topic in (settings.orders_topic, settings.inventory_topic)])
 
 

@@ -169,14 +169,20 @@ class SoakReport:
         short = {t: t.replace("inventory.", "inv.") for t in TABLES}
         head = ["window", "HTTP p99 ms", "accepted -> reserved p99 ms",
                 *(f"{short[t]} rows / dead" for t in TABLES), "oldest transaction s"]
-        rows = [[f"{w.start_s // 60:.0f}-{w.end_s / 60:.0f} min", w.http_p99_ms,
+        rows = [[_span(w), w.http_p99_ms,
                  w.reserved_p99_ms, *(f"{w.rows[t]:,} / {w.dead[t]:,}" for t in TABLES),
                  w.oldest_transaction_s] for w in self.windows]
         names = sorted({name for w in self.windows for name in w.rss_mb})
-        memory = [[f"{w.start_s // 60:.0f}-{w.end_s / 60:.0f} min",
-                   *(w.rss_mb.get(name, "") for name in names)] for w in self.windows]
+        memory = [[_span(w), *(w.rss_mb.get(name, "") for name in names)]
+                  for w in self.windows]
         return (_table(head, rows) + "\nResident memory (MB) at each window's end:\n\n"
                 + _table(["window", *names], memory))
+
+
+def _span(window: Window) -> str:
+    if window.end_s - window.start_s < 120:
+        return f"{window.start_s:.0f}-{window.end_s:.0f} s"
+    return f"{window.start_s / 60:.0f}-{window.end_s / 60:.0f} min"
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
