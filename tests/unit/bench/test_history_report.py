@@ -29,10 +29,12 @@ def _history(ratios: dict[str, float], whole_ok: bool = True) -> dict[str, Any]:
 
 
 def test_a_measure_within_ten_percent_by_the_median_of_its_pairs_meets_its_target() -> None:
-    found = {target.split(",")[0]: met for target, _, met in verdicts(_history(
-        {"placement": 1.04, "worker": 1.1, "relay": 1.12, "audit": 0.97}))}
+    history = _history({"placement": 1.04, "worker": 1.1, "relay": 1.12, "audit": 0.97})
+    history["measures"]["audit"]["cpu_ratio"] = _spread(1.16, 1.14, 1.23)
+    found = {target.split(",")[0]: met for target, _, met in verdicts(history)}
+    # time and CPU both within 10%: placement and worker; relay's time is not, audit's CPU
     assert found == {"history: placement": True, "history: worker": True,
-                     "history: relay": False, "history: audit": True,
+                     "history: relay": False, "history: audit": False,
                      "history: `orderstream audit --all` holds on the filled history": True}
 
 

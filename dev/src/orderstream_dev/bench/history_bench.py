@@ -38,13 +38,13 @@ class HistoryBenchmark:
     orders: int = 5_000_000
     recent: int = 30_000
     outbox_backlog: int = 1_000_000
-    placed: int = 1_600
+    placed: int = 3_200
     clients: int = 16
-    messages: int = 5_000
+    messages: int = 10_000
     batch_size: int = 500
-    relay_reads: int = 300
+    relay_reads: int = 500
     relay_rows: int = 5
-    min_rounds: int = 5
+    min_rounds: int = 7
     name: str = "history"
 
     def rounds(self, context: BenchContext) -> int:
