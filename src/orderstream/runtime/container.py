@@ -58,11 +58,13 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(
         postgres_engine, config.database_url, session_limits,
         pool_size=config.database_pool_size, max_overflow=config.database_max_overflow,
+        transaction_pooling=config.database_transaction_pooling,
     )
     # Sessions held while the process runs (the relay's leadership locks and LISTENs):
-    # each a connection of its own, outside the pool.
+    # each a connection of its own, outside the pool, and never through a transaction-mode
+    # pooler (`database_session_url`).
     session_engine = providers.Resource(
-        postgres_engine, config.database_url, session_limits, pooled=False)
+        postgres_engine, config.database_session_url, session_limits, pooled=False)
 
     uow_factory = providers.Selector(
         config.store,

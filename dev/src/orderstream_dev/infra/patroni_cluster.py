@@ -155,6 +155,23 @@ class PatroniCluster:
         pointer.write_text(f"{root}\n")
         return root
 
+    def wait_for_database(self, name: str, timeout: float = 30.0) -> None:
+        """Until every node has database `name`. A replica replays CREATE DATABASE a moment
+        after the leader committed it, and until then asyncpg's connect to a multi-host URL
+        stops at that replica's "database does not exist" instead of trying the next host."""
+        env = {"PGPASSWORD": self.password}
+
+        def everywhere() -> bool:
+            for node in self.nodes:
+                try:
+                    server.run("psql", "-h", HOST, "-p", str(node.port), "-U", self.user,
+                               "-d", name, "-tAc", "SELECT 1", env=env)
+                except InfraError:
+                    return False
+            return True
+
+        wait_until(everywhere, timeout, f"database {name} on every node")
+
     def _ensure_database(self) -> None:
         leader = self.leader()
         if leader is None:
@@ -166,3 +183,4 @@ class PatroniCluster:
                             env=env)
         if exists.strip() != "1":
             server.run("createdb", *connection, self.database, env=env)
+        self.wait_for_database(self.database)

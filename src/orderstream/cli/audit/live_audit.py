@@ -38,7 +38,9 @@ async def run_audit(settings: Settings, options: AuditSettings, *,
         counts = {f"dead letters {topic}": len(found) for topic, found in letters.items()}
         ids = {letter.header("ce_id") for found in letters.values() for letter in found}
         options = dataclasses.replace(options, excused=frozenset(i for i in ids if i))
-    engine = create_engine(settings.database_url.get_secret_value(), pooled=False,
+    # One long snapshot with session limits of its own: on a session of its own, never
+    # through a transaction-mode pooler.
+    engine = create_engine(settings.session_url(), pooled=False,
                            application_name="orderstream-audit", limits=LIMITS)
     try:
         report = await audit(engine, handoffs(), options)
