@@ -19,11 +19,11 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import make_url
 
+from adapters.postgres import migrations
 from orderstream_dev.infra import ha_services
 from orderstream_dev.infra.local_pgbouncer import PgBouncer
 from orderstream_dev.infra.patroni_cluster import PatroniCluster
 from orderstream_dev.infra.process_control import InfraError
-from adapters.postgres import migrations
 from support.databases import _database
 
 

@@ -45,7 +45,7 @@ async def test_no_writable_host_is_a_transient_error(
         ha_cluster: PatroniCluster, ha_database_url: str) -> None:
     engine = create_engine(_only(ha_database_url, _replica_port(ha_cluster)), pool_size=1)
     try:
-        with pytest.raises(TransientError, match="TargetServerAttributeNotMatched|None of"):
+        with pytest.raises(TransientError, match=r"TargetServerAttributeNotMatched|None of"):
             async with transient_errors(), engine.connect():
                 pass
     finally:

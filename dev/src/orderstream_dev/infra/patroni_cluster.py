@@ -9,7 +9,7 @@ import json
 import shutil
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ class PatroniCluster:
     user: str = "orderstream"
     password: str = "orderstream"
     database: str = "orderstream"
-    timing: FailoverTiming = FailoverTiming()
+    timing: FailoverTiming = field(default_factory=FailoverTiming)
     synchronous: bool = True
 
     @property
