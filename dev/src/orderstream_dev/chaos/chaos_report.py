@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from adapters.postgres.audit import AuditReport
+from orderstream_dev.chaos.divergence import Divergence
 from orderstream_dev.chaos.fleet import Start
 from orderstream_dev.chaos.injector import Fault
 
@@ -68,6 +69,8 @@ class ChaosReport:
     audit: AuditReport
     exit_codes: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    divergence: Divergence | None = None
+    """With --ha: events and offsets the database no longer agrees with."""
 
     @property
     def ok(self) -> bool:
@@ -92,6 +95,14 @@ class ChaosReport:
             self.problems.append(f"{letters} messages were dead-lettered")
         self.problems += [f"{name} exited {code} when stopped"
                           for name, code in self.exit_codes.items() if code != 0]
+        if self.divergence is not None and self.divergence.found:
+            lost = self.divergence
+            self.problems.append(
+                f"{len(lost.events_without_order)} OrderPlaced events of orders the database "
+                f"does not have, {len(lost.outcomes_without_reservation)} stock outcomes "
+                f"without a reservation, offsets committed past "
+                + ", ".join(f"{len(ids)} unapplied messages of {group}"
+                            for group, ids in lost.consumed_not_applied.items()))
 
     def by_kind(self) -> dict[str, tuple[int, float, float]]:
         """Per kind of fault: how many, the longest stall, and that stall's bound."""
@@ -115,7 +126,8 @@ class ChaosReport:
                 "load": {"offered": self.offered, "acknowledged": self.acknowledged,
                          "statuses": self.statuses, "lost": self.lost,
                          "latency_s": percentiles(self.latencies_s)},
-                "audit": self.audit.as_json(), "exit_codes": self.exit_codes}
+                "audit": self.audit.as_json(), "exit_codes": self.exit_codes,
+                "divergence": self.divergence.as_json() if self.divergence else None}
 
 
 def stalls(faults: list[Fault], orders: list[tuple[float, float]]) -> list[float]:

@@ -33,6 +33,7 @@ from orderstream_dev.chaos.chaos_services import (
     own_services,
     patroni_services,
 )
+from orderstream_dev.chaos.divergence import divergence
 from orderstream_dev.chaos.fleet import Fleet
 from orderstream_dev.chaos.injector import KINDS, NEEDS_OWN_SERVICES, Fault, Injector
 
@@ -103,6 +104,8 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         finally:
             exit_codes = await fleet.stop_all()
         audit = await run_audit(run_settings, NOTHING_IN_FLIGHT, dead_letters=True)
+        diverged = await divergence(run_settings, services.database_url) \
+            if services.patroni else None
         orders, present = await _orders(services.database_url, run)
     detection = Detection(settings.kafka_session_timeout_ms / 1000,
                           settings.leader_check_interval_s,
@@ -118,7 +121,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         statuses={str(k): v for k, v in sorted(result.statuses.items())},
         lost=sorted(set(result.acknowledged) - present),
         latencies_s=[settled - created for created, settled in orders],
-        audit=audit, exit_codes=exit_codes, problems=unsettled)
+        audit=audit, exit_codes=exit_codes, problems=unsettled, divergence=diverged)
     report.judge()
     return report
 

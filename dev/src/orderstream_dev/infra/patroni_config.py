@@ -91,7 +91,7 @@ def patroni_yaml(node: NodeSpec, *, etcd: str, bin_dir: Path, user: str, passwor
         },
         "tags": {"nofailover": False, "noloadbalance": False, "clonefrom": False},
     }
-    return yaml.safe_dump(config, sort_keys=False)
+    return str(yaml.safe_dump(config, sort_keys=False))
 
 
 def _dynamic(timing: FailoverTiming, synchronous: bool) -> dict[str, Any]:

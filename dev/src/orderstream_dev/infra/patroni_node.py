@@ -83,7 +83,8 @@ class PatroniNode:
 
     def state(self) -> dict[str, Any] | None:
         """Patroni's own report (GET /patroni): role, state, timeline; None when it is down."""
-        return _get(f"http://{HOST}:{self.spec.rest_port}/patroni")
+        found = _get(f"http://{HOST}:{self.spec.rest_port}/patroni")
+        return found if isinstance(found, dict) else None
 
     def kill(self) -> list[int]:
         """SIGKILL Patroni and then the postmaster, as a crashed machine would stop them;
