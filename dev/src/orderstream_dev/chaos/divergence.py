@@ -18,7 +18,10 @@ from adapters.kafka.clients import started_admin
 from orderstream.runtime.settings import Settings
 from orderstream_dev.bench.machine import asyncpg_dsn
 
-EXAMPLES = 5
+# The events each worker applies, each leaving its id in the worker's inbox (the others on
+# its topic it skips).
+APPLIED_BY = {"inventory": (".OrderPlaced.v1", ".OrderCancelled.v1"),
+              "orders": (".StockReserved.v1", ".StockRejected.v1", ".StockReleased.v1")}
 
 
 @dataclass
@@ -55,15 +58,15 @@ async def divergence(settings: Settings, database_url: str) -> Divergence:
             outcomes_without_reservation=sorted(
                 {_key(r) for r in outcomes if _type(r).endswith(("Reserved.v1", "Rejected.v1"))}
                 - reserved))
-        for worker, records, schema in (("inventory", orders, "inventory"),
-                                        ("orders", outcomes, "orders")):
+        for worker, records, applies in (("inventory", orders, APPLIED_BY["inventory"]),
+                                         ("orders", outcomes, APPLIED_BY["orders"])):
             group = f"{settings.kafka_group_prefix}{worker}"
             applied = {r[0] for r in await connection.fetch(
-                f"SELECT message_id FROM {schema}.inbox WHERE consumer_group = $1", group)}
+                f"SELECT message_id FROM {worker}.inbox")}
             committed = await _committed(settings, group)
             found.consumed_not_applied[group] = sorted(
-                _id(r) for r in records
-                if r.offset < committed.get(r.partition, -1) and _id(r) not in applied)
+                _id(r) for r in records if _type(r).endswith(applies)
+                and r.offset < committed.get(r.partition, -1) and _id(r) not in applied)
     finally:
         await connection.close()
     return found
@@ -93,15 +96,13 @@ async def _committed(settings: Settings, group: str) -> dict[int, int]:
 
 async def _records(settings: Settings, topic: str) -> Sequence[ConsumerRecord]:
     """Every record of `topic`, from its beginning to its end now."""
+    async with started_admin(settings.kafka_bootstrap_servers) as admin:
+        (described,) = await admin.describe_topics([topic])
+    tps = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
                                 enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        if not partitions:
-            await consumer.topics()
-            partitions = consumer.partitions_for_topic(topic) or set()
-        tps = sorted(TopicPartition(topic, p) for p in partitions)
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)

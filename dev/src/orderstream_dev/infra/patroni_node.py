@@ -4,6 +4,7 @@ directory, never as a system service: launched detached, asked over its REST API
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,14 +88,16 @@ class PatroniNode:
         return found if isinstance(found, dict) else None
 
     def kill(self) -> list[int]:
-        """SIGKILL Patroni and then the postmaster, as a crashed machine would stop them;
-        the pids killed. The postmaster's backends notice it is gone and exit."""
-        killed = []
-        for pid in (self.patroni_pid(), self.postmaster_pid()):
-            if pid is not None:
+        """SIGKILL Patroni, the postmaster and every process of the server (backends, WAL
+        sender) together, as a lost machine stops them all at once; the pids killed. (The
+        postmaster alone would leave its WAL sender a moment to ship what it had.)"""
+        postmaster = self.postmaster_pid()
+        pids = [pid for pid in (self.patroni_pid(), postmaster) if pid is not None]
+        pids += _children(postmaster) if postmaster is not None else []
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-        return killed
+        return pids
 
     def gone(self) -> bool:
         return self.patroni_pid() is None and self.postmaster_pid() is None
@@ -112,6 +115,17 @@ class PatroniNode:
         if pid_alive(postmaster) and postmaster is not None:
             terminate(postmaster, timeout, sig=signal.SIGINT)
         return True
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
 
 
 def _as_service_user() -> list[str]:
