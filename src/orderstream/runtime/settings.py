@@ -66,9 +66,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_retention_s: float = Field(
-        default=7 * 24 * 3600.0, gt=0, description="how long published outbox rows are kept")
-    relay_prune_interval_s: float = Field(default=60.0, gt=0)
+    relay_prune_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
+                                        "idempotency keys")
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")

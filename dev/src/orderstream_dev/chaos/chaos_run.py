@@ -48,7 +48,7 @@ RECOVERY_S = 60.0
 # Each order of the load has 1-3 lines of 1-3 units: about 4 units an order.
 UNITS_PER_ORDER = 4
 STOCKED_SHARE = 0.8
-NOTHING_IN_FLIGHT = AuditSettings(settle_s=0, outbox_age_s=0)
+NOTHING_IN_FLIGHT = AuditSettings(settle_s=0, outbox_age_s=0, window_s=None)
 # A worker or relay retrying a transient error waits up to this long between tries, so it
 # may find a new primary this long after it was promoted.
 RETRY_BACKOFF_MAX_S = Backoff().maximum_s
@@ -211,17 +211,15 @@ async def _stock(database_url: str, options: ChaosOptions) -> None:
 
 
 async def _settled(database_url: str, stall_s: float) -> None:
-    """Until no order is pending and every outbox row is published; raises when that
-    stops moving for `stall_s`."""
+    """Until no order is pending and every outbox row is published (deleted, or refused);
+    raises when that stops moving for `stall_s`."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         last, moved = None, time.monotonic()
         while left := await connection.fetchval(
                 "SELECT (SELECT count(*) FROM orders.orders WHERE status = 'pending')"
-                " + (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"
-                "    AND failed_at IS NULL)"
-                " + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL"
-                "    AND failed_at IS NULL)"):
+                " + (SELECT count(*) FROM orders.outbox WHERE failed_at IS NULL)"
+                " + (SELECT count(*) FROM inventory.outbox WHERE failed_at IS NULL)"):
             if left != last:
                 last, moved = left, time.monotonic()
             elif time.monotonic() - moved > stall_s:
