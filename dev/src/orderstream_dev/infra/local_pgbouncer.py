@@ -10,6 +10,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from orderstream.cli.checkout import project_root
 from orderstream_dev.infra import postgres_server as server
 from orderstream_dev.infra.process_control import (
@@ -59,6 +61,11 @@ class PgBouncer:
     def database_url(self, database: str = "orderstream") -> str:
         return (f"postgresql+asyncpg://{self.user}:{self.password}@{HOST}:{self.port}"
                 f"/{database}")
+
+    def url_of(self, database_url: str) -> str:
+        """`database_url`'s database (on the server behind this PgBouncer) through it."""
+        parsed = make_url(database_url)
+        return self.database_url(str(parsed.database or "orderstream"))
 
     def config(self) -> str:
         """deploy/pgbouncer/pgbouncer.ini with this machine's addresses, files and sizes."""
