@@ -42,6 +42,9 @@ def chaos(
         "--async-replication", help="With --ha: Patroni's synchronous_mode off for the run, "
                                     "to see what a failover then loses.")] = False,
     interval_s: Annotated[float, typer.Option(min=1, help="Mean gap between faults.")] = 4.0,
+    replica_lag_s: Annotated[float, typer.Option(
+        min=0, help="pg-failover: hold the standby's WAL receiver back this long before the "
+                    "primary is lost, as a slow link would.")] = 0.0,
     output: Annotated[Path | None, typer.Option("--json", help="Write the report here as "
                                                                "JSON.")] = None,
     workdir: Annotated[Path | None, typer.Option(help="Keep the processes' logs here "
@@ -71,7 +74,7 @@ def chaos(
     options = ChaosOptions(seconds=seconds, rate=rate, brokers=brokers, kinds=kinds,
                            seed=random.randrange(10**6) if seed is None else seed,
                            configured=configured, interval_s=interval_s, ha=ha,
-                           synchronous=not async_replication)
+                           synchronous=not async_replication, replica_lag_s=replica_lag_s)
     directory = workdir or Path(tempfile.mkdtemp(prefix="orderstream-chaos-"))
     directory.mkdir(parents=True, exist_ok=True)
     typer.echo(f"seed {options.seed}")

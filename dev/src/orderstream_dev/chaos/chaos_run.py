@@ -67,6 +67,7 @@ class ChaosOptions:
     """The database on the local Patroni cluster (its primary may be lost)."""
     synchronous: bool = True
     """With `ha`: Patroni's synchronous_mode during the run."""
+    replica_lag_s: float = 0.0
 
 
 class DidNotSettle(Exception):
@@ -89,7 +90,8 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
             await fleet.start_all()
             injector = Injector(fleet, services, random.Random(options.seed),
                                 options.kinds or tuple(_kinds(services)),
-                                settings.shutdown_timeout_s, services.database_url)
+                                settings.shutdown_timeout_s, services.database_url,
+                                options.replica_lag_s)
             started = time.time()
             driving = asyncio.create_task(load.drive(fleet.api.port, key.key, options.rate,
                                                      options.seconds, run))

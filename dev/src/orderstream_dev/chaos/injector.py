@@ -51,6 +51,9 @@ class Injector:
     kinds: tuple[str, ...]
     shutdown_timeout_s: float
     monitor_url: str
+    replica_lag_s: float = 0.0
+    """pg-failover: the standby's WAL receiver is paused this long before the primary is
+    lost, as a slow link to it would hold it back."""
 
     async def inject(self) -> Fault:
         """One fault of a kind chosen at random, on a target that is up (a process still
@@ -119,8 +122,14 @@ class Injector:
         old = cluster.leader()
         assert old is not None, "the Patroni cluster has no leader"
         node = cluster.node(old)
+        standby = next(n for n in cluster.nodes if n.name != old)
+        held = standby.pause_wal_receiver() if self.replica_lag_s else None
+        if held is not None:
+            await asyncio.sleep(self.replica_lag_s)
         fault = Fault("pg-failover", old, time.time(), outage_s=0.0)
         node.kill()
+        if held is not None:
+            os.kill(held, signal.SIGCONT)
         new = await _until(lambda: (leader := cluster.leader()) not in (None, old) and leader,
                            PROMOTION_TIMEOUT_S)
         promoted = time.time() - fault.at
@@ -129,7 +138,9 @@ class Injector:
         await asyncio.to_thread(cluster.wait_healthy, PROMOTION_TIMEOUT_S)
         fault.lasted_s = time.time() - fault.at
         fault.note = (f"{new or 'no node'} promoted after {promoted:.1f}s; {old} a replica "
-                      f"again after {fault.lasted_s:.1f}s")
+                      f"again after {fault.lasted_s:.1f}s"
+                      + (f"; the standby held back {self.replica_lag_s:.1f}s before" if held
+                         else ""))
         return fault
 
     async def _terminate_connections(self, member: Member) -> Fault:

@@ -99,6 +99,17 @@ class PatroniNode:
                 os.kill(pid, signal.SIGKILL)
         return pids
 
+    def pause_wal_receiver(self) -> int | None:
+        """SIGSTOP this replica's WAL receiver, as a slow link would hold it back; its pid
+        (SIGCONT it), or None when it has none."""
+        postmaster = self.postmaster_pid()
+        for pid in _children(postmaster) if postmaster is not None else []:
+            with contextlib.suppress(OSError):
+                if b"walreceiver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGSTOP)
+                    return pid
+        return None
+
     def gone(self) -> bool:
         return self.patroni_pid() is None and self.postmaster_pid() is None
 
