@@ -43,8 +43,8 @@ def chaos(
                                     "to see what a failover then loses.")] = False,
     interval_s: Annotated[float, typer.Option(min=1, help="Mean gap between faults.")] = 4.0,
     replica_lag_s: Annotated[float, typer.Option(
-        min=0, help="pg-failover: hold the standby's WAL receiver back this long before the "
-                    "primary is lost, as a slow link would.")] = 0.0,
+        min=0, help="pg-failover: hold the primary's WAL senders back this long before it is "
+                    "lost, as a slow link to the standby would.")] = 0.0,
     output: Annotated[Path | None, typer.Option("--json", help="Write the report here as "
                                                                "JSON.")] = None,
     workdir: Annotated[Path | None, typer.Option(help="Keep the processes' logs here "

@@ -52,8 +52,8 @@ class Injector:
     shutdown_timeout_s: float
     monitor_url: str
     replica_lag_s: float = 0.0
-    """pg-failover: the standby's WAL receiver is paused this long before the primary is
-    lost, as a slow link to it would hold it back."""
+    """pg-failover: the primary's WAL senders are paused this long before it is lost, as a
+    slow link to the standby would hold them back."""
 
     async def inject(self) -> Fault:
         """One fault of a kind chosen at random, on a target that is up (a process still
@@ -122,14 +122,11 @@ class Injector:
         old = cluster.leader()
         assert old is not None, "the Patroni cluster has no leader"
         node = cluster.node(old)
-        standby = next(n for n in cluster.nodes if n.name != old)
-        held = standby.pause_wal_receiver() if self.replica_lag_s else None
-        if held is not None:
+        held = node.pause_wal_senders() if self.replica_lag_s else []
+        if held:
             await asyncio.sleep(self.replica_lag_s)
         fault = Fault("pg-failover", old, time.time(), outage_s=0.0)
-        node.kill()
-        if held is not None:
-            os.kill(held, signal.SIGCONT)
+        node.kill()  # the WAL senders with it
         new = await _until(lambda: (leader := cluster.leader()) not in (None, old) and leader,
                            PROMOTION_TIMEOUT_S)
         promoted = time.time() - fault.at

@@ -99,16 +99,18 @@ class PatroniNode:
                 os.kill(pid, signal.SIGKILL)
         return pids
 
-    def pause_wal_receiver(self) -> int | None:
-        """SIGSTOP this replica's WAL receiver, as a slow link would hold it back; its pid
-        (SIGCONT it), or None when it has none."""
+    def pause_wal_senders(self) -> list[int]:
+        """SIGSTOP this primary's WAL senders, as a slow link to its standby would hold
+        them back (the standby's receiver would not do: the kernel's socket buffers keep
+        what the sender wrote for it); the pids stopped."""
         postmaster = self.postmaster_pid()
+        stopped = []
         for pid in _children(postmaster) if postmaster is not None else []:
             with contextlib.suppress(OSError):
-                if b"walreceiver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                if b"walsender" in Path(f"/proc/{pid}/cmdline").read_bytes():
                     os.kill(pid, signal.SIGSTOP)
-                    return pid
-        return None
+                    stopped.append(pid)
+        return stopped
 
     def gone(self) -> bool:
         return self.patroni_pid() is None and self.postmaster_pid() is None
