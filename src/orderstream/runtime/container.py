@@ -64,7 +64,8 @@ class Container(containers.DeclarativeContainer):
     # each a connection of its own, outside the pool, and never through a transaction-mode
     # pooler (`database_session_url`).
     session_engine = providers.Resource(
-        postgres_engine, config.database_session_url, session_limits, pooled=False)
+        postgres_engine, providers.Callable(Settings.session_url, settings), session_limits,
+        pooled=False)
 
     uow_factory = providers.Selector(
         config.store,

@@ -39,16 +39,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
                     "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
-    database_session_url: SecretStr | None = Field(
-        default=None,
-        description="URL of the sessions the relay holds (its leadership lock, its LISTEN): "
-                    "PostgreSQL itself or a session-mode pool, never a transaction-mode "
-                    "one; default: database_url")
-    database_transaction_pooling: bool = Field(
-        default=False,
-        description="database_url goes through a pooler in transaction mode (PgBouncer): "
-                    "no prepared statement outlives its transaction, and the session "
-                    "limits are the pooler's (docs/scaling.md#pgbouncer)")
+    database_session_url: SecretStr | None = Field(default=None, description=(
+        "the relay's leadership lock and LISTEN: PostgreSQL itself or a session-mode pool, "
+        "never a transaction-mode one (default: database_url)"))
+    database_transaction_pooling: bool = Field(default=False, description=(
+        "database_url is a pooler in transaction mode (PgBouncer): docs/scaling.md#pgbouncer"))
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(
         default=0, ge=0,
@@ -188,11 +183,9 @@ class Settings(BaseSettings):
                                                     "OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector that receives spans; none are exported without it")
 
-    @field_validator("database_url", "database_session_url")
+    @field_validator("database_url")
     @classmethod
-    def _postgres_url(cls, url: SecretStr | None) -> SecretStr | None:
-        if url is None:
-            return None
+    def _postgres_url(cls, url: SecretStr) -> SecretStr:
         try:
             parsed = make_url(url.get_secret_value())
         except ArgumentError:
@@ -200,12 +193,6 @@ class Settings(BaseSettings):
         if parsed.get_backend_name() != "postgresql":
             raise ValueError(f"must be a PostgreSQL URL, not {parsed.get_backend_name()}://")
         return url
-
-    @model_validator(mode="after")
-    def _sessions_default_to_the_database(self) -> Self:
-        if self.database_session_url is None:
-            self.database_session_url = self.database_url
-        return self
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:
@@ -219,8 +206,7 @@ class Settings(BaseSettings):
         return self
 
     def session_url(self) -> str:
-        """The URL of sessions that must stay on one server connection (`database_session_url`,
-        else `database_url`)."""
+        """`database_session_url`, else `database_url`."""
         return (self.database_session_url or self.database_url).get_secret_value()
 
     def secrets(self) -> list[str]:
