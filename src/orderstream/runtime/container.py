@@ -38,6 +38,7 @@ from orderstream.runtime.provider_parts import (
     postgres_engine,
     prefixed,
     seconds,
+    session_url,
     started_kafka_producer,
     with_headroom,
 )
@@ -64,7 +65,7 @@ class Container(containers.DeclarativeContainer):
     # each a connection of its own, outside the pool, and never through a transaction-mode
     # pooler (`database_session_url`).
     session_engine = providers.Resource(
-        postgres_engine, providers.Callable(Settings.session_url, settings), session_limits,
+        postgres_engine, providers.Callable(session_url, settings), session_limits,
         pooled=False)
 
     uow_factory = providers.Selector(

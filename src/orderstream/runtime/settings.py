@@ -208,10 +208,6 @@ class Settings(BaseSettings):
             raise ValueError("kafka_ssl_certfile and kafka_ssl_keyfile go together")
         return self
 
-    def session_url(self) -> str:
-        """`database_session_url`, else `database_url`."""
-        return (self.database_session_url or self.database_url).get_secret_value()
-
     def secrets(self) -> list[str]:
         """What logs must never show: every secret setting; of the database URL, the URL
         and its password as a URL holds it (alone it may be an everyday word)."""
