@@ -53,3 +53,13 @@ def test_pgbouncer_pools_transactions_and_sets_the_session_limits_per_server_con
     [fallback] = [line for line in databases.splitlines() if line.startswith("*")]
     assert "host=127.0.0.1 port=15432" in fallback
     assert "SET statement_timeout = 30000" in fallback
+
+
+def test_the_production_template_fails_over_as_the_local_cluster_does():
+    template = yaml.safe_load((Path(__file__).parents[2] / "deploy" / "patroni" /
+                               "patroni.yml").read_text())
+    dcs, timing = template["bootstrap"]["dcs"], FailoverTiming()
+    assert (dcs["ttl"], dcs["loop_wait"], dcs["retry_timeout"]) == (
+        timing.ttl_s, timing.loop_wait_s, timing.retry_timeout_s)
+    assert dcs["synchronous_mode"] is True
+    assert dcs["postgresql"]["use_pg_rewind"] is True
