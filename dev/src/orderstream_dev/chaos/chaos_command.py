@@ -34,8 +34,17 @@ def chaos(
                              "killed or paused.")] = False,
     faults: Annotated[str | None, typer.Option(
         help="Kinds to inject, comma separated: kill, term, stop, broker, pg-pause, "
-             "pg-terminate [default: all the services allow].")] = None,
+             "pg-terminate, pg-failover [default: all the services allow].")] = None,
+    ha: Annotated[bool, typer.Option(
+        "--ha", help="The database on the local Patroni cluster (orderstream infra up --ha, "
+                     "started if need be), whose primary pg-failover kills.")] = False,
+    async_replication: Annotated[bool, typer.Option(
+        "--async-replication", help="With --ha: Patroni's synchronous_mode off for the run, "
+                                    "to see what a failover then loses.")] = False,
     interval_s: Annotated[float, typer.Option(min=1, help="Mean gap between faults.")] = 4.0,
+    replica_lag_s: Annotated[float, typer.Option(
+        min=0, help="pg-failover: hold the primary's WAL senders back this long before it is "
+                    "lost, as a slow link to the standby would.")] = 0.0,
     soak: Annotated[float | None, typer.Option(
         min=0.5, metavar="MINUTES", help="A soak instead: no faults, orders at RATE for "
                                          "MINUTES, short retentions, the flow sampled and "
@@ -71,12 +80,17 @@ def chaos(
     kinds = tuple(k.strip() for k in faults.split(",")) if faults else ()
     if unknown := set(kinds) - set(KINDS):
         raise typer.BadParameter(f"unknown: {', '.join(sorted(unknown))}", param_hint="--faults")
+    if "pg-failover" in kinds and not ha:
+        raise typer.BadParameter("pg-failover needs --ha", param_hint="--faults")
+    if async_replication and not ha:
+        raise typer.BadParameter("only with --ha", param_hint="--async-replication")
     if soak is not None and kinds:
         raise typer.BadParameter("a soak injects no faults", param_hint="--faults")
     options = ChaosOptions(seconds=seconds if soak is None else soak * 60, rate=rate,
                            brokers=brokers, kinds=kinds,
                            seed=random.randrange(10**6) if seed is None else seed,
-                           configured=configured, interval_s=interval_s,
+                           configured=configured, interval_s=interval_s, ha=ha,
+                           synchronous=not async_replication, replica_lag_s=replica_lag_s,
                            soak=None if soak is None else SoakOptions(
                                window_s, inbox_retention_s, prune_interval_s))
     directory = workdir or Path(tempfile.mkdtemp(prefix="orderstream-chaos-"))
@@ -101,13 +115,14 @@ def _print(report: "ChaosReport") -> None:
         _soaked(report)
         return
     faults = Table(title=f"faults (seed {report.seed})")
-    for column in ("at", "fault", "target", "lasted", "orders waited", "bound", ""):
+    for column in ("at", "fault", "target", "lasted", "orders waited", "bound",
+                   "no decision for", ""):
         faults.add_column(column, justify="right" if column in ("at", "lasted") else "left")
-    for fault, stall, bound in zip(report.faults, report.stalls_s, report.bounds_s,
-                                   strict=True):
+    for fault, stall, bound, gap in zip(report.faults, report.stalls_s, report.bounds_s,
+                                        report.gaps_s, strict=True):
         faults.add_row(f"{fault.at - report.started:.1f}s", fault.kind, fault.target,
                        f"{fault.lasted_s:.1f}s", f"{stall:.1f}s", f"{bound:.1f}s",
-                       "ok" if stall <= bound else "[red]past its bound[/red]")
+                       f"{gap:.1f}s", "ok" if stall <= bound else "[red]past its bound[/red]")
     kinds = Table(title="longest stall per kind of fault")
     for column in ("fault", "injected", "longest stall", "its bound"):
         kinds.add_column(column)

@@ -16,14 +16,20 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+import asyncpg
+
 from orderstream_dev.bench.http_client import Connection, request_bytes
 from orderstream_dev.bench.loadgen import SKUS, bodies
+from orderstream_dev.bench.machine import asyncpg_dsn
 
 HOST = "127.0.0.1"
 RECONNECT_S = 0.2
 DRAIN_TIMEOUT_S = 30.0
+# Each order of the load has 1-3 lines of 1-3 units: about 4 units an order.
+UNITS_PER_ORDER = 4
+STOCKED_SHARE = 0.8
 
-__all__ = ["SKUS", "LoadResult", "drive"]
+__all__ = ["SKUS", "LoadResult", "drive", "stock"]
 
 
 @dataclass
@@ -141,3 +147,16 @@ async def drive(port: int, api_key: str, rate: float, seconds: float, run: str, 
         task.cancel()
     return driver.result
 
+
+
+async def stock(database_url: str, rate: float, seconds: float) -> None:
+    """Every SKU of the load, with about `STOCKED_SHARE` of the units its orders ask for."""
+    demand = rate * seconds * UNITS_PER_ORDER / SKUS
+    connection = await asyncpg.connect(asyncpg_dsn(database_url))
+    try:
+        await connection.execute(
+            "INSERT INTO inventory.stock_items (sku, on_hand) SELECT"
+            " format('sku-%s', lpad(n::text, 3, '0')), $1"
+            " FROM generate_series(0, $2 - 1) AS n", int(STOCKED_SHARE * demand) + 10, SKUS)
+    finally:
+        await connection.close()

@@ -110,10 +110,29 @@ def _resident(fleet: Fleet) -> Iterator[tuple[str, float]]:
                         yield member.name, int(line.split()[1]) * 1024 / 1e6
 
 
-async def shorten_topic_retention(settings: Settings, options: SoakOptions) -> None:
-    """The topics the workers read keep their records `options.inbox_retention_s`. An
-    AlterConfigs request sets a topic's whole configuration, so the configs the topic was
-    made with go along."""
+def settings_of(options: SoakOptions | None) -> dict[str, str]:
+    """What a soak sets for every process of the flow (nothing, when it is no soak)."""
+    return options.settings() if options else {}
+
+
+async def sampled(fleet: Fleet, database_url: str, load: "asyncio.Task[object]",
+                  started: float, options: SoakOptions | None,
+                  say: Callable[[str], None]) -> Sampler | None:
+    """A soak's samples, taken until `load` is done (None, and nothing taken, when it is
+    no soak)."""
+    if options is None:
+        return None
+    sampler = Sampler(fleet, database_url)
+    await sampler.watch(load, started, options.window_s, say)
+    return sampler
+
+
+async def shorten_topic_retention(settings: Settings, options: SoakOptions | None) -> None:
+    """The topics the workers read keep their records `options.inbox_retention_s` (when it
+    is a soak). An AlterConfigs request sets a topic's whole configuration, so the configs
+    the topic was made with go along."""
+    if options is None:
+        return
     made_with = {spec.name: spec.configs for spec in configured_topics(settings)}
     async with broker.admin_client(settings) as admin:
         await admin.alter_configs([
@@ -130,10 +149,12 @@ RESERVED = """
 inventory worker's (both rows take their transaction's start, `now()`)."""
 
 
-async def report_of(options: SoakOptions, sampler: Sampler, rate: float, seconds: float,
-                    started: float, answers: list[tuple[float, float, int]],
-                    run: str) -> SoakReport:
-    """The soak's windows and bounds, judged."""
+async def report_of(options: SoakOptions | None, sampler: Sampler | None, rate: float,
+                    seconds: float, started: float, answers: list[tuple[float, float, int]],
+                    run: str) -> SoakReport | None:
+    """The soak's windows and bounds, judged (None when it is no soak)."""
+    if options is None or sampler is None:
+        return None
     connection = await asyncpg.connect(asyncpg_dsn(sampler.database_url))
     try:
         reserved = [(row[0], row[1]) for row in await connection.fetch(RESERVED, f"{run}-%")]
