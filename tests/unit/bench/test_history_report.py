@@ -1,11 +1,18 @@
 """The history benchmark's targets and section: each measure judged on the median of its
 pairs' ratios of time per operation, the audit of the whole history on whether it held."""
 
+import json
+from pathlib import Path
 from typing import Any
 
 from orderstream_dev.bench.base import Measured
 from orderstream_dev.bench.history_bench import compared
-from orderstream_dev.bench.history_report import section, verdicts
+from orderstream_dev.bench.history_report import (
+    measured_alone,
+    section,
+    verdicts,
+    write_in_place,
+)
 
 
 def _spread(median: float, low: float, high: float) -> dict[str, float]:
@@ -60,3 +67,27 @@ def test_each_pair_of_a_round_gives_the_ratio_of_the_time_per_operation() -> Non
     # time per op: history 2x the empty in round 1, equal in round 2
     assert result["time_ratio"] == {"median": 1.5, "min": 1.0, "max": 2.0}
     assert result["cpu_ratio"] == {"median": 1.6, "min": 1.2, "max": 2.0}
+
+
+def test_a_run_of_the_history_alone_replaces_its_section_and_keeps_the_rest(
+        tmp_path: Path) -> None:
+    page, data = tmp_path / "benchmarks.md", tmp_path / "benchmarks.json"
+    page.write_text("# Benchmarks\n\n## Relay\n\nrelay numbers\n\n## Memory\n\nmemory\n")
+    data.write_text(json.dumps({"relay": {"ratio": 0.5}}))
+    run = {"started_at": "2026-12-07T17:00:00+00:00", "elapsed_s": 420.0,
+           "load_average": {"min": 1.5, "max": 6.0}, "seconds_by_benchmark": {"history": 400},
+           "history": _history({"placement": 1.04})}
+    assert measured_alone(run)
+
+    write_in_place(run, data, page)
+    run["history"] = _history({"placement": 1.2})
+    write_in_place(run, data, page)
+
+    text = page.read_text()
+    assert text.startswith("# Benchmarks\n\n## Relay\n\nrelay numbers\n")
+    assert text.count("## A database with history") == 1 and text.endswith("## Memory\n\nmemory\n")
+    assert "**1.20 (1.00 - 1.50)**" in text and "**1.04" not in text
+    assert "on 2026-12-07T17:00:00+00:00 (7.0 minutes; the machine's 1-minute load average " \
+           "1.5-6.0)" in text
+    stored = json.loads(data.read_text())
+    assert stored["relay"] == {"ratio": 0.5} and stored["history"]["measured"]["load"] == [1.5, 6.0]

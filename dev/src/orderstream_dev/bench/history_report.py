@@ -1,5 +1,13 @@
-"""The section of docs/benchmarks.md on the database with history, and its targets."""
+"""The section of docs/benchmarks.md on the database with history, and its targets.
 
+The section sits between two markers, so that a run of the history benchmark alone
+(`orderstream bench --all --only history`) replaces it, and its key in the JSON, and leaves
+the rest of the page as the run before wrote it; the section then says when it was
+measured and how loaded the machine was.
+"""
+
+import json
+from pathlib import Path
 from typing import Any
 
 LIMIT = 1.1
@@ -14,6 +22,9 @@ MEASURES = {
               "committed before each)", "reads/s"),
     "audit": ("`orderstream audit`, default window (the last hour)", "audits/s"),
 }
+
+
+MARK = {True: "met", False: "**missed**", None: "not measured"}
 
 
 def _spread(spread: dict[str, float], digits: int = 0) -> str:
@@ -46,6 +57,41 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN = "<!-- history: written by the history benchmark, replaced by each run of it -->"
+END = "<!-- history: end -->"
+
+
+def measured_alone(results: dict[str, Any]) -> bool:
+    return set(results.get("seconds_by_benchmark", {})) == {"history"}
+
+
+def write_in_place(results: dict[str, Any], json_path: Path, page: Path) -> list[Path]:
+    """The history's part of the JSON and its section of the page, replaced."""
+    previous = json.loads(json_path.read_text())
+    previous["history"] = {**results["history"], "measured": _when(results)}
+    json_path.write_text(json.dumps(previous, indent=2) + "\n")
+    page.write_text(replaced(page.read_text(), section(previous["history"])))
+    return [json_path, page]
+
+
+def _when(results: dict[str, Any]) -> dict[str, Any]:
+    load = results["load_average"]
+    return {"at": results["started_at"], "minutes": round(results["elapsed_s"] / 60, 1),
+            "load": [load["min"], load["max"]]}
+
+
+def replaced(page: str, text: str) -> str:
+    """`page` with its history section replaced by `text` (put before the memory section,
+    or at the end, when it has none)."""
+    if BEGIN in page and END in page:
+        before, rest = page.split(BEGIN, 1)
+        return before + text.rstrip("\n") + rest.split(END, 1)[1]
+    if "\n## Memory" in page:
+        before, after = page.split("\n## Memory", 1)
+        return before + "\n" + text.rstrip("\n") + "\n\n## Memory" + after
+    return page.rstrip("\n") + "\n\n" + text
+
+
 def section(history: dict[str, Any]) -> str:
     settings = history["settings"]
     rows = []
@@ -62,7 +108,12 @@ def section(history: dict[str, Any]) -> str:
     audits = [[name, f"{w['orders']:,}", w["seconds"],
                "every check holds" if w["ok"] else "violated: " + ", ".join(w["violated"])]
               for name, w in whole.items()]
-    return (f"## A database with history\n\n"
+    when = history.get("measured")
+    measured = (f"Measured by `orderstream bench --all --only history` on {when['at']} "
+                f"({when['minutes']} minutes; the machine's 1-minute load average "
+                f"{when['load'][0]}-{when['load'][1]}), after the rest of this page. "
+                if when else "")
+    return (f"{BEGIN}\n## A database with history\n\n{measured}"
             f"Two fresh databases. One gets {history['orders']:,} settled orders placed "
             f"over {history['span_days']:.0f} days up to two hours ago, written by SQL "
             f"in {history['fill_s']} s (`orderstream_dev.bench.history_fill`; the events of "
@@ -80,4 +131,7 @@ def section(history: dict[str, Any]) -> str:
             + _table(["measure", "unit", "empty", "history", "time history / empty",
                       "DB CPU us, empty", "history", "CPU history / empty"], rows)
             + "\n`orderstream audit --all` reads every order by design; once on each:\n\n"
-            + _table(["database", "orders read", "seconds", "result"], audits))
+            + _table(["database", "orders read", "seconds", "result"], audits)
+            + "\nTargets:\n\n" + _table(["target", "this run", ""], [
+                [target, result, MARK[met]] for target, result, met in verdicts(history)])
+            + END + "\n")

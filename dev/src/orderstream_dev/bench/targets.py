@@ -3,8 +3,6 @@
 from dataclasses import dataclass
 from typing import Any
 
-from orderstream_dev.bench import history_report
-
 RSS_LIMIT_MB = 150.0
 MAX_RATE = 1_000
 
@@ -43,8 +41,6 @@ def verdicts(results: dict[str, Any], compression: str) -> list[Verdict]:
     found += _flow(results.get("flow"))
     found += _live_cpu(results)
     found += _memory(results.get("memory", {}))
-    found += [Verdict(target, result, met, "history")
-              for target, result, met in history_report.verdicts(results.get("history"))]
     return found
 
 
