@@ -1,11 +1,34 @@
 """The private side of an in-memory transaction: copies of what it read, layer by layer."""
 
-import copy
-from typing import Any
+from typing import Any, TypeVar
 
 from adapters.memory.store import InMemoryStore
 
 KINDS = ("orders", "stock", "reservations")
+A = TypeVar("A")
+
+
+def private_copy(aggregate: A) -> A:
+    """A copy of `aggregate` that no change to one of the two reaches in the other.
+
+    An aggregate keeps its state in immutable values (text, numbers, enums, tuples of
+    frozen value objects), which the copy shares, and the events it recorded in a list,
+    which the copy gets a list of its own of (tests/unit/application/
+    test_memory_unit_of_work.py holds every aggregate to this). `copy.deepcopy` rebuilt
+    every value object of every line instead: half of the embedded flow's CPU went there.
+    """
+    cls = type(aggregate)
+    twin = cls.__new__(cls)
+    state = getattr(aggregate, "__dict__", None)
+    if state is not None:
+        twin.__dict__.update(state)
+    else:
+        for name in cls.__slots__:  # type: ignore[attr-defined]
+            setattr(twin, name, getattr(aggregate, name))
+    events = getattr(aggregate, "events", None)
+    if events is not None:
+        twin.events = list(events)  # type: ignore[attr-defined]
+    return twin
 
 
 class Layer:
@@ -40,7 +63,7 @@ class WorkingSet:
         found = next((objects[key] for objects in below if key in objects),
                      getattr(self.store, kind).get(key))
         if found is not None:
-            top[key] = found = copy.deepcopy(found)
+            top[key] = found = private_copy(found)
         return found
 
     def add(self, kind: str, key: str, value: Any) -> None:
