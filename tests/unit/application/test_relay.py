@@ -2,6 +2,7 @@
 reads ahead without publishing anything twice or out of order."""
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import pytest
@@ -211,3 +212,55 @@ async def test_a_bug_is_not_retried_but_ends_the_relay():
     with pytest.raises(ValueError, match="a bug"):
         await OutboxRelay(InMemoryOutboxReader(store, "orders"), Broken()).run(stop)
     assert len(store.pending("orders")) == 1
+
+
+class _CountingReads:
+    """An outbox reader that counts the statements the relay sends it."""
+
+    def __init__(self, inner: InMemoryOutboxReader) -> None:
+        self._inner, self.reads = inner, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def fetch_pending(self, limit, *, exclude=(), delete=()):
+        self.reads += 1
+        return await self._inner.fetch_pending(limit, exclude=exclude, delete=delete)
+
+
+class _Announced:
+    """Wake-ups that come only when a test announces a commit."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def announce(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+
+    def consume(self) -> None:
+        self._event.clear()
+
+
+async def test_at_live_load_a_batch_costs_one_read_which_deletes_the_batch_before():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    reader, wakeup = _CountingReads(InMemoryOutboxReader(store, "orders")), _Announced()
+    relay = OutboxRelay(reader, InMemoryPublisher(bus), wakeup=wakeup,  # type: ignore[arg-type]
+                        idle_wait_s=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    for n in range(10):
+        _fill(store, 1, f"live-{n}")
+        wakeup.announce()
+        async with asyncio.timeout(5):
+            while len(_keys_on(bus)) < n + 1:
+                await asyncio.sleep(0.001)
+    stop.set()
+    await task
+
+    assert _keys_on(bus) == [f"live-{n}-0" for n in range(10)]
+    assert reader.reads == 11  # the first read, then one per commit announced
+    assert store.pending("orders") == {}  # stopping deleted the last batch
