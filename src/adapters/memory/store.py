@@ -49,4 +49,7 @@ class InMemoryStore:
             self.held.discard(sku)
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":
-        return self.outbox.setdefault(topic, OrderedDict())
+        pending = self.outbox.get(topic)
+        if pending is None:
+            pending = self.outbox[topic] = OrderedDict()
+        return pending

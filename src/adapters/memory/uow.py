@@ -3,10 +3,12 @@
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from adapters.codec import to_outbox
+from adapters.codec import new_message_ids, to_outbox
+from adapters.memory.handover import OutboxEvent
 from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, Layer, WorkingSet
@@ -14,6 +16,7 @@ from application.errors import TransientError
 from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
 from application.ports.unit_of_work import Footprint
 from domain.errors import OrderAlreadyExists
+from domain.events import Event
 from domain.inventory import StockItem
 from domain.orders import Order
 
@@ -131,12 +134,12 @@ class InMemoryUnitOfWork:
     async def commit(self) -> None:
         (base,) = self._work.layers
         self._keep_placed_orders(base)
+        events: list[Event] = []
         for kind in ("orders", "reservations"):
             for aggregate in base.objects[kind].values():
-                for event in aggregate.events:
-                    message = to_outbox(event)
-                    self._store.pending(message.topic)[message.id] = message
+                events += aggregate.events
                 aggregate.events.clear()
+        self._to_outbox(events)
         for kind in KINDS:
             getattr(self._store, kind).update(base.objects[kind])
         self._store.inbox -= self._work.forgotten
@@ -146,6 +149,18 @@ class InMemoryUnitOfWork:
         self.idempotency.saved.clear()
         self.parked.apply()
         self._work.layers, self._work.forgotten = [Layer()], set()
+
+    def _to_outbox(self, events: list[Event]) -> None:
+        """The outbox messages of `events`, with their events (`adapters.memory.handover`):
+        one clock read and one read of the random source for the ids of all of them."""
+        if not events:
+            return
+        now = datetime.now(UTC)
+        for event, message_id in zip(events, new_message_ids(len(events)), strict=True):
+            m = to_outbox(event, now=now, message_id=message_id)
+            self._store.pending(m.topic)[m.id] = OutboxEvent(
+                id=m.id, topic=m.topic, key=m.key, type=m.type, payload=m.payload,
+                headers=m.headers, created_at=m.created_at, event=event)
 
     async def rollback(self) -> None:
         self._work.layers, self._work.forgotten = [Layer()], set()

@@ -18,6 +18,7 @@ from adapters.kafka.options import ConsumerOptions, ProducerOptions
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
+from adapters.memory.handover import HandingOverDecoder
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
@@ -208,10 +209,16 @@ class Container(containers.DeclarativeContainer):
     parked_retrier = providers.Factory(
         retrier_of, settings, consumer_group=consumer_group.provider, uow_factory=uow_factory,
         dead_letters=dead_letters)
+    # The wire format's decoder; on the memory bus, it takes the events handed over in
+    # the process instead of decoding them again (`adapters.memory.handover`).
+    decoder = providers.Selector(
+        config.transport,
+        memory=providers.Factory(HandingOverDecoder, providers.Factory(CloudEventsDecoder)),
+        kafka=providers.Factory(CloudEventsDecoder),
+    )
     # `inbox_processor(worker, uow_factory, observer=...)`: the worker's handlers, applying
     # each batch in a unit of work of `uow_factory`.
-    inbox_processor = providers.Factory(processor_of,
-                                        decoder=providers.Factory(CloudEventsDecoder))
+    inbox_processor = providers.Factory(processor_of, decoder=decoder)
     # `consumer_policy(member, processor, observer=...)`: fetches batches from `member` (of
     # the worker's consumer group), has `processor` apply them, dead-letters what can
     # never apply and parks what keeps failing, as the settings say.
