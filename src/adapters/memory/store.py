@@ -20,6 +20,9 @@ class InMemoryStore:
     `lock` serialises transactions, the strongest isolation a database offers; it is
     what keeps stock from going negative when consumers run concurrently.
 
+    `news` holds, per outbox topic, whether a commit added to it since its relay last
+    looked (`announce`, `adapters.memory.outbox.InMemoryOutboxWakeup`).
+
     `parked` holds the parked messages of each consumer group, in arrival order. `held`
     names SKUs whose stock another transaction holds, as a long administrative
     transaction would hold a row on PostgreSQL: locking one fails transiently, as a lock
@@ -38,6 +41,7 @@ class InMemoryStore:
     parked_seq: int = 0
     held: set[str] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    news: dict[str, asyncio.Event] = field(default_factory=dict)
 
     @contextmanager
     def hold(self, sku: str) -> Iterator[None]:
@@ -47,6 +51,12 @@ class InMemoryStore:
             yield
         finally:
             self.held.discard(sku)
+
+    def news_of(self, topic: str) -> asyncio.Event:
+        news = self.news.get(topic)
+        if news is None:
+            news = self.news[topic] = asyncio.Event()
+        return news
 
     def pending(self, topic: str) -> "OrderedDict[str, OutboxMessage]":
         pending = self.outbox.get(topic)

@@ -152,15 +152,20 @@ class InMemoryUnitOfWork:
 
     def _to_outbox(self, events: list[Event]) -> None:
         """The outbox messages of `events`, with their events (`adapters.memory.handover`):
-        one clock read and one read of the random source for the ids of all of them."""
+        one clock read and one read of the random source for the ids of all of them. The
+        relays of their topics hear of them (`InMemoryStore.news`)."""
         if not events:
             return
         now = datetime.now(UTC)
+        topics = set()
         for event, message_id in zip(events, new_message_ids(len(events)), strict=True):
             m = to_outbox(event, now=now, message_id=message_id)
             self._store.pending(m.topic)[m.id] = OutboxEvent(
                 id=m.id, topic=m.topic, key=m.key, type=m.type, payload=m.payload,
                 headers=m.headers, created_at=m.created_at, event=event)
+            topics.add(m.topic)
+        for topic in topics:
+            self._store.news_of(topic).set()
 
     async def rollback(self) -> None:
         self._work.layers, self._work.forgotten = [Layer()], set()

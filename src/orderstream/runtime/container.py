@@ -19,12 +19,13 @@ from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from adapters.memory.handover import HandingOverDecoder
-from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxWakeup
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork, InMemoryUnitsOfWork
 from adapters.postgres.engine import SessionLimits
 from adapters.postgres.locks import holding_stock
+from adapters.postgres.notifications import OutboxNotifications
 from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
@@ -81,6 +82,13 @@ class Container(containers.DeclarativeContainer):
         config.store,
         memory=providers.Factory(functools.partial, InMemoryOutboxReader, memory_store),
         postgres=providers.Factory(functools.partial, PostgresOutboxReader, engine),
+    )
+    # `outbox_wakeup(outbox)`: what wakes a relay of `outbox` when a commit adds to it (a
+    # LISTEN on PostgreSQL, on a session of its own); close it when done.
+    outbox_wakeup = providers.Selector(
+        config.store,
+        memory=providers.Factory(functools.partial, InMemoryOutboxWakeup, memory_store),
+        postgres=providers.Factory(functools.partial, OutboxNotifications, session_engine),
     )
 
     read_model = providers.Selector(

@@ -1,7 +1,10 @@
+import asyncio
 import json
+import time
 
 import pytest
 
+from adapters.memory.outbox import InMemoryOutboxWakeup
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import private_copy
 from application.handlers import place_order
@@ -149,3 +152,23 @@ async def test_an_order_changed_in_a_transaction_stays_as_stored_until_commit(st
         await uow.commit()
     assert store.orders["o-1"].status is OrderStatus.CANCELLED
     assert store.orders["o-1"].events == []
+
+
+async def test_a_commit_that_adds_to_an_outbox_wakes_its_relay_once(store, uow_factory):
+    orders, inventory = InMemoryOutboxWakeup(store, "orders"), InMemoryOutboxWakeup(store,
+                                                                                  "inventory")
+    orders.consume()
+    waiting = asyncio.create_task(orders.wait(30.0))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    async with uow_factory() as uow:
+        await place_order(_place(), uow)
+        await uow.commit()
+    await asyncio.wait_for(waiting, 5.0)
+    started = time.monotonic()
+    await inventory.wait(0.05)  # nothing for this topic: it waits its time out
+    assert time.monotonic() - started >= 0.04
+    orders.consume()
+    started = time.monotonic()
+    await orders.wait(0.05)  # consumed: nothing new since
+    assert time.monotonic() - started >= 0.04
