@@ -172,3 +172,34 @@ async def test_a_commit_that_adds_to_an_outbox_wakes_its_relay_once(store, uow_f
     started = time.monotonic()
     await orders.wait(0.05)  # consumed: nothing new since
     assert time.monotonic() - started >= 0.04
+
+
+async def test_a_failed_savepoint_undoes_the_inner_savepoints_it_released(store, uow_factory):
+    store.stock["A"] = StockItem("A", on_hand=5)
+    async with uow_factory() as uow:
+        (await uow.stock.get("A")).set_on_hand(6)
+        with pytest.raises(ValueError):
+            async with uow.savepoint():
+                (await uow.stock.get("A")).set_on_hand(7)
+                async with uow.savepoint():
+                    (await uow.stock.get("A")).set_on_hand(8)
+                    await place_order(_place("inner"), uow)
+                    assert await uow.inbox.record("g", "m-1")
+                async with uow.savepoint():
+                    assert (await uow.stock.get("A")).on_hand == 8
+                    assert await uow.orders.get("inner") is not None
+                    assert not await uow.inbox.record("g", "m-1")
+                raise ValueError("undo both")
+        assert (await uow.stock.get("A")).on_hand == 6
+        assert await uow.orders.get("inner") is None
+        assert await uow.inbox.record("g", "m-1")
+        async with uow.savepoint():
+            (await uow.stock.get("A")).set_on_hand(9)
+            with pytest.raises(ValueError):
+                async with uow.savepoint():
+                    (await uow.stock.get("A")).set_on_hand(10)
+                    raise ValueError("undo the inner one only")
+        await uow.commit()
+    assert store.stock["A"].on_hand == 9
+    assert store.inbox == {("g", "m-1")}
+    assert store.orders == {}
