@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
 from adapters.codec import encode
-from adapters.memory.handover import HandedOver, OutboxEvent
+from adapters.memory.handover import HandedOver
 from application.messages import (
     DecodedMessage,
     InboundMessage,
@@ -189,15 +189,18 @@ class InMemoryConsumer:
 
 class InMemoryPublisher:
     """Publishes outbox messages to the bus in the same wire format as Kafka, handing over
-    the event of a message that carries it (`adapters.memory.handover`)."""
+    the decoded form of those `handover` holds (the memory store's outbox,
+    `adapters.memory.handover`)."""
 
-    def __init__(self, bus: InMemoryBus) -> None:
+    def __init__(self, bus: InMemoryBus,
+                 handover: Mapping[str, DecodedMessage] | None = None) -> None:
         self._bus = bus
+        self._handover = {} if handover is None else handover
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> list[Refused]:
+        handover = self._handover
         for message in messages:
             key, value, headers = encode(message)
-            decoded = (DecodedMessage(id=message.id, event=message.event)
-                       if isinstance(message, OutboxEvent) else None)
-            self._bus.append(message.topic, key, value, headers, decoded=decoded)
+            self._bus.append(message.topic, key, value, headers,
+                             decoded=handover.get(message.id))
         return []

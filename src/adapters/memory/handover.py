@@ -2,25 +2,19 @@
 message was made from goes along with it, so the consumer need not decode what its
 producer encoded a moment ago.
 
-The bytes still go on the bus, as on Kafka: whatever reads its records (a dead letter's
-copy, a test, a consumer of another group, a redelivery) reads the wire format, and the
-decoder decodes it. A record's event is handed over once, to the first consumer that reads
-it; every other read decodes the bytes, to an equal message (tests/unit/test_codec.py:
-every event decodes back to an equal event with the outbox id).
+The memory store keeps, beside each outbox message until it is published, its decoded
+form (`InMemoryStore.handover`); the memory bus's publisher takes it along into the
+record it appends, and hands it to the first consumer that reads the record. The bytes
+still go on the bus, as on Kafka: whatever reads its records (a dead letter's copy, a
+test, a consumer of another group, a redelivery) reads the wire format, and the decoder
+decodes it, to an equal message (tests/unit/test_codec.py: every event decodes back to an
+equal event with the outbox id).
 """
 
 from dataclasses import dataclass
 
-from application.messages import DecodedMessage, InboundMessage, OutboxMessage
+from application.messages import DecodedMessage, InboundMessage
 from application.ports.messaging import MessageDecoder
-from domain.events import Event
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OutboxEvent(OutboxMessage):
-    """An outbox message of the memory store, with the event it was made from."""
-
-    event: Event
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -33,13 +33,15 @@ class InMemoryOutboxReader:
         return contextlib.nullcontext()
 
     async def delete_published(self, ids: Sequence[str]) -> None:
-        pending = self._store.pending(self._topic)
+        pending, handover = self._store.pending(self._topic), self._store.handover
         for message_id in ids:
             pending.pop(message_id, None)
+            handover.pop(message_id, None)
 
     async def mark_failed(self, refused: Sequence[Refused]) -> None:
         pending = self._store.pending(self._topic)
         for item in refused:
+            self._store.handover.pop(item.message.id, None)
             if pending.pop(item.message.id, None) is not None:
                 self._store.failed[item.message.id] = item
 

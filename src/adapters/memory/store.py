@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from application.messages import OutboxMessage, Refused
+from application.messages import DecodedMessage, OutboxMessage, Refused
 from application.parking import ParkedMessage
 from application.ports.idempotency_keys import StoredResponse
 from domain.inventory import Reservation, StockItem
@@ -20,7 +20,9 @@ class InMemoryStore:
     `lock` serialises transactions, the strongest isolation a database offers; it is
     what keeps stock from going negative when consumers run concurrently.
 
-    `news` holds, per outbox topic, whether a commit added to it since its relay last
+    `handover` holds the decoded form of each outbox message until it is published, for a
+    publisher in this process to hand over (`adapters.memory.handover`). `news` holds, per
+    outbox topic, whether a commit added to it since its relay last
     looked (`announce`, `adapters.memory.outbox.InMemoryOutboxWakeup`).
 
     `parked` holds the parked messages of each consumer group, in arrival order. `held`
@@ -34,6 +36,7 @@ class InMemoryStore:
     reservations: dict[str, Reservation] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: dict[str, "OrderedDict[str, OutboxMessage]"] = field(default_factory=dict)
+    handover: dict[str, DecodedMessage] = field(default_factory=dict)
     failed: dict[str, Refused] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[StoredResponse, float]] = field(
         default_factory=dict)

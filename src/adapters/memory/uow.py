@@ -8,11 +8,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.codec import new_message_ids, to_outbox
-from adapters.memory.handover import OutboxEvent
 from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, WorkingSet
 from application.errors import TransientError
+from application.messages import DecodedMessage
 from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
 from application.ports.unit_of_work import Footprint
 from domain.errors import OrderAlreadyExists
@@ -149,19 +149,19 @@ class InMemoryUnitOfWork:
         work.clear()
 
     def _to_outbox(self, events: list[Event]) -> None:
-        """The outbox messages of `events`, with their events (`adapters.memory.handover`):
-        one clock read and one read of the random source for the ids of all of them. The
-        relays of their topics hear of them (`InMemoryStore.news`)."""
+        """The outbox messages of `events`, and their decoded forms to hand over
+        (`adapters.memory.handover`): one clock read and one read of the random source for
+        the ids of all of them. The relays of their topics hear of them
+        (`InMemoryStore.news`)."""
         if not events:
             return
         now = datetime.now(UTC)
         topics = set()
         for event, message_id in zip(events, new_message_ids(len(events)), strict=True):
-            m = to_outbox(event, now=now, message_id=message_id)
-            self._store.pending(m.topic)[m.id] = OutboxEvent(
-                id=m.id, topic=m.topic, key=m.key, type=m.type, payload=m.payload,
-                headers=m.headers, created_at=m.created_at, event=event)
-            topics.add(m.topic)
+            message = to_outbox(event, now=now, message_id=message_id)
+            self._store.pending(message.topic)[message_id] = message
+            self._store.handover[message_id] = DecodedMessage(id=message_id, event=event)
+            topics.add(message.topic)
         for topic in topics:
             self._store.news_of(topic).set()
 

@@ -144,9 +144,13 @@ class Container(containers.DeclarativeContainer):
     dead_letter_producer = providers.Resource(started_kafka_producer,
                                               dead_letter_producer_options)
 
+    # On the memory store, the decoded form of its outbox messages, for the memory bus to
+    # hand over (`adapters.memory.handover`).
+    handover = providers.Selector(config.store, memory=memory_store.provided.handover,
+                                  postgres=providers.Object(None))
     publisher = providers.Selector(
         config.transport,
-        memory=providers.Factory(InMemoryPublisher, bus),
+        memory=providers.Factory(InMemoryPublisher, bus, handover=handover),
         kafka=providers.Factory(KafkaPublisher, kafka_producer, topics=topics,
                                 delivery_timeout_s=delivery_timeout_s,
                                 max_request_size=max_request_size),

@@ -2,10 +2,11 @@ import json
 
 from adapters.codec import CloudEventsDecoder
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
-from adapters.memory.handover import HandedOver, HandingOverDecoder, OutboxEvent
+from adapters.memory.handover import HandedOver, HandingOverDecoder
+from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
-from application.messages import DecodedMessage, InboundMessage, TopicPartition
+from application.messages import DecodedMessage, InboundMessage, OutboxMessage, TopicPartition
 from domain.events import OrderPlaced
 from domain.orders import Order
 from domain.values import OrderLine
@@ -86,16 +87,18 @@ def _placed(order_id: str = "o-1") -> OrderPlaced:
     return OrderPlaced(order_id=order_id, customer_id="c-1", lines=(OrderLine("A", 2),))
 
 
-async def _published(bus: InMemoryBus, event: OrderPlaced) -> OutboxEvent:
-    """`event` through the memory store's outbox and the relay's publisher."""
+async def _published(bus: InMemoryBus, event: OrderPlaced) -> OutboxMessage:
+    """`event` through the memory store's outbox and a relay: published, then deleted."""
     store = InMemoryStore()
     async with InMemoryUnitOfWork(store) as uow:
         uow.orders.add(Order.place(id=event.order_id, customer_id=event.customer_id,
                                    lines=event.lines))
         await uow.commit()
     (message,) = store.pending("orders").values()
-    assert isinstance(message, OutboxEvent)
-    assert await InMemoryPublisher(bus).publish([message]) == []
+    assert store.handover[message.id] == DecodedMessage(id=message.id, event=event)
+    assert await InMemoryPublisher(bus, store.handover).publish([message]) == []
+    await InMemoryOutboxReader(store, "orders").delete_published([message.id])
+    assert store.handover == {}
     return message
 
 
