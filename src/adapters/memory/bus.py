@@ -31,6 +31,7 @@ _Record = tuple[bytes | None, bytes | None, tuple[tuple[str, bytes], ...]]
 class InMemoryBus:
     def __init__(self, *, partitions: int = 3) -> None:
         self.partitions = partitions
+        self._topics: dict[str, list[TopicPartition]] = {}
         self._logs: dict[TopicPartition, list[_Record]] = {}
         # Per partition, by offset: what the publisher encoded, until a consumer takes it
         # (`adapters.memory.handover`).
@@ -46,13 +47,20 @@ class InMemoryBus:
                headers: Sequence[tuple[str, bytes]] = (), *,
                decoded: DecodedMessage | None = None) -> TopicPartition:
         """Append a record; `decoded` is what it encodes, for a consumer to take."""
-        tp = TopicPartition(topic, self.partition_for(key))
+        tp = self._partitions_of(topic)[self.partition_for(key)]
         log = self._logs.setdefault(tp, [])
         if decoded is not None:
             self._handed.setdefault(tp, {})[len(log)] = decoded
         log.append((key, value, tuple(headers)))
         self._appended.set()
         return tp
+
+    def _partitions_of(self, topic: str) -> list[TopicPartition]:
+        partitions = self._topics.get(topic)
+        if partitions is None:
+            partitions = self._topics[topic] = [TopicPartition(topic, p)
+                                                for p in range(self.partitions)]
+        return partitions
 
     def read(self, tp: TopicPartition, offset: int, limit: int, *,
              hand_over: bool = False) -> list[InboundMessage]:
