@@ -129,7 +129,7 @@ async def pipeline_for(
         exits.push_async_callback(wakeup.close)
         pipeline.relays.append(OutboxRelay(
             outbox_reader(topic), publisher, batch_size=settings.relay_batch_size,
-            wakeup=wakeup))
+            max_in_flight=settings.relay_max_in_flight, wakeup=wakeup))
     for name in WORKERS:
         member = await exits.enter_async_context(
             consumers(container.consumer_group(name), [container.source_topic(name)]))
