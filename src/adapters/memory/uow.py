@@ -3,11 +3,10 @@
 import time
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from adapters.codec import new_message_ids, to_outbox
+from adapters.codec import to_outbox_all
 from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
 from adapters.memory.working_set import KINDS, WorkingSet
@@ -149,18 +148,15 @@ class InMemoryUnitOfWork:
         work.clear()
 
     def _to_outbox(self, events: list[Event]) -> None:
-        """The outbox messages of `events`, and their decoded forms to hand over
-        (`adapters.memory.handover`): one clock read and one read of the random source for
-        the ids of all of them. The relays of their topics hear of them
-        (`InMemoryStore.news`)."""
+        """The outbox messages of `events`, made together (`to_outbox_all`), and their
+        decoded forms to hand over (`adapters.memory.handover`). The relays of their
+        topics hear of them (`InMemoryStore.news`)."""
         if not events:
             return
-        now = datetime.now(UTC)
         topics = set()
-        for event, message_id in zip(events, new_message_ids(len(events)), strict=True):
-            message = to_outbox(event, now=now, message_id=message_id)
-            self._store.pending(message.topic)[message_id] = message
-            self._store.handover[message_id] = DecodedMessage(id=message_id, event=event)
+        for event, message in zip(events, to_outbox_all(events), strict=True):
+            self._store.pending(message.topic)[message.id] = message
+            self._store.handover[message.id] = DecodedMessage(id=message.id, event=event)
             topics.add(message.topic)
         for topic in topics:
             self._store.news_of(topic).set()
