@@ -28,14 +28,22 @@ from application.messages import (
 _Record = tuple[bytes | None, bytes | None, tuple[tuple[str, bytes], ...]]
 
 
+class _Partition:
+    """One partition's log, and by offset what the publisher encoded in its records until
+    a consumer takes it (`adapters.memory.handover`)."""
+
+    __slots__ = ("handed", "records", "tp")
+
+    def __init__(self, tp: TopicPartition) -> None:
+        self.tp = tp
+        self.records: list[_Record] = []
+        self.handed: dict[int, DecodedMessage] = {}
+
+
 class InMemoryBus:
     def __init__(self, *, partitions: int = 3) -> None:
         self.partitions = partitions
-        self._topics: dict[str, list[TopicPartition]] = {}
-        self._logs: dict[TopicPartition, list[_Record]] = {}
-        # Per partition, by offset: what the publisher encoded, until a consumer takes it
-        # (`adapters.memory.handover`).
-        self._handed: dict[TopicPartition, dict[int, DecodedMessage]] = {}
+        self._topics: dict[str, list[_Partition]] = {}
         self._committed: dict[tuple[str, TopicPartition], int] = {}
         self._members: dict[str, list[InMemoryConsumer]] = {}
         self._appended = asyncio.Event()
@@ -47,18 +55,17 @@ class InMemoryBus:
                headers: Sequence[tuple[str, bytes]] = (), *,
                decoded: DecodedMessage | None = None) -> TopicPartition:
         """Append a record; `decoded` is what it encodes, for a consumer to take."""
-        tp = self._partitions_of(topic)[self.partition_for(key)]
-        log = self._logs.setdefault(tp, [])
+        partition = self._partitions_of(topic)[self.partition_for(key)]
         if decoded is not None:
-            self._handed.setdefault(tp, {})[len(log)] = decoded
-        log.append((key, value, tuple(headers)))
+            partition.handed[len(partition.records)] = decoded
+        partition.records.append((key, value, tuple(headers)))
         self._appended.set()
-        return tp
+        return partition.tp
 
-    def _partitions_of(self, topic: str) -> list[TopicPartition]:
+    def _partitions_of(self, topic: str) -> list[_Partition]:
         partitions = self._topics.get(topic)
         if partitions is None:
-            partitions = self._topics[topic] = [TopicPartition(topic, p)
+            partitions = self._topics[topic] = [_Partition(TopicPartition(topic, p))
                                                 for p in range(self.partitions)]
         return partitions
 
@@ -66,8 +73,9 @@ class InMemoryBus:
              hand_over: bool = False) -> list[InboundMessage]:
         """The records from `offset` on; with `hand_over`, those whose decoded message is
         still here come as `HandedOver`, and it is taken."""
-        records = self._logs.get(tp, [])[offset : offset + limit]
-        handed = self._handed.get(tp) if hand_over else None
+        partition = self._partitions_of(tp.topic)[tp.partition]
+        records = partition.records[offset : offset + limit]
+        handed = partition.handed if hand_over else None
         if not handed:
             return [InboundMessage(topic=tp.topic, partition=tp.partition, offset=at,
                                    key=key, value=value, headers=headers)
