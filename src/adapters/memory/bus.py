@@ -15,7 +15,6 @@ import zlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 
-from adapters.codec import encode
 from adapters.memory.handover import HandedOver
 from application.messages import (
     DecodedMessage,
@@ -204,19 +203,34 @@ class InMemoryConsumer:
 
 
 class InMemoryPublisher:
-    """Publishes outbox messages to the bus in the same wire format as Kafka, handing over
-    the decoded form of those `handover` holds (the memory store's outbox,
-    `adapters.memory.handover`)."""
+    """Publishes outbox messages to the bus in the same wire format as Kafka (`encode`),
+    handing over the decoded form of those `handover` holds (the memory store's outbox,
+    `adapters.memory.handover`).
+
+    Most headers repeat from one message to the next (the type, the source, the spec
+    version, the content type, the time of a batch): a header equal to the last of its
+    name is that same (name, value) pair again, kept in the log once rather than once
+    per record.
+    """
 
     def __init__(self, bus: InMemoryBus,
                  handover: Mapping[str, DecodedMessage] | None = None) -> None:
         self._bus = bus
         self._handover = {} if handover is None else handover
+        self._last: dict[str, tuple[str, tuple[str, bytes]]] = {}
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> list[Refused]:
         handover = self._handover
         for message in messages:
-            key, value, headers = encode(message)
-            self._bus.append(message.topic, key, value, headers,
-                             decoded=handover.get(message.id))
+            self._bus.append(message.topic, message.key.encode(), message.payload,
+                             self._headers(message.headers), decoded=handover.get(message.id))
         return []
+
+    def _headers(self, headers: Mapping[str, str]) -> tuple[tuple[str, bytes], ...]:
+        last, pairs = self._last, []
+        for name, text in headers.items():
+            seen = last.get(name)
+            if seen is None or seen[0] != text:
+                seen = last[name] = (text, (name, text.encode()))
+            pairs.append(seen[1])
+        return tuple(pairs)

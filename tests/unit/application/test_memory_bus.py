@@ -1,13 +1,14 @@
 import json
+from datetime import UTC, datetime
 
-from adapters.codec import CloudEventsDecoder
+from adapters.codec import CloudEventsDecoder, encode, to_outbox
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.handover import HandedOver, HandingOverDecoder
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork
 from application.messages import DecodedMessage, InboundMessage, OutboxMessage, TopicPartition
-from domain.events import OrderPlaced
+from domain.events import OrderConfirmed, OrderPlaced
 from domain.orders import Order
 from domain.values import OrderLine
 
@@ -132,3 +133,15 @@ async def test_a_record_holds_its_wire_format_only(bus: InMemoryBus):
     assert type(record) is InboundMessage
     assert json.loads(record.value or b"")["order_id"] == "o-1"
     assert dict(record.headers)["ce_type"] == b"orderstream.orders.OrderPlaced.v1"
+
+
+async def test_records_are_encoded_as_on_kafka_whatever_headers_repeat(bus: InMemoryBus):
+    now = datetime.now(UTC)
+    events = [_placed(f"o-{n}") for n in range(3)] + [OrderConfirmed(order_id="o-1")]
+    messages = [to_outbox(event, now=now) for event in events] + [to_outbox(_placed("o-9"))]
+    await InMemoryPublisher(bus).publish(messages)
+
+    records = {(m.key, m.value): m.headers for p in range(bus.partitions)
+               for m in bus.read(TopicPartition("orders", p), 0, 10)}
+    assert records == {(key, value): tuple(headers)
+                       for key, value, headers in map(encode, messages)}
