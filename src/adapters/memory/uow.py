@@ -42,12 +42,16 @@ class _Stock(_Repository):
     async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
         """Fails at once on a SKU the store holds (`InMemoryStore.hold`): waiting would
         hold up every other transaction of the store, which are serialised."""
-        held = self._work.store.held.intersection(skus)
-        if held:
-            raise TransientError(f"lock not available: stock of {min(held)} is held by "
-                                 "another transaction")
-        found = {sku: self._work.get("stock", sku) for sku in sorted(set(skus))}
-        return {sku: item for sku, item in found.items() if item is not None}
+        held = self._work.store.held
+        if held and not held.isdisjoint(skus):
+            raise TransientError(f"lock not available: stock of {min(held.intersection(skus))}"
+                                 " is held by another transaction")
+        found = {}
+        for sku in sorted(set(skus)):
+            item = self._work.get("stock", sku)
+            if item is not None:
+                found[sku] = item
+        return found
 
 
 class _Inbox:
@@ -56,14 +60,17 @@ class _Inbox:
         self._parked = parked
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
+        return self._record(consumer_group, message_id)
+
+    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
+        return {m for m in sorted(message_ids) if self._record(consumer_group, m)}
+
+    def _record(self, consumer_group: str, message_id: str) -> bool:
         entry = (consumer_group, message_id)
         if self._work.has_inbox(entry):
             return False
         self._work.record_inbox(entry)
         return True
-
-    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
-        return {m for m in sorted(message_ids) if await self.record(consumer_group, m)}
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
         self._work.forget_inbox({(consumer_group, message_id) for message_id in message_ids})
