@@ -66,9 +66,9 @@ async def run_with_settings(
 
     The clients' commands go through a group commit on units of work of their own, as
     the API's do (`orderstream serve`). The pool holds a connection for every client,
-    relay, worker and retry loop at once (and the stuck SKU's), so none of them waits
-    for one or opens one that is closed again after a single use. With a `stuck` SKU,
-    lock waits and parked keys' retries are kept short (`demo_stuck`).
+    relay, worker and retry loop (and the stuck SKU), more than they use at once, so none
+    of them waits for one or opens one that is closed again after a single use. With a
+    `stuck` SKU, lock waits and parked keys' retries are kept short (`demo_stuck`).
     """
     concurrency = clients + 3 * len(WORKERS) + 1
     settings = settings.model_copy(update={
