@@ -21,9 +21,9 @@ class InMemoryStore:
     what keeps stock from going negative when consumers run concurrently.
 
     `handover` holds the decoded form of each outbox message until it is published, for a
-    publisher in this process to hand over (`adapters.memory.handover`). `news` holds, per
-    outbox topic, whether a commit added to it since its relay last
-    looked (`announce`, `adapters.memory.outbox.InMemoryOutboxWakeup`).
+    publisher in this process to hand over (`adapters.memory.handover`). `news` (per
+    outbox topic, `news_of`) is set by a commit that added to that outbox, and cleared by
+    its relay as it reads (`adapters.memory.outbox.InMemoryOutboxWakeup`).
 
     `parked` holds the parked messages of each consumer group, in arrival order. `held`
     names SKUs whose stock another transaction holds, as a long administrative
