@@ -10,7 +10,7 @@ from application.messages import InboundMessage
 from application.observation import Applied
 
 OUTCOMES = ("applied", "duplicate", "ignored", "dead_lettered", "retried", "parked",
-            "unparked")
+            "unparked", "relocked")
 
 
 class ConsumerMetrics:
