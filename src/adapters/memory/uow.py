@@ -139,8 +139,10 @@ class InMemoryUnitOfWork:
                 aggregate.events.clear()
         for kind in KINDS:
             getattr(self._store, kind).update(base.objects[kind])
-        self._store.inbox -= self._work.forgotten
-        self._store.inbox |= base.inbox
+        for entry in self._work.forgotten:
+            self._store.inbox.pop(entry, None)
+        recorded = time.monotonic()
+        self._store.inbox.update(dict.fromkeys(base.inbox, recorded))
         for response, expires in self.idempotency.saved:
             self._store.idempotency[(response.scope, response.key)] = (response, expires)
         self.idempotency.saved.clear()

@@ -19,15 +19,18 @@ from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
 from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.pruning import InMemoryExpiredKeysPrune, InMemoryInboxPrune
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork, InMemoryUnitsOfWork
 from adapters.postgres.engine import SessionLimits
 from adapters.postgres.locks import holding_stock
 from adapters.postgres.outbox_reader import PostgresOutboxReader
+from adapters.postgres.pruning import expired_keys_prune, inbox_prune
 from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
 from application.consumer import ConsumerPolicy
+from application.pruning import Pruner
 from orderstream.runtime import worker_parking as parking
 from orderstream.runtime.configured_topics import ensure_configured_topics, kafka_security
 from orderstream.runtime.preflight import check_database
@@ -81,6 +84,23 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Factory(functools.partial, InMemoryOutboxReader, memory_store),
         postgres=providers.Factory(functools.partial, PostgresOutboxReader, engine),
     )
+
+    # What a process prunes of what it wrote (`orderstream.runtime.housekeeping`).
+    # `inbox_prune(group)`: a worker's inbox rows older than the dedupe window.
+    inbox_prune = providers.Selector(
+        config.store,
+        memory=providers.Factory(InMemoryInboxPrune, memory_store,
+                                 retention_s=config.inbox_retention_s),
+        postgres=providers.Factory(inbox_prune, engine, retention_s=config.inbox_retention_s),
+    )
+    expired_keys_prune = providers.Selector(
+        config.store,
+        memory=providers.Factory(InMemoryExpiredKeysPrune, memory_store),
+        postgres=providers.Factory(expired_keys_prune, engine),
+    )
+    # `pruner(tables, observer=...)`: the loop that prunes `tables` every interval.
+    pruner = providers.Factory(Pruner, interval_s=config.prune_interval_s,
+                               batch_size=config.prune_batch_size)
 
     read_model = providers.Selector(
         config.store,

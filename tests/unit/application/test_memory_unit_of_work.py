@@ -62,7 +62,7 @@ async def test_a_failed_savepoint_undoes_only_its_own_changes(store, uow_factory
             await place_order(_place("also-kept"), uow)
         await uow.commit()
     assert sorted(store.orders) == ["also-kept", "kept"]
-    assert store.inbox == set()
+    assert store.inbox == {}
     assert len(store.pending("orders")) == 2
 
 
