@@ -188,7 +188,7 @@ async def _report(variants: list[Variant], every: float, stop: asyncio.Event) ->
     connections = {v.name: await _connect(v.url) for v in variants}
     started = time.perf_counter()
     print(f"{'s':>5} {'variant':8} {'live':>9} {'dead':>9} {'MB':>7} {'vac':>4} "
-          f"{'p50 ms':>7} {'p99 ms':>7} {'pruned':>8}")
+          f"{'p50 ms':>7} {'p99 ms':>7} {'pruned':>8} {'prune ms':>8}")
 
     async def sample() -> None:
         for variant in variants:
@@ -198,7 +198,8 @@ async def _report(variants: list[Variant], every: float, stop: asyncio.Event) ->
             print(f"{time.perf_counter() - started:5.0f} {variant.name:8} {row['n_live_tup']:9,} "
                   f"{row['n_dead_tup']:9,} {row['size'] / 2**20:7.1f} {row['vacuums']:4} "
                   f"{_ms(timings, 0.5):7.2f} {_ms(timings, 0.99):7.2f} "
-                  f"{sum(r.deleted for r in rounds):8,}", flush=True)
+                  f"{sum(r.deleted for r in rounds):8,} "
+                  f"{sum(r.seconds for r in rounds) * 1000:8.0f}", flush=True)
 
     try:
         await _every(stop, every, sample)

@@ -7,11 +7,13 @@ their age and deleted by their `ctid`. The lock ends with the transaction, so no
 is held between batches (a pooler in transaction mode keeps it right), and a process that
 does not get it has waited for nothing.
 
-Each scan of the age index starts at a floor: the cutoff of the last batch this process
-found not full, below which it deleted every row. Deleted rows stay in the index until
-vacuum removes them, and none while an old snapshot holds vacuum back (a backup, a long
-report): scanned from the start, each batch would step over all of them, and cost more
-with every minute the snapshot is held (docs/postgres.md, "Pruning").
+Each scan of the age index starts at a floor, below which this process deleted every row:
+the cutoff of its last batch that was not full, or, after a full one, the age of the
+newest row it deleted (rows of that same age may be left: the scan starts at it, not past
+it). Deleted rows stay in the index until vacuum removes them, and none while an old
+snapshot holds vacuum back (a backup, a long report): scanned from the start, each batch
+would step over all of them, and cost more with every minute the snapshot is held
+(docs/postgres.md, "Pruning: the dedupe window").
 
 The DELETE checks the age again on the row it deletes: a row that a concurrent
 transaction wrote again meanwhile (an expired idempotency key saved anew) is a new row
@@ -41,8 +43,9 @@ _PRUNE = """
               ORDER BY {age}
               LIMIT :limit))
         AND {own}{age} < (SELECT at FROM cutoff)
-      RETURNING 1)
-    SELECT (SELECT count(*) FROM gone) AS deleted, (SELECT at FROM cutoff) AS cutoff
+      RETURNING {age} AS age)
+    SELECT count(*) AS deleted, max(age) AS newest, (SELECT at FROM cutoff) AS cutoff
+    FROM gone
 """
 
 
@@ -66,10 +69,9 @@ class PostgresPrune:
         async with transient_errors(), self._engine.begin() as connection:
             if not await connection.scalar(_LOCK, {"lock": f"orderstream.prune.{self._name}"}):
                 return None
-            deleted, cutoff = (await connection.execute(self._statement, {
+            deleted, newest, cutoff = (await connection.execute(self._statement, {
                 **self._parameters, "floor": self._floor, "limit": limit})).one()
-        if deleted < limit:
-            self._floor = cutoff
+        self._floor = cutoff if deleted < limit else newest
         return int(deleted)
 
 

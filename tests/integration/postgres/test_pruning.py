@@ -78,6 +78,17 @@ async def test_a_process_scans_from_where_its_last_caught_up_batch_ended(pg_engi
     assert await inbox_prune(pg_engine, group, retention_s=HOUR).prune(10) == 1
 
 
+async def test_rows_of_one_age_split_by_a_full_batch_are_all_pruned(pg_engine, rows):
+    """A worker's batch records its ids at one `processed_at` (its transaction's start): a
+    full batch that ends among them leaves the floor at their age, not past it."""
+    group = _group()
+    await _inbox(pg_engine, group, {"a": 2 * HOUR, "b": 2 * HOUR, "c": 2 * HOUR})
+    prune = inbox_prune(pg_engine, group, retention_s=HOUR)
+
+    assert [await prune.prune(2), await prune.prune(2)] == [2, 1]
+    assert await _left(rows, group) == []
+
+
 async def test_a_redelivery_inside_the_window_is_still_a_duplicate(
         pg_engine, placed, stock, rows, new_id):
     group, sku = _group(), new_id("SKU")
