@@ -17,13 +17,16 @@ async def _record(uow_factory, group: str, *ids: str) -> set[str]:
 
 
 def _age(store: InMemoryStore, group: str, ids: list[str], seconds: float) -> None:
+    """Entries recorded `seconds` earlier (the store keeps them in the order recorded: age
+    only entries recorded before any that stay young)."""
     for message_id in ids:
         store.inbox[(group, message_id)] -= seconds
 
 
 async def test_entries_past_the_window_go_and_those_inside_it_still_dedupe(store, uow_factory):
-    await _record(uow_factory, "inventory", "old-1", "old-2", "new-1")
+    await _record(uow_factory, "inventory", "old-1", "old-2")
     await _record(uow_factory, "orders", "old-1")
+    await _record(uow_factory, "inventory", "new-1")
     _age(store, "inventory", ["old-1", "old-2"], 120)
     _age(store, "orders", ["old-1"], 120)
 
