@@ -175,8 +175,9 @@ class InMemoryUnitOfWork:
         """Nothing to do: the store is in memory already."""
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      keys: Collection[str], footprint: Footprint
+                      keys: Collection[str], footprint: Footprint, *, lock: bool = True
                       ) -> tuple[set[str], set[str]]:
+        """Transactions are serialised: nothing changes before this one commits."""
         return await self.inbox.admit(consumer_group, message_ids, keys)
 
     async def preload_free(self, footprint: Footprint) -> Footprint:

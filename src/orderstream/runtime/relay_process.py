@@ -82,6 +82,7 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
     async def lead(halt: asyncio.Event) -> None:
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
+                            max_in_flight=settings.relay_max_in_flight,
                             wakeup=notifications,
                             idle_wait_s=settings.relay_poll_interval_s, observer=observer)
         try:

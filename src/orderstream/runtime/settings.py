@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
                     "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
+    database_session_url: SecretStr | None = Field(default=None, description=(
+        "the relay's leadership lock and LISTEN: PostgreSQL itself or a session-mode pool, "
+        "never a transaction-mode one (default: database_url)"))
+    database_transaction_pooling: bool = Field(default=False, description=(
+        "database_url is a pooler in transaction mode (PgBouncer): docs/scaling.md#pgbouncer"))
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(
         default=0, ge=0,
@@ -54,6 +59,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=3, ge=1, description="partitions per topic on the memory bus")
     consumer_batch_size: int = Field(default=500, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    relay_max_in_flight: int = Field(
+        default=4, ge=1, description="batches the relay has sent and not yet seen "
+                                     "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
     prune_interval_s: float = Field(
