@@ -64,18 +64,10 @@ class Settings(BaseSettings):
                                      "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    prune_interval_s: float = Field(
-        default=60.0, gt=0,
-        validation_alias=AliasChoices("ORDERSTREAM_PRUNE_INTERVAL_S",
-                                      "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"),
-        description="how often a process prunes what it writes (a worker its inbox, the "
-                    "API expired idempotency keys); the relay's name for it is read too")
-    prune_batch_size: int = Field(default=1_000, ge=1,
-                                  description="rows deleted per prune transaction")
-    inbox_retention_s: float = Field(
-        default=7 * 86_400.0, gt=0,
-        description="the dedupe window of the workers' inboxes, no shorter than their "
-                    "topics' retention.ms (checked at start); inf: never pruned")
+    prune_interval_s: float = Field(default=60.0, gt=0, validation_alias=AliasChoices(
+        "ORDERSTREAM_PRUNE_INTERVAL_S", "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"))
+    prune_batch_size: int = Field(default=1_000, ge=1)
+    inbox_retention_s: float = Field(default=7 * 86_400.0, gt=0)  # inf: never pruned
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")

@@ -96,12 +96,12 @@ STORAGE_SETTINGS = ("SELECT oid::regclass::text, reloptions FROM pg_class"
                     " IN ('orders', 'inventory') ORDER BY 1")
 
 
-async def test_0011_vacuums_the_tables_pruned_by_age_at_one_percent_dead_and_goes_back(
+async def test_0012_vacuums_the_tables_pruned_by_age_at_one_percent_dead_and_goes_back(
         temporary_database: Databases) -> None:
     async with temporary_database() as url:
-        migrations.upgrade(url, "0011")
+        migrations.upgrade(url, "0012")
         tuned = await _columns(url, STORAGE_SETTINGS)
-        migrations.downgrade(url, "0010")
+        migrations.downgrade(url, "0011")
         back = await _columns(url, STORAGE_SETTINGS)
 
     one_percent = ["autovacuum_vacuum_scale_factor=0.01"]

@@ -12,8 +12,8 @@ The outboxes and the parked tables keep PostgreSQL's defaults: with next to no l
 the default threshold (50 dead rows) has them vacuumed at every autovacuum round already,
 and no setting measured did better. Downgrading resets the settings.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-09
 """
 
@@ -21,8 +21,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0011"
-down_revision: str | None = "0010"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
