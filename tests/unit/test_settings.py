@@ -103,3 +103,17 @@ def test_the_settings_command_shows_every_setting_but_no_secret(monkeypatch):
     assert shown["database_url"] == "postgresql+asyncpg://u:***@h:5432/d"
     assert shown["kafka_sasl_password"] == "**********"
     assert shown["kafka_sasl_username"] == "orderstream"
+
+
+def test_the_prune_interval_is_read_under_its_former_relay_name_too(monkeypatch):
+    monkeypatch.setenv("ORDERSTREAM_RELAY_PRUNE_INTERVAL_S", "30")
+    assert Settings().prune_interval_s == 30.0
+    monkeypatch.setenv("ORDERSTREAM_PRUNE_INTERVAL_S", "45")
+    assert Settings().prune_interval_s == 45.0
+
+
+def test_an_infinite_dedupe_window_is_accepted_and_a_zero_one_refused(monkeypatch):
+    monkeypatch.setenv("ORDERSTREAM_INBOX_RETENTION_S", "inf")
+    assert Settings().inbox_retention_s == float("inf")
+    with pytest.raises(ValidationError):
+        Settings(inbox_retention_s=0)

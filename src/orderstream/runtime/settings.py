@@ -64,9 +64,10 @@ class Settings(BaseSettings):
                                      "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_prune_interval_s: float = Field(
-        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
-                                        "idempotency keys")
+    prune_interval_s: float = Field(default=60.0, gt=0, validation_alias=AliasChoices(
+        "ORDERSTREAM_PRUNE_INTERVAL_S", "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"))
+    prune_batch_size: int = Field(default=1_000, ge=1)
+    inbox_retention_s: float = Field(default=7 * 86_400.0, gt=0)  # inf: never pruned
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
