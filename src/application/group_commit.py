@@ -14,6 +14,7 @@ from application.idempotency import (
     Request,
     Respond,
     answered_already,
+    followed,
     replayed,
     response,
 )
@@ -125,17 +126,25 @@ class GroupCommit:
         async with self._uow_factory() as uow:
             first, later = _first_of_each_key(group)
             keyed = [i for i in first if group[i].request is not None]
-            settled = await answered_already(uow, [_request(group[i]) for i in keyed])
-            outcomes.update({keyed[n]: answer for n, answer in settled.items()})
+            found = await answered_already(uow, [_request(group[i]) for i in keyed])
+            stored: dict[int, StoredResponse] = {}
+            for n, answer in found.items():
+                if isinstance(answer, StoredResponse):
+                    stored[keyed[n]] = answer
+                    answer = replayed(answer, _request(group[keyed[n]]))
+                outcomes[keyed[n]] = answer
             runnable = [i for i in first if i not in outcomes]
             await uow.preload(_footprint(group[i].command for i in runnable))
             to_store: list[StoredResponse] = []
             for i in runnable:
                 outcomes[i] = await self._run(uow, group[i], to_store)
+                if group[i].request is not None and isinstance(outcomes[i], tuple):
+                    stored[i] = outcomes[i][0]
             await uow.idempotency.save(to_store, self._retention_s)
             await uow.commit()
         for i, owner in later.items():
-            outcomes[i] = _follow(outcomes[owner], _request(group[i]))
+            outcomes[i] = followed(_request(group[owner]), outcomes[owner], stored.get(owner),
+                                   _request(group[i]))
         return [outcomes[i] for i in range(len(group))]
 
     @staticmethod
@@ -171,13 +180,6 @@ def _first_of_each_key(group: Sequence[_Pending]) -> tuple[list[int], dict[int, 
         else:
             first.append(i)
     return first, later
-
-
-def _follow(outcome: Any, request: Request) -> Any:
-    """The answer of a request whose key came first in the same group with `outcome`."""
-    if isinstance(outcome, tuple):
-        return replayed(outcome[0], request)
-    return outcome
 
 
 def _footprint(commands: Any) -> Footprint:

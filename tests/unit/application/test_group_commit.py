@@ -164,3 +164,66 @@ async def test_one_key_twice_in_one_group_places_one_order(commits: Commits) -> 
     again, replayed = await group.handle_idempotent(_place("o-4"), request, _accepted)
     assert (again, replayed) == (first, True)
     assert sorted(commits.store.orders) == ["o-0", "o-1"]
+
+
+async def _in_one_group(group: GroupCommit, commits: Commits,
+                        *calls: Any) -> list[Any]:
+    """The outcomes of `calls` (coroutines of `group`), all sent while a commit is in
+    flight, so that they share the next one."""
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-blocker")))
+    await asyncio.sleep(0)
+    tasks = [asyncio.create_task(call) for call in calls]
+    await asyncio.sleep(0)
+    commits.hold.set()
+    await blocker
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_a_retry_behind_a_reuse_of_its_stored_key_in_one_group_gets_the_stored_response(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    original = Request("shop", "key-1", "fingerprint-1")
+    stored, _ = await group.handle_idempotent(_place("o-1"), original, _accepted)
+
+    reused, retried = await _in_one_group(
+        group, commits,
+        group.handle_idempotent(_place("o-2"), Request("shop", "key-1", "fingerprint-2"),
+                                _accepted),
+        group.handle_idempotent(_place("o-3"), original, _accepted))
+
+    assert isinstance(reused, IdempotencyKeyReused)
+    assert retried == (stored, True)
+    assert sorted(commits.store.orders) == ["o-1", "o-blocker"]
+
+
+async def test_behind_a_request_that_broke_a_rule_the_same_body_gets_its_answer_another_422(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    refused = CancelOrder(order_id="nope", cancelled_by="me", reason="x")
+    request = Request("shop", "key-1", "fingerprint-1")
+
+    first, again, other = await _in_one_group(
+        group, commits,
+        group.handle_idempotent(refused, request, _accepted),
+        group.handle_idempotent(refused, request, _accepted),
+        group.handle_idempotent(_place("o-2"), Request("shop", "key-1", "fingerprint-2"),
+                                _accepted))
+
+    assert isinstance(first, OrderNotFound) and isinstance(again, OrderNotFound)
+    assert isinstance(other, IdempotencyKeyReused)
+    assert sorted(commits.store.orders) == ["o-blocker"]
+
+
+async def test_behind_a_reuse_of_a_stored_key_another_reuse_is_422_too(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    await group.handle_idempotent(_place("o-1"), Request("shop", "key-1", "fingerprint-1"),
+                                  _accepted)
+
+    outcomes = await _in_one_group(group, commits, *(
+        group.handle_idempotent(_place(f"o-{n}"), Request("shop", "key-1", f"other-{n}"),
+                                _accepted) for n in (2, 3)))
+
+    assert all(isinstance(outcome, IdempotencyKeyReused) for outcome in outcomes)
+    assert sorted(commits.store.orders) == ["o-1", "o-blocker"]
