@@ -129,10 +129,12 @@ class GroupCommit:
             found = await answered_already(uow, [_request(group[i]) for i in keyed])
             stored: dict[int, StoredResponse] = {}
             for n, answer in found.items():
+                i = keyed[n]
                 if isinstance(answer, StoredResponse):
-                    stored[keyed[n]] = answer
-                    answer = replayed(answer, _request(group[keyed[n]]))
-                outcomes[keyed[n]] = answer
+                    stored[i] = answer
+                    outcomes[i] = replayed(answer, _request(group[i]))
+                else:
+                    outcomes[i] = answer
             runnable = [i for i in first if i not in outcomes]
             await uow.preload(_footprint(group[i].command for i in runnable))
             to_store: list[StoredResponse] = []
