@@ -2,6 +2,7 @@
 the next one; each is answered after the commit that holds it, with its own outcome."""
 
 import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -227,3 +228,96 @@ async def test_behind_a_reuse_of_a_stored_key_another_reuse_is_422_too(
 
     assert all(isinstance(outcome, IdempotencyKeyReused) for outcome in outcomes)
     assert sorted(commits.store.orders) == ["o-1", "o-blocker"]
+
+
+async def test_a_group_takes_at_most_max_group_commands_and_the_rest_wait_for_the_next(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60, max_group=2)
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(group.handle(_place(f"o-{n}"))) for n in range(1, 6)]
+    await asyncio.sleep(0)
+    commits.hold.set()
+    await asyncio.gather(blocker, *queued)
+
+    assert commits.groups == [["o-0"], ["o-1", "o-2"], ["o-3", "o-4"], ["o-5"]]
+
+
+def _drain_task() -> "asyncio.Task[Any]":
+    (drain,) = [task for task in asyncio.all_tasks() if task.get_name() == "group-commit"]
+    return drain
+
+
+async def test_a_cancelled_drain_answers_its_group_and_the_queued_commands_are_still_committed(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    in_flight = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    queued = [asyncio.create_task(group.handle(_place(f"o-{n}"))) for n in (1, 2)]
+    await asyncio.sleep(0)
+
+    _drain_task().cancel()
+    await asyncio.wait({in_flight}, timeout=2.0)
+    assert in_flight.cancelled(), "the command in flight got no answer"
+    closing = asyncio.create_task(group.close())
+    await asyncio.sleep(0.01)
+    assert not closing.done(), "close() returned with commands still queued"
+    commits.hold.set()
+    async with asyncio.timeout(2.0):
+        await closing
+        assert all(task.done() for task in queued)
+        placed = await asyncio.gather(*queued)
+
+    assert [order.id for order in placed] == ["o-1", "o-2"]
+    assert commits.groups == [["o-1", "o-2"]]
+    assert sorted(commits.store.orders) == ["o-1", "o-2"]
+
+
+def test_at_shutdown_a_cancelled_drain_and_its_cancelled_callers_leave_nothing_pending() -> None:
+    """As `asyncio.run` ends: every task is cancelled at once, the drain and the callers
+    queued behind it; the loop closes with no task left pending and nothing applied."""
+    store = InMemoryStore()
+    commits = Commits(store)
+    tasks: list[asyncio.Task[Any]] = []
+
+    def noting(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> Any:
+        task = asyncio.Task(coro, loop=loop, **kwargs)
+        tasks.append(task)
+        return task
+
+    async def main() -> None:
+        asyncio.get_running_loop().set_task_factory(noting)
+        group = GroupCommit(commits, retention_s=60)
+        commits.hold.clear()
+        asyncio.create_task(group.handle(_place("o-0")))
+        await asyncio.sleep(0)  # its commit is in flight, held
+        for n in (1, 2):
+            asyncio.create_task(group.handle(_place(f"o-{n}")))
+        await asyncio.sleep(0.01)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    thread.join(5.0)
+
+    assert not thread.is_alive(), "the loop did not close"
+    assert [task.get_name() for task in tasks if not task.done()] == []
+    assert store.orders == {}
+
+
+async def test_a_command_whose_caller_went_away_before_its_group_began_is_not_run(
+        commits: Commits) -> None:
+    group = GroupCommit(commits, retention_s=60)
+    commits.hold.clear()
+    blocker = asyncio.create_task(group.handle(_place("o-0")))
+    await asyncio.sleep(0)
+    gone, waiting = (asyncio.create_task(group.handle(_place(f"o-{n}"))) for n in (1, 2))
+    await asyncio.sleep(0)
+    gone.cancel()
+    commits.hold.set()
+    await asyncio.gather(blocker, waiting)
+    await group.close()
+
+    assert gone.cancelled()
+    assert commits.groups == [["o-0"], ["o-2"]]
