@@ -291,11 +291,11 @@ def test_at_shutdown_a_cancelled_drain_and_its_cancelled_callers_leave_nothing_p
         asyncio.get_running_loop().set_task_factory(noting)
         group = GroupCommit(commits, retention_s=60)
         commits.hold.clear()
-        asyncio.create_task(group.handle(_place("o-0")))
+        callers = [asyncio.create_task(group.handle(_place("o-0")))]
         await asyncio.sleep(0)  # its commit is in flight, held
-        for n in (1, 2):
-            asyncio.create_task(group.handle(_place(f"o-{n}")))
+        callers += [asyncio.create_task(group.handle(_place(f"o-{n}"))) for n in (1, 2)]
         await asyncio.sleep(0.01)
+        assert not any(caller.done() for caller in callers)
 
     thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
     thread.start()
