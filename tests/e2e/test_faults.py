@@ -4,17 +4,26 @@ ending with the invariants read from the database."""
 import asyncio
 import json
 import os
+import time
 
 import pytest
 
 from adapters import dead_letters as dlt
 from orderstream.runtime.faults import HARD_EXIT_CODE
 
+from .assignment import assigned, assigned_at, assignments, first_commits
 from .conftest import ORDERS, TEST_APPLICATION_NAME
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S
 from .invariants import invariant_violations, placed_positions
 
 pytestmark = pytest.mark.timeout(300)
+
+# A static member's session: long, so that a restart which waited for it cannot pass.
+STATIC_SESSION_TIMEOUT_MS = 60_000
+# From the restart of a killed static worker to its first commit on each of its partitions:
+# the process's start (1-2 s on an idle machine, several times that when every core is
+# busy: imports and preflight are CPU), its join (at once) and a batch.
+RESTART_BOUND_S = 30.0
 
 
 async def test_a_worker_killed_between_its_database_commit_and_its_offset_commit_applies_the_batch_once(  # noqa: E501
@@ -144,3 +153,46 @@ async def test_sigterm_mid_batch_exits_zero_in_time_with_offsets_matching_the_wo
     await flow.settled()
     await flow.stop_workers()
     assert await invariant_violations(flow) == []
+
+
+async def test_a_static_worker_killed_and_restarted_under_its_instance_id_moves_its_partitions_at_once(  # noqa: E501
+        flow):
+    """kill -9 of an inventory worker that has a group instance id, restarted at once as a
+    supervisor would, while orders keep coming: it takes its partitions back without
+    waiting for the dead process's session to time out (60 s here) and without a
+    rebalance of the other worker."""
+    static = {"kafka_session_timeout_ms": str(STATIC_SESSION_TIMEOUT_MS)}
+    await flow.start_worker("orders")
+    victim = await flow.start_worker("inventory", kafka_group_instance_id="slot-1", **static)
+    other = await flow.start_worker("inventory", kafka_group_instance_id="slot-2", **static)
+    first, rest = flow.plan.orders[:ORDERS // 3], flow.plan.orders[ORDERS // 3:]
+    await flow.place(first)
+    await flow.wait_for(len(first) // 2)
+    async with asyncio.timeout(60):
+        while assigned(victim) | assigned(other) != {0, 1, 2} or not assigned(victim):
+            await asyncio.sleep(0.1)
+    owned, rebalances = assigned(victim), assignments(other)
+
+    victim.kill()
+    await victim.wait()
+    group, topic = flow.group("inventory"), flow.topics["orders"]
+    before = await flow.kafka.committed(group, topic)
+    restarted_at = time.time()
+    restarted = await flow.start_worker("inventory", kafka_group_instance_id="slot-1", **static)
+    placing = flow.spawn(flow.place(rest))
+    await first_commits(flow.kafka.servers, group, topic, owned, before)
+    moving_at = time.time()
+
+    await placing
+    await flow.settled()
+    await flow.stop_workers()
+    assert await invariant_violations(flow) == []
+    assert assigned(restarted) == owned
+    assert assignments(other) == rebalances, "the other worker's partitions were moved"
+    joined_at = assigned_at(restarted)
+    print(f"\nkilled and restarted under its instance id, the worker committed on its "
+          f"partitions {sorted(owned)} {moving_at - restarted_at:.2f}s after its restart: "
+          f"its process started and was assigned them in {joined_at - restarted_at:.2f}s, "
+          f"they moved {moving_at - joined_at:.2f}s later (session timeout "
+          f"{STATIC_SESSION_TIMEOUT_MS / 1000:.0f}s)")
+    assert moving_at - restarted_at <= RESTART_BOUND_S, flow.log_tails()
