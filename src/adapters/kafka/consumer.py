@@ -41,9 +41,9 @@ class KafkaMessageConsumer:
     assignment is in place.
 
     A static member (`instance_id`, `adapters.kafka.static_membership`) takes its
-    partitions back at once when its process restarts, sends no LeaveGroup when it
-    stops, and raises `GroupInstanceIdInUse` from `fetch` once `watch` sees that another
-    live process uses its id.
+    partitions back at once when its process died and is started again, leaves its
+    group like any member when it stops, and raises `GroupInstanceIdInUse` from `fetch`
+    once `watch` sees that another live process uses its id.
     """
 
     def __init__(self, consumer: AIOKafkaConsumer, group: str, *, revoke_timeout_s: float,
@@ -185,9 +185,8 @@ class KafkaMessageConsumer:
         self._in_flight(applying=False)
 
     async def close(self) -> None:
-        """Commit what is pending (within the revoke timeout), then leave the group: a
-        LeaveGroup request, so the partitions move at once; none for a static member,
-        whose partitions wait for it to come back, up to the session timeout."""
+        """Commit what is pending (within the revoke timeout), then leave the group (a
+        LeaveGroup request, so the partitions move at once; a static member's too)."""
         self._applying = False
         if self._waiting:
             self.flush()
@@ -196,7 +195,7 @@ class KafkaMessageConsumer:
                                        self._revoke_timeout_s)
         self._in_flight(applying=False)
         if self.watch is not None:
-            self.watch.stopping()
+            self.watch.stopping(self._consumer)
         await self._consumer.stop()
 
     async def settled(self) -> bool:

@@ -1,11 +1,19 @@
 """Static group membership (KIP-345): a member known by a group instance id that outlives
 its process, and the sign that another live process uses the same id.
 
-A static member's process that restarts joins again under the id it had, and the broker
-gives it the place (and partitions) of the member it replaces at once, without a
-rebalance and without waiting for the dead process's session to time out. It sends no
-LeaveGroup when it stops (aiokafka skips it for a static member), so a process that does
-not come back keeps its partitions waiting for the session timeout.
+A static member's process that died (kill -9, out of memory, its machine lost) and is
+started again joins under the id it had, and the broker gives it the place (and
+partitions) of the member it replaces at once, without a rebalance and without waiting
+for the dead process's session to time out.
+
+A static member that stops in order leaves its group all the same (`leave_on_stop`), so
+its partitions go to the others at once. aiokafka sends no LeaveGroup for a static member
+(KIP-345's way: the partitions wait for the member to come back, up to the session
+timeout, and the others are not disturbed). Here a worker's start takes seconds on a busy
+machine while a rebalance costs the group about one, and a worker stopped to scale down
+does not come back: waiting would make every stop cost a stall of the stopped worker's
+partitions. This module is the one place that reaches into aiokafka for it; the version
+is pinned by tests/integration/kafka/test_static_membership.py.
 
 Two live processes with one id: aiokafka 0.14's heartbeats and offset commits do not
 carry the instance id (Heartbeat v0-v1, OffsetCommit v0-v3), so the broker cannot answer
@@ -26,6 +34,7 @@ import logging
 from collections import deque
 from collections.abc import Set
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
@@ -82,12 +91,26 @@ class InstanceIdWatch:
             f"FENCED_INSTANCE_ID, which a join under an instance id another live process "
             f"uses gets (or GROUP_MAX_SIZE_REACHED)")
 
-    def stopping(self) -> None:
-        log.info("%s: static member %r stops without leaving the group: its partitions wait "
-                 "for it, up to the session timeout", self._group, self.instance_id)
+    def stopping(self, consumer: AIOKafkaConsumer) -> None:
+        """Before `consumer.stop()`: it leaves the group (`leave_on_stop`)."""
+        log.info("%s: static member %r stops and leaves the group: its partitions go to the "
+                 "others", self._group, self.instance_id)
+        leave_on_stop(consumer)
 
     def _sign(self) -> str:
         return (f"group instance id {self.instance_id!r} of group {self._group!r} is in use "
                 f"by another live process: this member lost its partitions and got the same "
                 f"ones back {len(self._rejoins)} times within {self._window_s:g}s, as two "
                 f"members with one id take each other's place")
+
+
+def leave_on_stop(consumer: AIOKafkaConsumer) -> None:
+    """Make `consumer.stop()` send LeaveGroup though it is a static member.
+
+    aiokafka 0.14's `GroupCoordinator._maybe_leave_group` sends it only when the
+    coordinator has no `_group_instance_id`; dropping the id once nothing joins any more
+    makes it send LeaveGroup v1 with the member id, which the broker honours for a static
+    member too (it removes the member and its id, and rebalances the others)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is not None:
+        coordinator._group_instance_id = None

@@ -81,8 +81,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
             exit_codes = await fleet.stop_all()
         audit = await run_audit(run_settings, NOTHING_IN_FLIGHT, dead_letters=True)
         orders, present = await _orders(services.database_url, run)
-    detection = Detection(settings.kafka_session_timeout_ms / 1000,
-                          settings.leader_check_interval_s)
+    detection = Detection(settings.leader_check_interval_s)
     report = ChaosReport(
         seed=options.seed, seconds=options.seconds, started=started, faults=faults,
         stalls_s=stalls(faults, orders),
