@@ -54,11 +54,14 @@ class Settings(BaseSettings):
     partitions: int = Field(default=3, ge=1, description="partitions per topic on the memory bus")
     consumer_batch_size: int = Field(default=500, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    relay_max_in_flight: int = Field(
+        default=4, ge=1, description="batches the relay has sent and not yet seen "
+                                     "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_retention_s: float = Field(
-        default=7 * 24 * 3600.0, gt=0, description="how long published outbox rows are kept")
-    relay_prune_interval_s: float = Field(default=60.0, gt=0)
+    relay_prune_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
+                                        "idempotency keys")
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
