@@ -100,11 +100,9 @@ class Settings(BaseSettings):
     kafka_group_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
     kafka_group_instance_id: str | None = Field(
         default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$",
-        description="a stable name of this worker process's slot (a StatefulSet pod's, a "
-                    "systemd unit instance's), never shared by two live processes: each "
-                    "worker joins its group as the static member <id>-<worker>, and takes "
-                    "its partitions back at once when it restarts (docs/kafka.md#static-"
-                    "group-membership); unset: dynamic membership")
+        description="a stable name of this worker process's slot (a StatefulSet pod's), "
+                    "never two live processes': it joins as static member <id>-<worker> "
+                    "(docs/kafka.md#static-group-membership); unset: dynamic")
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_min_insync_replicas: int | None = Field(
