@@ -19,14 +19,15 @@ def assigned(worker) -> set[int]:
     return owned
 
 
-def assigned_at(worker) -> float:
-    """When (Unix time) `worker` was first assigned partitions, by its log."""
+def logged_at(worker, text: str) -> float:
+    """When (Unix time) `worker` first logged a line with `text` (and some partitions, for
+    "partitions assigned")."""
     for line in worker.log().splitlines():
-        if line.startswith("{") and "partitions assigned" in line:
+        if line.startswith("{") and text in line:
             entry = json.loads(line)
-            if not entry["message"].endswith("none"):
+            if not entry["message"].endswith("partitions assigned: none"):
                 return datetime.fromisoformat(entry["time"]).timestamp()
-    raise AssertionError(f"{worker.name} was never assigned partitions")
+    raise AssertionError(f"{worker.name} never logged {text!r}")
 
 
 def assignments(worker) -> int:

@@ -78,6 +78,8 @@ class KafkaMessageConsumer:
         member = cls(consumer, group, revoke_timeout_s=revoke_timeout_s,
                      commit_interval_s=commit_interval_s, watch=watch)
         consumer.subscribe(list(topics), listener=_FinishInFlightBatch(member))
+        log.info("%s: joining as %s", group, "a dynamic member" if instance_id is None
+                 else f"static member {instance_id!r}")
         try:
             await consumer.start()
             yield member
