@@ -203,3 +203,26 @@ async def test_a_static_worker_killed_and_restarted_under_its_instance_id_moves_
           f"{STATIC_SESSION_TIMEOUT_MS / 1000:.0f}s)")
     assert moving_at - joining_at <= MOVING_BOUND_S, flow.log_tails()
     assert moving_at - restarted_at <= RESTART_BOUND_S, flow.log_tails()
+
+
+async def test_two_workers_started_with_one_instance_id_stop_with_exit_code_2_saying_why(flow):
+    """A configuration mistake: two live processes as one static member take each other's
+    place at every heartbeat, both applying what comes (the inbox keeps each order once).
+    Each stops, with the reason, instead of flapping in silence; nothing is lost."""
+    twins = [await flow.start_worker("inventory", kafka_group_instance_id="slot-1")
+             for _ in range(2)]
+    placing = flow.spawn(flow.place(flow.plan.orders))
+
+    codes = [await twin.wait(60) for twin in twins]
+
+    assert codes == [2, 2], flow.log_tails()
+    for twin in twins:
+        assert "group instance id 'slot-1-inventory'" in twin.log()
+        assert "is in use by another live process" in twin.log()
+        assert "ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID of its own" in twin.log()
+    await flow.start_worker("inventory", kafka_group_instance_id="slot-1")
+    await flow.start_worker("orders")
+    await placing
+    await flow.settled()
+    await flow.stop_workers()
+    assert await invariant_violations(flow) == []
