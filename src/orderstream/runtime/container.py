@@ -18,12 +18,14 @@ from adapters.kafka.options import ConsumerOptions, ProducerOptions
 from adapters.kafka.publisher import KafkaPublisher
 from adapters.memory.bus import InMemoryBus, InMemoryPublisher
 from adapters.memory.dead_letters import InMemoryDeadLetterSink
-from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.handover import HandingOverDecoder
+from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxWakeup
 from adapters.memory.queries import InMemoryReadModel
 from adapters.memory.store import InMemoryStore
 from adapters.memory.uow import InMemoryUnitOfWork, InMemoryUnitsOfWork
 from adapters.postgres.engine import SessionLimits
 from adapters.postgres.locks import holding_stock
+from adapters.postgres.notifications import OutboxNotifications
 from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.postgres.queries import PostgresReadModel
 from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
@@ -39,6 +41,7 @@ from orderstream.runtime.provider_parts import (
     postgres_engine,
     prefixed,
     seconds,
+    session_url,
     started_kafka_producer,
     with_headroom,
 )
@@ -59,11 +62,14 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(
         postgres_engine, config.database_url, session_limits,
         pool_size=config.database_pool_size, max_overflow=config.database_max_overflow,
+        transaction_pooling=config.database_transaction_pooling,
     )
     # Sessions held while the process runs (the relay's leadership locks and LISTENs):
-    # each a connection of its own, outside the pool.
+    # each a connection of its own, outside the pool, and never through a transaction-mode
+    # pooler (`database_session_url`).
     session_engine = providers.Resource(
-        postgres_engine, config.database_url, session_limits, pooled=False)
+        postgres_engine, providers.Callable(session_url, settings), session_limits,
+        pooled=False)
 
     uow_factory = providers.Selector(
         config.store,
@@ -81,6 +87,13 @@ class Container(containers.DeclarativeContainer):
         config.store,
         memory=providers.Factory(functools.partial, InMemoryOutboxReader, memory_store),
         postgres=providers.Factory(functools.partial, PostgresOutboxReader, engine),
+    )
+    # `outbox_wakeup(outbox)`: what wakes a relay of `outbox` when a commit adds to it (a
+    # LISTEN on PostgreSQL, on a session of its own); close it when done.
+    outbox_wakeup = providers.Selector(
+        config.store,
+        memory=providers.Factory(functools.partial, InMemoryOutboxWakeup, memory_store),
+        postgres=providers.Factory(functools.partial, OutboxNotifications, session_engine),
     )
 
     read_model = providers.Selector(
@@ -136,9 +149,13 @@ class Container(containers.DeclarativeContainer):
     dead_letter_producer = providers.Resource(started_kafka_producer,
                                               dead_letter_producer_options)
 
+    # On the memory store, the decoded form of its outbox messages, for the memory bus to
+    # hand over (`adapters.memory.handover`).
+    handover = providers.Selector(config.store, memory=memory_store.provided.handover,
+                                  postgres=providers.Object(None))
     publisher = providers.Selector(
         config.transport,
-        memory=providers.Factory(InMemoryPublisher, bus),
+        memory=providers.Factory(InMemoryPublisher, bus, handover=handover),
         kafka=providers.Factory(KafkaPublisher, kafka_producer, topics=topics,
                                 delivery_timeout_s=delivery_timeout_s,
                                 max_request_size=max_request_size),
@@ -212,10 +229,16 @@ class Container(containers.DeclarativeContainer):
     parked_retrier = providers.Factory(
         retrier_of, settings, consumer_group=consumer_group.provider, uow_factory=uow_factory,
         dead_letters=dead_letters)
+    # The wire format's decoder; on the memory bus, it takes the events handed over in
+    # the process instead of decoding them again (`adapters.memory.handover`).
+    decoder = providers.Selector(
+        config.transport,
+        memory=providers.Factory(HandingOverDecoder, providers.Factory(CloudEventsDecoder)),
+        kafka=providers.Factory(CloudEventsDecoder),
+    )
     # `inbox_processor(worker, uow_factory, observer=...)`: the worker's handlers, applying
     # each batch in a unit of work of `uow_factory`.
-    inbox_processor = providers.Factory(processor_of,
-                                        decoder=providers.Factory(CloudEventsDecoder))
+    inbox_processor = providers.Factory(processor_of, decoder=decoder)
     # `consumer_policy(member, processor, observer=...)`: fetches batches from `member` (of
     # the worker's consumer group), has `processor` apply them, dead-letters what can
     # never apply and parks what keeps failing, as the settings say.

@@ -112,18 +112,24 @@ async def pipeline_for(
 ) -> Pipeline:
     """Both relays and both workers in this process, on the store and transport the
     container chose (the demo); the processes of a deployment are `orderstream relay`
-    and `orderstream worker`. The consumers stay members of their groups until `exits`
-    closes; `observer` hears what the workers and their retry loops do."""
+    and `orderstream worker`. A relay wakes up when a commit adds to its outbox, as in
+    `orderstream relay`. The consumers stay members of their groups (and the relays'
+    wake-ups open) until `exits` closes; `observer` hears what the workers and their
+    retry loops do."""
     for difference in await container.topic_differences():
         log.warning("%s", difference)
     outbox_reader = await resolve(container.outbox_reader)
+    outbox_wakeup = await resolve(container.outbox_wakeup)
     publisher = await resolve(container.publisher)
     consumers = await resolve(container.consumers)
     uow_factory = await resolve(container.uow_factory)
-    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size,
-                          max_in_flight=settings.relay_max_in_flight)
-              for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
-    pipeline = Pipeline(relays, [])
+    pipeline = Pipeline([], [])
+    for topic in (ORDERS_TOPIC, INVENTORY_TOPIC):
+        wakeup = outbox_wakeup(topic)
+        exits.push_async_callback(wakeup.close)
+        pipeline.relays.append(OutboxRelay(
+            outbox_reader(topic), publisher, batch_size=settings.relay_batch_size,
+            max_in_flight=settings.relay_max_in_flight, wakeup=wakeup))
     for name in WORKERS:
         member = await exits.enter_async_context(
             consumers(container.consumer_group(name), [container.source_topic(name)]))

@@ -37,8 +37,7 @@ class Commits:
                 await commits.hold.wait()
                 if commits.failure is not None:
                     raise commits.failure
-                (base,) = self._work.layers
-                orders = sorted(base.objects["orders"])
+                orders = sorted(self._work.objects["orders"])
                 await super().commit()
                 commits.groups.append(orders)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import typer
 
-from orderstream_dev.infra import kafka_dist, layout
+from orderstream_dev.infra import ha_services, kafka_dist, layout
 from orderstream_dev.infra.kafka_cluster import KafkaCluster
 from orderstream_dev.infra.local_kafka import KafkaNode
 from orderstream_dev.infra.local_services import kafka_cluster, kafka_node, postgres_node
@@ -23,6 +23,12 @@ SecureOption = typer.Option(
     False, "--secure",
     help="Give the single broker a SASL_SSL listener on 19094 (SCRAM-SHA-512, a certificate "
          "from a CA made for it); `infra env --secure` prints the client settings.")
+HaOption = typer.Option(
+    False, "--ha", help="Also the highly available PostgreSQL: etcd and two nodes under "
+                        "Patroni (15442, 15443), synchronous replication.")
+PgBouncerOption = typer.Option(
+    False, "--pgbouncer", help="Also PgBouncer on 16432, transaction mode, in front of the "
+                               "PostgreSQL on 15432.")
 BrokersOption = typer.Option(
     1, "--brokers", min=1, max=9,
     help="Kafka nodes: 1 (the default single node) or a KRaft cluster of N nodes, each a "
@@ -48,17 +54,26 @@ def _timed(name: str, start: Callable[[], None]) -> None:
 
 @infra_app.command()
 def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
-       brokers: int = BrokersOption, secure: bool = SecureOption) -> None:
+       brokers: int = BrokersOption, secure: bool = SecureOption, ha: bool = HaOption,
+       pgbouncer: bool = PgBouncerOption) -> None:
     """Start the services (reusing running ones) and wait until they accept connections."""
     try:
         if kafka:
             _timed("kafka" if brokers == 1 else f"kafka ({brokers} nodes)",
                    _kafka(brokers, secure).start)
-        if postgres:
+        if postgres or pgbouncer:
             _timed("postgres", postgres_node().start)
+        if ha:
+            _timed("postgres (Patroni, 2 nodes)", ha_services.ha_cluster().start)
+        if pgbouncer:
+            _timed("pgbouncer", ha_services.pgbouncer().start)
     except InfraError as error:
         raise _fail(error) from error
     _print_endpoints(kafka, postgres, brokers)
+    if ha:
+        typer.echo(f"DATABASE_URL (HA)={ha_services.ha_cluster().database_url}")
+    if pgbouncer:
+        typer.echo(f"DATABASE_URL (PgBouncer)={ha_services.pgbouncer().database_url()}")
     if kafka and secure:
         typer.echo(f"SASL_SSL listener: {kafka_node(secure=True).secure.bootstrap_servers} "
                    "(orderstream infra env --secure prints its client settings)")
@@ -66,8 +81,13 @@ def up(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
 
 @infra_app.command()
 def down(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
-         brokers: int = BrokersOption) -> None:
+         brokers: int = BrokersOption, ha: bool = HaOption,
+         pgbouncer: bool = PgBouncerOption) -> None:
     """Stop the services and wait until they are gone."""
+    if pgbouncer:
+        typer.echo(f"pgbouncer: {_stopped(ha_services.pgbouncer().stop())}")
+    if ha:
+        typer.echo(f"postgres (Patroni): {_stopped(ha_services.ha_cluster().stop())}")
     if kafka:
         stopped = _kafka(brokers).stop()
         typer.echo("kafka: stopped" if stopped else "kafka: was not running")
@@ -76,24 +96,49 @@ def down(kafka: bool = KafkaOption, postgres: bool = PostgresOption,
 
 
 @infra_app.command()
-def status() -> None:
-    """Report each service; exit 3 when one of them is not running."""
+def status(ha: bool = HaOption, pgbouncer: bool = PgBouncerOption) -> None:
+    """Report each service (with --ha, which node leads); exit 3 when one of them is not
+    running."""
     broker, database = kafka_node(), postgres_node()
     states = {"kafka": broker.is_running(), "postgres": database.is_running()}
     typer.echo(f"kafka     {_word(states['kafka'])}  {broker.bootstrap_servers}  "
                f"(jars {'cached' if kafka_dist.is_installed(broker.cache) else 'not fetched'})")
     typer.echo(f"postgres  {_word(states['postgres'])}  {database.database_url}")
+    if ha:
+        cluster = ha_services.ha_cluster()
+        states["ha"] = cluster.is_running()
+        typer.echo(f"ha        {_word(states['ha'])}  {cluster.database_url}")
+        typer.echo(f"          leader {cluster.leader() or 'none'}: "
+                   f"{ha_services.describe_ha(cluster) or 'no node answers'}")
+    if pgbouncer:
+        bouncer = ha_services.pgbouncer()
+        states["pgbouncer"] = bouncer.is_running()
+        typer.echo(f"pgbouncer {_word(states['pgbouncer'])}  {bouncer.database_url()}  "
+                   f"({bouncer.pool_mode} mode)")
     typer.echo(f"state     {layout.state_dir()}")
     if not all(states.values()):
         raise typer.Exit(code=3)
 
 
 @infra_app.command()
-def env(brokers: int = BrokersOption, secure: bool = SecureOption) -> None:
+def env(brokers: int = BrokersOption, secure: bool = SecureOption, ha: bool = HaOption,
+        pgbouncer: bool = PgBouncerOption) -> None:
     """Print `export` lines for KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL; with --secure,
-    the ORDERSTREAM_KAFKA_* settings of the SASL_SSL listener, its password included."""
+    the ORDERSTREAM_KAFKA_* settings of the SASL_SSL listener, its password included; with
+    --ha, DATABASE_URL names both Patroni nodes; with --pgbouncer, it goes through
+    PgBouncer and ORDERSTREAM_DATABASE_SESSION_URL names the server itself."""
     typer.echo(f"export KAFKA_BOOTSTRAP_SERVERS={_kafka(brokers).bootstrap_servers}")
-    typer.echo(f"export DATABASE_URL={postgres_node().database_url}")
+    if ha and pgbouncer:
+        raise _fail(InfraError("--ha and --pgbouncer: the local PgBouncer fronts the single "
+                               "server (docs/scaling.md#pgbouncer)"))
+    if ha:
+        typer.echo(f"export DATABASE_URL={shlex.quote(ha_services.ha_cluster().database_url)}")
+    elif pgbouncer:
+        typer.echo(f"export DATABASE_URL={ha_services.pgbouncer().database_url()}")
+        typer.echo(f"export ORDERSTREAM_DATABASE_SESSION_URL={postgres_node().database_url}")
+        typer.echo("export ORDERSTREAM_DATABASE_TRANSACTION_POOLING=true")
+    else:
+        typer.echo(f"export DATABASE_URL={postgres_node().database_url}")
     if secure:
         if brokers != 1:
             raise _fail(InfraError("--secure is for the single broker (--brokers 1)"))
@@ -115,6 +160,10 @@ def fetch() -> None:
         typer.echo(kafka_dist.install_tools(layout.cache_dir()))
     except InfraError as error:
         raise _fail(error) from error
+
+
+def _stopped(stopped: bool) -> str:
+    return "stopped" if stopped else "was not running"
 
 
 def _word(running: bool) -> str:
