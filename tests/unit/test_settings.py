@@ -117,3 +117,15 @@ def test_an_infinite_dedupe_window_is_accepted_and_a_zero_one_refused(monkeypatc
     assert Settings().inbox_retention_s == float("inf")
     with pytest.raises(ValidationError):
         Settings(inbox_retention_s=0)
+
+
+@pytest.mark.parametrize("instance_id", ["", "has space", "x" * 201, "pod/1"])
+def test_a_group_instance_id_kafka_would_refuse_is_refused(instance_id):
+    with pytest.raises(ValidationError):
+        Settings(kafka_group_instance_id=instance_id)
+
+
+def test_the_group_instance_id_is_read_from_the_environment_and_unset_by_default(monkeypatch):
+    assert Settings().kafka_group_instance_id is None
+    monkeypatch.setenv("ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID", "orderstream-worker-2")
+    assert Settings().kafka_group_instance_id == "orderstream-worker-2"

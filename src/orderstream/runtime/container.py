@@ -39,6 +39,7 @@ from orderstream.runtime.provider_parts import (
     consumer_options_of,
     dead_letter_producer_options_of,
     held_in_memory,
+    instance_id_of,
     no_topics,
     nothing_to_check,
     postgres_engine,
@@ -161,7 +162,8 @@ class Container(containers.DeclarativeContainer):
                                 delivery_timeout_s=delivery_timeout_s,
                                 max_request_size=dead_letter_max_request_size),
     )
-    # `consumers(group, topics)`: an async context manager holding one group member.
+    # `consumers(group, topics, instance_id=None)`: an async context manager holding one
+    # group member (a static one with `instance_id`).
     consumers = providers.Selector(
         config.transport,
         memory=providers.Factory(lambda bus: bus.joined, bus),
@@ -212,6 +214,8 @@ class Container(containers.DeclarativeContainer):
     # The workers of WORKERS, the same in a worker process and in the in-process flow.
     # `consumer_group(worker)`: the consumer group id of a worker on the transport.
     consumer_group = providers.Callable(prefixed, config.kafka_group_prefix)
+    # `group_instance_id(worker)`: a worker process's static membership id, or None.
+    group_instance_id = providers.Callable(instance_id_of, config.kafka_group_instance_id)
     # `source_topic(worker)`: the topic a worker consumes, by its name on the transport.
     source_topic = providers.Callable(source_topic_of, topic_names)
     parking_rule = providers.Callable(parking.parking_rule, settings)

@@ -88,6 +88,12 @@ def prefixed(prefix: str, name: str) -> str:
     return f"{prefix}{name}"
 
 
+def instance_id_of(configured: str | None, worker: str) -> str | None:
+    """A worker's group instance id: the configured one and the worker's name (so the two
+    workers of one process's slot never share one), or None: a dynamic member."""
+    return None if configured is None else f"{configured}-{worker}"
+
+
 async def nothing_to_check() -> None:
     """The database check of the memory store: nothing to check."""
     return None

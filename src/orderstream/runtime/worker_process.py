@@ -47,7 +47,8 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     try:
         consumers = await resolve(container.consumers)
         async with (lag_reader(settings, container.consumer_options()) as reader,
-                    consumers(group, [topic]) as member):
+                    consumers(group, [topic],
+                              instance_id=container.group_instance_id(name)) as member):
             watched = Watched(metrics, readiness, engine=await resolve(container.database),
                               outboxes=[name],
                               lag_reader=reader, lags=[(group, topic, progress)], parked=[name],
@@ -57,7 +58,8 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
             policy, retrier = await worker_of(container, name, faults.inject(member, settings),
                                               units=units, observer=observer)
             pruner = await inbox_pruner(container, settings, [name], PruneMetrics(metrics))
-            log.info("worker %s consuming %s as group %s", name, topic, group)
+            log.info("worker %s consuming %s as group %s%s", name, topic, group,
+                     _as_static(container.group_instance_id(name)))
             try:
                 async with asyncio.TaskGroup() as tasks:
                     tasks.create_task(policy.run(stop, shutdown_timeout_s=(
@@ -71,6 +73,10 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
     finally:
         await shut_down(container)
     log.info("worker %s stopped", name)
+
+
+def _as_static(instance_id: str | None) -> str:
+    return "" if instance_id is None else f" (static member {instance_id})"
 
 
 async def _preflight(container: Container, settings: Settings, topic: str) -> None:

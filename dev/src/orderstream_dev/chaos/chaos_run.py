@@ -109,8 +109,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         diverged = await divergence(run_settings, services.database_url) \
             if services.patroni else None
         orders, present = await _orders(services.database_url, run)
-    detection = Detection(settings.kafka_session_timeout_ms / 1000,
-                          settings.leader_check_interval_s,
+    detection = Detection(settings.leader_check_interval_s,
                           services.patroni.timing.detection_s + RETRY_BACKOFF_MAX_S
                           if services.patroni else 0.0)
     report = ChaosReport(
