@@ -97,8 +97,11 @@ class InMemoryBus:
         return member
 
     @asynccontextmanager
-    async def joined(self, group: str, topics: Sequence[str]) -> AsyncIterator["InMemoryConsumer"]:
-        """A member of `group` for the block, leaving the group on the way out."""
+    async def joined(self, group: str, topics: Sequence[str], *,
+                     instance_id: str | None = None) -> AsyncIterator["InMemoryConsumer"]:
+        """A member of `group` for the block, leaving the group on the way out. The bus
+        lives in one process, which no member outlives: `instance_id` (static membership
+        on Kafka) changes nothing."""
         member = self.consumer(group, topics)
         try:
             yield member

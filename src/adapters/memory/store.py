@@ -34,7 +34,8 @@ class InMemoryStore:
     orders: dict[str, Order] = field(default_factory=dict)
     stock: dict[str, StockItem] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
-    inbox: set[tuple[str, str]] = field(default_factory=set)
+    # (consumer group, message id) -> when it was recorded (time.monotonic), in that order.
+    inbox: dict[tuple[str, str], float] = field(default_factory=dict)
     outbox: dict[str, "OrderedDict[str, OutboxMessage]"] = field(default_factory=dict)
     handover: dict[str, DecodedMessage] = field(default_factory=dict)
     failed: dict[str, Refused] = field(default_factory=dict)

@@ -146,8 +146,10 @@ class InMemoryUnitOfWork:
         self._to_outbox(events)
         for kind in KINDS:
             getattr(self._store, kind).update(work.objects[kind])
-        self._store.inbox -= work.forgotten
-        self._store.inbox |= work.inbox
+        for entry in work.forgotten:
+            self._store.inbox.pop(entry, None)
+        if work.inbox:
+            self._store.inbox.update(dict.fromkeys(work.inbox, time.monotonic()))
         for response, expires in self.idempotency.saved:
             self._store.idempotency[(response.scope, response.key)] = (response, expires)
         self.idempotency.saved.clear()

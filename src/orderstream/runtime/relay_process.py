@@ -3,24 +3,20 @@
 Several relay processes may run; per outbox exactly one leads (an advisory lock) and the
 others stand by, trying again every `leader_check_interval_s`. The leader wakes up on the
 outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and deletes what the
-broker acknowledged; the orders outbox's leader also prunes expired idempotency keys. Every
-relay process, leading or not, serves its metrics
-(the backlog of its outboxes, the lag of the groups that consume them, whether it leads)
-and its readiness.
+broker acknowledged. Every relay process, leading or not, serves its metrics (the backlog
+of its outboxes, the lag of the groups that consume them, whether it leads) and its
+readiness. The relay writes no table that needs pruning: what it published is deleted.
 """
 
 import asyncio
-import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.kafka.connections import tolerate_closed_transports
-from adapters.postgres.idempotency import prune_expired_keys
 from adapters.postgres.leadership import AdvisoryLockLeadership
 from adapters.postgres.notifications import OutboxNotifications
 from adapters.postgres.outbox_reader import PostgresOutboxReader
 from adapters.prometheus import Metrics, RelayMetrics
-from application.errors import TransientError
 from application.leadership import run_as_leader
 from application.ports.messaging import Publisher
 from application.relay import OutboxRelay
@@ -33,8 +29,6 @@ from orderstream.runtime.preflight import check_database, check_kafka
 from orderstream.runtime.settings import Settings
 from orderstream.runtime.wiring import build_container, resolve, shut_down
 from orderstream.runtime.worker_kinds import WORKERS
-
-log = logging.getLogger(__name__)
 
 OUTBOXES = ("orders", "inventory")
 
@@ -57,7 +51,8 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
-                              lag_reader=reader, lags=consumers_of(container, outboxes))
+                              lag_reader=reader, lags=consumers_of(container, outboxes),
+                              tables=[f"{outbox}.outbox" for outbox in outboxes])
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
@@ -79,8 +74,8 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
                        outbox: str, settings: Settings, stop: asyncio.Event,
                        metrics: Metrics) -> None:
     """Relay `outbox` while leading it. The leadership lock, the LISTEN and the reads and
-    deletes hold connections of `sessions`, outside the pool of `engine` (pruning, the
-    backlog readings)."""
+    deletes hold connections of `sessions`, outside the pool of `engine` (the backlog
+    readings, refused rows marked)."""
     reader = PostgresOutboxReader(engine, outbox, sessions=sessions)
     observer = RelayMetrics(metrics, outbox)
 
@@ -91,10 +86,7 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
                             wakeup=notifications,
                             idle_wait_s=settings.relay_poll_interval_s, observer=observer)
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(relay.run(halt))
-                if outbox == "orders":
-                    tasks.create_task(_prune(engine, settings, halt))
+            await relay.run(halt)
         finally:
             await notifications.close()
 
@@ -103,18 +95,3 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
                         check_interval_s=settings.leader_check_interval_s,
                         on_change=observer.leading)
 
-
-async def _prune(engine: AsyncEngine, settings: Settings, halt: asyncio.Event) -> None:
-    """Expired idempotency keys (they live in the orders schema)."""
-    while not halt.is_set():
-        try:
-            expired = await prune_expired_keys(engine)
-        except TransientError as error:
-            log.warning("pruning idempotency keys failed, trying again later: %s", error)
-        else:
-            if expired:
-                log.info("pruned %d expired idempotency keys", expired)
-        try:
-            await asyncio.wait_for(halt.wait(), settings.relay_prune_interval_s)
-        except TimeoutError:
-            pass

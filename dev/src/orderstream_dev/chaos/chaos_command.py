@@ -166,6 +166,13 @@ def _summary(report: "ChaosReport", console: "Console") -> None:
     from orderstream_dev.chaos.chaos_report import percentiles
 
     latency = percentiles(report.latencies_s)
+    restarts = {name: percentiles(values) for name, values in report.worker_restarts().items()}
+    if restarts["moving"]:
+        console.print(f"workers started again: partitions assigned p50 "
+                      f"{restarts['assigned'].get('p50', 0):.2f}s, max "
+                      f"{restarts['assigned'].get('max', 0):.2f}s after their start; moving "
+                      f"(first commit) p50 {restarts['moving']['p50']:.2f}s, max "
+                      f"{restarts['moving']['max']:.2f}s")
     console.print(f"orders: {report.offered:,} offered, {report.acknowledged:,} acknowledged "
                   f"(answers by status {report.statuses}), {len(report.lost)} lost; accepted "
                   f"-> decided p50 {latency.get('p50', 0):.2f}s, p99 "

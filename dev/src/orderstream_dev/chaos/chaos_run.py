@@ -116,8 +116,7 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         orders, present = await _orders(services.database_url, run)
         soaked = await soak.report_of(options.soak, sampler, options.rate, options.seconds,
                                       started, result.answers, run)
-    detection = Detection(settings.kafka_session_timeout_ms / 1000,
-                          settings.leader_check_interval_s,
+    detection = Detection(settings.leader_check_interval_s,
                           services.patroni.timing.detection_s + RETRY_BACKOFF_MAX_S
                           if services.patroni else 0.0)
     report = ChaosReport(
