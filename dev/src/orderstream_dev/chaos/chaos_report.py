@@ -26,6 +26,7 @@ from adapters.postgres.audit import AuditReport
 from orderstream_dev.chaos.divergence import Divergence
 from orderstream_dev.chaos.fleet import Start
 from orderstream_dev.chaos.injector import Fault
+from orderstream_dev.chaos.soak_report import SoakReport
 
 MARGIN_S = 5.0
 WORKERS = ("inventory", "orders")
@@ -72,6 +73,7 @@ class ChaosReport:
     problems: list[str] = field(default_factory=list)
     divergence: Divergence | None = None
     """With --ha: events and offsets the database no longer agrees with."""
+    soak: SoakReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -104,6 +106,8 @@ class ChaosReport:
                 f"without a reservation, offsets committed past "
                 + ", ".join(f"{len(ids)} unapplied messages of {group}"
                             for group, ids in lost.consumed_not_applied.items()))
+        if self.soak is not None:
+            self.problems += [f"soak: {problem}" for problem in self.soak.problems]
 
     def by_kind(self) -> dict[str, tuple[int, float, float]]:
         """Per kind of fault: how many, the longest stall, and that stall's bound."""
@@ -143,7 +147,8 @@ class ChaosReport:
                          "statuses": self.statuses, "lost": self.lost,
                          "latency_s": percentiles(self.latencies_s)},
                 "audit": self.audit.as_json(), "exit_codes": self.exit_codes,
-                "divergence": self.divergence.as_json() if self.divergence else None}
+                "divergence": self.divergence.as_json() if self.divergence else None,
+                "soak": self.soak.as_json() if self.soak else None}
 
 
 def stalls(faults: list[Fault], orders: list[tuple[float, float]]) -> list[float]:
