@@ -114,12 +114,14 @@ async def test_a_redelivery_inside_the_window_is_still_a_duplicate(
 
 
 async def _waiting_for_a_lock(engine, table: str) -> None:
-    """Until a prune's DELETE of `table` waits for a lock."""
+    """Until a prune's DELETE of `table` waits for a lock. Each look is a transaction of
+    its own: within one, pg_stat_activity shows the snapshot its first reading took."""
     async with engine.connect() as connection:
         while not await connection.scalar(text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
                 " AND wait_event_type = 'Lock' AND query LIKE :delete"),
                 {"delete": f"%DELETE FROM {table}%"}):
+            await connection.rollback()
             await asyncio.sleep(0.02)
 
 
