@@ -84,7 +84,8 @@ async def _watch_orders_outbox(settings: Settings, container: Container, metrics
     engine = await resolve(container.database)
     if engine is None:
         return None
-    watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"])
+    watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"],
+                      slot=container.replication_slot())
     watched.add_checks()
     return asyncio.create_task(watched.run(settings.metrics_interval_s, stop))
 

@@ -30,7 +30,11 @@ from adapters.postgres.uow import SerialUnitsOfWork, SqlAlchemyUnitOfWork
 from application.consumer import ConsumerPolicy
 from orderstream.runtime import worker_parking as parking
 from orderstream.runtime.configured_topics import ensure_configured_topics, kafka_security
-from orderstream.runtime.preflight import check_database
+from orderstream.runtime.handover_checks import (
+    check_rows_handed_over,
+    check_rows_kept,
+    check_store,
+)
 from orderstream.runtime.provider_parts import (
     held_in_memory,
     no_topics,
@@ -159,14 +163,30 @@ class Container(containers.DeclarativeContainer):
             commit_interval_s=providers.Callable(seconds, config.kafka_commit_interval_ms)),
     )
 
+    # Who publishes the outboxes (ORDERSTREAM_RELAY): `orderstream relay`, which reads,
+    # publishes and deletes their rows; or Debezium, each row deleted as it is written and
+    # read from the WAL through the replication slot (adapters.postgres.debezium_handover).
+    # Whether a relay publishes; the slot to watch (None for the relay); the check that the
+    # database hands its outboxes over the same way (`handover_checks`).
+    relay_publishes = providers.Selector(
+        config.relay, orderstream=providers.Object(True), debezium=providers.Object(False))
+    replication_slot = providers.Selector(
+        config.relay, orderstream=providers.Object(None), debezium=config.debezium_slot)
+    handover_check = providers.Selector(
+        config.relay,
+        orderstream=providers.Coroutine(check_rows_kept, settings),
+        debezium=providers.Coroutine(check_rows_handed_over, settings),
+    )
+
     # The store.
     # The engine of the PostgreSQL store; None on the memory store, which has no database.
     database = providers.Selector(config.store, memory=providers.Object(None), postgres=engine)
-    # Before a process starts work: the database answers and is migrated (`preflight`).
+    # Before a process starts work: the database answers, is migrated, and hands its
+    # outboxes over as ORDERSTREAM_RELAY says (`handover_checks`).
     database_check = providers.Selector(
         config.store,
         memory=providers.Coroutine(nothing_to_check),
-        postgres=providers.Coroutine(check_database, settings),
+        postgres=providers.Coroutine(check_store, settings, handover_check.provider),
     )
     # `stock_holder(sku)`: an async context manager holding the stock of `sku` as another
     # transaction would, for the block (the demo's stuck SKU).

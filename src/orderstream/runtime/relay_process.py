@@ -6,6 +6,10 @@ outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and prunes p
 rows older than `relay_retention_s`. Every relay process, leading or not, serves its metrics
 (the backlog of its outboxes, the lag of the groups that consume them, whether it leads)
 and its readiness.
+
+With ORDERSTREAM_RELAY=debezium, Debezium's connector publishes the outboxes and the relay
+publishes nothing: a leader only keeps the housekeeping (expired idempotency keys), and
+every relay reports the replication slot's lag as the backlog.
 """
 
 import asyncio
@@ -51,17 +55,25 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     container = build_container(settings)
     metrics, readiness = watch(settings)
     try:
+        await container.handover_check()
+        publishing = container.relay_publishes()
+        if not publishing:
+            log.info("ORDERSTREAM_RELAY=debezium: Debezium's connector publishes the outboxes "
+                     "(slot %s); this relay publishes nothing and keeps the housekeeping",
+                     container.replication_slot())
         engine = await resolve(container.engine)
         sessions = await resolve(container.session_engine)
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
-                              lag_reader=reader, lags=consumers_of(container, outboxes))
+                              lag_reader=reader, lags=consumers_of(container, outboxes),
+                              slot=container.replication_slot())
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
                     tasks.create_task(relay_outbox(engine, sessions, publisher, outbox,
-                                                   settings, stop, metrics))
+                                                   settings, stop, metrics,
+                                                   publishing=publishing))
                 tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
@@ -76,14 +88,17 @@ def consumers_of(container: Container, outboxes: tuple[str, ...]
 
 async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Publisher,
                        outbox: str, settings: Settings, stop: asyncio.Event,
-                       metrics: Metrics) -> None:
-    """Relay `outbox` while leading it. The leadership lock, the LISTEN and the reads and
-    marks hold connections of `sessions`, outside the pool of `engine` (pruning, the
-    backlog readings)."""
+                       metrics: Metrics, *, publishing: bool = True) -> None:
+    """Relay `outbox` while leading it (unless not `publishing`: then only its
+    housekeeping). The leadership lock, the LISTEN and the reads and marks hold connections
+    of `sessions`, outside the pool of `engine` (pruning, the backlog readings)."""
     reader = PostgresOutboxReader(engine, outbox, sessions=sessions)
     observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
+        if not publishing:
+            await _prune(engine, reader, outbox, settings, halt)
+            return
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
                             wakeup=notifications,

@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     relay_retention_s: float = Field(
         default=7 * 24 * 3600.0, gt=0, description="how long published outbox rows are kept")
     relay_prune_interval_s: float = Field(default=60.0, gt=0)
+    relay: Literal["orderstream", "debezium"] = Field(default="orderstream", description=(
+        "who publishes the outboxes: `orderstream relay` or Debezium (docs/kafka.md#debezium)"))
+    debezium_slot: str = Field(default="orderstream_outbox", pattern=r"^[a-z0-9_]{1,63}$")
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
@@ -216,6 +219,12 @@ class Settings(BaseSettings):
         """Every setting, secrets as themselves: for the container only, never to show."""
         return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
                 for name, value in self.model_dump().items()}
+
+    @model_validator(mode="after")
+    def _debezium_reads_postgres_into_kafka(self) -> Self:
+        if self.relay == "debezium" and (self.store, self.transport) != ("postgres", "kafka"):
+            raise ValueError("relay=debezium needs store=postgres and transport=kafka")
+        return self
 
     @model_validator(mode="after")
     def _consumer_timing_is_consistent(self) -> Self:

@@ -47,7 +47,8 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
                     consumers(group, [topic]) as member):
             watched = Watched(metrics, readiness, engine=await resolve(container.database),
                               outboxes=[name],
-                              lag_reader=reader, lags=[(group, topic, progress)], parked=[name])
+                              lag_reader=reader, lags=[(group, topic, progress)], parked=[name],
+                              slot=container.replication_slot())
             watched.add_checks()
             units = await resolve(container.serial_uow_factory)
             policy, retrier = await worker_of(container, name, faults.inject(member, settings),

@@ -1,7 +1,7 @@
 """A local Kafka Connect worker in distributed mode with Debezium's PostgreSQL connector and
 orderstream's header transform, run from the cached Maven classpath: prepared, started,
 waited for, stopped (or killed). Its configuration is `connect_config.py`; connectors are
-registered through its REST API (`connect_rest.py`)."""
+registered through its REST API (`orderstream.cli.debezium.connect_api`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from orderstream.cli.debezium.connect_api import ConnectApi
 from orderstream_dev.infra import connect_dist
 from orderstream_dev.infra.connect_config import HOST, LOG4J2, worker_properties
-from orderstream_dev.infra.connect_rest import ConnectRest
 from orderstream_dev.infra.process_control import (
     InfraError,
     port_open,
@@ -49,8 +49,8 @@ class ConnectNode:
         return f"http://{HOST}:{self.port}"
 
     @property
-    def rest(self) -> ConnectRest:
-        return ConnectRest(self.url)
+    def api(self) -> ConnectApi:
+        return ConnectApi(self.url)
 
     @property
     def pid_file(self) -> Path:
@@ -84,7 +84,7 @@ class ConnectNode:
             install = connect_dist.install(self.cache)
             self._prepare(install)
             self._launch(install)
-        wait_until(self.rest.serves, timeout, f"Kafka Connect at {self.url} "
+        wait_until(self.api.serves, timeout, f"Kafka Connect at {self.url} "
                    f"(log: {self.log_file})", failed=lambda: self.pid() is None)
 
     def stop(self, timeout: float = 60.0) -> bool:
