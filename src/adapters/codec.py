@@ -4,13 +4,13 @@ Shared by every adapter that stores or moves events (outboxes, the memory bus, K
 so a message means the same on every transport.
 """
 
-import os
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from adapters.ids import new_id, new_ids
 from adapters.payloads import MODELS, WRITERS, WRITTEN, Payload
 from adapters.tracing import trace_headers
 from application.errors import UndecodableMessage
@@ -73,25 +73,14 @@ def payload_json(event: Event) -> bytes:
 
 
 def new_message_id() -> str:
-    """A random (version 4) UUID as text, as `str(uuid.uuid4())` writes it, at a third of
-    its cost: the hex digits of 16 random bytes, with the version and variant set."""
-    return _uuid4_text(os.urandom(16).hex())
+    """A new `ce_id`: time-ordered (UUIDv7), so the consumers' inboxes take their ids at
+    the right edge of their primary key (`adapters.ids`)."""
+    return new_id()
 
 
 def new_message_ids(count: int) -> list[str]:
-    """`count` ids as `new_message_id` makes them, from one read of the system's random
-    source: a system call per id costs more than writing the id, the more so under load."""
-    digits = os.urandom(16 * count).hex()
-    return [_uuid4_text(digits[start:start + 32]) for start in range(0, 32 * count, 32)]
-
-
-def _uuid4_text(digits: str) -> str:
-    return (f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-"
-            f"{_VARIANT[digits[16]]}{digits[17:20]}-{digits[20:]}")
-
-
-# RFC 4122 variant: the two high bits of the 17th hex digit are 10.
-_VARIANT = {digit: "89ab"[int(digit, 16) & 3] for digit in "0123456789abcdef"}
+    """`count` ids as `new_message_id` makes them, in one go."""
+    return new_ids(count)
 
 
 def to_outbox(event: Event, *, now: datetime | None = None,

@@ -1,4 +1,4 @@
-"""The outbox relay: publish pending outbox messages, then mark them published."""
+"""The outbox relay: publish pending outbox messages, then delete them from the outbox."""
 
 import asyncio
 import logging
@@ -42,11 +42,11 @@ class Sleep:
 class OutboxRelay:
     """Moves one outbox to the transport in batches.
 
-    A message is marked only after the transport acked it, so a crash in between
+    A message is deleted only after the transport acked it, so a crash in between
     publishes it again (at-least-once); consumers dedupe by message id in their inbox.
     A message the transport refuses for good is marked failed, with the reason, and the
-    outbox flows on. A batch's mark goes with the next read, in one round trip; while a
-    full batch is being published, the one before it is marked and the next one read.
+    outbox flows on. A batch's delete goes with the next read, in one round trip; while a
+    full batch is being published, the one before it is deleted and the next one read.
     Transient failures (lost connection, broker down) are retried with backoff, forever.
     `observer` hears of each batch the transport acknowledged.
     """
@@ -69,15 +69,15 @@ class OutboxRelay:
         self._wakeup = wakeup or Sleep()
         self._idle_wait_s = idle_wait_s
         self._observer = observer
-        self._unmarked: list[str] = []
+        self._undeleted: list[str] = []
         self.failed_attempts = 0
         self.published = 0
 
     async def relay_once(self) -> int:
-        """Publish and mark one batch; how many messages it held."""
+        """Publish and delete one batch; how many messages it held."""
         batch = await self._read()
         if batch:
-            self._unmarked = await self._publish(batch)
+            self._undeleted = await self._publish(batch)
             await self._read(limit=0)
         return len(batch)
 
@@ -86,8 +86,8 @@ class OutboxRelay:
 
         Batches are published strictly one after the other (every message of one
         acknowledged before any of the next is sent), so the per-key order holds even
-        when a batch has to be sent again. What was published is marked with the next
-        read; stopping marks what is left.
+        when a batch has to be sent again. What was published is deleted with the next
+        read; stopping deletes what is left.
         """
         async with self._outbox.session():
             await self._run(stop)
@@ -107,11 +107,11 @@ class OutboxRelay:
                     ahead = ()
                     await self._retry_later(stop, error)
         finally:
-            await self._mark_the_rest()
+            await self._delete_the_rest()
 
     async def _publish_reading_ahead(self, batch: Sequence[OutboxMessage]
                                      ) -> Sequence[OutboxMessage]:
-        """Publish `batch`; meanwhile, if it was full, mark the one before and read the
+        """Publish `batch`; meanwhile, if it was full, delete the one before and read the
         one after it. That batch, if any."""
         reading = None
         if len(batch) == self._batch_size:
@@ -123,31 +123,31 @@ class OutboxRelay:
                 reading.cancel()
                 await asyncio.gather(reading, return_exceptions=True)
             raise
-        self._unmarked += published
+        self._undeleted += published
         return await reading if reading is not None else ()
 
     def _read(self, *, exclude: Sequence[str] = (),
               limit: int | None = None) -> "asyncio.Future[Sequence[OutboxMessage]]":
-        """Mark what was published and not yet marked, and read the next batch, in one go.
-        The marks are taken now, as the read is started; a failed read leaves them to
-        the next one (they are published either way)."""
-        marking, self._unmarked = self._unmarked, []
+        """Delete what was published and not yet deleted, and read the next batch, in one
+        go. The deletes are taken now, as the read is started; a failed read leaves them
+        to the next one (they are published either way)."""
+        deleting, self._undeleted = self._undeleted, []
         self._wakeup.consume()
         return asyncio.ensure_future(self._fetch(
-            marking, exclude, self._batch_size if limit is None else limit))
+            deleting, exclude, self._batch_size if limit is None else limit))
 
-    async def _fetch(self, marking: list[str], exclude: Sequence[str],
+    async def _fetch(self, deleting: list[str], exclude: Sequence[str],
                      limit: int) -> Sequence[OutboxMessage]:
         try:
-            batch = await self._outbox.fetch_pending(limit, exclude=exclude, mark=marking)
+            batch = await self._outbox.fetch_pending(limit, exclude=exclude, delete=deleting)
         except BaseException:
-            self._unmarked = marking + self._unmarked
+            self._undeleted = deleting + self._undeleted
             raise
-        self.published += len(marking)
+        self.published += len(deleting)
         return batch
 
     async def _publish(self, batch: Sequence[OutboxMessage]) -> list[str]:
-        """Publish `batch`, mark what the transport refused as failed; the ids to mark
+        """Publish `batch`, mark what the transport refused as failed; the ids to delete
         as published."""
         started = time.perf_counter()
         refused = await self._publisher.publish(batch)
@@ -157,15 +157,15 @@ class OutboxRelay:
         gone = {r.message.id for r in refused}
         return [m.id for m in batch if m.id not in gone]
 
-    async def _mark_the_rest(self) -> None:
-        """Mark what is published and not marked yet: a failure only means it goes out
+    async def _delete_the_rest(self) -> None:
+        """Delete what is published and not deleted yet: a failure only means it goes out
         again."""
-        if not self._unmarked:
+        if not self._undeleted:
             return
         try:
             await self._read(limit=0)
         except TransientError as error:
-            log.warning("relay: marking messages published failed, they will be published "
+            log.warning("relay: deleting published messages failed, they will be published "
                         "again: %s", error)
 
     async def _refuse(self, refused: Sequence[Refused]) -> None:

@@ -168,10 +168,25 @@ class Flow:
             "SELECT (SELECT count(*) FROM orders.orders WHERE status <> 'pending')"
             " - (SELECT count(*) FROM orders.orders WHERE status = 'cancelled'"
             "    AND NOT stock_released)"
-            " - (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"
-            "    AND failed_at IS NULL)"
-            " - (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL"
-            "    AND failed_at IS NULL)"))
+            " - (SELECT count(*) FROM orders.outbox WHERE failed_at IS NULL)"
+            " - (SELECT count(*) FROM inventory.outbox WHERE failed_at IS NULL)"))
+
+    async def record_outbox_order(self) -> None:
+        """Keep, in `outbox_written`, the key, id and commit position (`txid`, `seq`) of
+        every row written to either outbox from now on: the relay deletes the rows it
+        published, and a test that checks the order on the topics compares against this."""
+        async with self.engine.begin() as connection:
+            await connection.execute(text(
+                "CREATE TABLE outbox_written (outbox text, aggregateid text, id uuid, "
+                "txid xid8, seq bigint)"))
+            await connection.execute(text(
+                "CREATE FUNCTION keep_outbox_row() RETURNS trigger LANGUAGE plpgsql AS $$"
+                " BEGIN INSERT INTO outbox_written VALUES (TG_TABLE_SCHEMA, NEW.aggregateid,"
+                " NEW.id, NEW.txid, NEW.seq); RETURN NULL; END $$"))
+            for schema in ("orders", "inventory"):
+                await connection.execute(text(
+                    f"CREATE TRIGGER keep_row AFTER INSERT ON {schema}.outbox FOR EACH ROW "
+                    "EXECUTE FUNCTION keep_outbox_row()"))
 
     def log_tails(self, lines: int = 15) -> str:
         return "\n".join(f"--- {s.log_path.name} (exit {s.returncode})\n"

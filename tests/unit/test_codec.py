@@ -249,12 +249,12 @@ def test_a_nested_wire_field_the_value_object_does_not_hold_is_refused() -> None
 
 @pytest.mark.parametrize("make", [lambda: [new_message_id() for _ in range(1000)],
                                   lambda: new_message_ids(1000)], ids=["one", "many"])
-def test_message_ids_are_random_uuids_written_as_uuid_writes_them(make) -> None:
+def test_message_ids_are_time_ordered_uuids_written_as_uuid_writes_them(make) -> None:
     ids = make()
 
     parsed = [uuid.UUID(message_id) for message_id in ids]
 
-    assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in parsed)
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in parsed)
     assert [str(u) for u in parsed] == ids
     assert len(set(ids)) == len(ids)
 

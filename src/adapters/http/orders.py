@@ -2,7 +2,6 @@
 
 import hashlib
 import json
-import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Security
@@ -12,6 +11,7 @@ from adapters.http.links import ORDER_LINKS, links
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
 from adapters.http.services import Allowed, Caller
+from adapters.ids import new_id
 from application.idempotency import Request, Respond
 from domain.commands import CancelOrder, Command, PlaceOrder
 from domain.orders import Order
@@ -39,7 +39,7 @@ async def place_order(body: PlaceOrderRequest, writer: Writer,
     """Accept an order: it is stored with its `OrderPlaced` event in one transaction and
     settles (confirmed or rejected) asynchronously; follow it at `Location`."""
     lines = tuple(OrderLine(line.sku, line.quantity) for line in body.lines)
-    command = PlaceOrder(order_id=str(uuid.uuid4()), customer_id=body.customer_id,
+    command = PlaceOrder(order_id=new_id(), customer_id=body.customer_id,
                          lines=lines)
     return await _run(writer, command, _accepted, idempotency_key, "/orders", body)
 

@@ -12,8 +12,8 @@ from application.messages import OutboxMessage, Refused
 class InMemoryOutboxReader:
     """Pending messages in commit order (the store's insertion order).
 
-    Published messages are dropped at once, so there is nothing to prune; refused ones
-    move to the store's `failed` with their reason.
+    Published messages are deleted, as in the PostgreSQL outbox; refused ones move to the
+    store's `failed` with their reason.
     """
 
     def __init__(self, store: InMemoryStore, topic: str) -> None:
@@ -21,9 +21,9 @@ class InMemoryOutboxReader:
         self._topic = topic
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), delete: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
-        await self.mark_published(mark)
+        await self.delete_published(delete)
         skipped = set(exclude)
         pending = (m for m in self._store.pending(self._topic).values() if m.id not in skipped)
         return list(islice(pending, limit))
@@ -31,7 +31,7 @@ class InMemoryOutboxReader:
     def session(self) -> AbstractAsyncContextManager[None]:
         return contextlib.nullcontext()
 
-    async def mark_published(self, ids: Sequence[str]) -> None:
+    async def delete_published(self, ids: Sequence[str]) -> None:
         pending = self._store.pending(self._topic)
         for message_id in ids:
             pending.pop(message_id, None)
@@ -41,6 +41,3 @@ class InMemoryOutboxReader:
         for item in refused:
             if pending.pop(item.message.id, None) is not None:
                 self._store.failed[item.message.id] = item
-
-    async def prune(self, older_than_s: float) -> int:
-        return 0

@@ -1,4 +1,4 @@
-"""The relay's side of an outbox: pending rows in commit order, marked in batches."""
+"""The relay's side of an outbox: pending rows in commit order, deleted once published."""
 
 import asyncio
 import contextlib
@@ -15,7 +15,6 @@ from adapters.postgres.tables import OUTBOX
 from application.messages import OutboxMessage, Refused
 
 MAX_REASON_LENGTH = 1000
-PRUNE_BATCH = 10_000
 
 # A read of pending rows, sent straight on the driver (SQLAlchemy's execution and result
 # rows cost more than the rest of the read): the payload comes back as the text it was
@@ -26,37 +25,46 @@ PRUNE_BATCH = 10_000
 # an id holds a lock on that id, so the two rows of pg_locks with one `virtualtransaction`
 # pair them up. pg_locks shows 32-bit ids; the snapshot's in-progress list has the 64-bit
 # ones. With no such transaction, every committed row is below it.
+#
+# The floor ($2) is where the index scan starts: no row the read may still return lies
+# below it (see `PostgresOutboxReader`). The last row the statement returns is not a
+# message: its `txid` is the snapshot's xmin, from which the next floor is taken.
 _PENDING = """
-    SELECT id::text, topic, aggregateid, type, payload::text, headers::text, created_at
-    FROM {outbox}
-    WHERE published_at IS NULL AND failed_at IS NULL
-      AND id <> ALL($2::uuid[]){also}
-      AND txid < (
-        SELECT coalesce(
-          (SELECT min(running.id)
-           FROM pg_snapshot_xip(snapshot.s) AS running(id)
-           WHERE (running.id::text::numeric % 4294967296) IN (
-             SELECT own.transactionid::text::numeric
-             FROM pg_locks AS writing
-             JOIN pg_locks AS own
-               ON own.virtualtransaction = writing.virtualtransaction
-              AND own.locktype = 'transactionid'
-             WHERE writing.locktype = 'relation'
-               AND writing.relation = '{outbox}'::regclass)),
-          pg_snapshot_xmax(snapshot.s))
-        FROM (SELECT pg_current_snapshot() AS s) AS snapshot)
-    ORDER BY txid, seq
-    LIMIT $1
+    (SELECT id::text, topic, aggregateid, type, payload::text, headers::text, created_at,
+            txid
+     FROM {outbox}
+     WHERE failed_at IS NULL AND txid >= $2::xid8
+       AND id <> ALL($3::uuid[]){also}
+       AND txid < (
+         SELECT coalesce(
+           (SELECT min(running.id)
+            FROM pg_snapshot_xip(snapshot.s) AS running(id)
+            WHERE (running.id::text::numeric % 4294967296) IN (
+              SELECT own.transactionid::text::numeric
+              FROM pg_locks AS writing
+              JOIN pg_locks AS own
+                ON own.virtualtransaction = writing.virtualtransaction
+               AND own.locktype = 'transactionid'
+              WHERE writing.locktype = 'relation'
+                AND writing.relation = '{outbox}'::regclass)),
+           pg_snapshot_xmax(snapshot.s))
+         FROM (SELECT pg_current_snapshot() AS s) AS snapshot)
+     ORDER BY txid, seq
+     LIMIT $1)
+    UNION ALL
+    SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+           pg_snapshot_xmin(pg_current_snapshot())
 """
-# The batch published last is marked in the same statement as the next read: its rows still
-# look pending to the read (one snapshot), so the read leaves them out by id.
-_MARK_THEN = "WITH marked AS ({mark})"
-_MARK = ("UPDATE {outbox} SET published_at = now()"
-         " WHERE id = ANY($3::uuid[]) AND published_at IS NULL")
+# The batch published last is deleted in the same statement as the next read: its rows
+# still show in the read (one snapshot), so the read leaves them out by id.
+_DELETE_THEN = "WITH deleted AS ({delete})"
+_DELETE = "DELETE FROM {outbox} WHERE id = ANY($4::uuid[])"
 
 
 class PostgresOutboxReader:
-    """Reads one schema's outbox without ever skipping a transaction that commits late.
+    """Reads one schema's outbox without ever skipping a transaction that commits late, and
+    deletes what the relay published: the outbox holds only what is still to be sent (and
+    what the broker refused for good, with why).
 
     Every row carries `txid`, the id of the transaction that wrote it, and `seq`, its
     place within that transaction. A read takes pending rows in `(txid, seq)` order, but
@@ -65,6 +73,15 @@ class PostgresOutboxReader:
     open, and of any later one, wait for the next read, so they are never published out
     of order. Transactions that never touch this outbox (a session idle in a transaction,
     a long report, another database on the server) do not hold the relay back.
+
+    A deleted row stays in the table and its index as a dead tuple until vacuum removes
+    it, and vacuum can remove none that an old snapshot may still see. So that the reads
+    do not walk those, each starts at a floor: the lowest `txid` it may still need. That
+    is the snapshot's xmin of the read before (a transaction running then, or one yet to
+    write, writes rows at or above it) or the lowest `txid` of a row read and not yet
+    deleted, whichever is lower (or, after a full batch, its last row's `txid`, at or
+    above which the rows it left lie). A read then costs what its batch costs, however far
+    vacuum lags behind. The floor starts at 0 with each `session`.
 
     Several relay processes take turns through leadership (an advisory lock), not here.
     """
@@ -75,46 +92,65 @@ class PostgresOutboxReader:
         self._sessions = sessions or engine
         self._table = OUTBOX[schema]
         outbox = f"{schema}.outbox"
-        mark = _MARK.format(outbox=outbox)
+        delete = _DELETE.format(outbox=outbox)
         self._pending = _PENDING.format(outbox=outbox, also="")
-        self._mark_then_pending = (_MARK_THEN.format(mark=mark) + _PENDING.format(
-            outbox=outbox, also="\n      AND id <> ALL($3::uuid[])"))
-        self._mark = mark.replace("$3", "$1")
+        self._delete_then_pending = (_DELETE_THEN.format(delete=delete) + _PENDING.format(
+            outbox=outbox, also="\n       AND id <> ALL($4::uuid[])"))
+        self._delete = delete.replace("$4", "$1")
         self._held: AsyncConnection | None = None
         self._holding = False
         self._using = asyncio.Lock()
+        self._xmin = 0
+        self._unsent: dict[str, int] = {}
+
+    @property
+    def floor(self) -> int:
+        """Where the next read starts: no row it may return has a lower `txid`."""
+        return min(self._xmin, *self._unsent.values()) if self._unsent else self._xmin
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), delete: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
-        """One statement, which commits on its own: the read, after the marks if any."""
+        """One statement, which commits on its own: the read, after the deletes if any."""
         if not limit:
-            await self.mark_published(mark)
+            await self.delete_published(delete)
             return []
-        if mark:
-            rows = await self._run(self._mark_then_pending, limit, list(exclude), list(mark))
+        floor = self.floor
+        if delete:
+            rows = await self._run(self._delete_then_pending, limit, floor, list(exclude),
+                                   list(delete))
         else:
-            rows = await self._run(self._pending, limit, list(exclude))
-        return [
-            OutboxMessage(id=id_, topic=topic, key=key, type=type_, payload=payload.encode(),
-                          headers=from_json(headers), created_at=created_at)
-            for id_, topic, key, type_, payload, headers, created_at in rows
-        ]
+            rows = await self._run(self._pending, limit, floor, list(exclude))
+        self._forget(delete)
+        *found, (*_, xmin) = rows
+        # A full batch may have left rows behind, at or above its last row's txid.
+        self._xmin = xmin if len(found) < limit else min(xmin, found[-1][-1])
+        messages = []
+        for id_, topic, key, type_, payload, headers, created_at, txid in found:
+            self._unsent[id_] = txid
+            messages.append(OutboxMessage(
+                id=id_, topic=topic, key=key, type=type_, payload=payload.encode(),
+                headers=from_json(headers), created_at=created_at))
+        return messages
 
-    async def mark_published(self, ids: Sequence[str]) -> None:
-        """Mark a whole batch in one statement, which commits on its own."""
+    async def delete_published(self, ids: Sequence[str]) -> None:
+        """Delete a whole batch in one statement, which commits on its own."""
         if ids:
-            await self._run(self._mark, list(ids))
+            await self._run(self._delete, list(ids))
+            self._forget(ids)
+
+    def _forget(self, ids: Sequence[str]) -> None:
+        for message_id in ids:
+            self._unsent.pop(message_id, None)
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[None]:
-        """Hold one connection for the reads and marks made inside (the relay's run): at
-        live load the relay reads and marks several times per batch, and a checkout each
+        """Hold one connection for the reads and deletes made inside (the relay's run): at
+        live load the relay reads and deletes several times per batch, and a checkout each
         time cost as much as the statement. It comes from `sessions` (the relay's engine
         for connections held while it leads, outside the pool that the backlog reads
-        and pruning share). A connection that fails is closed and another opened at the
-        next read."""
-        self._holding = True
+        share). A connection that fails is closed and another opened at the next read."""
+        self._holding, self._xmin, self._unsent = True, 0, {}
         try:
             yield
         finally:
@@ -147,24 +183,11 @@ class PostgresOutboxReader:
         table = self._table
         statement = (
             sa.update(table)
-            .where(table.c.id == sa.bindparam("message_id"), table.c.published_at.is_(None))
+            .where(table.c.id == sa.bindparam("message_id"))
             .values(failed_at=sa.func.now(), failure_reason=sa.bindparam("reason"))
         )
         rows = [{"message_id": r.message.id, "reason": r.reason[:MAX_REASON_LENGTH]}
                 for r in refused]
         async with transient_errors(), self._engine.begin() as connection:
             await connection.execute(statement, rows)
-
-    async def prune(self, older_than_s: float) -> int:
-        """Delete up to PRUNE_BATCH rows published before the retention; failed rows stay."""
-        table = self._table
-        old = (
-            sa.select(table.c.id)
-            .where(table.c.published_at < sa.func.now() - sa.func.make_interval(
-                0, 0, 0, 0, 0, 0, sa.literal(older_than_s)))
-            .limit(PRUNE_BATCH)
-        )
-        async with transient_errors(), self._engine.begin() as connection:
-            result = await connection.execute(sa.delete(table).where(table.c.id.in_(old)))
-        return result.rowcount
-
+        self._forget([r.message.id for r in refused])

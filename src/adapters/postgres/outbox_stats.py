@@ -16,13 +16,14 @@ class Backlog:
 
 
 async def outbox_backlog(engine: AsyncEngine, schema: str) -> Backlog:
-    """Rows neither published nor failed, and the age of the first of them in commit order
-    (by the database's clock). Both read the partial index of pending rows."""
+    """Rows still to be sent (the outbox less what the broker refused), and the age of the
+    first of them in commit order (by the database's clock). Both read the partial index
+    of pending rows."""
     table = OUTBOX[schema]
-    pending = (table.c.published_at.is_(None), table.c.failed_at.is_(None))
-    count = sa.select(sa.func.count()).select_from(table).where(*pending)
+    pending = table.c.failed_at.is_(None)
+    count = sa.select(sa.func.count()).select_from(table).where(pending)
     oldest = (sa.select(sa.func.extract("epoch", sa.func.now() - table.c.created_at))
-              .where(*pending).order_by(table.c.txid, table.c.seq).limit(1))
+              .where(pending).order_by(table.c.txid, table.c.seq).limit(1))
     async with transient_errors(), engine.connect() as connection:
         total = await connection.scalar(count)
         age = await connection.scalar(oldest)

@@ -51,13 +51,11 @@ def _outbox(schema: str) -> sa.Table:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("txid", Xid8, nullable=False, server_default=sa.text("pg_current_xact_id()")),
         sa.Column("seq", sa.BigInteger, sa.Identity(always=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True)),
+        # What the broker refused for good stays, with why; what it took is deleted.
         sa.Column("failed_at", sa.DateTime(timezone=True)),
         sa.Column("failure_reason", sa.Text),
         sa.Index("ix_outbox_pending", "txid", "seq",
-                 postgresql_where=sa.text("published_at IS NULL AND failed_at IS NULL")),
-        sa.Index("ix_outbox_published_at", "published_at",
-                 postgresql_where=sa.text("published_at IS NOT NULL")),
+                 postgresql_where=sa.text("failed_at IS NULL")),
         schema=schema,
     )
 

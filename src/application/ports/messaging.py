@@ -16,20 +16,21 @@ from application.messages import (
 
 
 class OutboxReader(Protocol):
-    """The relay's view of one outbox."""
+    """The relay's view of one outbox: what is still to be sent. A message leaves it once
+    the transport acknowledged it (deleted) or refused it for good (kept aside, with why)."""
 
     async def fetch_pending(
-        self, limit: int, *, exclude: Sequence[str] = (), mark: Sequence[str] = ()
+        self, limit: int, *, exclude: Sequence[str] = (), delete: Sequence[str] = ()
     ) -> Sequence[OutboxMessage]:
         """Unpublished messages in commit order, never skipping one that commits late.
 
-        `exclude` names messages in flight (read, not yet marked): the relay reads the
-        next batch while the previous one is being published. `mark` names messages to
-        mark published first, in the same round trip (left out of what is read).
+        `exclude` names messages in flight (read, not yet deleted): the relay reads the
+        next batch while the previous one is being published. `delete` names published
+        messages to delete first, in the same round trip (left out of what is read).
         """
         ...
 
-    async def mark_published(self, ids: Sequence[str]) -> None: ...
+    async def delete_published(self, ids: Sequence[str]) -> None: ...
 
     def session(self) -> AbstractAsyncContextManager[None]:
         """Keep what reading takes (a connection) from one read to the next inside."""
@@ -37,10 +38,6 @@ class OutboxReader(Protocol):
 
     async def mark_failed(self, refused: Sequence[Refused]) -> None:
         """Take messages the transport refused for good out of the pending ones, with why."""
-        ...
-
-    async def prune(self, older_than_s: float) -> int:
-        """Delete messages published more than `older_than_s` ago; say how many."""
         ...
 
 

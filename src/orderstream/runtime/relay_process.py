@@ -2,8 +2,9 @@
 
 Several relay processes may run; per outbox exactly one leads (an advisory lock) and the
 others stand by, trying again every `leader_check_interval_s`. The leader wakes up on the
-outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and prunes published
-rows older than `relay_retention_s`. Every relay process, leading or not, serves its metrics
+outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and deletes what the
+broker acknowledged; the orders outbox's leader also prunes expired idempotency keys. Every
+relay process, leading or not, serves its metrics
 (the backlog of its outboxes, the lag of the groups that consume them, whether it leads)
 and its readiness.
 
@@ -90,14 +91,18 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
                        outbox: str, settings: Settings, stop: asyncio.Event,
                        metrics: Metrics, *, publishing: bool = True) -> None:
     """Relay `outbox` while leading it (unless not `publishing`: then only its
-    housekeeping). The leadership lock, the LISTEN and the reads and marks hold connections
-    of `sessions`, outside the pool of `engine` (pruning, the backlog readings)."""
+    housekeeping). The leadership lock, the LISTEN and the reads and deletes hold
+    connections of `sessions`, outside the pool of `engine` (pruning, the backlog
+    readings)."""
     reader = PostgresOutboxReader(engine, outbox, sessions=sessions)
     observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
         if not publishing:
-            await _prune(engine, reader, outbox, settings, halt)
+            if outbox == "orders":
+                await _prune(engine, settings, halt)
+            else:
+                await halt.wait()
             return
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
@@ -106,7 +111,8 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
         try:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(relay.run(halt))
-                tasks.create_task(_prune(engine, reader, outbox, settings, halt))
+                if outbox == "orders":
+                    tasks.create_task(_prune(engine, settings, halt))
         finally:
             await notifications.close()
 
@@ -116,20 +122,16 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
                         on_change=observer.leading)
 
 
-async def _prune(engine: AsyncEngine, reader: PostgresOutboxReader, outbox: str,
-                 settings: Settings, halt: asyncio.Event) -> None:
-    """Published outbox rows past the retention; for the orders outbox, expired idempotency
-    keys too (they live in the orders schema)."""
+async def _prune(engine: AsyncEngine, settings: Settings, halt: asyncio.Event) -> None:
+    """Expired idempotency keys (they live in the orders schema)."""
     while not halt.is_set():
         try:
-            pruned = await reader.prune(settings.relay_retention_s)
-            expired = await prune_expired_keys(engine) if outbox == "orders" else 0
+            expired = await prune_expired_keys(engine)
         except TransientError as error:
-            log.warning("pruning %s outbox failed, trying again later: %s", outbox, error)
+            log.warning("pruning idempotency keys failed, trying again later: %s", error)
         else:
-            if pruned or expired:
-                log.info("pruned %d published rows from the %s outbox, %d expired "
-                         "idempotency keys", pruned, outbox, expired)
+            if expired:
+                log.info("pruned %d expired idempotency keys", expired)
         try:
             await asyncio.wait_for(halt.wait(), settings.relay_prune_interval_s)
         except TimeoutError:

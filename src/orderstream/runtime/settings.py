@@ -56,9 +56,9 @@ class Settings(BaseSettings):
     relay_batch_size: int = Field(default=500, ge=1)
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_retention_s: float = Field(
-        default=7 * 24 * 3600.0, gt=0, description="how long published outbox rows are kept")
-    relay_prune_interval_s: float = Field(default=60.0, gt=0)
+    relay_prune_interval_s: float = Field(
+        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
+                                        "idempotency keys")
     relay: Literal["orderstream", "debezium"] = Field(default="orderstream", description=(
         "who publishes the outboxes: `orderstream relay` or Debezium (docs/kafka.md#debezium)"))
     debezium_slot: str = Field(default="orderstream_outbox", pattern=r"^[a-z0-9_]{1,63}$")

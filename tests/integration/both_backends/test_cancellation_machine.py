@@ -175,7 +175,7 @@ class CancellationMachine(RuleBasedStateMachine):
                 self.sent[topic].append(InboundMessage(
                     topic=topic, partition=0, offset=len(self.sent[topic]), key=key,
                     value=value, headers=tuple(headers)))
-            await outbox.mark_published([m.id for m in pending])
+            await outbox.delete_published([m.id for m in pending])
             published += len(pending)
         return published
 

@@ -1,4 +1,5 @@
-"""The outbox reader: pending rows in commit order, none skipped, marked in batches.
+"""The outbox reader: pending rows in commit order, none skipped, deleted in batches once
+published.
 
 These tests run on a database of their own, so "pending" means exactly their rows.
 """
@@ -38,7 +39,7 @@ async def own_engine(
 @pytest.fixture
 async def reader(own_engine: AsyncEngine) -> PostgresOutboxReader:
     reader = PostgresOutboxReader(own_engine, "orders")
-    await reader.mark_published([m.id for m in await reader.fetch_pending(10_000)])
+    await reader.delete_published([m.id for m in await reader.fetch_pending(10_000)])
     return reader
 
 
@@ -77,34 +78,39 @@ async def test_rows_of_one_transaction_come_back_in_the_order_they_were_written(
     assert [m.key for m in await reader.fetch_pending(100)] == order_ids
 
 
-async def test_a_batch_is_marked_published_and_never_read_again(
-        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory) -> None:
+async def test_a_published_batch_is_deleted_and_the_rest_read_after_it(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
     for n in range(5):
         await CommandBus(uow_factory).handle(placing(f"batch-{n}"))
 
     first = await reader.fetch_pending(2)
-    await reader.mark_published([m.id for m in first])
+    await reader.delete_published([m.id for m in first])
 
     assert [m.key for m in first] == ["batch-0", "batch-1"]
     assert [m.key for m in await reader.fetch_pending(100)] == ["batch-2", "batch-3", "batch-4"]
+    assert await _keys_left(own_engine) == ["batch-2", "batch-3", "batch-4"]
 
 
-async def test_a_batch_is_marked_in_the_statement_that_reads_the_next(
+async def _keys_left(engine: AsyncEngine) -> list[str]:
+    async with engine.connect() as connection:
+        return list((await connection.execute(text(
+            "SELECT aggregateid FROM orders.outbox ORDER BY txid, seq"))).scalars())
+
+
+async def test_a_batch_is_deleted_in_the_statement_that_reads_the_next(
         reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
         own_engine: AsyncEngine) -> None:
     for n in range(5):
-        await CommandBus(uow_factory).handle(placing(f"marked-{n}"))
+        await CommandBus(uow_factory).handle(placing(f"deleted-{n}"))
     first = await reader.fetch_pending(2)
 
     async with reader.session():
-        rest = await reader.fetch_pending(100, mark=[m.id for m in first])
-        assert await reader.fetch_pending(0, mark=[m.id for m in rest]) == []
+        rest = await reader.fetch_pending(100, delete=[m.id for m in first])
+        assert await reader.fetch_pending(0, delete=[m.id for m in rest]) == []
 
-    assert [m.key for m in rest] == ["marked-2", "marked-3", "marked-4"]
-    async with own_engine.connect() as connection:
-        unmarked = await connection.scalar(text(
-            "SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"))
-    assert unmarked == 0
+    assert [m.key for m in rest] == ["deleted-2", "deleted-3", "deleted-4"]
+    assert await _keys_left(own_engine) == []
     assert await reader.fetch_pending(100) == []
 
 
@@ -196,36 +202,67 @@ async def test_a_refused_message_is_marked_failed_with_its_reason_and_not_read_a
     assert [m.key for m in await reader.fetch_pending(100)] == ["accepted"]
     async with own_engine.connect() as connection:
         row = (await connection.execute(text(
-            "SELECT failed_at, failure_reason, published_at FROM orders.outbox WHERE id = :id"),
+            "SELECT failed_at, failure_reason FROM orders.outbox WHERE id = :id"),
             {"id": refused.id})).one()
-    assert row.failed_at is not None and row.published_at is None
+    assert row.failed_at is not None
     assert row.failure_reason.startswith("MessageSizeTooLargeError")
     assert len(row.failure_reason) == 1000
 
 
-async def test_pruning_deletes_only_rows_published_before_the_retention(
+async def test_a_row_written_late_by_a_transaction_older_than_the_floor_is_not_skipped(
         reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
         own_engine: AsyncEngine) -> None:
-    for name in ("old", "recent", "pending", "failed"):
-        await CommandBus(uow_factory).handle(placing(f"prune-{name}"))
-    old, recent, _, failed = await reader.fetch_pending(100)
-    await reader.mark_published([old.id, recent.id])
-    await reader.mark_failed([Refused(failed, "too large")])
-    async with own_engine.begin() as connection:
-        await connection.execute(text(
-            "UPDATE orders.outbox SET published_at = now() - interval '2 hours'"
-            " WHERE id = :id"), {"id": old.id})
-        await connection.execute(text(
-            "UPDATE orders.outbox SET failed_at = now() - interval '2 hours'"
-            " WHERE id = :id"), {"id": failed.id})
+    """A transaction that took its id before the rows published since, and writes to the
+    outbox only now: its row's txid is below theirs, and the read must still find it."""
+    async with own_engine.connect() as old:
+        await old.execute(text("SELECT pg_current_xact_id()"))  # has an id, writes later
+        async with reader.session():
+            for n in range(3):
+                await CommandBus(uow_factory).handle(placing(f"since-{n}"))
+                await reader.delete_published([m.id for m in await reader.fetch_pending(100)])
+            await old.execute(text(
+                "INSERT INTO orders.outbox (id, aggregatetype, aggregateid, type, payload,"
+                " headers, topic, created_at) VALUES (gen_random_uuid(), 'Order', 'older',"
+                " 'OrderConfirmed', '{}', '{}', 'orders', now())"))
+            await old.commit()
 
-    assert await reader.prune(older_than_s=3600) == 1
+            assert [m.key for m in await reader.fetch_pending(100)] == ["older"]
 
+
+async def test_rows_a_full_batch_left_behind_are_read_after_it_is_deleted(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory) -> None:
+    for n in range(5):
+        await CommandBus(uow_factory).handle(placing(f"behind-{n}"))
+    async with reader.session():
+        first = await reader.fetch_pending(2)
+        await reader.delete_published([m.id for m in first])
+        second = await reader.fetch_pending(2)
+        rest = await reader.fetch_pending(2, delete=[m.id for m in second])
+
+    assert [m.key for m in first + second + rest] == [f"behind-{n}" for n in range(5)]
+
+
+async def test_the_floor_moves_past_deleted_rows_while_an_old_snapshot_holds_vacuum_back(
+        reader: PostgresOutboxReader, uow_factory: UnitOfWorkFactory,
+        own_engine: AsyncEngine) -> None:
+    """A long read-only transaction (a report, a backup, the audit) keeps every deleted row
+    in the table until it ends; the reads start past them all the same."""
     async with own_engine.connect() as connection:
-        keys = (await connection.execute(text(
-            "SELECT aggregateid FROM orders.outbox WHERE aggregateid LIKE 'prune-%'"
-            " ORDER BY seq"))).scalars().all()
-    assert keys == ["prune-recent", "prune-pending", "prune-failed"]
+        report = await connection.execution_options(isolation_level="REPEATABLE READ",
+                                                     postgresql_readonly=True)
+        await report.execute(text("SELECT count(*) FROM orders.outbox"))
+        async with reader.session():
+            for n in range(20):
+                await CommandBus(uow_factory).handle(placing(f"floor-{n}"))
+                published = await reader.fetch_pending(100)
+                await reader.delete_published([m.id for m in published])
+            async with own_engine.connect() as connection:
+                last = await connection.scalar(text(
+                    "SELECT pg_snapshot_xmin(pg_current_snapshot())"))
+            await reader.fetch_pending(100)
+
+            assert reader.floor >= int(last)
+        await report.rollback()
 
 
 async def test_the_relay_survives_its_connections_being_terminated(

@@ -38,7 +38,7 @@ async def test_placed_order_and_its_outbox_row_commit_together(place, rows, new_
     assert (outbox.aggregatetype, outbox.type, outbox.topic) == ("Order", "OrderPlaced", "orders")
     assert outbox.headers["ce_id"] == str(outbox.id)
     assert outbox.payload["lines"] == [{"sku": "SKU-1", "quantity": 2}]
-    assert outbox.published_at is None
+    assert outbox.failed_at is None
 
 
 async def test_failure_after_the_order_row_is_written_leaves_neither_order_nor_outbox_row(

@@ -89,8 +89,8 @@ async def test_the_relay_retries_transient_read_and_publish_failures_and_loses_n
     assert (reader.failures, publisher.failures, relay.failed_attempts) == (0, 0, 0)
 
 
-class _FailingMark:
-    """An outbox reader whose first read that carries marks fails before marking."""
+class _FailingDelete:
+    """An outbox reader whose first read that carries deletes fails before deleting."""
 
     def __init__(self, inner: InMemoryOutboxReader) -> None:
         self._inner, self.failed = inner, 0
@@ -98,11 +98,11 @@ class _FailingMark:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    async def fetch_pending(self, limit, *, exclude=(), mark=()):
-        if mark and not self.failed:
+    async def fetch_pending(self, limit, *, exclude=(), delete=()):
+        if delete and not self.failed:
             self.failed += 1
             raise TransientError("connection reset")
-        return await self._inner.fetch_pending(limit, exclude=exclude, mark=mark)
+        return await self._inner.fetch_pending(limit, exclude=exclude, delete=delete)
 
 
 @pytest.mark.parametrize("failures", [1, 2, 3])
@@ -123,10 +123,10 @@ async def test_a_batch_whose_publishing_failed_goes_out_before_the_batch_read_af
     assert keys == [f"o-{n}" for n in range(30)]
 
 
-async def test_a_failed_mark_is_tried_again_with_the_next_read_and_nothing_is_lost():
+async def test_a_failed_delete_is_tried_again_with_the_next_read_and_nothing_is_lost():
     store, bus = InMemoryStore(), InMemoryBus(partitions=1)
     _fill(store, 5)
-    reader = _FailingMark(InMemoryOutboxReader(store, "orders"))
+    reader = _FailingDelete(InMemoryOutboxReader(store, "orders"))
     relay = OutboxRelay(reader, InMemoryPublisher(bus), backoff=QUICK)  # type: ignore[arg-type]
 
     await _run_until_drained(relay, store)
@@ -160,8 +160,8 @@ async def test_reading_ahead_publishes_every_message_once_in_order():
     assert _keys_on(bus) == [f"o-{n}" for n in range(1000)]
 
 
-class _HeldMark:
-    """An outbox reader whose first read that carries marks waits until `release` is set."""
+class _HeldDelete:
+    """An outbox reader whose first read that carries deletes waits until `release` is set."""
 
     def __init__(self, inner: InMemoryOutboxReader) -> None:
         self._inner, self.release, self.held = inner, asyncio.Event(), asyncio.Event()
@@ -169,17 +169,17 @@ class _HeldMark:
     def __getattr__(self, name: str):
         return getattr(self._inner, name)
 
-    async def fetch_pending(self, limit, *, exclude=(), mark=()):
-        if mark and not self.held.is_set():
+    async def fetch_pending(self, limit, *, exclude=(), delete=()):
+        if delete and not self.held.is_set():
             self.held.set()
             await self.release.wait()
-        return await self._inner.fetch_pending(limit, exclude=exclude, mark=mark)
+        return await self._inner.fetch_pending(limit, exclude=exclude, delete=delete)
 
 
-async def test_the_next_batch_is_published_while_the_one_before_is_being_marked():
+async def test_the_next_batch_is_published_while_the_one_before_is_being_deleted():
     store, bus = InMemoryStore(), InMemoryBus(partitions=1)
     _fill(store, 20)
-    reader = _HeldMark(InMemoryOutboxReader(store, "orders"))
+    reader = _HeldDelete(InMemoryOutboxReader(store, "orders"))
     relay = OutboxRelay(reader, InMemoryPublisher(bus), batch_size=10)  # type: ignore[arg-type]
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
@@ -187,10 +187,10 @@ async def test_the_next_batch_is_published_while_the_one_before_is_being_marked(
     async with asyncio.timeout(5):
         while len(_keys_on(bus)) < 20:
             await asyncio.sleep(0.001)
-    assert len(store.pending("orders")) == 20  # the first mark is still held
+    assert len(store.pending("orders")) == 20  # the first delete is still held
     stop.set()
     await asyncio.sleep(0.01)
-    assert not task.done()  # stopping waits for the marks in flight
+    assert not task.done()  # stopping waits for the deletes in flight
     reader.release.set()
     await task
 

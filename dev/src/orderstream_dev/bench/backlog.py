@@ -50,8 +50,7 @@ async def refill(connection: asyncpg.Connection, rows: list[tuple[Any, ...]]) ->
 
 async def pending(connection: asyncpg.Connection) -> bool:
     return bool(await connection.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM orders.outbox"
-        " WHERE published_at IS NULL AND failed_at IS NULL)"))
+        "SELECT EXISTS (SELECT 1 FROM orders.outbox WHERE failed_at IS NULL)"))
 
 
 def save(records: list[Record], path: Path) -> None:

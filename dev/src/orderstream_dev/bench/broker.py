@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
+from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from adapters.kafka.clients import started_admin
@@ -64,3 +65,24 @@ async def committed(admin: AIOKafkaAdminClient, group: str) -> int:
     offsets = await admin.list_consumer_group_offsets(group)
     return sum(max(0, meta.offset) for meta in offsets.values())
 
+
+
+async def record_times(settings: Settings, topic: str) -> dict[str, float]:
+    """Per key of `topic`, when its first record was sent (the producer's timestamp, epoch
+    seconds): for the relay, when it handed the row to the broker."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.kafka_bootstrap_servers,
+                                group_id=None, enable_auto_commit=False,
+                                auto_offset_reset="earliest",
+                                **kafka_security(settings).kwargs())
+    await consumer.start()
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        times: dict[str, float] = {}
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            for records in (await consumer.getmany(timeout_ms=1_000)).values():
+                for record in records:
+                    if record.key is not None:
+                        times.setdefault(record.key.decode(), record.timestamp / 1000)
+        return times
+    finally:
+        await consumer.stop()

@@ -65,14 +65,15 @@ HOPS = ("accepted -> published", "published -> worker's transaction begins",
 
 
 def hops_ms(clock: CommitClock, rows: Sequence[Any]) -> dict[str, list[float]]:
-    """Per (accepted, outbox row marked published, reservation started) in epoch seconds:
-    the three legs of the way. The relay marks a row once the broker acknowledged it, so
-    the first leg holds its read, send and acknowledgement, and the second the consumer's
-    fetch and the wait for the worker's batch before."""
+    """Per (accepted, its record sent to the broker, reservation started) in epoch seconds:
+    the three legs of the way. The record's time is the producer's (the relay's, as it
+    added the row to a batch), so the first leg holds the relay's wake-up and read, and
+    the second the broker's acknowledgement, the consumer's fetch and the wait for the
+    worker's batch before. A row whose record was not found counts in no leg."""
     legs: dict[str, list[float]] = {hop: [] for hop in HOPS}
     for accepted, published, started in rows:
         committed = clock.committed_after(started)
-        if committed is None:
+        if committed is None or math.isnan(published):
             continue
         for hop, (begin, end) in zip(HOPS, ((accepted, published), (published, started),
                                             (started, committed)), strict=True):

@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 
 from orderstream.runtime.settings import Settings
-from orderstream_dev.bench import processes
+from orderstream_dev.bench import broker, processes
 from orderstream_dev.bench.base import Advance, BenchContext, Steps
 from orderstream_dev.bench.commits import CommitClock, hops_ms, latencies_ms, percentiles
 from orderstream_dev.bench.cpu import CpuClock, parent_of
@@ -49,11 +49,9 @@ HTTP_P99_MS = 100.0
 END_TO_END_P99_MS = 250.0
 FIRST_COMMIT_TIMEOUT_S = 60.0
 START_ORDERS = 50
-ACCEPTED_PUBLISHED_RESERVED = """
-    SELECT extract(epoch FROM o.created_at)::float8,
-           extract(epoch FROM e.published_at)::float8, extract(epoch FROM r.created_at)::float8
+ACCEPTED_RESERVED = """
+    SELECT o.id, extract(epoch FROM o.created_at)::float8, extract(epoch FROM r.created_at)::float8
     FROM orders.orders o JOIN inventory.reservations r ON r.order_id = o.id
-    JOIN orders.outbox e ON e.aggregateid = o.id AND e.type = 'OrderPlaced'
     WHERE o.customer_id = $1"""
 PENDING = "SELECT count(*) FROM orders.orders WHERE customer_id = ANY($1) AND status = 'pending'"
 ACCEPTED = "SELECT count(*) FROM orders.orders WHERE customer_id = ANY($1)"
@@ -167,7 +165,9 @@ class FlowBenchmark:
         settled = await self._settled(connection, customers)
         used = CpuClock.since(before, cpu.read())
         orders = await connection.fetchval(ACCEPTED, customers) or math.nan
-        rows = await connection.fetch(ACCEPTED_PUBLISHED_RESERVED, customer)
+        sent = await broker.record_times(Settings(), flow.env["orders_topic"])
+        rows = [(accepted, sent.get(order_id, math.nan), started) for order_id, accepted, started
+                in await connection.fetch(ACCEPTED_RESERVED, customer)]
         e2e = latencies_ms(clock, [(accepted, started) for accepted, _, started in rows])
         window = http["window_s"]
         statuses = http["statuses"]

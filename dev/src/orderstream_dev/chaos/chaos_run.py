@@ -32,7 +32,7 @@ RECOVERY_S = 60.0
 # Each order of the load has 1-3 lines of 1-3 units: about 4 units an order.
 UNITS_PER_ORDER = 4
 STOCKED_SHARE = 0.8
-NOTHING_IN_FLIGHT = AuditSettings(settle_s=0, outbox_age_s=0)
+NOTHING_IN_FLIGHT = AuditSettings(settle_s=0, outbox_age_s=0, window_s=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,17 +166,16 @@ async def _stock(database_url: str, options: ChaosOptions) -> None:
 
 
 async def _settled(database_url: str) -> None:
-    """Until no order is pending and every outbox row is published; raises when that
+    """Until no order is pending and every outbox row is published (deleted, or refused);
+    raises when that
     stops moving for `SETTLE_STALL_S`."""
     connection = await asyncpg.connect(asyncpg_dsn(database_url))
     try:
         last, moved = None, time.monotonic()
         while left := await connection.fetchval(
                 "SELECT (SELECT count(*) FROM orders.orders WHERE status = 'pending')"
-                " + (SELECT count(*) FROM orders.outbox WHERE published_at IS NULL"
-                "    AND failed_at IS NULL)"
-                " + (SELECT count(*) FROM inventory.outbox WHERE published_at IS NULL"
-                "    AND failed_at IS NULL)"):
+                " + (SELECT count(*) FROM orders.outbox WHERE failed_at IS NULL)"
+                " + (SELECT count(*) FROM inventory.outbox WHERE failed_at IS NULL)"):
             if left != last:
                 last, moved = left, time.monotonic()
             elif time.monotonic() - moved > SETTLE_STALL_S:

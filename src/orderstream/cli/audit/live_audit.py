@@ -1,47 +1,37 @@
 """`orderstream audit`: the flow's invariants on the live database of the settings.
 
-Read-only and safe while the services run (see `adapters.postgres.audit`). Messages that
-the workers dead-lettered are read from the dead-letter topics when Kafka is the transport:
-they count as handled (not lost), and their numbers are in the report.
+Read-only and safe while the services run (see `adapters.postgres.audit`). When Kafka is
+the transport, the dead-letter topics are read too: how many messages each holds is in the
+report's counts (an order whose event was dead-lettered does not settle, and is named).
 """
 
 import dataclasses
 
 from adapters.dead_letter_redrive import StoredDeadLetter
-from adapters.postgres.audit import AuditReport, AuditSettings, Handoff, audit
+from adapters.postgres.audit import AuditReport, AuditSettings, audit
 from adapters.postgres.engine import SessionLimits, create_engine
 from orderstream.cli.dlq import dlq_topics as dlq
 from orderstream.runtime.preflight import check_database
 from orderstream.runtime.settings import Settings
-from orderstream.runtime.worker_kinds import WORKERS
 
 # A read that waits for a lock is waiting for a migration's ACCESS EXCLUSIVE: give up soon.
 LIMITS = SessionLimits(statement_timeout_ms=300_000, lock_timeout_ms=5_000,
                        idle_in_transaction_timeout_ms=60_000)
 
 
-def handoffs() -> list[Handoff]:
-    """Per worker: the outbox it reads (by its topic), the events it applies, its inbox."""
-    return [Handoff(outbox=topic, types=tuple(sorted(t.__name__ for t in handlers)),
-                    inbox=group, group=group)
-            for group, (topic, handlers) in WORKERS.items()]
-
-
 async def run_audit(settings: Settings, options: AuditSettings, *,
                     dead_letters: bool) -> AuditReport:
     """The audit of the settings' database; with `dead_letters`, the dead-letter topics'
-    messages excused from the applied check and counted."""
+    messages counted."""
     await check_database(settings)
     counts: dict[str, int] = {}
     if dead_letters:
         letters = await read_dead_letters(settings)
         counts = {f"dead letters {topic}": len(found) for topic, found in letters.items()}
-        ids = {letter.header("ce_id") for found in letters.values() for letter in found}
-        options = dataclasses.replace(options, excused=frozenset(i for i in ids if i))
     engine = create_engine(settings.database_url.get_secret_value(), pooled=False,
                            application_name="orderstream-audit", limits=LIMITS)
     try:
-        report = await audit(engine, handoffs(), options)
+        report = await audit(engine, options)
     finally:
         await engine.dispose()
     return dataclasses.replace(report, counts={**report.counts, **counts})

@@ -74,7 +74,7 @@ async def test_a_cancel_that_overtakes_its_order_leaves_nothing_reserved(world, 
                                key=lambda m: m.type != "OrderCancelled")[::-1]
     for message in (cancelled, placed):  # the cancel first, as a replay could bring them
         await world.publisher.publish([message])
-    await world.outbox("orders").mark_published([placed.id, cancelled.id])
+    await world.outbox("orders").delete_published([placed.id, cancelled.id])
 
     assert await polled(world, "inventory", 2) == 2
     assert await settle(world, [order_id]) == ["cancelled"]
