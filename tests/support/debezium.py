@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.postgres.debezium_handover import OUTBOXES, TRIGGER, prepare
+from adapters.postgres.debezium_handover import OUTBOXES, TRIGGER, drop_slot, prepare
 from adapters.postgres.engine import create_engine
 from orderstream.cli.debezium.connector_config import connector_config
 from orderstream.runtime.settings import Settings, load_settings
@@ -73,19 +72,20 @@ async def _wal_level(database_url: str) -> str:
 
 def debezium_settings(database_url: str, topics: dict[str, str], **more: str) -> Settings:
     """The settings of Debezium mode on `database_url` with a slot of its own."""
+    chosen = {"debezium_slot": f"test_{uuid.uuid4().hex[:12]}", **more}
     return load_settings(store="postgres", transport="kafka", relay="debezium",
-                         database_url=database_url,
-                         debezium_slot=f"test_{uuid.uuid4().hex[:12]}",
-                         orders_topic=topics["orders"], inventory_topic=topics["inventory"],
-                         **more)
+                         database_url=database_url, orders_topic=topics["orders"],
+                         inventory_topic=topics["inventory"], **chosen)
 
 
 @asynccontextmanager
 async def handed_to_debezium(connect: ConnectNode, database_url: str, topics: dict[str, str],
-                             *, keep_rows: bool = False) -> AsyncIterator[Settings]:
+                             *, keep_rows: bool = False, slot: str | None = None,
+                             ) -> AsyncIterator[Settings]:
     """`keep_rows`: the triggers dropped again, so that the outbox keeps its rows (for a
-    relay to publish the same rows too)."""
-    settings = debezium_settings(database_url, topics)
+    relay to publish the same rows too). `slot`: a slot (of a prepared database) to use."""
+    settings = debezium_settings(database_url, topics,
+                                 **({"debezium_slot": slot} if slot else {}))
     slot = settings.debezium_slot
     engine = create_engine(database_url, pool_size=1, max_overflow=0)
     try:
@@ -102,23 +102,5 @@ async def handed_to_debezium(connect: ConnectNode, database_url: str, topics: di
         yield settings
     finally:
         await asyncio.to_thread(connect.api.delete, slot)
-        await _drop_slot(engine, slot)
+        await drop_slot(engine, slot, wait_s=60)
         await engine.dispose()
-
-
-async def _drop_slot(engine: AsyncEngine, slot: str) -> None:
-    """Once its connector let go of it (the task stops shortly after the delete)."""
-    async with asyncio.timeout(60):
-        while True:
-            async with engine.connect() as connection:
-                active = await connection.scalar(sa.text(
-                    "SELECT active FROM pg_replication_slots WHERE slot_name = :slot"),
-                    {"slot": slot})
-                if active is None:
-                    return
-                if not active:
-                    await connection.execute(sa.text("SELECT pg_drop_replication_slot(:slot)"),
-                                             {"slot": slot})
-                    await connection.commit()
-                    return
-            await asyncio.sleep(0.2)

@@ -8,7 +8,8 @@ worker's batch) keeps its round trips, and the outbox stays empty. The insert st
 WAL, where a logical replication slot keeps it until Debezium's connector has read it, and a
 publication hands the connector the outboxes' inserts only: the deletes never leave the
 server (Debezium's outbox event router would drop them anyway). The slot is made before
-the triggers, so no row is deleted before a slot holds it.
+the triggers, so no row is deleted before a slot holds it; going back, the triggers go
+first, and the slot only once its reader has confirmed what was handed over.
 """
 
 import asyncio
@@ -114,12 +115,9 @@ async def prepare(engine: AsyncEngine, name: str) -> list[str]:
     return done
 
 
-async def withdraw(engine: AsyncEngine, name: str, *, wait_s: float,
-                   force: bool = False) -> list[str]:
-    """Triggers first (the outboxes keep their rows again, for the relay), then, once the
-    slot's reader has confirmed the WAL up to that moment (or `force`), the slot and the
-    publication. A `HandoverError` when the reader does not catch up within `wait_s`."""
-    done: list[str] = []
+async def hand_back(engine: AsyncEngine) -> str:
+    """Drop the triggers: the outboxes keep their rows again, for the relay. The WAL
+    position after which nothing more was handed over."""
     async with transient_errors(), _autocommit(engine) as connection:
         for schema in OUTBOXES:
             await connection.execute(sa.text(
@@ -128,34 +126,44 @@ async def withdraw(engine: AsyncEngine, name: str, *, wait_s: float,
                 f"DROP FUNCTION IF EXISTS {schema}.outbox_handover()"))
         # Every transaction that handed a row over committed before its trigger could be
         # dropped (DROP TRIGGER waits for the table's writers): its commit is before this.
-        handed_up_to = await connection.scalar(sa.text("SELECT pg_current_wal_lsn()::text"))
-        done.append(f"triggers {TRIGGER} dropped: the outboxes keep their rows")
-        if not force and not await _caught_up(connection, name, handed_up_to, wait_s):
-            raise HandoverError(
-                f"the reader of slot {name} has not confirmed the WAL up to {handed_up_to} "
-                f"within {wait_s:.0f}s: what was handed over before may be unpublished. Keep "
-                "the connector running and withdraw again, or --force to drop the slot and "
-                "what it holds")
-        await connection.execute(sa.text(
-            "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots"
-            " WHERE slot_name = :slot"), {"slot": name})
-        await connection.execute(sa.text(f'DROP PUBLICATION IF EXISTS "{name}"'))
-        done.append(f"replication slot and publication {name} dropped")
-    return done
+        return str(await connection.scalar(sa.text("SELECT pg_current_wal_lsn()::text")))
 
 
-async def _caught_up(connection: AsyncConnection, name: str, lsn: str, wait_s: float) -> bool:
+async def confirmed(engine: AsyncEngine, name: str, lsn: str, wait_s: float) -> bool:
+    """Whether the slot's reader confirms the WAL up to `lsn` within `wait_s` (Debezium
+    confirms the position of an event it published, so it takes an outbox write after
+    `lsn` to get there); True when there is no slot."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait_s
-    while True:
-        behind = await connection.scalar(sa.text(
-            "SELECT pg_wal_lsn_diff(CAST(:lsn AS pg_lsn), confirmed_flush_lsn) > 0"
-            " FROM pg_replication_slots WHERE slot_name = :slot"), {"lsn": lsn, "slot": name})
-        if not behind:
-            return True
-        if loop.time() >= deadline:
-            return False
-        await asyncio.sleep(0.5)
+    async with transient_errors(), engine.connect() as connection:
+        while True:
+            behind = await connection.scalar(sa.text(
+                "SELECT pg_wal_lsn_diff(CAST(CAST(:lsn AS text) AS pg_lsn),"
+                " confirmed_flush_lsn) > 0 FROM pg_replication_slots WHERE slot_name = :slot"),
+                {"lsn": lsn, "slot": name})
+            await connection.rollback()
+            if not behind:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.5)
+
+
+async def drop_slot(engine: AsyncEngine, name: str, wait_s: float) -> None:
+    """Drop the slot once no reader streams from it (waiting up to `wait_s`), then the
+    publication; what the slot still held is gone with it."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait_s
+    async with transient_errors(), _autocommit(engine) as connection:
+        while (slot := await read_slot(connection, name)) is not None and slot.active:
+            if loop.time() >= deadline:
+                raise HandoverError(f"slot {name} is still read: delete its connector from "
+                                    "Kafka Connect first")
+            await asyncio.sleep(0.2)
+        if slot is not None:
+            await connection.execute(sa.text("SELECT pg_drop_replication_slot(:slot)"),
+                                     {"slot": name})
+        await connection.execute(sa.text(f'DROP PUBLICATION IF EXISTS "{name}"'))
 
 
 async def _publish(connection: AsyncConnection, name: str, *, exists: bool) -> None:

@@ -15,12 +15,9 @@ from support.debezium import handed_to_debezium
 def debezium(kafka_connect: Any, fresh_database_url: str,
              ) -> Callable[..., AbstractAsyncContextManager[Settings]]:
     """`async with debezium(topics) as settings:` the test's database handed to a connector
-    that publishes to `topics`; `keep_rows=True`: without the triggers, so the outbox keeps
-    its rows for a relay too."""
-    def handing(topics: dict[str, str], *, keep_rows: bool = False
-                ) -> AbstractAsyncContextManager[Settings]:
-        return handed_to_debezium(kafka_connect, fresh_database_url, topics,
-                                  keep_rows=keep_rows)
+    that publishes to `topics` (options: `keep_rows`, `slot`, see `handed_to_debezium`)."""
+    def handing(topics: dict[str, str], **options: Any) -> AbstractAsyncContextManager[Settings]:
+        return handed_to_debezium(kafka_connect, fresh_database_url, topics, **options)
     return handing
 
 

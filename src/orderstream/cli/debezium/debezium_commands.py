@@ -78,15 +78,16 @@ def status() -> None:
 @debezium_app.command()
 @reports_errors
 @_refusals
-def withdraw(wait_s: WaitS = 60.0,
+def withdraw(connect_url: ConnectUrl = "http://127.0.0.1:18083", wait_s: WaitS = 60.0,
              force: Annotated[bool, typer.Option(
                  "--force", help="Drop the slot even if its reader is behind: what it still "
                                  "holds is never published.")] = False) -> None:
     """Hand the outboxes back to the relay: drop the triggers (rows stay from now on), wait
-    until the slot's reader confirmed what was handed over, drop the slot and publication."""
+    until Debezium confirmed what was handed over, delete the connector, drop the slot and
+    the publication."""
     from orderstream.cli.debezium.handover_operations import withdrawn
 
-    for line in asyncio.run(withdrawn(wait_s, force)):
+    for line in asyncio.run(withdrawn(connect_url, wait_s, force)):
         typer.echo(line)
 
 

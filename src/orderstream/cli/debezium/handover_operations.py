@@ -3,7 +3,14 @@
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.postgres.debezium_handover import handover, prepare, withdraw
+from adapters.postgres.debezium_handover import (
+    HandoverError,
+    confirmed,
+    drop_slot,
+    hand_back,
+    handover,
+    prepare,
+)
 from adapters.postgres.engine import create_engine
 from orderstream.cli.debezium.connect_api import ConnectApi
 from orderstream.cli.debezium.connector_config import connector_config
@@ -47,11 +54,25 @@ async def described() -> tuple[list[str], list[str]]:
     return lines, state.problems()
 
 
-async def withdrawn(wait_s: float, force: bool) -> list[str]:
+async def withdrawn(connect_url: str, wait_s: float, force: bool) -> list[str]:
+    """The triggers, then (once Debezium confirmed what was handed over, unless `force`)
+    the connector, then the slot and the publication."""
     settings = load_settings()
+    slot = settings.debezium_slot
     engine = _engine(settings)
     try:
-        return await withdraw(engine, settings.debezium_slot, wait_s=wait_s, force=force)
+        lsn = await hand_back(engine)
+        done = [f"triggers dropped: the outboxes keep their rows from {lsn} on (for the relay)"]
+        if not force and not await confirmed(engine, slot, lsn, wait_s):
+            raise HandoverError(
+                f"Debezium has not confirmed the WAL up to {lsn} within {wait_s:.0f}s (it "
+                "confirms the position of an event it published: it takes one more order). "
+                "The slot and the connector stay; withdraw again, or --force to drop the slot "
+                "and what it still holds")
+        ConnectApi(connect_url).delete(slot)
+        await drop_slot(engine, slot, wait_s)
+        return [*done, f"connector {slot} deleted from {connect_url}",
+                f"replication slot and publication {slot} dropped"]
     finally:
         await engine.dispose()
 
