@@ -14,6 +14,7 @@ from orderstream_dev.bench.bench_run import Outputs, run, write
 from orderstream_dev.bench.demo_bench import DemoBenchmark
 from orderstream_dev.bench.flow_rates import FlowBenchmark
 from orderstream_dev.bench.http_rate import HttpBenchmark
+from orderstream_dev.bench.relay_debezium import DebeziumBenchmark
 from orderstream_dev.bench.relay_drain import RelayBenchmark
 from orderstream_dev.bench.reservations import ReservationBenchmark
 from orderstream_dev.bench.worker_drain import WorkerBenchmark
@@ -33,7 +34,8 @@ def bench(
     demo_orders: Annotated[int | None, typer.Option(
         min=0, help="Orders of the demo run (0: skip) [default: 20,000, 0 with --all].")]
     = None,
-    relay_rows: Annotated[int, typer.Option(min=1, help="Outbox backlog the relay drains.")]
+    relay_rows: Annotated[int, typer.Option(
+        min=1, help="Outbox backlog the relay drains (and, against it, Debezium).")]
     = 200_000,
     compressions: Annotated[str, typer.Option(help="Of the relay runs, comma separated.")]
     = "none,lz4,zstd",
@@ -50,7 +52,7 @@ def bench(
     = Path("docs"),
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
-             "worker, http, flow).")] = None,
+             "debezium, worker, http, flow).")] = None,
     logs: Annotated[Path | None, typer.Option(
         help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
@@ -67,6 +69,7 @@ def bench(
     if all_:
         benchmarks += [
             RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
+            DebeziumBenchmark(relay_rows),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
     if only is not None:
