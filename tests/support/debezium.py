@@ -101,6 +101,8 @@ async def handed_to_debezium(connect: ConnectNode, database_url: str, topics: di
         await asyncio.to_thread(connect.api.wait_running, slot, 60.0)
         yield settings
     finally:
-        await asyncio.to_thread(connect.api.delete, slot)
-        await drop_slot(engine, slot, wait_s=60)
-        await engine.dispose()
+        try:
+            await asyncio.to_thread(connect.api.delete, slot)
+        finally:
+            await drop_slot(engine, slot, wait_s=60)
+            await engine.dispose()

@@ -73,12 +73,15 @@ async def test_what_is_written_before_the_connector_first_runs_waits_for_it_in_t
     engine = create_engine(fresh_database_url, pool_size=2)
     slot = _slot_name()
     await prepare(engine, slot)
-    await CommandBus(functools.partial(SqlAlchemyUnitOfWork, engine)).handle(
-        place_order("o-early", ("SKU-1", 1)))
-    assert await _outbox_rows(engine) == 0
-    async with debezium(outbox_topics, slot=slot):
-        (record,) = await _records(kafka, outbox_topics, 1)
-    await engine.dispose()
+    try:
+        await CommandBus(functools.partial(SqlAlchemyUnitOfWork, engine)).handle(
+            place_order("o-early", ("SKU-1", 1)))
+        assert await _outbox_rows(engine) == 0
+        async with debezium(outbox_topics, slot=slot):
+            (record,) = await _records(kafka, outbox_topics, 1)
+    finally:
+        await drop_slot(engine, slot, wait_s=60)
+        await engine.dispose()
     assert record.key == b"o-early"
 
 
@@ -114,6 +117,18 @@ def test_withdraw_hands_the_outboxes_back_once_debezium_confirmed_what_it_was_ha
                         "ORDERSTREAM_CONNECT_URL": kafka_connect.url}.items():
         monkeypatch.setenv(name, value)
     runner = CliRunner()
+    try:
+        _withdraw_after_one_more_order(runner, kafka_connect, fresh_database_url,
+                                       settings.debezium_slot)
+    finally:
+        try:
+            kafka_connect.api.delete(settings.debezium_slot)
+        finally:
+            asyncio.run(_without_slot(fresh_database_url, settings.debezium_slot))
+
+
+def _withdraw_after_one_more_order(runner: CliRunner, kafka_connect: Any,
+                                   fresh_database_url: str, slot: str) -> None:
     for command in ("prepare", "register", "status"):
         result = runner.invoke(app, ["debezium", command])
         assert result.exit_code == 0, result.output
@@ -135,10 +150,18 @@ def test_withdraw_hands_the_outboxes_back_once_debezium_confirmed_what_it_was_ha
     assert "replication slot and publication" in result.output
     status = runner.invoke(app, ["debezium", "status"])
     assert status.exit_code == 1
-    assert "slot          " + settings.debezium_slot + ": none" in status.output
+    assert f"slot          {slot}: none" in status.output
     with pytest.raises(ConnectError, match="404"):
-        kafka_connect.api.status(settings.debezium_slot)
+        kafka_connect.api.status(slot)
     assert asyncio.run(_outbox_rows_at(fresh_database_url)) == 1
+
+
+async def _without_slot(database_url: str, slot: str) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await drop_slot(engine, slot, wait_s=60)
+    finally:
+        await engine.dispose()
 
 
 async def _outbox_rows_at(database_url: str) -> int:
