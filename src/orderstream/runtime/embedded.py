@@ -120,7 +120,8 @@ async def pipeline_for(
     publisher = await resolve(container.publisher)
     consumers = await resolve(container.consumers)
     uow_factory = await resolve(container.uow_factory)
-    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
+    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size,
+                          max_in_flight=settings.relay_max_in_flight)
               for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
     pipeline = Pipeline(relays, [])
     for name in WORKERS:

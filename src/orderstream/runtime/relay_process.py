@@ -106,6 +106,7 @@ async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Pu
             return
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
+                            max_in_flight=settings.relay_max_in_flight,
                             wakeup=notifications,
                             idle_wait_s=settings.relay_poll_interval_s, observer=observer)
         try:

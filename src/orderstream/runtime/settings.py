@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=3, ge=1, description="partitions per topic on the memory bus")
     consumer_batch_size: int = Field(default=500, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    relay_max_in_flight: int = Field(
+        default=4, ge=1, description="batches the relay has sent and not yet seen "
+                                     "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
     relay_prune_interval_s: float = Field(
