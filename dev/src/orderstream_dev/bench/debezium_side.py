@@ -52,6 +52,16 @@ class Side:
         self.write_postgres_us.append((written - postgres) / count * 1e6)
         return Measured(count / arrival.last_s, publisher / count * 1e6)
 
+    async def one(self, row: Any) -> float:
+        """Seconds from the commit of `row` alone until its record is on the topic: the
+        latency of a live service, where a commit holds an order or a few."""
+        before = await self.ends.total()
+        async with self.connection.transaction():
+            await self.connection.copy_records_to_table(
+                "outbox", schema_name="orders", records=[row], columns=backlog.COLUMNS)
+        committed = time.perf_counter()
+        return (await self.ends.arrival(committed, before, 1, ROUND_TIMEOUT_S)).first_s
+
     async def _emptied(self) -> None:
         async with asyncio.timeout(ROUND_TIMEOUT_S):
             while True:

@@ -27,7 +27,14 @@ from orderstream.cli.debezium.connector_config import connector_config
 from orderstream.runtime.settings import Settings, load_settings
 from orderstream_dev.bench import backlog, broker, processes
 from orderstream_dev.bench.arrivals import TopicEnds
-from orderstream_dev.bench.base import Advance, BenchContext, Steps, alternate, compared
+from orderstream_dev.bench.base import (
+    Advance,
+    BenchContext,
+    Steps,
+    alternate,
+    compared,
+    spread,
+)
 from orderstream_dev.bench.base import spread_text as text
 from orderstream_dev.bench.cpu import parent_of
 from orderstream_dev.bench.database import fresh_database
@@ -38,6 +45,7 @@ from orderstream_dev.infra.local_connect import ConnectNode
 from orderstream_dev.infra.process_control import port_is_free
 
 WARM_UP_ROWS = 5_000
+LIVE_ROWS = 20
 CONNECT_PORTS = range(18085, 18090)
 
 
@@ -111,6 +119,7 @@ class DebeziumBenchmark:
             runs = await alternate(context.rounds, {
                 name: functools.partial(side.drain, rows) for name, side in sides.items()},
                 lambda name: steps(f"debezium: {name}"))
+            live = await _live(sides)
         finally:
             for connection in connections:
                 await connection.close()
@@ -120,7 +129,8 @@ class DebeziumBenchmark:
             await drop_slot(engine, slot, wait_s=60)
             await engine.dispose()
         result = compared(runs, "relay", "debezium")
-        return result | {name: result[name] | side.extra() for name, side in sides.items()}
+        return result | {name: result[name] | side.extra() | {"live_first_record_s": live[name]}
+                         for name, side in sides.items()}
 
     def summary(self, result: dict[str, Any]) -> list[tuple[str, str]]:
         lines = [("Kafka Connect start, s", f"{result['connect_start_s']}")]
@@ -131,5 +141,18 @@ class DebeziumBenchmark:
                        text(result[f"{name}_cpu_us_per_item"], 1)),
                       (f"{name}, CPU us/msg (PostgreSQL)",
                        text(side["postgres_cpu_us_per_item"], 1)),
-                      (f"{name}, commit to first record, s", text(side["first_record_s"], 2))]
+                      (f"{name}, commit to first record, s", text(side["first_record_s"], 2)),
+                      (f"{name}, one row: commit to record, s",
+                       text(side["live_first_record_s"], 3))]
         return [*lines, ("relay / debezium", text(result["ratio"], 2))]
+
+
+async def _live(sides: dict[str, Side]) -> dict[str, dict[str, float]]:
+    """`LIVE_ROWS` commits of one row each, the sides taking turns: commit to record."""
+    rows, _ = backlog.placed_orders(LIVE_ROWS, seed=29)
+    found: dict[str, list[float]] = {name: [] for name in sides}
+    for row in rows:
+        for name, side in sides.items():
+            found[name].append(await side.one(row))
+            await asyncio.sleep(0.1)
+    return {name: spread(times) for name, times in found.items()}

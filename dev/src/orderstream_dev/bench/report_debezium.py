@@ -18,6 +18,7 @@ def section(result: dict[str, Any]) -> str:
                     f"{_spread(result[f'{name}_cpu_us_per_item'], 1)} | "
                     f"{_spread(side['postgres_cpu_us_per_item'], 1)} | "
                     f"{_spread(side['first_record_s'], 2)} | "
+                    f"{_spread(side['live_first_record_s'], 3)} | "
                     f"{_spread(side['write_postgres_cpu_us_per_item'], 1)} |")
     return (
         "## The relay against Debezium\n\n"
@@ -29,10 +30,13 @@ def section(result: dict[str, Any]) -> str:
         "up first. Messages per second from the commit until the broker holds every record "
         "(the topic's end offsets); CPU per message of the publishing process and of "
         "PostgreSQL over that time; seconds from the commit to the first record on the "
-        "topic; and PostgreSQL's CPU per message to write the rows (the commit itself: "
-        "insert, and with Debezium the trigger's delete). Median (min - max). The Connect "
+        "topic; then, as a live service commits, one row per commit (20, the sides taking "
+        "turns), from each commit to its record on the topic; and PostgreSQL's CPU per "
+        "message to write the rows (the commit itself: insert, and with Debezium the "
+        "trigger's delete). Median (min - max). The Connect "
         f"worker started in {result['connect_start_s']} s.\n\n"
         "| publisher | messages/s | per round | CPU us/msg, process | CPU us/msg, "
-        "PostgreSQL | commit to first record, s | PostgreSQL CPU us/msg to write |\n"
-        "|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
+        "PostgreSQL | commit to first record, s | one row: commit to record, s | "
+        "PostgreSQL CPU us/msg to write |\n"
+        "|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n"
         f"Relay / Debezium, pair by pair: {_spread(result['ratio'], 2)}.\n")
