@@ -125,7 +125,7 @@ def test_no_module_is_over_250_lines():
 # The container, the check of what a command needs that refuses a wrong choice at start, and
 # the settings' check of choices that cannot go together.
 CHOOSERS = {ROOT / "src" / "orderstream" / "runtime" / name
-            for name in ("container.py", "command_needs.py", "settings.py")}
+            for name in ("container.py", "command_needs.py", "setting_types.py")}
 ADAPTER_CHOICES = {"store", "transport", "relay"}
 ADAPTER_NAMES = {"memory", "postgres", "kafka", "debezium"}
 

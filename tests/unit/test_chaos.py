@@ -82,3 +82,22 @@ async def test_orders_keep_arriving_over_new_connections_after_the_api_comes_bac
     assert result.statuses[202] == len(result.acknowledged) > 40
     assert any(customer.endswith("-79") for customer in result.acknowledged)
     assert sum(result.statuses.values()) + result.unsent == 80
+
+
+def test_a_failovers_bound_is_the_lease_a_loop_the_longest_backoff_and_the_margin():
+    from orderstream_dev.chaos.chaos_report import bound_of
+
+    detection = Detection(session_timeout_s=10.0, leader_check_interval_s=1.0,
+                          failover_s=7.0 + 5.0)
+    failover = Fault("pg-failover", "node-1", at=0.0, lasted_s=16.0, outage_s=0.0)
+    assert bound_of(failover, detection) == 17.0  # the rejoining node's 16 s stop nobody
+    assert bound_of(Fault("stop", "relay-1", at=0.0, lasted_s=3.0), detection) == 8.0
+
+
+def test_a_gap_is_the_longest_time_without_a_newly_decided_order_after_a_fault():
+    from orderstream_dev.chaos.chaos_report import decision_gaps
+
+    faults = [Fault("pg-failover", "node-1", at=100.0), Fault("pg-failover", "node-2", at=130.0)]
+    orders = [(95.0, 99.0), (99.0, 101.0), (100.0, 108.0), (101.0, 109.0), (128.0, 131.0),
+              (129.0, 132.0)]
+    assert decision_gaps(faults, orders) == [7.0, 1.0]

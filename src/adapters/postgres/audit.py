@@ -40,12 +40,19 @@ STOCK_ADDS_UP = "stock_adds_up"
 OUTBOX_PUBLISHED = "outbox_published"
 OUTBOX_REFUSED = "outbox_refused"
 PARKED_RETRIED = "parked_retried"
+RESERVATION_WITHOUT_ORDER = "reservation_without_order"
+PLACED_NOT_APPLIED = "placed_not_applied"
 
 RULES = {
     ORDERS_SETTLED: "every order is confirmed, rejected or cancelled, or pending for less "
                     "than the settle time",
     RESERVATION_MATCHES_ORDER: "a confirmed order's stock is reserved, a rejected order's "
-                               "reservation rejected, and no reservation without its order",
+                               "reservation rejected",
+    RESERVATION_WITHOUT_ORDER: "no reservation without its order (an OrderPlaced applied "
+                               "whose order the database lost in a failover)",
+    PLACED_NOT_APPLIED: "no order pending past the settle time whose OrderPlaced left the "
+                        "outbox and came to nothing (no reservation, nothing parked): its "
+                        "event consumed and the effect lost in a failover, or lost on its way",
     STOCK_ADDS_UP: "per SKU, reserved equals the quantities of the reserved reservations",
     CANCELLED_STOCK_RETURNED: "a cancelled order got its stock back (stock_released, and "
                               "its reservation holds nothing) within the settle time",
@@ -151,6 +158,11 @@ async def audit(engine: AsyncEngine, settings: AuditSettings = AuditSettings()) 
             since = settings.since(now)
             await _orders(snapshot, settings, since, tally, counts)
             held = await _reservations(snapshot, settings, since, tally, counts)
+            lost = await q.rows(snapshot, q.PLACED_NOT_APPLIED, since=since,
+                                settle_s=settings.settle_s, examples=settings.examples)
+            tally.add(PLACED_NOT_APPLIED, _total(lost), [
+                f"{order_id}: pending, its OrderPlaced published, no reservation"
+                for order_id, _ in lost])
             if settings.window_s is None:
                 await _stock(snapshot, held, tally)
             await _outboxes(snapshot, settings, tally, counts)
@@ -185,7 +197,7 @@ async def _reservations(db: AsyncConnection, settings: AuditSettings, since: str
         for status, n in (batch.statuses or {}).items():
             counts[f"reservations {status}"] += n
         held.update(batch.held or {})
-        tally.add(RESERVATION_MATCHES_ORDER, batch.orphans, batch.orphan_rows or [])
+        tally.add(RESERVATION_WITHOUT_ORDER, batch.orphans, batch.orphan_rows or [])
     return held
 
 

@@ -50,6 +50,17 @@ RESERVATIONS = text("""
 """One batch of reservations (of the window): how many in each status, the quantities the
 reserved ones hold per SKU, and those without an order."""
 
+PLACED_NOT_APPLIED = text(f"""
+    SELECT o.id, count(*) OVER () AS total FROM orders.orders o
+    WHERE o.id >= :since AND o.status = 'pending' AND o.created_at < {_SETTLED_BEFORE}
+      AND NOT EXISTS (SELECT 1 FROM inventory.reservations r WHERE r.order_id = o.id)
+      AND NOT EXISTS (SELECT 1 FROM orders.outbox x WHERE x.aggregateid = o.id)
+      AND NOT EXISTS (SELECT 1 FROM inventory.parked k WHERE k.key = o.id)
+    ORDER BY o.id LIMIT :examples""")
+"""Orders of the window pending past the settle time whose OrderPlaced has left the outbox
+(handed to the broker), with no reservation and no parked message: the event was consumed
+and its effect lost (a failover without synchronous replication), or lost on the way."""
+
 STOCK = text("""
     SELECT sku AS last, on_hand, reserved FROM inventory.stock_items
     WHERE sku > :after ORDER BY sku LIMIT :limit""")

@@ -67,8 +67,10 @@ def build_api(settings: Settings, container: Container | None = None, *,
                 await shut_down(used)
 
     http = HttpMetrics(metrics)
+    # The process's own tracer records spans only for a collector (`configure_tracing`).
+    ids_only = tracer_provider is None and settings.otlp_endpoint is None
     operations = Operations(readiness, metrics.exposition, http.observe, http.shed,
-                            http.in_flight, tracer_provider)
+                            http.in_flight, tracer_provider, span_ids_only=ids_only)
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
                       operations=operations,
                       shedding=Shedding(max_in_flight=settings.api_max_in_flight,

@@ -42,6 +42,7 @@ from orderstream.runtime.provider_parts import (
     postgres_engine,
     prefixed,
     seconds,
+    session_url,
     started_kafka_producer,
     with_headroom,
 )
@@ -62,11 +63,14 @@ class Container(containers.DeclarativeContainer):
     engine = providers.Resource(
         postgres_engine, config.database_url, session_limits,
         pool_size=config.database_pool_size, max_overflow=config.database_max_overflow,
+        transaction_pooling=config.database_transaction_pooling,
     )
     # Sessions held while the process runs (the relay's leadership locks and LISTENs):
-    # each a connection of its own, outside the pool.
+    # each a connection of its own, outside the pool, and never through a transaction-mode
+    # pooler (`database_session_url`).
     session_engine = providers.Resource(
-        postgres_engine, config.database_url, session_limits, pooled=False)
+        postgres_engine, providers.Callable(session_url, settings), session_limits,
+        pooled=False)
 
     uow_factory = providers.Selector(
         config.store,

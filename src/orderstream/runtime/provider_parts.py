@@ -13,6 +13,7 @@ from adapters.kafka.options import ProducerOptions
 from adapters.kafka.topics import DEAD_LETTER_HEADROOM_BYTES
 from adapters.memory.store import InMemoryStore
 from adapters.postgres.engine import SessionLimits, create_engine
+from orderstream.runtime.settings import Settings
 
 
 async def postgres_engine(url: str, limits: SessionLimits,
@@ -29,6 +30,12 @@ async def started_kafka_producer(options: ProducerOptions) -> AsyncIterator[AIOK
     """A producer started with `options`, stopped at the end."""
     async with started_producer(options) as producer:
         yield producer
+
+
+def session_url(settings: Settings) -> str:
+    """Where sessions that must keep one server connection go (the relay's leadership lock
+    and LISTEN, the audit's snapshot): `database_session_url`, else `database_url`."""
+    return (settings.database_session_url or settings.database_url).get_secret_value()
 
 
 def with_headroom(size: int) -> int:

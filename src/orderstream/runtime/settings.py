@@ -3,25 +3,19 @@ single settings are in `setting_types.py`."""
 
 from typing import Any, Literal, Self
 
-from pydantic import (
-    AliasChoices,
-    Field,
-    FilePath,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from orderstream.runtime.failures import settings_error
 from orderstream.runtime.setting_types import (
     ApiKeySetting,
     Compression,
+    PostgresUrl,
+    Relay,
     SaslMechanism,
     SecurityProtocol,
+    SlotName,
     TopicName,
 )
 
@@ -34,11 +28,16 @@ class Settings(BaseSettings):
 
     store: Literal["memory", "postgres"] = "memory"
     transport: Literal["memory", "kafka"] = "memory"
-    database_url: SecretStr = Field(
+    database_url: PostgresUrl = Field(
         default=SecretStr(DEFAULT_DATABASE_URL),
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
                     "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
+    database_session_url: SecretStr | None = Field(default=None, description=(
+        "the relay's leadership lock and LISTEN: PostgreSQL itself or a session-mode pool, "
+        "never a transaction-mode one (default: database_url)"))
+    database_transaction_pooling: bool = Field(default=False, description=(
+        "database_url is a pooler in transaction mode (PgBouncer): docs/scaling.md#pgbouncer"))
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(
         default=0, ge=0,
@@ -62,9 +61,8 @@ class Settings(BaseSettings):
     relay_prune_interval_s: float = Field(
         default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
                                         "idempotency keys")
-    relay: Literal["orderstream", "debezium"] = Field(default="orderstream", description=(
-        "who publishes the outboxes: `orderstream relay` or Debezium (docs/kafka.md#debezium)"))
-    debezium_slot: str = Field(default="orderstream_outbox", pattern=r"^[a-z0-9_]{1,63}$")
+    relay: Relay = "orderstream"
+    debezium_slot: SlotName = "orderstream_outbox"
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
@@ -184,17 +182,6 @@ class Settings(BaseSettings):
                                                     "OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector that receives spans; none are exported without it")
 
-    @field_validator("database_url")
-    @classmethod
-    def _postgres_url(cls, url: SecretStr) -> SecretStr:
-        try:
-            parsed = make_url(url.get_secret_value())
-        except ArgumentError:
-            raise ValueError("not a database URL") from None
-        if parsed.get_backend_name() != "postgresql":
-            raise ValueError(f"must be a PostgreSQL URL, not {parsed.get_backend_name()}://")
-        return url
-
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:
         if self.kafka_security_protocol.startswith("SASL_"):
@@ -222,12 +209,6 @@ class Settings(BaseSettings):
         """Every setting, secrets as themselves: for the container only, never to show."""
         return {name: value.get_secret_value() if isinstance(value, SecretStr) else value
                 for name, value in self.model_dump().items()}
-
-    @model_validator(mode="after")
-    def _debezium_reads_postgres_into_kafka(self) -> Self:
-        if self.relay == "debezium" and (self.store, self.transport) != ("postgres", "kafka"):
-            raise ValueError("relay=debezium needs store=postgres and transport=kafka")
-        return self
 
     @model_validator(mode="after")
     def _consumer_timing_is_consistent(self) -> Self:

@@ -14,6 +14,7 @@ from orderstream_dev.bench.bench_run import Outputs, run, write
 from orderstream_dev.bench.demo_bench import DemoBenchmark
 from orderstream_dev.bench.flow_rates import FlowBenchmark
 from orderstream_dev.bench.http_rate import HttpBenchmark
+from orderstream_dev.bench.pooling import NAME as POOLED_FLOW
 from orderstream_dev.bench.relay_debezium import DebeziumBenchmark
 from orderstream_dev.bench.relay_drain import RelayBenchmark
 from orderstream_dev.bench.reservations import ReservationBenchmark
@@ -53,6 +54,11 @@ def bench(
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
              "debezium, worker, http, flow).")] = None,
+    pgbouncer: Annotated[bool, typer.Option(
+        "--pgbouncer", help="With --all: the live flow once more with the API's and the "
+                            "workers' connections through PgBouncer in transaction mode "
+                            "(orderstream infra up --pgbouncer, started if need be), and "
+                            "the CPU per order of both in the page.")] = False,
     logs: Annotated[Path | None, typer.Option(
         help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
@@ -72,6 +78,9 @@ def bench(
             DebeziumBenchmark(relay_rows),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
+        if pgbouncer:
+            benchmarks.append(FlowBenchmark(seconds=flow_seconds, limit=flow_limit,
+                                            pgbouncer=True, name=POOLED_FLOW))
     if only is not None:
         names = {name.strip() for name in only.split(",")}
         unknown = names - {b.name for b in benchmarks}

@@ -34,8 +34,17 @@ def chaos(
                              "killed or paused.")] = False,
     faults: Annotated[str | None, typer.Option(
         help="Kinds to inject, comma separated: kill, term, stop, broker, pg-pause, "
-             "pg-terminate [default: all the services allow].")] = None,
+             "pg-terminate, pg-failover [default: all the services allow].")] = None,
+    ha: Annotated[bool, typer.Option(
+        "--ha", help="The database on the local Patroni cluster (orderstream infra up --ha, "
+                     "started if need be), whose primary pg-failover kills.")] = False,
+    async_replication: Annotated[bool, typer.Option(
+        "--async-replication", help="With --ha: Patroni's synchronous_mode off for the run, "
+                                    "to see what a failover then loses.")] = False,
     interval_s: Annotated[float, typer.Option(min=1, help="Mean gap between faults.")] = 4.0,
+    replica_lag_s: Annotated[float, typer.Option(
+        min=0, help="pg-failover: hold the primary's WAL senders back this long before it is "
+                    "lost, as a slow link to the standby would.")] = 0.0,
     output: Annotated[Path | None, typer.Option("--json", help="Write the report here as "
                                                                "JSON.")] = None,
     workdir: Annotated[Path | None, typer.Option(help="Keep the processes' logs here "
@@ -58,9 +67,14 @@ def chaos(
     kinds = tuple(k.strip() for k in faults.split(",")) if faults else ()
     if unknown := set(kinds) - set(KINDS):
         raise typer.BadParameter(f"unknown: {', '.join(sorted(unknown))}", param_hint="--faults")
+    if "pg-failover" in kinds and not ha:
+        raise typer.BadParameter("pg-failover needs --ha", param_hint="--faults")
+    if async_replication and not ha:
+        raise typer.BadParameter("only with --ha", param_hint="--async-replication")
     options = ChaosOptions(seconds=seconds, rate=rate, brokers=brokers, kinds=kinds,
                            seed=random.randrange(10**6) if seed is None else seed,
-                           configured=configured, interval_s=interval_s)
+                           configured=configured, interval_s=interval_s, ha=ha,
+                           synchronous=not async_replication, replica_lag_s=replica_lag_s)
     directory = workdir or Path(tempfile.mkdtemp(prefix="orderstream-chaos-"))
     directory.mkdir(parents=True, exist_ok=True)
     typer.echo(f"seed {options.seed}")
@@ -80,13 +94,14 @@ def _print(report: "ChaosReport") -> None:
     from rich.table import Table
 
     faults = Table(title=f"faults (seed {report.seed})")
-    for column in ("at", "fault", "target", "lasted", "orders waited", "bound", ""):
+    for column in ("at", "fault", "target", "lasted", "orders waited", "bound",
+                   "no decision for", ""):
         faults.add_column(column, justify="right" if column in ("at", "lasted") else "left")
-    for fault, stall, bound in zip(report.faults, report.stalls_s, report.bounds_s,
-                                   strict=True):
+    for fault, stall, bound, gap in zip(report.faults, report.stalls_s, report.bounds_s,
+                                        report.gaps_s, strict=True):
         faults.add_row(f"{fault.at - report.started:.1f}s", fault.kind, fault.target,
                        f"{fault.lasted_s:.1f}s", f"{stall:.1f}s", f"{bound:.1f}s",
-                       "ok" if stall <= bound else "[red]past its bound[/red]")
+                       f"{gap:.1f}s", "ok" if stall <= bound else "[red]past its bound[/red]")
     kinds = Table(title="longest stall per kind of fault")
     for column in ("fault", "injected", "longest stall", "its bound"):
         kinds.add_column(column)
