@@ -31,10 +31,12 @@ async def check_rows_kept(settings: Settings) -> None:
     finally:
         await engine.dispose()
     if deleting:
+        which = (f"the {' and '.join(sorted(deleting))} outboxes delete their rows"
+                 if len(deleting) > 1 else f"the {next(iter(deleting))} outbox deletes its rows")
         raise ConfigurationError(
-            f"the {' and '.join(sorted(deleting))} outbox deletes its rows as they are written "
-            "(`orderstream debezium prepare` ran): set ORDERSTREAM_RELAY=debezium, or run "
-            "`orderstream debezium withdraw` to hand the outboxes to the relay again")
+            f"{which} as they are written (`orderstream debezium prepare` ran): set "
+            "ORDERSTREAM_RELAY=debezium, or run `orderstream debezium withdraw` to hand the "
+            "outboxes to the relay again")
 
 
 async def check_rows_handed_over(settings: Settings) -> None:

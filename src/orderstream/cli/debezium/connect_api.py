@@ -22,7 +22,7 @@ class ConnectApi:
         """The worker answers `GET /connectors`: it joined its group and read its configs."""
         try:
             self._call("GET", "/connectors")
-        except (httpx.HTTPError, ConnectError):
+        except ConnectError:
             return False
         return True
 
@@ -50,7 +50,7 @@ class ConnectApi:
         while time.monotonic() < deadline:
             try:
                 state = self.status(name)
-            except (httpx.HTTPError, ConnectError):
+            except ConnectError:
                 time.sleep(0.2)
                 continue
             connector, tasks = state.get("connector", {}), state.get("tasks", [])
@@ -64,7 +64,11 @@ class ConnectApi:
         raise ConnectError(f"connector {name} not running after {timeout_s:.0f}s: {state}")
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
-        response = httpx.request(method, self.url + path, json=body, timeout=self._timeout_s)
+        try:
+            response = httpx.request(method, self.url + path, json=body,
+                                     timeout=self._timeout_s)
+        except httpx.HTTPError as error:
+            raise ConnectError(f"cannot reach Kafka Connect at {self.url}: {error}") from error
         if response.is_error:
             raise ConnectError(f"{method} {path}: {response.status_code} {response.text[:2000]}")
         return response.json() if response.content else None
