@@ -150,23 +150,20 @@ class _Tally:
 async def audit(engine: AsyncEngine, settings: AuditSettings = AuditSettings()) -> AuditReport:
     """Every check of `RULES` on the database of `engine`, in one read-only snapshot."""
     tally, counts = _Tally(settings.examples), Counter[str]()
-    async with engine.connect() as connection:
-        snapshot = await connection.execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        async with snapshot.begin():
-            now = await snapshot.scalar(q.NOW)
-            since = settings.since(now)
-            await _orders(snapshot, settings, since, tally, counts)
-            held = await _reservations(snapshot, settings, since, tally, counts)
-            lost = await q.rows(snapshot, q.PLACED_NOT_APPLIED, since=since,
-                                settle_s=settings.settle_s, examples=settings.examples)
-            tally.add(PLACED_NOT_APPLIED, _total(lost), [
-                f"{order_id}: pending, its OrderPlaced published, no reservation"
-                for order_id, _ in lost])
-            if settings.window_s is None:
-                await _stock(snapshot, held, tally)
-            await _outboxes(snapshot, settings, tally, counts)
-            await _parked(snapshot, settings, tally, counts)
+    async with q.snapshot(engine) as snapshot:
+        now = await snapshot.scalar(q.NOW)
+        since = settings.since(now)
+        await _orders(snapshot, settings, since, tally, counts)
+        held = await _reservations(snapshot, settings, since, tally, counts)
+        lost = await q.rows(snapshot, q.PLACED_NOT_APPLIED, since=since,
+                            settle_s=settings.settle_s, examples=settings.examples)
+        tally.add(PLACED_NOT_APPLIED, _total(lost), [
+            f"{order_id}: pending, its OrderPlaced published, no reservation"
+            for order_id, _ in lost])
+        if settings.window_s is None:
+            await _stock(snapshot, held, tally)
+        await _outboxes(snapshot, settings, tally, counts)
+        await _parked(snapshot, settings, tally, counts)
     skipped = {} if settings.window_s is None else {STOCK_ADDS_UP: WHOLE_HISTORY}
     return AuditReport(tuple(tally.check(name, skipped.get(name)) for name in RULES),
                        dict(sorted(counts.items())), settings.scope(now))

@@ -62,6 +62,20 @@ def _sqlstate(error: BaseException) -> str | None:
     return sqlstate if isinstance(sqlstate, str) else None
 
 
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE of `error`, or of what it was raised from (a `TransientError` chained to
+    SQLAlchemy's error, chained to the driver's)."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return None
+        sqlstate = _sqlstate(seen)
+        if sqlstate is not None:
+            return sqlstate
+        seen = seen.__cause__
+    return None
+
+
 @asynccontextmanager
 async def transient_errors() -> AsyncIterator[None]:
     """Re-raise what may pass on a retry as `TransientError`, chained to the original."""

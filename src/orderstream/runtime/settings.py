@@ -58,9 +58,10 @@ class Settings(BaseSettings):
                                      "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_prune_interval_s: float = Field(
-        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
-                                        "idempotency keys")
+    prune_interval_s: float = Field(default=60.0, gt=0, validation_alias=AliasChoices(
+        "ORDERSTREAM_PRUNE_INTERVAL_S", "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"))
+    prune_batch_size: int = Field(default=1_000, ge=1)
+    inbox_retention_s: float = Field(default=7 * 86_400.0, gt=0)  # inf: never pruned
     relay: Relay = "orderstream"
     debezium_slot: SlotName = "orderstream_outbox"
     leader_check_interval_s: float = Field(
@@ -85,12 +86,9 @@ class Settings(BaseSettings):
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")
-    api_keep_alive_s: int = Field(
-        default=120, ge=1,
-        description="how long an idle keep-alive connection stays open: longer than the "
-                    "idle timeout of the load balancer or client in front (AWS ALB: 60 s; "
-                    "Go's net/http: 90 s), so that they close it, never the server while "
-                    "they reuse it")
+    api_keep_alive_s: int = Field(default=120, ge=1, description=(
+        "idle keep-alive connections' lifetime: longer than the idle timeout of what is in "
+        "front (AWS ALB: 60 s; Go's net/http: 90 s), so that they close it, not the server"))
     api_keys: list[ApiKeySetting] = Field(
         default_factory=list, description="JSON list of {name, sha256, scopes}")
     api_open: bool = Field(default=False, description="serve without API keys (local only)")
@@ -99,6 +97,10 @@ class Settings(BaseSettings):
     orders_topic: TopicName = "orders"
     inventory_topic: TopicName = "inventory"
     kafka_group_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    kafka_group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="a stable name of this worker process's slot (a StatefulSet pod's), never "
+                    "two live processes': it joins as static member <id>-<worker> "
+                    "(docs/kafka.md#static-group-membership); unset: dynamic")
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_min_insync_replicas: int | None = Field(
@@ -124,9 +126,8 @@ class Settings(BaseSettings):
     # block checksums that Go's kafka-go refuses (docs/kafka.md, "What other clients read").
     kafka_compression: Compression = "zstd"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
-    kafka_metadata_max_age_ms: int = Field(
-        default=60_000, ge=1_000, description="how soon every client sees partitions added "
-                                               "to a topic")
+    kafka_metadata_max_age_ms: int = Field(default=60_000, ge=1_000, description=(
+        "how soon every client sees partitions added to a topic"))
     kafka_delivery_timeout_ms: int = Field(default=60_000, ge=1_000)
 
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)

@@ -13,6 +13,7 @@ from orderstream_dev.bench.base import Benchmark
 from orderstream_dev.bench.bench_run import Outputs, run, write
 from orderstream_dev.bench.demo_bench import DemoBenchmark
 from orderstream_dev.bench.flow_rates import FlowBenchmark
+from orderstream_dev.bench.history_bench import HistoryBenchmark
 from orderstream_dev.bench.http_rate import HttpBenchmark
 from orderstream_dev.bench.pooling import NAME as POOLED_FLOW
 from orderstream_dev.bench.relay_debezium import DebeziumBenchmark
@@ -47,13 +48,16 @@ def bench(
         min=1.0, help="Of each rate of the flow's ladder, after a warm-up.")] = 10.0,
     flow_limit: Annotated[float, typer.Option(
         min=100.0, help="The highest rate of the flow's ladder, orders/s.")] = 6_000.0,
+    history_orders: Annotated[int, typer.Option(
+        min=0, help="Settled orders of history the history benchmark writes (0: skip it).")]
+    = 5_000_000,
     output: Annotated[Path, typer.Option(help="JSON of the results (without --all).")]
     = Path("bench.json"),
     docs_dir: Annotated[Path, typer.Option(help="Where --all writes its page and plot.")]
     = Path("docs"),
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
-             "debezium, worker, http, flow).")] = None,
+             "debezium, worker, http, flow, history).")] = None,
     pgbouncer: Annotated[bool, typer.Option(
         "--pgbouncer", help="With --all: the live flow once more with the API's and the "
                             "workers' connections through PgBouncer in transaction mode "
@@ -78,6 +82,8 @@ def bench(
             DebeziumBenchmark(relay_rows),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
+        if history_orders:
+            benchmarks.append(HistoryBenchmark(history_orders))
         if pgbouncer:
             benchmarks.append(FlowBenchmark(seconds=flow_seconds, limit=flow_limit,
                                             pgbouncer=True, name=POOLED_FLOW))

@@ -1,5 +1,6 @@
 """One chaos run: services, the flow's processes, orders at a fixed rate with faults injected
-one after the other, then the flow left to settle, the processes stopped and the audit."""
+one after the other (or, a soak, none and the flow sampled instead), then the flow left to
+settle, the processes stopped and the audit."""
 
 import asyncio
 import contextlib
@@ -19,7 +20,7 @@ from orderstream.runtime.configured_topics import ensure_configured_topics
 from orderstream.runtime.settings import Settings, load_settings
 from orderstream_dev.bench.machine import asyncpg_dsn
 from orderstream_dev.bench.servers import ApiKey
-from orderstream_dev.chaos import load
+from orderstream_dev.chaos import load, soak
 from orderstream_dev.chaos.chaos_report import (
     ChaosReport,
     Detection,
@@ -36,6 +37,7 @@ from orderstream_dev.chaos.chaos_services import (
 from orderstream_dev.chaos.divergence import divergence
 from orderstream_dev.chaos.fleet import Fleet
 from orderstream_dev.chaos.injector import KINDS, NEEDS_OWN_SERVICES, Fault, Injector
+from orderstream_dev.chaos.soak import SoakOptions
 
 SETTLE_STALL_S = 120.0
 # Asynchronous replication may lose what a worker applied after its event was consumed: such
@@ -45,9 +47,6 @@ LOSSES_SETTLE_S = 20.0
 RECOVERED_S = 2.0
 QUIET_S = 3.0
 RECOVERY_S = 60.0
-# Each order of the load has 1-3 lines of 1-3 units: about 4 units an order.
-UNITS_PER_ORDER = 4
-STOCKED_SHARE = 0.8
 NOTHING_IN_FLIGHT = AuditSettings(settle_s=0, outbox_age_s=0, window_s=None)
 # A worker or relay retrying a transient error waits up to this long between tries, so it
 # may find a new primary this long after it was promoted.
@@ -68,6 +67,8 @@ class ChaosOptions:
     synchronous: bool = True
     """With `ha`: Patroni's synchronous_mode during the run."""
     replica_lag_s: float = 0.0
+    soak: SoakOptions | None = None
+    """No faults: short retentions, and the flow sampled (`orderstream_dev.chaos.soak`)."""
 
 
 class DidNotSettle(Exception):
@@ -80,10 +81,12 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
     unsettled: list[str] = []
     async with _services(options, settings, workdir, run) as services:
         key = ApiKey.new()
-        env = {"store": "postgres", "transport": "kafka", **services.settings}
+        env = {"store": "postgres", "transport": "kafka", **services.settings,
+               **soak.settings_of(options.soak)}
         run_settings = load_settings(**env)
         await ensure_configured_topics(run_settings)
-        await _stock(services.database_url, options)
+        await soak.shorten_topic_retention(run_settings, options.soak)
+        await load.stock(services.database_url, options.rate, options.seconds)
         fleet = Fleet(workdir, {**env, "api_keys": key.setting()})
         say(f"starting the flow ({len(fleet.members)} processes) in {workdir}")
         try:
@@ -95,7 +98,9 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
             started = time.time()
             driving = asyncio.create_task(load.drive(fleet.api.port, key.key, options.rate,
                                                      options.seconds, run))
-            faults = await _inject(injector, options, started, say)
+            faults = [] if options.soak else await _inject(injector, options, started, say)
+            sampler = await soak.sampled(fleet, services.database_url, driving, started,
+                                         options.soak, say)
             result = await driving
             say("the load ended; waiting for the flow to settle")
             try:
@@ -109,8 +114,9 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         diverged = await divergence(run_settings, services.database_url) \
             if services.patroni else None
         orders, present = await _orders(services.database_url, run)
-    detection = Detection(settings.kafka_session_timeout_ms / 1000,
-                          settings.leader_check_interval_s,
+        soaked = await soak.report_of(options.soak, sampler, options.rate, options.seconds,
+                                      started, result.answers, run)
+    detection = Detection(settings.leader_check_interval_s,
                           services.patroni.timing.detection_s + RETRY_BACKOFF_MAX_S
                           if services.patroni else 0.0)
     report = ChaosReport(
@@ -123,7 +129,8 @@ async def run_chaos(options: ChaosOptions, settings: Settings, workdir: Path,
         statuses={str(k): v for k, v in sorted(result.statuses.items())},
         lost=sorted(set(result.acknowledged) - present),
         latencies_s=[settled - created for created, settled in orders],
-        audit=audit, exit_codes=exit_codes, problems=unsettled, divergence=diverged)
+        audit=audit, exit_codes=exit_codes, problems=unsettled, divergence=diverged,
+        soak=soaked)
     report.judge()
     return report
 
@@ -196,20 +203,6 @@ async def _recovered(url: str) -> None:
                 if healthy_since is not None and now - healthy_since >= QUIET_S:
                     return
                 await asyncio.sleep(0.2)
-
-
-async def _stock(database_url: str, options: ChaosOptions) -> None:
-    """Every SKU of the load, with about `STOCKED_SHARE` of the units its orders ask for."""
-    demand = options.rate * options.seconds * UNITS_PER_ORDER / load.SKUS
-    connection = await asyncpg.connect(asyncpg_dsn(database_url))
-    try:
-        await connection.execute(
-            "INSERT INTO inventory.stock_items (sku, on_hand) SELECT"
-            " format('sku-%s', lpad(n::text, 3, '0')), $1"
-            " FROM generate_series(0, $2 - 1) AS n", int(STOCKED_SHARE * demand) + 10,
-            load.SKUS)
-    finally:
-        await connection.close()
 
 
 async def _settled(database_url: str, stall_s: float) -> None:

@@ -3,7 +3,13 @@ random generator, each ended before the next: a process killed (kill -9), stoppe
 or paused (SIGSTOP, then SIGCONT), and started again as a supervisor would; a broker killed
 and started again; PostgreSQL paused; a worker's database connections terminated; the
 PostgreSQL primary lost (Patroni and the postmaster killed), the standby promoted, and the
-old primary started again to rejoin as a replica."""
+old primary started again to rejoin as a replica.
+
+A fault lasts until what it stopped is back: a paused process resumed, a broker started
+again, a killed worker's replacement assigned its partitions (a static member, it takes
+its predecessor's as it joins, and no other member takes them meanwhile), any other
+process started again (a worker stopped with SIGTERM left its group: the others took its
+partitions at once)."""
 
 import asyncio
 import contextlib
@@ -19,7 +25,7 @@ import asyncpg
 
 from orderstream_dev.bench.machine import asyncpg_dsn
 from orderstream_dev.chaos.chaos_services import Services
-from orderstream_dev.chaos.fleet import Fleet, Member
+from orderstream_dev.chaos.fleet import WORKERS, Fleet, Member
 
 PROCESS_FAULTS = ("kill", "term", "stop")
 KINDS = (*PROCESS_FAULTS, "broker", "pg-pause", "pg-terminate", "pg-failover")
@@ -69,7 +75,7 @@ class Injector:
         if kind == "pg-failover":
             return await self._failover()
         return await self._terminate_connections(self.rng.choice(
-            [m for m in up if m.role in ("inventory", "orders")]))
+            [m for m in up if m.role in WORKERS]))
 
     def _hold(self) -> float:
         return round(self.rng.uniform(1.0, 4.0), 1)
@@ -89,7 +95,9 @@ class Injector:
                 self.fleet.signal(member, signal.SIGKILL)
                 await self.fleet.exited(member, SHUTDOWN_SLACK_S)
             await asyncio.sleep(round(self.rng.uniform(0.2, 1.0), 1))  # a supervisor's delay
-            await self.fleet.start(member, again=True)
+            start = await self.fleet.start(member, again=True)
+            if kind == "kill" and member.role in WORKERS:
+                await self.fleet.rejoined(start)
         fault.lasted_s = time.time() - fault.at
         return fault
 
