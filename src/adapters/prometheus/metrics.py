@@ -83,6 +83,17 @@ class Metrics:
         self.oldest_age = Gauge(
             "orderstream_outbox_oldest_age_seconds", "Age of the oldest row not yet published "
             "(0 when there is none).", ["outbox"], registry=r)
+        self.slot_active = Gauge(
+            "orderstream_replication_slot_active", "1 while a reader (Debezium's connector) "
+            "streams from the replication slot; 0 when none does or the slot is missing.",
+            ["slot"], registry=r)
+        self.slot_lag = Gauge(
+            "orderstream_replication_slot_lag_bytes", "WAL written since the last position "
+            "the slot's reader confirmed: Debezium mode's backlog.", ["slot"], registry=r)
+        self.slot_retained = Gauge(
+            "orderstream_replication_slot_retained_bytes", "WAL the server keeps on disk for "
+            "the slot; it grows without bound while nothing reads the slot.", ["slot"],
+            registry=r)
         self.parked_keys = Gauge(
             "orderstream_parked_keys", "Keys a consumer group has parked: their messages "
             "wait for the retry loop instead of holding up their partition.", ["group"],

@@ -93,7 +93,7 @@ async def _watch_orders_outbox(settings: Settings, container: Container, metrics
     if engine is None:
         return None
     watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"],
-                      tables=API_TABLES)
+                      slot=container.replication_slot(), tables=API_TABLES)
     watched.add_checks()
     return asyncio.create_task(watched.run(settings.metrics_interval_s, stop))
 

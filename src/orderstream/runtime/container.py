@@ -34,7 +34,11 @@ from application.consumer import ConsumerPolicy
 from application.pruning import Pruner
 from orderstream.runtime import worker_parking as parking
 from orderstream.runtime.configured_topics import ensure_configured_topics, kafka_security
-from orderstream.runtime.preflight import check_database
+from orderstream.runtime.handover_checks import (
+    check_rows_handed_over,
+    check_rows_kept,
+    check_store,
+)
 from orderstream.runtime.provider_parts import (
     consumer_options_of,
     dead_letter_producer_options_of,
@@ -103,17 +107,12 @@ class Container(containers.DeclarativeContainer):
 
     # What a process prunes of what it wrote (`orderstream.runtime.housekeeping`).
     # `inbox_prune(group)`: a worker's inbox rows older than the dedupe window.
-    inbox_prune = providers.Selector(
-        config.store,
-        memory=providers.Factory(InMemoryInboxPrune, memory_store,
-                                 retention_s=config.inbox_retention_s),
-        postgres=providers.Factory(inbox_prune, engine, retention_s=config.inbox_retention_s),
-    )
+    inbox_prune = providers.Selector(config.store, memory=providers.Factory(
+        InMemoryInboxPrune, memory_store, retention_s=config.inbox_retention_s),
+        postgres=providers.Factory(inbox_prune, engine, retention_s=config.inbox_retention_s))
     expired_keys_prune = providers.Selector(
-        config.store,
-        memory=providers.Factory(InMemoryExpiredKeysPrune, memory_store),
-        postgres=providers.Factory(expired_keys_prune, engine),
-    )
+        config.store, memory=providers.Factory(InMemoryExpiredKeysPrune, memory_store),
+        postgres=providers.Factory(expired_keys_prune, engine))
     # `pruner(tables, observer=...)`: the loop that prunes `tables` every interval.
     pruner = providers.Factory(Pruner, interval_s=config.prune_interval_s,
                                batch_size=config.prune_batch_size)
@@ -156,12 +155,10 @@ class Container(containers.DeclarativeContainer):
                                 max_request_size=max_request_size),
     )
     dead_letters = providers.Selector(
-        config.transport,
-        memory=providers.Factory(InMemoryDeadLetterSink, bus),
+        config.transport, memory=providers.Factory(InMemoryDeadLetterSink, bus),
         kafka=providers.Factory(KafkaDeadLetterSink, dead_letter_producer,
                                 delivery_timeout_s=delivery_timeout_s,
-                                max_request_size=dead_letter_max_request_size),
-    )
+                                max_request_size=dead_letter_max_request_size))
     # `consumers(group, topics, instance_id=None)`: an async context manager holding one
     # group member (a static one with `instance_id`).
     consumers = providers.Selector(
@@ -173,14 +170,26 @@ class Container(containers.DeclarativeContainer):
             commit_interval_s=providers.Callable(seconds, config.kafka_commit_interval_ms)),
     )
 
+    # Who publishes the outboxes (ORDERSTREAM_RELAY): `orderstream relay`, or Debezium from
+    # the WAL (adapters.postgres.debezium_handover). Whether a relay publishes; the slot to
+    # watch (None); the check that the database hands its outboxes over that way.
+    relay_publishes = providers.Selector(config.relay, orderstream=providers.Object(True),
+                                         debezium=providers.Object(False))
+    replication_slot = providers.Selector(config.relay, orderstream=providers.Object(None),
+                                          debezium=config.debezium_slot)
+    handover_check = providers.Selector(
+        config.relay, orderstream=providers.Coroutine(check_rows_kept, settings),
+        debezium=providers.Coroutine(check_rows_handed_over, settings))
+
     # The store.
     # The engine of the PostgreSQL store; None on the memory store, which has no database.
     database = providers.Selector(config.store, memory=providers.Object(None), postgres=engine)
-    # Before a process starts work: the database answers and is migrated (`preflight`).
+    # Before a process starts work: the database answers, is migrated, and hands its
+    # outboxes over as ORDERSTREAM_RELAY says (`handover_checks`).
     database_check = providers.Selector(
         config.store,
         memory=providers.Coroutine(nothing_to_check),
-        postgres=providers.Coroutine(check_database, settings),
+        postgres=providers.Coroutine(check_store, settings, handover_check.provider),
     )
     # `stock_holder(sku)`: an async context manager holding the stock of `sku` as another
     # transaction would, for the block (the demo's stuck SKU).
@@ -226,11 +235,8 @@ class Container(containers.DeclarativeContainer):
         dead_letters=dead_letters)
     # The wire format's decoder; on the memory bus, it takes the events handed over in
     # the process instead of decoding them again (`adapters.memory.handover`).
-    decoder = providers.Selector(
-        config.transport,
-        memory=providers.Factory(HandingOverDecoder, providers.Factory(CloudEventsDecoder)),
-        kafka=providers.Factory(CloudEventsDecoder),
-    )
+    decoder = providers.Selector(config.transport, kafka=providers.Factory(CloudEventsDecoder),
+        memory=providers.Factory(HandingOverDecoder, providers.Factory(CloudEventsDecoder)))
     # `inbox_processor(worker, uow_factory, observer=...)`: the worker's handlers, applying
     # each batch in a unit of work of `uow_factory`.
     inbox_processor = providers.Factory(processor_of, decoder=decoder)
@@ -239,5 +245,4 @@ class Container(containers.DeclarativeContainer):
     # never apply and parks what keeps failing, as the settings say.
     consumer_policy = providers.Factory(
         ConsumerPolicy, dead_letters=dead_letters, max_records=config.consumer_batch_size,
-        batch_timeout_s=config.consumer_batch_timeout_s, parking=parking_rule,
-    )
+        batch_timeout_s=config.consumer_batch_timeout_s, parking=parking_rule)

@@ -21,6 +21,7 @@ from adapters.kafka.lag import KafkaLagReader
 from adapters.postgres.engine import ping
 from adapters.postgres.outbox_stats import outbox_backlog
 from adapters.postgres.parked_admin import parked_counts
+from adapters.postgres.replication_slot import slot_state
 from adapters.postgres.table_stats import table_stats, vacuum_horizon
 from adapters.prometheus.metrics import Metrics
 from application.progress import ProgressWatch
@@ -33,7 +34,9 @@ class Watched:
     """What one process watches. `lags` are `(group, topic, progress)`: a group's lag on a
     topic, handed to `progress` when this process is a member of the group. `parked`
     names the consumer groups whose parked keys it counts, `tables` the tables
-    (`schema.table`) whose health it reports, with the oldest transaction's age."""
+    (`schema.table`) whose health it reports, with the oldest transaction's age. `slot`:
+    the replication slot Debezium reads the outboxes from (Debezium mode; None otherwise),
+    whose lag is then the backlog."""
 
     metrics: Metrics
     readiness: Readiness
@@ -42,6 +45,7 @@ class Watched:
     lag_reader: KafkaLagReader | None = None
     lags: Sequence[tuple[str, str, ProgressWatch | None]] = field(default_factory=list)
     parked: Sequence[str] = ()
+    slot: str | None = None
     tables: Sequence[str] = ()
 
     def add_checks(self) -> None:
@@ -62,6 +66,9 @@ class Watched:
                 await _quietly(f"{outbox} outbox backlog", self._backlog(self.engine, outbox))
             for group in self.parked:
                 await _quietly(f"parked keys of {group}", self._parked(self.engine, group))
+            if self.slot is not None:
+                await _quietly(f"replication slot {self.slot}", self._slot(self.engine,
+                                                                          self.slot))
             if self.tables:
                 await _quietly("table statistics", self._tables(self.engine))
         if self.lag_reader is not None:
@@ -80,6 +87,13 @@ class Watched:
         backlog = await outbox_backlog(engine, outbox)
         self.metrics.backlog.labels(outbox).set(backlog.pending)
         self.metrics.oldest_age.labels(outbox).set(backlog.oldest_age_s)
+
+    async def _slot(self, engine: AsyncEngine, slot: str) -> None:
+        state = await slot_state(engine, slot)
+        self.metrics.slot_active.labels(slot).set(1 if state is not None and state.active else 0)
+        if state is not None:
+            self.metrics.slot_lag.labels(slot).set(state.lag_bytes)
+            self.metrics.slot_retained.labels(slot).set(state.retained_bytes)
 
     async def _parked(self, engine: AsyncEngine, group: str) -> None:
         counts = await parked_counts(engine, group)

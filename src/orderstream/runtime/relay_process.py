@@ -6,9 +6,13 @@ outbox's NOTIFY, polls every `relay_poll_interval_s` as a fallback, and deletes 
 broker acknowledged. Every relay process, leading or not, serves its metrics (the backlog
 of its outboxes, the lag of the groups that consume them, whether it leads) and its
 readiness. The relay writes no table that needs pruning: what it published is deleted.
+
+With ORDERSTREAM_RELAY=debezium, Debezium's connector publishes the outboxes and the relay
+publishes nothing: it serves the same metrics, the replication slot's lag as the backlog.
 """
 
 import asyncio
+import logging
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,6 +34,8 @@ from orderstream.runtime.settings import Settings
 from orderstream.runtime.wiring import build_container, resolve, shut_down
 from orderstream.runtime.worker_kinds import WORKERS
 
+log = logging.getLogger(__name__)
+
 OUTBOXES = ("orders", "inventory")
 
 
@@ -46,18 +52,26 @@ async def run_relays(settings: Settings, outboxes: tuple[str, ...], stop: asynci
     container = build_container(settings)
     metrics, readiness = watch(settings)
     try:
+        await container.handover_check()
+        publishing = container.relay_publishes()
+        if not publishing:
+            log.info("ORDERSTREAM_RELAY=debezium: Debezium's connector publishes the outboxes "
+                     "(slot %s); this relay publishes nothing and serves its metrics",
+                     container.replication_slot())
         engine = await resolve(container.engine)
         sessions = await resolve(container.session_engine)
         publisher = faults.inject_publisher(await resolve(container.publisher), settings)
         async with lag_reader(settings, container.consumer_options()) as reader:
             watched = Watched(metrics, readiness, engine=engine, outboxes=outboxes,
                               lag_reader=reader, lags=consumers_of(container, outboxes),
+                              slot=container.replication_slot(),
                               tables=[f"{outbox}.outbox" for outbox in outboxes])
             watched.add_checks()
             async with asyncio.TaskGroup() as tasks:
                 for outbox in outboxes:
                     tasks.create_task(relay_outbox(engine, sessions, publisher, outbox,
-                                                   settings, stop, metrics))
+                                                   settings, stop, metrics,
+                                                   publishing=publishing))
                 tasks.create_task(serve_operations(settings, watched, stop))
     finally:
         await shut_down(container)
@@ -72,14 +86,17 @@ def consumers_of(container: Container, outboxes: tuple[str, ...]
 
 async def relay_outbox(engine: AsyncEngine, sessions: AsyncEngine, publisher: Publisher,
                        outbox: str, settings: Settings, stop: asyncio.Event,
-                       metrics: Metrics) -> None:
-    """Relay `outbox` while leading it. The leadership lock, the LISTEN and the reads and
-    deletes hold connections of `sessions`, outside the pool of `engine` (the backlog
-    readings, refused rows marked)."""
+                       metrics: Metrics, *, publishing: bool = True) -> None:
+    """Relay `outbox` while leading it (unless not `publishing`: then lead and wait). The
+    leadership lock, the LISTEN and the reads and deletes hold connections of `sessions`,
+    outside the pool of `engine` (the backlog readings, refused rows marked)."""
     reader = PostgresOutboxReader(engine, outbox, sessions=sessions)
     observer = RelayMetrics(metrics, outbox)
 
     async def lead(halt: asyncio.Event) -> None:
+        if not publishing:
+            await halt.wait()
+            return
         notifications = OutboxNotifications(sessions, outbox)
         relay = OutboxRelay(reader, publisher, batch_size=settings.relay_batch_size,
                             max_in_flight=settings.relay_max_in_flight,

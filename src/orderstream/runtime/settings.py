@@ -3,25 +3,19 @@ single settings are in `setting_types.py`."""
 
 from typing import Any, Literal, Self
 
-from pydantic import (
-    AliasChoices,
-    Field,
-    FilePath,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from orderstream.runtime.failures import settings_error
 from orderstream.runtime.setting_types import (
     ApiKeySetting,
     Compression,
+    PostgresUrl,
+    Relay,
     SaslMechanism,
     SecurityProtocol,
+    SlotName,
     TopicName,
 )
 
@@ -34,7 +28,7 @@ class Settings(BaseSettings):
 
     store: Literal["memory", "postgres"] = "memory"
     transport: Literal["memory", "kafka"] = "memory"
-    database_url: SecretStr = Field(
+    database_url: PostgresUrl = Field(
         default=SecretStr(DEFAULT_DATABASE_URL),
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
@@ -68,6 +62,8 @@ class Settings(BaseSettings):
         "ORDERSTREAM_PRUNE_INTERVAL_S", "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"))
     prune_batch_size: int = Field(default=1_000, ge=1)
     inbox_retention_s: float = Field(default=7 * 86_400.0, gt=0)  # inf: never pruned
+    relay: Relay = "orderstream"
+    debezium_slot: SlotName = "orderstream_outbox"
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
@@ -186,17 +182,6 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ORDERSTREAM_OTLP_ENDPOINT",
                                                     "OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector that receives spans; none are exported without it")
-
-    @field_validator("database_url")
-    @classmethod
-    def _postgres_url(cls, url: SecretStr) -> SecretStr:
-        try:
-            parsed = make_url(url.get_secret_value())
-        except ArgumentError:
-            raise ValueError("not a database URL") from None
-        if parsed.get_backend_name() != "postgresql":
-            raise ValueError(f"must be a PostgreSQL URL, not {parsed.get_backend_name()}://")
-        return url
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:

@@ -52,6 +52,7 @@ async def run_worker(name: str, settings: Settings, stop: asyncio.Event) -> None
             watched = Watched(metrics, readiness, engine=await resolve(container.database),
                               outboxes=[name],
                               lag_reader=reader, lags=[(group, topic, progress)], parked=[name],
+                              slot=container.replication_slot(),
                               tables=worker_tables(name))
             watched.add_checks()
             units = await resolve(container.serial_uow_factory)

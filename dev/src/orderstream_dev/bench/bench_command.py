@@ -16,6 +16,7 @@ from orderstream_dev.bench.flow_rates import FlowBenchmark
 from orderstream_dev.bench.history_bench import HistoryBenchmark
 from orderstream_dev.bench.http_rate import HttpBenchmark
 from orderstream_dev.bench.pooling import NAME as POOLED_FLOW
+from orderstream_dev.bench.relay_debezium import DebeziumBenchmark
 from orderstream_dev.bench.relay_drain import RelayBenchmark
 from orderstream_dev.bench.reservations import ReservationBenchmark
 from orderstream_dev.bench.worker_drain import WorkerBenchmark
@@ -35,7 +36,8 @@ def bench(
     demo_orders: Annotated[int | None, typer.Option(
         min=0, help="Orders of the demo run (0: skip) [default: 20,000, 0 with --all].")]
     = None,
-    relay_rows: Annotated[int, typer.Option(min=1, help="Outbox backlog the relay drains.")]
+    relay_rows: Annotated[int, typer.Option(
+        min=1, help="Outbox backlog the relay drains (and, against it, Debezium).")]
     = 200_000,
     compressions: Annotated[str, typer.Option(help="Of the relay runs, comma separated.")]
     = "none,lz4,zstd",
@@ -55,7 +57,7 @@ def bench(
     = Path("docs"),
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
-             "worker, http, flow, history).")] = None,
+             "debezium, worker, http, flow, history).")] = None,
     pgbouncer: Annotated[bool, typer.Option(
         "--pgbouncer", help="With --all: the live flow once more with the API's and the "
                             "workers' connections through PgBouncer in transaction mode "
@@ -77,6 +79,7 @@ def bench(
     if all_:
         benchmarks += [
             RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
+            DebeziumBenchmark(relay_rows),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
         if history_orders:

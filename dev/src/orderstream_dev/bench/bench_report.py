@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from orderstream_dev.bench import bounds, history_report, pooling
+from orderstream_dev.bench import bounds, history_report, pooling, report_debezium
 from orderstream_dev.bench.report_tables import (
     environment,
     flow,
@@ -46,6 +46,8 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
     parts.append(environment(results["environment"]))
     if "relay" in results:
         parts.append(relay(results["relay"]))
+    if "debezium" in results:
+        parts.append(report_debezium.section(results["debezium"]))
     if "worker" in results:
         parts.append(worker(results["worker"]))
     if "http" in results:
