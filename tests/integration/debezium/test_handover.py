@@ -183,7 +183,7 @@ async def test_a_process_refuses_a_database_handed_over_the_other_way(
         await build_container(debezium_mode).database_check()
         relay_mode = load_settings(store="postgres", transport="kafka",
                                    database_url=fresh_database_url)
-        with pytest.raises(ConfigurationError, match="deletes its rows as they are written"):
+        with pytest.raises(ConfigurationError, match="delete their rows as they are written"):
             await build_container(relay_mode).database_check()
     finally:
         await drop_slot(engine, debezium_mode.debezium_slot, wait_s=10)
