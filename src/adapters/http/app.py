@@ -60,7 +60,8 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
         for route in ops_routes(operations.readiness, operations.exposition):
             app.router.routes.append(route)
         app.add_middleware(Telemetry, observe=operations.observe,
-                           tracer_provider=operations.tracer_provider)
+                           tracer_provider=operations.tracer_provider,
+                           ids_only=operations.span_ids_only)
     if shedding is not None:
         # Outermost: a refusal costs no span, no routing, and no time behind them.
         app.add_middleware(Admission, max_in_flight=shedding.max_in_flight,

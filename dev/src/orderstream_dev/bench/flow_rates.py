@@ -39,6 +39,7 @@ from orderstream_dev.bench.database import fresh_database
 from orderstream_dev.bench.flow import Flow
 from orderstream_dev.bench.loadgen import SKUS
 from orderstream_dev.bench.machine import asyncpg_dsn
+from orderstream_dev.bench.pooling import pooler_for
 from orderstream_dev.infra.local_services import kafka_node
 
 ON_HAND = 1_000_000_000
@@ -87,6 +88,8 @@ class FlowBenchmark:
     connections: int = 256
     limit: float = 6_000.0
     name: str = "flow"
+    pgbouncer: bool = False
+    """The API's and the workers' connections through PgBouncer (transaction mode)."""
 
     def steps(self, context: BenchContext) -> int:
         return 2 + len(ladder(self.limit)) // 2 + 2
@@ -102,8 +105,10 @@ class FlowBenchmark:
                     " format('sku-%s', lpad(n::text, 3, '0')), $1"
                     " FROM generate_series(0, $2 - 1) AS n", ON_HAND, SKUS)
                 await clock.start()
+                pooler = pooler_for(database_url) if self.pgbouncer else None
                 async with Flow.started(context, Settings(), database_url,
-                                        context.new_run_name(), workers=False) as flow:
+                                        context.new_run_name(), workers=False,
+                                        pooler=pooler) as flow:
                     result = {"worker_start_to_first_commit_s":
                               await self._first_commit(flow, connection, clock),
                               "cli_help_s": cli_help_s()}
@@ -227,6 +232,7 @@ async def _cpu_clock(flow: Flow, connection: asyncpg.Connection) -> CpuClock:
     if postmaster is not None:
         trees["PostgreSQL"] = [postmaster]
     named = {name: [process.pid] for name, process in flow.running.items()}
+    named |= {"PgBouncer": [flow.pooler_pid]} if flow.pooler_pid else {}
     broker = kafka_node().pid()
     if broker is not None:
         named["broker"] = [broker]
