@@ -141,7 +141,8 @@ class Metrics:
         r = self.registry
         self.requests = Counter(
             "orderstream_http_requests", "HTTP requests answered, by route template and "
-            "status.", ["method", "route", "status"], registry=r)
+            "status (those refused at the door are in orderstream_http_shed).",
+            ["method", "route", "status"], registry=r)
         self.request_seconds = Histogram(
             "orderstream_http_request_seconds", "Time to answer an HTTP request.",
             ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=r)
@@ -150,8 +151,8 @@ class Metrics:
             "routes aside).", registry=r)
         self.shed = Counter(
             "orderstream_http_shed", "Requests refused at the door with 503 overloaded, by "
-            "why: requests in flight at the limit, or the event loop lagging.", ["reason"],
-            registry=r)
+            "why: a standing queue, a request that waited an interval, or requests in "
+            "flight at the limit.", ["reason"], registry=r)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

@@ -77,12 +77,14 @@ class Settings(BaseSettings):
                                        "refused at once with 503 overloaded")
     api_queue_target_ms: float = Field(
         default=10.0, gt=0, description="load shedding: once no request got from the "
-                                       "server's reading it to the app within this for a "
-                                       "whole interval, those that waited longer are "
-                                       "refused with 503 overloaded")
+                                       "server's reading it to its answer within this for "
+                                       "a whole interval, the queue stands (see the "
+                                       "interval)")
     api_queue_interval_ms: float = Field(
         default=100.0, gt=0, description="load shedding: the interval of the queue target; "
-                                         "a request that waited this long is refused")
+                                         "while the queue stands, a request whose delay "
+                                         "would pass it is refused, and one that waited "
+                                         "this long before the app got to it always is")
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")
