@@ -35,7 +35,7 @@ from orderstream_dev.infra import containers
 from orderstream_dev.infra import local_services as services
 from orderstream_dev.infra.process_control import InfraError
 
-pytest_plugins = ["support.databases"]
+pytest_plugins = ["support.databases", "support.replicas", "support.debezium"]
 
 
 TESTS = Path(__file__).parent

@@ -26,6 +26,12 @@ class RowsHeld(TransientError):
     for them (and most likely fail at the lock timeout)."""
 
 
+class ChangedMeanwhile(TransientError):
+    """What a unit of work read without locking changed before it wrote it (another
+    transaction wrote a row, or recorded one of its messages): nothing was written, and the
+    batch is applied again with locks."""
+
+
 class CommitRejected(Exception):
     """The transport refused an offset commit because the group rebalanced meanwhile.
 

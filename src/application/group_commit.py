@@ -14,6 +14,7 @@ from application.idempotency import (
     Request,
     Respond,
     answered_already,
+    followed,
     replayed,
     response,
 )
@@ -55,6 +56,13 @@ class GroupCommit:
     applied again one command at a time: one command's failure never fails the others. A
     `TransientError` (the database briefly unavailable) is every command's answer: none
     is to blame, and each caller may retry.
+
+    A command whose caller went away (cancelled) before its group began is not run. When
+    the drain itself is cancelled, the commands of its group in flight get the
+    cancellation as their answer (their outcome is unknown), and those still queued go
+    to a new drain: no caller waits for a drain that is gone, and `close` waits for them
+    too. At the end of an event loop, which cancels every task at once, the callers are
+    cancelled with the drain, and nothing is left to run.
     """
 
     def __init__(self, uow_factory: UnitOfWorkFactory, *, retention_s: float,
@@ -77,21 +85,24 @@ class GroupCommit:
         return answer
 
     async def close(self) -> None:
-        """Wait for the commits in flight and queued."""
-        if self._draining is not None:
-            await asyncio.shield(self._draining)
+        """Wait for the commits in flight and queued (whatever ended a drain: its queue
+        went to the next)."""
+        while self._draining is not None:
+            await asyncio.wait({self._draining})
 
     def _submit(self, pending: _Pending) -> "asyncio.Future[Any]":
         self._queue.append(pending)
-        if self._draining is None:
-            self._draining = asyncio.create_task(self._drain(), name="group-commit")
+        self._drain_soon()
         return pending.answer
+
+    def _drain_soon(self) -> None:
+        """A drain for the queue, unless one runs (or nothing is queued)."""
+        if self._draining is None and self._queue:
+            self._draining = asyncio.create_task(self._drain(), name="group-commit")
 
     async def _drain(self) -> None:
         try:
-            while self._queue:
-                count = min(len(self._queue), self._max_group)
-                group = [self._queue.popleft() for _ in range(count)]
+            while group := self._next_group():
                 try:
                     await self._commit(group)
                 except BaseException as error:
@@ -100,6 +111,16 @@ class GroupCommit:
                     raise
         finally:
             self._draining = None
+            self._drain_soon()
+
+    def _next_group(self) -> list[_Pending]:
+        """Up to `max_group` queued commands whose callers still wait for them."""
+        group: list[_Pending] = []
+        while self._queue and len(group) < self._max_group:
+            pending = self._queue.popleft()
+            if not pending.answer.done():
+                group.append(pending)
+        return group
 
     async def _commit(self, group: list[_Pending]) -> None:
         try:
@@ -125,17 +146,27 @@ class GroupCommit:
         async with self._uow_factory() as uow:
             first, later = _first_of_each_key(group)
             keyed = [i for i in first if group[i].request is not None]
-            settled = await answered_already(uow, [_request(group[i]) for i in keyed])
-            outcomes.update({keyed[n]: answer for n, answer in settled.items()})
+            found = await answered_already(uow, [_request(group[i]) for i in keyed])
+            stored: dict[int, StoredResponse] = {}
+            for n, answer in found.items():
+                i = keyed[n]
+                if isinstance(answer, StoredResponse):
+                    stored[i] = answer
+                    outcomes[i] = replayed(answer, _request(group[i]))
+                else:
+                    outcomes[i] = answer
             runnable = [i for i in first if i not in outcomes]
             await uow.preload(_footprint(group[i].command for i in runnable))
             to_store: list[StoredResponse] = []
             for i in runnable:
                 outcomes[i] = await self._run(uow, group[i], to_store)
+                if group[i].request is not None and isinstance(outcomes[i], tuple):
+                    stored[i] = outcomes[i][0]
             await uow.idempotency.save(to_store, self._retention_s)
             await uow.commit()
         for i, owner in later.items():
-            outcomes[i] = _follow(outcomes[owner], _request(group[i]))
+            outcomes[i] = followed(_request(group[owner]), outcomes[owner], stored.get(owner),
+                                   _request(group[i]))
         return [outcomes[i] for i in range(len(group))]
 
     @staticmethod
@@ -171,13 +202,6 @@ def _first_of_each_key(group: Sequence[_Pending]) -> tuple[list[int], dict[int, 
         else:
             first.append(i)
     return first, later
-
-
-def _follow(outcome: Any, request: Request) -> Any:
-    """The answer of a request whose key came first in the same group with `outcome`."""
-    if isinstance(outcome, tuple):
-        return replayed(outcome[0], request)
-    return outcome
 
 
 def _footprint(commands: Any) -> Footprint:

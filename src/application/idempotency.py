@@ -7,9 +7,14 @@ the key without having applied it. Within one transaction (a group commit), for 
 - held by a request still in flight elsewhere: `RequestInFlight` (the first one wins);
 - stored with the same fingerprint: the stored response, nothing applied;
 - stored with another fingerprint: `IdempotencyKeyReused`;
-- otherwise the first request with the key runs and its response is stored; a later one
-  with the same key in the same group gets that response as a replay (or
-  `IdempotencyKeyReused` if its fingerprint differs): the key still places one order.
+- otherwise the first request with the key runs and its response is stored.
+
+A later request with the same key in the same group is answered as if it came after the
+first one: its fingerprint is compared with the response stored under the key (found or
+just stored), which it gets as a replay, or else `IdempotencyKeyReused`. When nothing is
+stored (the first broke a rule, which stores nothing), the same fingerprint gets the
+first one's answer and another gets `IdempotencyKeyReused`; when the key is in flight
+elsewhere, every request with it gets `RequestInFlight`. The key still places one order.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -38,28 +43,43 @@ Answer = tuple[StoredResponse, bool]
 
 
 async def answered_already(uow: UnitOfWork, requests: Sequence[Request]
-                           ) -> dict[int, Answer | Exception]:
+                           ) -> dict[int, StoredResponse | RequestInFlight]:
     """Of the first request of each key among `requests` (by position), the ones settled
-    without running: in flight elsewhere, or answered before. Holds the other keys."""
+    without running: in flight elsewhere, or the response stored under the key (whatever
+    request it answered: `replayed` compares). Holds the other keys."""
     wanted = {request.id for request in requests}
     held = await uow.idempotency.claim(wanted)
     stored = await uow.idempotency.get(held)
-    settled: dict[int, Answer | Exception] = {}
+    settled: dict[int, StoredResponse | RequestInFlight] = {}
     for position, request in enumerate(requests):
         if request.id not in held:
             settled[position] = RequestInFlight(
                 f"a request with idempotency key {request.key!r} is still being processed")
         elif request.id in stored:
-            settled[position] = replayed(stored[request.id], request)
+            settled[position] = stored[request.id]
     return settled
+
+
+def followed(first: Request, outcome: Any, stored: StoredResponse | None,
+             request: Request) -> Any:
+    """The answer to `request`, which came with the key of `first` in the same group;
+    `first` got `outcome`, and `stored` is the response stored under the key, if any."""
+    if stored is not None:
+        return replayed(stored, request)
+    if isinstance(outcome, RequestInFlight) or request.fingerprint == first.fingerprint:
+        return outcome
+    return _reused(request)
 
 
 def replayed(stored: StoredResponse, request: Request) -> Answer | Exception:
     """`stored` as the answer to `request`, which came with the same key after it."""
     if stored.fingerprint != request.fingerprint:
-        return IdempotencyKeyReused(
-            f"idempotency key {request.key!r} was used for another request")
+        return _reused(request)
     return stored, True
+
+
+def _reused(request: Request) -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(f"idempotency key {request.key!r} was used for another request")
 
 
 def response(request: Request, respond: Respond, result: Any) -> StoredResponse:

@@ -6,13 +6,13 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 from application.context import applying, handling
-from application.errors import PermanentMessageError, TransientError
+from application.errors import ChangedMeanwhile, PermanentMessageError, TransientError
 from application.handlers import FOOTPRINTS, EventHandler, FootprintOf, footprint
 from application.held_rows import HeldRows, check_free
-from application.inbox_batch import Failure, Outcome, Work, behind
+from application.inbox_batch import Failure, Outcome, Work, behind, decoded
 from application.messages import InboundMessage
 from application.observation import UNOBSERVED, Applied, ConsumerObserver
-from application.parking import Parking, ParkingPass, parking_key
+from application.parking import Parking, ParkingPass
 from application.ports.messaging import MessageDecoder
 from application.ports.unit_of_work import Footprint, UnitOfWork, UnitOfWorkFactory
 from domain.errors import DomainError
@@ -64,7 +64,7 @@ class InboxProcessor:
 
     async def process(self, batch: Sequence[InboundMessage],
                       parking: ParkingPass | None = None) -> list[Failure]:
-        undecodable, work = self._decode(batch)
+        undecodable, work = decoded(batch, self._decoder, self._handlers)
         outcome = Outcome()
         if work:
             with applying(batch):
@@ -74,7 +74,8 @@ class InboxProcessor:
         self._observer.applied(Applied(
             applied=outcome.applied, parked=parked,
             duplicates=len(work) - outcome.applied - parked - len(outcome.failures),
-            ignored=len(batch) - len(undecodable) - len(work), failed=len(failures)))
+            ignored=len(batch) - len(undecodable) - len(work), failed=len(failures),
+            relocked=len(work) if outcome.locked else 0))
         if parked:
             self._observer.parked([p.key for p in outcome.parked])
             heads = [p for p in outcome.parked if p.retry_in_s is not None]
@@ -94,38 +95,38 @@ class InboxProcessor:
             log.info("parking pass over %d messages: a message that fails transiently "
                      "again is parked with its key", len(work))
             return await self._one_by_one(work, parking)
-        try:
-            return await self._in_one_go(work)
-        except TransientError:
-            raise
-        except Exception as error:
-            log.info("batch refused (%r): applying it one message at a time", error)
-            return await self._one_by_one(work, None)
-
-    def _decode(self, batch: Sequence[InboundMessage]) -> tuple[list[tuple[int, Failure]],
-                                                                  list[Work]]:
-        """Decoding needs no database, so events this group ignores cost nothing."""
-        failures: list[tuple[int, Failure]] = []
-        work: list[Work] = []
-        for position, message in enumerate(batch):
+        for lock in (False, True):
             try:
-                decoded = self._decoder.decode(message)
-            except Exception as error:
-                failures.append((position, Failure(message, error)))
+                outcome = await self._in_one_go(work, lock=lock)
+            except ChangedMeanwhile as error:
+                log.debug("batch of %d changed meanwhile (%s): applying it with locks",
+                          len(work), error)
                 continue
-            handler = self._handlers.get(type(decoded.event))
-            if handler is not None:
-                work.append(Work(position, message, decoded, handler, parking_key(message)))
-        return failures, work
+            except TransientError:
+                raise
+            except Exception as error:
+                log.info("batch refused (%r): applying it one message at a time", error)
+                return await self._one_by_one(work, None)
+            outcome.locked = lock
+            return outcome
+        raise AssertionError("a batch applied with locks cannot have changed meanwhile")
 
-    async def _in_one_go(self, work: list[Work]) -> Outcome:
+    async def _in_one_go(self, work: list[Work], *, lock: bool) -> Outcome:
         """A later copy of a message is skipped once one copy succeeded, and tried again
-        while none did: the outcome of applying the copies one at a time."""
+        while none did: the outcome of applying the copies one at a time.
+
+        Without `lock`, the batch is read without locking and written in one go, which
+        fails whole (`ChangedMeanwhile`) when anything it read changed meanwhile: one
+        round trip to read and one to write, no BEGIN and no COMMIT. A batch with a parked
+        key is applied with locks (parking writes rows of its own)."""
         outcome = Outcome()
         async with self._uow_factory() as uow:
             new, parked = await uow.receive(self.group, {w.decoded.id for w in work},
-                                            {w.key for w in work}, self._footprint(work))
+                                            {w.key for w in work}, self._footprint(work),
+                                            lock=lock)
             parked |= await self._parked_meanwhile(uow, work, new)
+            if parked and not lock:
+                raise ChangedMeanwhile("a key of the batch is parked")
             done: set[str] = set()
             for item in work:
                 if item.decoded.id not in new or item.decoded.id in done:

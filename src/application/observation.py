@@ -20,7 +20,8 @@ class Applied:
     `applied`: a handler ran and its effects committed; `duplicates`: the inbox had it
     already (a redelivery); `ignored`: no handler for its type in this group; `failed`:
     refused for good, about to be dead-lettered; `parked`: stepped aside behind its key
-    (`application.parking`).
+    (`application.parking`); `relocked`: of a batch applied again with locks, because
+    what it read without them changed before it wrote (`UnitOfWork.receive`).
     """
 
     applied: int = 0
@@ -28,6 +29,7 @@ class Applied:
     ignored: int = 0
     failed: int = 0
     parked: int = 0
+    relocked: int = 0
 
 
 class ConsumerObserver(Protocol):

@@ -10,20 +10,25 @@ def next_offsets(
 ) -> dict[TopicPartition, int]:
     """Per partition still assigned, the offset after the last message done.
 
-    Kafka's committed offset names the next message to read, hence `offset + 1`.
+    Kafka's committed offset names the next message to read, hence `offset + 1`. The
+    batch is walked by plain (topic, partition) pairs, a partition made once per
+    partition rather than once per message.
     """
-    offsets: dict[TopicPartition, int] = {}
+    after: dict[tuple[str, int], int] = {}
     for message in batch:
-        tp = message.topic_partition
-        if tp in assigned:
-            offsets[tp] = max(offsets.get(tp, -1), message.offset + 1)
-    return offsets
+        position = (message.topic, message.partition)
+        if message.offset >= after.get(position, -1):
+            after[position] = message.offset + 1
+    return {tp: offset for (topic, partition), offset in after.items()
+            if (tp := TopicPartition(topic, partition)) in assigned}
 
 
 def first_offsets(batch: Sequence[InboundMessage]) -> dict[TopicPartition, int]:
     """Per partition, the offset of the batch's first message: where to read it again."""
-    offsets: dict[TopicPartition, int] = {}
+    first: dict[tuple[str, int], int] = {}
     for message in batch:
-        tp = message.topic_partition
-        offsets[tp] = min(offsets.get(tp, message.offset), message.offset)
-    return offsets
+        position = (message.topic, message.partition)
+        if message.offset < first.get(position, message.offset + 1):
+            first[position] = message.offset
+    return {TopicPartition(topic, partition): offset
+            for (topic, partition), offset in first.items()}

@@ -12,6 +12,7 @@ from application.errors import TransientError
 from application.messages import OutboxMessage, Refused
 from application.observation import UNOBSERVED, RelayObserver
 from application.ports.messaging import OutboxReader, Publisher
+from application.relay_flights import Flights
 from application.tasks import first_of
 
 log = logging.getLogger(__name__)
@@ -45,10 +46,11 @@ class OutboxRelay:
     A message is deleted only after the transport acked it, so a crash in between
     publishes it again (at-least-once); consumers dedupe by message id in their inbox.
     A message the transport refuses for good is marked failed, with the reason, and the
-    outbox flows on. A batch's delete goes with the next read, in one round trip; while a
-    full batch is being published, the one before it is deleted and the next one read.
-    Transient failures (lost connection, broker down) are retried with backoff, forever.
-    `observer` hears of each read of the outbox and each batch the transport acknowledged.
+    outbox flows on. A batch's delete goes with the next read, in one round trip. Up to
+    `max_in_flight` batches are sent at once, while the next is read (`Flights`: never
+    two with a key in common, so each key's order holds). Transient failures (lost
+    connection, broker down) are retried with backoff, forever. `observer` hears of each
+    read of the outbox and each batch the transport acknowledged.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class OutboxRelay:
         publisher: Publisher,
         *,
         batch_size: int = 500,
+        max_in_flight: int = 4,
         backoff: Backoff | None = None,
         wakeup: Wakeup | None = None,
         idle_wait_s: float = 0.05,
@@ -65,6 +68,7 @@ class OutboxRelay:
         self._outbox = outbox
         self._publisher = publisher
         self._batch_size = batch_size
+        self._flights = Flights(max_in_flight)
         self._backoff = backoff or Backoff()
         self._wakeup = wakeup or Sleep()
         self._idle_wait_s = idle_wait_s
@@ -84,57 +88,60 @@ class OutboxRelay:
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, waking up on new messages or after `idle_wait_s`.
 
-        Batches are published strictly one after the other (every message of one
-        acknowledged before any of the next is sent), so the per-key order holds even
-        when a batch has to be sent again. What was published is deleted with the next
-        read; stopping deletes what is left.
+        What was published is deleted with the next read; stopping waits for the batches
+        in flight and deletes what is left. After a batch that was not full (all there
+        was), the next read waits for a wake-up: at live load, where batches are of one to
+        a few messages, a batch then costs one statement (its read, with the delete of the
+        batch before) rather than two.
         """
         async with self._outbox.session():
             await self._run(stop)
 
     async def _run(self, stop: asyncio.Event) -> None:
-        ahead: Sequence[OutboxMessage] = ()
         try:
             while not stop.is_set():
                 try:
-                    batch, ahead = ahead or await self._read(), ()
+                    batch = await self._read()
                     if not batch:
-                        await first_of(self._wakeup.wait(self._idle_wait_s), stop, default=None)
+                        if self._flights:
+                            self._landed(*await self._flights.land_oldest())
+                        else:
+                            await self._idle(stop)
                         continue
-                    ahead = await self._publish_reading_ahead(batch)
-                    self.failed_attempts = 0
+                    while self._flights.blocks(batch):
+                        self._landed(*await self._flights.land_oldest())
+                    self._flights.launch(batch, self._publish)
+                    if len(batch) < self._batch_size:
+                        await self._idle(stop)  # all there was is out
                 except TransientError as error:
-                    ahead = ()
+                    self._landed(*await self._flights.ground(), raising=False)
                     await self._retry_later(stop, error)
         finally:
+            self._landed(*await self._flights.ground(), raising=False)
             await self._delete_the_rest()
 
-    async def _publish_reading_ahead(self, batch: Sequence[OutboxMessage]
-                                     ) -> Sequence[OutboxMessage]:
-        """Publish `batch`; meanwhile, if it was full, delete the one before and read the
-        one after it. That batch, if any."""
-        reading = None
-        if len(batch) == self._batch_size:
-            reading = self._read(exclude=[m.id for m in batch])
-        try:
-            published = await self._publish(batch)
-        except BaseException:
-            if reading is not None:
-                reading.cancel()
-                await asyncio.gather(reading, return_exceptions=True)
-            raise
-        self._undeleted += published
-        return await reading if reading is not None else ()
+    def _landed(self, ids: list[str], error: BaseException | None, *,
+                raising: bool = True) -> None:
+        """Note what landed for deletion; raise the error of a flight that failed."""
+        self._undeleted += ids
+        if error is not None and raising:
+            raise error
+        if ids and error is None:
+            self.failed_attempts = 0
 
-    def _read(self, *, exclude: Sequence[str] = (),
-              limit: int | None = None) -> "asyncio.Future[Sequence[OutboxMessage]]":
-        """Delete what was published and not yet deleted, and read the next batch, in one
-        go. The deletes are taken now, as the read is started; a failed read leaves them
-        to the next one (they are published either way)."""
+    async def _idle(self, stop: asyncio.Event) -> None:
+        await first_of(self._wakeup.wait(self._idle_wait_s), stop, default=None)
+
+    def _read(self, *, limit: int | None = None) -> "asyncio.Future[Sequence[OutboxMessage]]":
+        """Delete what was published and not yet deleted (the flights that landed meanwhile
+        too), and read the next batch, leaving out what is in flight, in one go. The
+        deletes are taken now, as the read is started; a failed read leaves them to the
+        next one (they are published either way)."""
+        self._landed(*self._flights.landed())
         deleting, self._undeleted = self._undeleted, []
         self._wakeup.consume()
         return asyncio.ensure_future(self._fetch(
-            deleting, exclude, self._batch_size if limit is None else limit))
+            deleting, self._flights.ids(), self._batch_size if limit is None else limit))
 
     async def _fetch(self, deleting: list[str], exclude: Sequence[str],
                      limit: int) -> Sequence[OutboxMessage]:

@@ -106,6 +106,9 @@ class ParkedRetrier(Unobserved):
         """Retry due keys until `stop` is set; a round in flight then is cancelled (its
         transaction rolls back, the key stays as it was)."""
         while not stop.is_set():
+            # Cleared before the round, not after: a key parked while it runs wakes the
+            # next one at once.
+            self._wake.clear()
             try:
                 due_in = await first_of(self.retry_due(), stop, default=None)
             except TransientError as error:
@@ -123,7 +126,6 @@ class ParkedRetrier(Unobserved):
         return min(max(due_in, MIN_WAIT_S), self._poll_interval_s)
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
-        self._wake.clear()
         waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
         try:
             await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)

@@ -79,18 +79,21 @@ class Order:
     def confirm(self) -> None:
         """Confirmed, unless cancelled meanwhile: then it stays cancelled, and the inventory
         gives the stock back when it reads the `OrderCancelled` (it reads the order's
-        events in order, so it reserved before it learns of the cancel)."""
-        if self.status is OrderStatus.CANCELLED:
+        events in order, so it reserved before it learns of the cancel). Confirmed already:
+        the inventory answers an order once, so this is its answer read again (past the
+        inbox's window), and nothing changes."""
+        if self.status in (OrderStatus.CANCELLED, OrderStatus.CONFIRMED):
             return
         self._leave_pending(OrderStatus.CONFIRMED)
         self.events.append(OrderConfirmed(order_id=self.id))
 
     def reject(self, reason: str, lines: Iterable[LineRejection] = ()) -> None:
         """Rejected for `reason`, with why each line could not be had (when known); a
-        cancelled order stays cancelled."""
+        cancelled order stays cancelled, and a rejected one keeps its first rejection (the
+        same answer read again, as `confirm`)."""
         if not reason:
             raise InvalidTransition("a rejection needs a reason")
-        if self.status is OrderStatus.CANCELLED:
+        if self.status in (OrderStatus.CANCELLED, OrderStatus.REJECTED):
             return
         self._leave_pending(OrderStatus.REJECTED)
         self.rejection_reason = reason

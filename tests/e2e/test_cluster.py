@@ -7,7 +7,6 @@ the broker is started again. Nothing acknowledged may be lost, and each stall st
 the bound docs/scaling.md explains."""
 
 import asyncio
-import json
 import os
 import subprocess
 import sys
@@ -26,6 +25,7 @@ from orderstream_dev.infra.kafka_cluster import KafkaCluster
 from support.http import client as http_client
 from support.network import free_port
 
+from .assignment import assigned, first_commits
 from .conftest import open_flow, running
 from .flow import until_serving
 from .invariants import invariant_violations
@@ -95,31 +95,6 @@ class Progress:
         return longest
 
 
-def _assigned(worker) -> set[int]:
-    """The partitions `worker` was last assigned, from its log."""
-    owned: set[int] = set()
-    for line in worker.log().splitlines():
-        if line.startswith("{") and "partitions assigned" in line:
-            names = json.loads(line)["message"].split("partitions assigned: ")[1]
-            owned = {int(n.split("[")[1].rstrip("]")) for n in names.split(", ") if "[" in n}
-    return owned
-
-
-async def _first_commits(probe, flow, partitions: set[int], before: dict[int, int]) -> float:
-    """When the group first committed past `before` on every one of `partitions`."""
-    waiting = set(partitions)
-    group, topic = flow.group("inventory"), flow.topics["orders"]
-    async with asyncio.timeout(120), started_admin(probe.servers) as admin:
-        while waiting:
-            offsets = await admin.list_consumer_group_offsets(group)
-            committed = {tp.partition: meta.offset for tp, meta in offsets.items()
-                         if tp.topic == topic}
-            waiting = {p for p in waiting if committed.get(p, -1) <= before.get(p, -1)}
-            if waiting:
-                await asyncio.sleep(0.1)
-    return time.monotonic()
-
-
 async def _leaders(probe, topic: str) -> Counter[int]:
     async with started_admin(probe.servers) as admin:
         (described,) = await admin.describe_topics([topic])
@@ -187,13 +162,14 @@ async def test_the_flow_survives_a_broker_and_a_worker_killed_on_a_replicated_cl
         await progress.moved_on(flow, RECOVERED)
         broker_stall = progress.longest_stall_after(killed_at, time.monotonic())
 
-        owned = _assigned(workers[0])
+        owned = assigned(workers[0])
         assert owned, workers[0].log()
         workers[0].kill()
         worker_killed_at = time.monotonic()
         await workers[0].wait()
         before = await probe.committed(flow.group("inventory"), flow.topics["orders"])
-        takeover = await _first_commits(probe, flow, owned, before) - worker_killed_at
+        takeover = await first_commits(probe.servers, flow.group("inventory"),
+                                       flow.topics["orders"], owned, before) - worker_killed_at
         await asyncio.to_thread(cluster.node(victim).start)
         await placing
         placed_at = time.monotonic()

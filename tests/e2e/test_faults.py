@@ -4,17 +4,28 @@ ending with the invariants read from the database."""
 import asyncio
 import json
 import os
+import time
 
 import pytest
 
 from adapters import dead_letters as dlt
 from orderstream.runtime.faults import HARD_EXIT_CODE
 
+from .assignment import assigned, assignments, first_commits, logged_at
 from .conftest import ORDERS, TEST_APPLICATION_NAME
 from .flow import WORKER_SHUTDOWN_TIMEOUT_S
 from .invariants import invariant_violations, placed_positions
 
 pytestmark = pytest.mark.timeout(300)
+
+# A static member's session: long, so that a restart which waited for it cannot pass.
+STATIC_SESSION_TIMEOUT_MS = 60_000
+# From the moment a killed static worker's new process begins to join its group to its
+# first commit on each of its partitions: the join (at once) and a batch.
+MOVING_BOUND_S = 3.0
+# From its restart: its process's start first (1.3 s of CPU, imports and checks: 2 s on a
+# quiet machine, 7-15 s when the flow and other work keep both cores busy).
+RESTART_BOUND_S = 30.0
 
 
 async def test_a_worker_killed_between_its_database_commit_and_its_offset_commit_applies_the_batch_once(  # noqa: E501
@@ -140,6 +151,77 @@ async def test_sigterm_mid_batch_exits_zero_in_time_with_offsets_matching_the_wo
     assert 0 < len(applied) < ORDERS
 
     await flow.start_worker("inventory")
+    await placing
+    await flow.settled()
+    await flow.stop_workers()
+    assert await invariant_violations(flow) == []
+
+
+async def test_a_static_worker_killed_and_restarted_under_its_instance_id_moves_its_partitions_at_once(  # noqa: E501
+        flow):
+    """kill -9 of an inventory worker that has a group instance id, restarted at once as a
+    supervisor would, while orders keep coming: as it joins it takes its partitions back,
+    without waiting for the dead process's session to time out (60 s here) and without a
+    rebalance of the other worker, and they move within seconds. Before it joins, its
+    process has to start: its imports and checks, all CPU, which the busy machine slows."""
+    static = {"kafka_session_timeout_ms": str(STATIC_SESSION_TIMEOUT_MS)}
+    await flow.start_worker("orders")
+    victim = await flow.start_worker("inventory", kafka_group_instance_id="slot-1", **static)
+    other = await flow.start_worker("inventory", kafka_group_instance_id="slot-2", **static)
+    first, rest = flow.plan.orders[:ORDERS // 3], flow.plan.orders[ORDERS // 3:]
+    await flow.place(first)
+    await flow.wait_for(len(first) // 2)
+    async with asyncio.timeout(60):  # until the two share the partitions
+        while not (assigned(victim) and assigned(other)
+                   and len(assigned(victim)) + len(assigned(other)) == 3):
+            await asyncio.sleep(0.1)
+    owned, rebalances = assigned(victim), assignments(other)
+
+    victim.kill()
+    await victim.wait()
+    group, topic = flow.group("inventory"), flow.topics["orders"]
+    before = await flow.kafka.committed(group, topic)
+    restarted_at = time.time()
+    restarted = await flow.start_worker("inventory", kafka_group_instance_id="slot-1", **static)
+    placing = flow.spawn(flow.place(rest))
+    await first_commits(flow.kafka.servers, group, topic, owned, before)
+    moving_at = time.time()
+
+    await placing
+    await flow.settled()
+    await flow.stop_workers()
+    assert await invariant_violations(flow) == []
+    assert assigned(restarted) == owned
+    assert assignments(other) == rebalances, "the other worker's partitions were moved"
+    joining_at = logged_at(restarted, "joining as static member")
+    assigned_at = logged_at(restarted, "partitions assigned")
+    print(f"\nkilled and restarted under its instance id, the worker committed on its "
+          f"partitions {sorted(owned)} {moving_at - restarted_at:.2f}s after its restart: "
+          f"its process started in {joining_at - restarted_at:.2f}s, had its partitions "
+          f"{assigned_at - joining_at:.2f}s after it began to join, and they moved "
+          f"{moving_at - assigned_at:.2f}s later (session timeout "
+          f"{STATIC_SESSION_TIMEOUT_MS / 1000:.0f}s)")
+    assert moving_at - joining_at <= MOVING_BOUND_S, flow.log_tails()
+    assert moving_at - restarted_at <= RESTART_BOUND_S, flow.log_tails()
+
+
+async def test_two_workers_started_with_one_instance_id_stop_with_exit_code_2_saying_why(flow):
+    """A configuration mistake: two live processes as one static member take each other's
+    place at every heartbeat, both applying what comes (the inbox keeps each order once).
+    Each stops, with the reason, instead of flapping in silence; nothing is lost."""
+    twins = [await flow.start_worker("inventory", kafka_group_instance_id="slot-1")
+             for _ in range(2)]
+    placing = flow.spawn(flow.place(flow.plan.orders))
+
+    codes = [await twin.wait(60) for twin in twins]
+
+    assert codes == [2, 2], flow.log_tails()
+    for twin in twins:
+        assert "group instance id 'slot-1-inventory'" in twin.log()
+        assert "is in use by another live process" in twin.log()
+        assert "ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID of its own" in twin.log()
+    await flow.start_worker("inventory", kafka_group_instance_id="slot-1")
+    await flow.start_worker("orders")
     await placing
     await flow.settled()
     await flow.stop_workers()

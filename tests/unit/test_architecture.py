@@ -122,11 +122,12 @@ def test_no_module_is_over_250_lines():
     assert long == {}
 
 
-# The container, and the check of what a command needs that refuses a wrong choice at start.
+# The container, the check of what a command needs that refuses a wrong choice at start, and
+# the settings' check of choices that cannot go together.
 CHOOSERS = {ROOT / "src" / "orderstream" / "runtime" / name
-            for name in ("container.py", "command_needs.py")}
-ADAPTER_CHOICES = {"store", "transport"}
-ADAPTER_NAMES = {"memory", "postgres", "kafka"}
+            for name in ("container.py", "command_needs.py", "setting_types.py")}
+ADAPTER_CHOICES = {"store", "transport", "relay"}
+ADAPTER_NAMES = {"memory", "postgres", "kafka", "debezium"}
 
 
 def _adapter_choices(source: str) -> list[str]:
@@ -165,5 +166,6 @@ def test_the_adapter_choice_check_sees_a_branch_and_lets_a_title_be():
     assert _adapter_choices("engine = e if self._settings.store != 'memory' else None\n")
     assert _adapter_choices("kind = getattr(settings, 'store')\n")
     assert _adapter_choices("if store == 'postgres':\n    pass\n")
+    assert _adapter_choices("if settings.relay == 'debezium':\n    pass\n")
     assert not _adapter_choices('title = f"demo (store={settings.store})"\n')
     assert not _adapter_choices("settings = load_settings(store=store, transport=transport)\n")

@@ -3,7 +3,9 @@
 import pytest
 from typer.testing import CliRunner
 
+from adapters.kafka.static_membership import GroupInstanceIdInUse
 from orderstream.cli.main import app
+from orderstream.runtime.failures import explain
 
 CLOSED_PORT = "postgresql+asyncpg://orderstream:secret@127.0.0.1:9/orderstream"
 
@@ -71,3 +73,14 @@ def test_serve_without_keys_says_how_to_make_one(monkeypatch):
 def test_a_demo_option_outside_its_choices_is_refused(monkeypatch):
     output = _run(monkeypatch, {}, "demo", "--store", "oracle")
     assert "ORDERSTREAM_STORE='oracle'" in output
+
+
+def test_a_group_instance_id_in_use_by_another_process_is_said_with_what_to_do():
+    error = GroupInstanceIdInUse("group instance id 'pod-1-orders' of group 'orders' is in "
+                                 "use by another live process")
+    raised_in_the_workers_task_group = ExceptionGroup("unhandled errors", [error])
+
+    for failure in (error, raised_in_the_workers_task_group):
+        said = explain(failure)
+        assert said is not None and "'pod-1-orders'" in said
+        assert "ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID" in said

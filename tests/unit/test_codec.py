@@ -17,6 +17,7 @@ from adapters.codec import (
     new_message_ids,
     payload_json,
     to_outbox,
+    to_outbox_all,
 )
 from adapters.payloads import WRITTEN, Line, OrderPlacedV1, writer_of
 from application.errors import PermanentMessageError, UndecodableMessage
@@ -175,6 +176,17 @@ def test_each_outbox_message_gets_a_new_id() -> None:
     ids = {to_outbox(event).id for _ in range(5)}
 
     assert len(ids) == 5
+
+
+def test_outbox_rows_made_together_are_each_as_made_alone_with_ids_of_their_own() -> None:
+    events = list(EVENTS.values())
+
+    together = to_outbox_all(events, now=NOW)
+
+    assert together == [to_outbox(event, now=NOW, message_id=message.id)
+                        for event, message in zip(events, together, strict=True)]
+    assert len({message.id for message in together}) == len(events)
+    assert to_outbox_all([]) == []
 
 
 def test_every_event_type_has_a_payload_in_these_tests() -> None:

@@ -3,6 +3,7 @@
 import ssl
 import subprocess
 
+import pytest
 from dependency_injector import providers
 
 from adapters.kafka.options import ConsumerOptions, KafkaSecurity, ProducerOptions
@@ -80,3 +81,21 @@ def _self_signed_ca(folder):
                     "-subj", "/CN=test-ca", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True)
     return cert
+
+
+def test_a_member_with_an_instance_id_joins_as_a_static_member_and_one_without_as_before():
+    options = ConsumerOptions(bootstrap_servers="k:9092")
+    assert options.kwargs("g", instance_id="pod-1-orders")["group_instance_id"] == (
+        "pod-1-orders")
+    assert options.kwargs("g")["group_instance_id"] is None
+    assert options.kwargs(None)["group_instance_id"] is None
+
+
+@pytest.mark.parametrize(("configured", "ids"), [
+    (None, {"orders": None, "inventory": None}),
+    ("node-7", {"orders": "node-7-orders", "inventory": "node-7-inventory"}),
+])
+def test_each_worker_kind_gets_an_instance_id_of_its_own_from_the_setting(configured, ids):
+    container = build_container(Settings(transport="kafka",
+                                         kafka_group_instance_id=configured))
+    assert {worker: container.group_instance_id(worker) for worker in ids} == ids

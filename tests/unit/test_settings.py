@@ -103,3 +103,29 @@ def test_the_settings_command_shows_every_setting_but_no_secret(monkeypatch):
     assert shown["database_url"] == "postgresql+asyncpg://u:***@h:5432/d"
     assert shown["kafka_sasl_password"] == "**********"
     assert shown["kafka_sasl_username"] == "orderstream"
+
+
+def test_the_prune_interval_is_read_under_its_former_relay_name_too(monkeypatch):
+    monkeypatch.setenv("ORDERSTREAM_RELAY_PRUNE_INTERVAL_S", "30")
+    assert Settings().prune_interval_s == 30.0
+    monkeypatch.setenv("ORDERSTREAM_PRUNE_INTERVAL_S", "45")
+    assert Settings().prune_interval_s == 45.0
+
+
+def test_an_infinite_dedupe_window_is_accepted_and_a_zero_one_refused(monkeypatch):
+    monkeypatch.setenv("ORDERSTREAM_INBOX_RETENTION_S", "inf")
+    assert Settings().inbox_retention_s == float("inf")
+    with pytest.raises(ValidationError):
+        Settings(inbox_retention_s=0)
+
+
+@pytest.mark.parametrize("instance_id", ["", "has space", "x" * 201, "pod/1"])
+def test_a_group_instance_id_kafka_would_refuse_is_refused(instance_id):
+    with pytest.raises(ValidationError):
+        Settings(kafka_group_instance_id=instance_id)
+
+
+def test_the_group_instance_id_is_read_from_the_environment_and_unset_by_default(monkeypatch):
+    assert Settings().kafka_group_instance_id is None
+    monkeypatch.setenv("ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID", "orderstream-worker-2")
+    assert Settings().kafka_group_instance_id == "orderstream-worker-2"

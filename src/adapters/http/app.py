@@ -56,15 +56,17 @@ def create_app(provide: ServicesProvider, *, max_body_bytes: int = 65_536,
     app.include_router(stock.router)
     app.add_middleware(RequestLimits, max_body_bytes=max_body_bytes)
     app.add_middleware(problems.ServerErrors)
+    if operations is not None:
+        for route in ops_routes(operations.readiness, operations.exposition):
+            app.router.routes.append(route)
+        app.add_middleware(Telemetry, observe=operations.observe,
+                           tracer_provider=operations.tracer_provider,
+                           ids_only=operations.span_ids_only)
     if shedding is not None:
+        # Outermost: a refusal costs no span, no routing, and no time behind them.
         app.add_middleware(Admission, max_in_flight=shedding.max_in_flight,
                            target_s=shedding.queue_target_s,
                            interval_s=shedding.queue_interval_s,
                            shed=operations.shed if operations else lambda _: None,
                            watch=operations.in_flight if operations else lambda _: None)
-    if operations is not None:
-        for route in ops_routes(operations.readiness, operations.exposition):
-            app.router.routes.append(route)
-        app.add_middleware(Telemetry, observe=operations.observe,
-                           tracer_provider=operations.tracer_provider)
     return app

@@ -113,8 +113,13 @@ def _is_json(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
+_READ = frozenset({b"content-length", b"content-type", b"transfer-encoding"})
+
+
 def _headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in raw}
+    """The headers the limits look at (ASGI servers give names in lower case)."""
+    return {name.decode("latin-1"): value.decode("latin-1") for name, value in raw
+            if name in _READ}
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

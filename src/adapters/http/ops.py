@@ -67,7 +67,8 @@ class Readiness:
 class Operations:
     """What the API needs to be watched: its readiness, its metrics in Prometheus' text
     format, where each answered request is counted (method, route, status, seconds), and
-    the tracer provider of its spans (by default the process's)."""
+    the tracer provider of its spans (by default the process's); `span_ids_only`: spans are
+    not recorded (no collector), requests only get trace ids (see `Telemetry`)."""
 
     readiness: Readiness
     exposition: Callable[[], bytes]
@@ -75,6 +76,7 @@ class Operations:
     shed: Callable[[str], None] = lambda reason: None
     in_flight: Callable[[Callable[[], int]], None] = lambda count: None
     tracer_provider: TracerProvider | None = None
+    span_ids_only: bool = False
 
 
 def ops_routes(readiness: Readiness, exposition: Callable[[], bytes]) -> list[Route]:

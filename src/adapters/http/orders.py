@@ -4,9 +4,11 @@ import hashlib
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Security
+from fastapi import APIRouter, Path, Security
+from fastapi import Request as HttpRequest
 from fastapi.responses import JSONResponse
 
+from adapters.http.idempotency_header import OPENAPI_PARAMETER, idempotency_key
 from adapters.http.links import ORDER_LINKS, links
 from adapters.http.problems import ProblemError, declared
 from adapters.http.schemas import CancelOrderRequest, OrderAccepted, OrderOut, PlaceOrderRequest
@@ -20,12 +22,6 @@ from domain.values import MAX_ID_LENGTH, OrderLine
 router = APIRouter(tags=["orders"])
 
 OrderId = Annotated[str, Path(max_length=MAX_ID_LENGTH, description="The order's id.")]
-IdempotencyKey = Annotated[str | None, Header(
-    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
-    description="Makes a retry safe: the same key with the same body gets the first "
-                "response and places nothing more; with another body, 422; while the first "
-                "request is still in flight, 409. Keys belong to the API key that sent them "
-                "and expire after ORDERSTREAM_IDEMPOTENCY_RETENTION_S.")]
 REPLAYED = "Idempotent-Replayed"
 Writer = Annotated[Caller, Security(Allowed("orders:write"))]
 Reader = Annotated[Caller, Security(Allowed("orders:read"))]
@@ -33,15 +29,15 @@ Reader = Annotated[Caller, Security(Allowed("orders:read"))]
 
 @router.post("/orders", status_code=202, response_model=OrderAccepted, operation_id="place_order",
              responses={**declared(400, 401, 403, 409, 413, 415, 422, 500, 503),
-                        **links(202, **ORDER_LINKS)})
-async def place_order(body: PlaceOrderRequest, writer: Writer,
-                      idempotency_key: IdempotencyKey = None) -> Any:
+                        **links(202, **ORDER_LINKS)},
+             openapi_extra={"parameters": [OPENAPI_PARAMETER]})
+async def place_order(body: PlaceOrderRequest, writer: Writer, request: HttpRequest) -> Any:
     """Accept an order: it is stored with its `OrderPlaced` event in one transaction and
     settles (confirmed or rejected) asynchronously; follow it at `Location`."""
     lines = tuple(OrderLine(line.sku, line.quantity) for line in body.lines)
     command = PlaceOrder(order_id=new_id(), customer_id=body.customer_id,
                          lines=lines)
-    return await _run(writer, command, _accepted, idempotency_key, "/orders", body)
+    return await _run(writer, command, _accepted, idempotency_key(request), "/orders", body)
 
 
 async def _run(writer: Caller, command: Command, respond: Respond, idempotency_key: str | None,
@@ -73,15 +69,16 @@ def fingerprint(method: str, path: str, body: Any) -> str:
 @router.post("/orders/{order_id}/cancel", status_code=202, response_model=OrderOut,
              operation_id="cancel_order",
              responses={**declared(400, 401, 403, 404, 409, 413, 415, 422, 500, 503),
-                        **links(202, **ORDER_LINKS)})
+                        **links(202, **ORDER_LINKS)},
+             openapi_extra={"parameters": [OPENAPI_PARAMETER]})
 async def cancel_order(order_id: OrderId, body: CancelOrderRequest, writer: Writer,
-                       idempotency_key: IdempotencyKey = None) -> Any:
+                       request: HttpRequest) -> Any:
     """Cancel a pending or confirmed order, as the API key's name, for `reason`. The
     inventory then gives its stock back asynchronously: `cancellation.stock_released`.
     The same cancel again is a no-op; another on a cancelled or rejected order is 409."""
     command = CancelOrder(order_id=order_id, cancelled_by=writer.principal.name,
                           reason=body.reason)
-    return await _run(writer, command, _cancelled, idempotency_key,
+    return await _run(writer, command, _cancelled, idempotency_key(request),
                       f"/orders/{order_id}/cancel", body)
 
 

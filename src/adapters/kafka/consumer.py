@@ -9,13 +9,18 @@ from contextlib import asynccontextmanager
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka import TopicPartition as KafkaTopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from adapters.kafka.options import ConsumerOptions
+from adapters.kafka.static_membership import InstanceIdWatch
 from application.errors import CommitRejected
 from application.messages import InboundMessage, TopicPartition
 
 log = logging.getLogger(__name__)
+
+# Two members with one instance id take each other's place about once a heartbeat
+# interval: five such rejoins within ten intervals are the sign of it.
+TWIN_WINDOW_HEARTBEATS = 10
 
 
 class KafkaMessageConsumer:
@@ -34,12 +39,18 @@ class KafkaMessageConsumer:
     nothing is in flight, so the next owner starts after it rather than redoing it.
     aiokafka keeps heartbeating meanwhile and holds back `getmany` until the new
     assignment is in place.
+
+    A static member (`instance_id`, `adapters.kafka.static_membership`) takes its
+    partitions back at once when its process died and is started again, leaves its
+    group like any member when it stops, and raises `GroupInstanceIdInUse` from `fetch`
+    once `watch` sees that another live process uses its id.
     """
 
     def __init__(self, consumer: AIOKafkaConsumer, group: str, *, revoke_timeout_s: float,
-                 commit_interval_s: float = 0.0) -> None:
+                 commit_interval_s: float = 0.0, watch: InstanceIdWatch | None = None) -> None:
         self._consumer = consumer
         self._group = group
+        self.watch = watch
         self._revoke_timeout_s = revoke_timeout_s
         self._commit_interval_s = commit_interval_s
         self._applying = False
@@ -56,12 +67,19 @@ class KafkaMessageConsumer:
     @asynccontextmanager
     async def started(cls, options: ConsumerOptions, group: str, topics: Sequence[str], *,
                       revoke_timeout_s: float, commit_interval_s: float = 0.0,
+                      instance_id: str | None = None,
                       ) -> AsyncIterator["KafkaMessageConsumer"]:
-        """A started member subscribed to `topics`; it leaves the group on the way out."""
-        consumer = AIOKafkaConsumer(**options.kwargs(group))
+        """A started member subscribed to `topics` (a static one with `instance_id`); it
+        leaves the group on the way out."""
+        consumer = AIOKafkaConsumer(**options.kwargs(group, instance_id))
+        watch = None if instance_id is None else InstanceIdWatch(
+            instance_id, group,
+            window_s=TWIN_WINDOW_HEARTBEATS * options.heartbeat_interval_ms / 1000)
         member = cls(consumer, group, revoke_timeout_s=revoke_timeout_s,
-                     commit_interval_s=commit_interval_s)
+                     commit_interval_s=commit_interval_s, watch=watch)
         consumer.subscribe(list(topics), listener=_FinishInFlightBatch(member))
+        log.info("%s: joining as %s", group, "a dynamic member" if instance_id is None
+                 else f"static member {instance_id!r}")
         try:
             await consumer.start()
             yield member
@@ -74,8 +92,17 @@ class KafkaMessageConsumer:
 
     async def fetch(self, timeout_s: float, max_records: int) -> list[InboundMessage]:
         self._in_flight(applying=False)
-        records = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000),
-                                               max_records=max_records)
+        if self.watch is not None:
+            self.watch.check()
+        try:
+            records = await self._consumer.getmany(timeout_ms=int(timeout_s * 1000),
+                                                   max_records=max_records)
+        except KafkaError as error:
+            if fenced := self.watch and self.watch.fenced(error):
+                raise fenced from error
+            raise
+        if self.watch is not None:
+            self.watch.check()
         batch = [_inbound(record) for tp in sorted(records) for record in records[tp]]
         if batch:
             self._in_flight(applying=True)
@@ -161,7 +188,7 @@ class KafkaMessageConsumer:
 
     async def close(self) -> None:
         """Commit what is pending (within the revoke timeout), then leave the group (a
-        LeaveGroup request, so the partitions move at once)."""
+        LeaveGroup request, so the partitions move at once; a static member's too)."""
         self._applying = False
         if self._waiting:
             self.flush()
@@ -169,6 +196,8 @@ class KafkaMessageConsumer:
                 await asyncio.wait_for(asyncio.gather(*self._waiting, return_exceptions=True),
                                        self._revoke_timeout_s)
         self._in_flight(applying=False)
+        if self.watch is not None:
+            self.watch.stopping(self._consumer)
         await self._consumer.stop()
 
     async def settled(self) -> bool:
@@ -197,6 +226,8 @@ class _FinishInFlightBatch(ConsumerRebalanceListener):  # type: ignore[misc]
         self._member = member
 
     async def on_partitions_revoked(self, revoked: set[KafkaTopicPartition]) -> None:
+        if self._member.watch is not None:
+            self._member.watch.revoked(revoked)
         if revoked and not await self._member.settled():
             log.warning("rebalance of %s goes on before the batch in flight was committed; "
                         "its next owner gets it again", self._member.group)
@@ -204,6 +235,8 @@ class _FinishInFlightBatch(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: set[KafkaTopicPartition]) -> None:
         log.info("%s: partitions assigned: %s", self._member.group, _names(assigned))
+        if self._member.watch is not None:
+            self._member.watch.assigned(assigned, time.monotonic())
 
 
 def _names(partitions: set[KafkaTopicPartition]) -> str:

@@ -99,13 +99,15 @@ class ConsumerOptions:
     metadata_max_age_ms: int = 60_000
     security: KafkaSecurity = PLAINTEXT
 
-    def kwargs(self, group_id: str | None) -> dict[str, Any]:
-        """Options of a member of `group_id`, or of a consumer in no group (None)."""
+    def kwargs(self, group_id: str | None, instance_id: str | None = None) -> dict[str, Any]:
+        """Options of a member of `group_id`, or of a consumer in no group (None); with
+        `instance_id`, a static member (`adapters.kafka.static_membership`)."""
         return {
             **self.security.kwargs(),
             "bootstrap_servers": self.bootstrap_servers,
             "client_id": self.client_id,
             "group_id": group_id,
+            "group_instance_id": instance_id if group_id is not None else None,
             # How soon partitions added to a subscribed topic are seen (and assigned).
             "metadata_max_age_ms": self.metadata_max_age_ms,
             "enable_auto_commit": False,

@@ -4,9 +4,10 @@ Records are packed into the broker's record batches here, one open batch per par
 rather than handed to the producer one `send` at a time: `send` costs a coroutine, a
 partition lookup, an accumulator append and a future per record (about 30 us of CPU on
 the machine of docs/benchmarks.md); a batch costs an append per record and a future per
-batch. Partitions are chosen as `send` chooses them (murmur2 of the key, Kafka's default),
-batches take the producer's size and compression, and the producer still assigns the
-idempotent sequence numbers and retries, so what reaches the broker is the same.
+batch. Partitions are chosen as `send` chooses them (murmur2 of the key, Kafka's default:
+`partitions.partition_of`), batches take the producer's size and compression, and the
+producer still assigns the idempotent sequence numbers and retries, so what reaches the
+broker is the same.
 """
 
 import asyncio
@@ -16,15 +17,13 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
-from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
 from adapters.kafka.errors import REFUSED_FOR_GOOD, reason
+from adapters.kafka.partitions import partition_of
 from application.errors import TransientError
 
 Headers = Sequence[tuple[str, bytes | None]]
-
-_partitioner = DefaultPartitioner()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +104,7 @@ async def _pack_and_send(producer: AIOKafkaProducer, records: Sequence[Record],
         all_partitions = partitions.get(topic)
         if all_partitions is None:
             all_partitions = partitions[topic] = sorted(await producer.partitions_for(topic))
-        partition = _partitioner(record.key, all_partitions, all_partitions)
+        partition = partition_of(record.key, all_partitions)
         batch = open_batches.get((topic, partition))
         if batch is None:
             batch = open_batches[topic, partition] = _Batch(topic, partition,

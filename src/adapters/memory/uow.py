@@ -1,19 +1,21 @@
 """A unit of work over `InMemoryStore` that behaves like a database transaction."""
 
 import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Any, Self
 
-from adapters.codec import to_outbox
+from adapters.codec import to_outbox_all
 from adapters.memory.parked import InMemoryParkedMessages
 from adapters.memory.store import InMemoryStore
-from adapters.memory.working_set import KINDS, Layer, WorkingSet
+from adapters.memory.working_set import KINDS, WorkingSet
 from application.errors import TransientError
+from application.messages import DecodedMessage
 from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
 from application.ports.unit_of_work import Footprint
 from domain.errors import OrderAlreadyExists
+from domain.events import Event
 from domain.inventory import StockItem
 from domain.orders import Order
 
@@ -40,12 +42,16 @@ class _Stock(_Repository):
     async def lock(self, skus: Sequence[str]) -> dict[str, StockItem]:
         """Fails at once on a SKU the store holds (`InMemoryStore.hold`): waiting would
         hold up every other transaction of the store, which are serialised."""
-        held = self._work.store.held.intersection(skus)
-        if held:
-            raise TransientError(f"lock not available: stock of {min(held)} is held by "
-                                 "another transaction")
-        found = {sku: self._work.get("stock", sku) for sku in sorted(set(skus))}
-        return {sku: item for sku, item in found.items() if item is not None}
+        held = self._work.store.held
+        if held and not held.isdisjoint(skus):
+            raise TransientError(f"lock not available: stock of {min(held.intersection(skus))}"
+                                 " is held by another transaction")
+        found = {}
+        for sku in sorted(set(skus)):
+            item = self._work.get("stock", sku)
+            if item is not None:
+                found[sku] = item
+        return found
 
 
 class _Inbox:
@@ -54,20 +60,20 @@ class _Inbox:
         self._parked = parked
 
     async def record(self, consumer_group: str, message_id: str) -> bool:
+        return self._record(consumer_group, message_id)
+
+    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
+        return {m for m in sorted(message_ids) if self._record(consumer_group, m)}
+
+    def _record(self, consumer_group: str, message_id: str) -> bool:
         entry = (consumer_group, message_id)
         if self._work.has_inbox(entry):
             return False
-        self._work.layers[-1].inbox.add(entry)
+        self._work.record_inbox(entry)
         return True
 
-    async def record_all(self, consumer_group: str, message_ids: Collection[str]) -> set[str]:
-        return {m for m in sorted(message_ids) if await self.record(consumer_group, m)}
-
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
-        entries = {(consumer_group, message_id) for message_id in message_ids}
-        for layer in self._work.layers:
-            layer.inbox -= entries
-        self._work.forgotten |= entries
+        self._work.forget_inbox({(consumer_group, message_id) for message_id in message_ids})
 
     async def admit(self, consumer_group: str, message_ids: Collection[str],
                     keys: Collection[str]) -> tuple[set[str], set[str]]:
@@ -115,8 +121,7 @@ class InMemoryUnitOfWork:
 
     async def __aenter__(self) -> Self:
         await self._store.lock.acquire()
-        self._work = WorkingSet(self._store)
-        self._bind()
+        self._work.clear()
         return self
 
     async def __aexit__(
@@ -129,36 +134,54 @@ class InMemoryUnitOfWork:
         self._store.lock.release()
 
     async def commit(self) -> None:
-        (base,) = self._work.layers
-        self._keep_placed_orders(base)
+        work = self._work
+        assert not work.in_savepoint, "commit inside a savepoint"
+        self._keep_placed_orders(work)
+        events: list[Event] = []
         for kind in ("orders", "reservations"):
-            for aggregate in base.objects[kind].values():
-                for event in aggregate.events:
-                    message = to_outbox(event)
-                    self._store.pending(message.topic)[message.id] = message
-                aggregate.events.clear()
+            for aggregate in work.objects[kind].values():
+                if aggregate.events:
+                    events += aggregate.events
+                    aggregate.events.clear()
+        self._to_outbox(events)
         for kind in KINDS:
-            getattr(self._store, kind).update(base.objects[kind])
-        self._store.inbox -= self._work.forgotten
-        self._store.inbox |= base.inbox
+            getattr(self._store, kind).update(work.objects[kind])
+        for entry in work.forgotten:
+            self._store.inbox.pop(entry, None)
+        if work.inbox:
+            self._store.inbox.update(dict.fromkeys(work.inbox, time.monotonic()))
         for response, expires in self.idempotency.saved:
             self._store.idempotency[(response.scope, response.key)] = (response, expires)
         self.idempotency.saved.clear()
         self.parked.apply()
-        self._work.layers, self._work.forgotten = [Layer()], set()
+        work.clear()
+
+    def _to_outbox(self, events: list[Event]) -> None:
+        """The outbox messages of `events`, made together (`to_outbox_all`), and their
+        decoded forms to hand over (`adapters.memory.handover`). The relays of their
+        topics hear of them (`InMemoryStore.news`)."""
+        if not events:
+            return
+        topics = set()
+        for event, message in zip(events, to_outbox_all(events), strict=True):
+            self._store.pending(message.topic)[message.id] = message
+            self._store.handover[message.id] = DecodedMessage(id=message.id, event=event)
+            topics.add(message.topic)
+        for topic in topics:
+            self._store.news_of(topic).set()
 
     async def rollback(self) -> None:
-        self._work.layers, self._work.forgotten = [Layer()], set()
+        self._work.clear()
         self.idempotency.saved.clear()
         self.parked.discard()
 
-    def _keep_placed_orders(self, base: Layer) -> None:
+    def _keep_placed_orders(self, work: WorkingSet) -> None:
         """An added order whose id is taken: refused, or (the same order) left as stored."""
         retried = []
-        for kind, key in base.added:
+        for kind, key in work.added:
             stored = self._store.orders.get(key) if kind == "orders" else None
             if stored is not None:
-                order: Order = base.objects["orders"][key]
+                order: Order = work.objects["orders"][key]
                 if not stored.same_placement(order):
                     raise OrderAlreadyExists(f"order {key} exists with other lines or customer")
                 retried.append((key, order, stored))
@@ -167,14 +190,15 @@ class InMemoryUnitOfWork:
             order.rejections = stored.rejections
             order.cancellation, order.stock_released = stored.cancellation, stored.stock_released
             order.events.clear()
-            del base.objects["orders"][key]
+            del work.objects["orders"][key]
 
     async def preload(self, footprint: Footprint) -> None:
         """Nothing to do: the store is in memory already."""
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      keys: Collection[str], footprint: Footprint
+                      keys: Collection[str], footprint: Footprint, *, lock: bool = True
                       ) -> tuple[set[str], set[str]]:
+        """Transactions are serialised: nothing changes before this one commits."""
         return await self.inbox.admit(consumer_group, message_ids, keys)
 
     async def preload_free(self, footprint: Footprint) -> Footprint:
@@ -184,16 +208,25 @@ class InMemoryUnitOfWork:
     def in_memory_savepoint(self) -> AbstractAsyncContextManager[None]:
         return self.savepoint()
 
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        self._work.layers.append(Layer())
-        try:
-            yield
-        except BaseException:
-            self._work.layers.pop()
-            raise
-        top = self._work.layers.pop()
-        self._work.layers[-1].merge(top)
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        return _Savepoint(self._work)
+
+
+class _Savepoint:
+    """Undoes what the block changed should it raise (`WorkingSet.begin`)."""
+
+    def __init__(self, work: WorkingSet) -> None:
+        self._work = work
+
+    async def __aenter__(self) -> None:
+        self._work.begin()
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self._work.release()
+        else:
+            self._work.roll_back()
 
 
 class InMemoryUnitsOfWork:

@@ -40,12 +40,19 @@ STOCK_ADDS_UP = "stock_adds_up"
 OUTBOX_PUBLISHED = "outbox_published"
 OUTBOX_REFUSED = "outbox_refused"
 PARKED_RETRIED = "parked_retried"
+RESERVATION_WITHOUT_ORDER = "reservation_without_order"
+PLACED_NOT_APPLIED = "placed_not_applied"
 
 RULES = {
     ORDERS_SETTLED: "every order is confirmed, rejected or cancelled, or pending for less "
                     "than the settle time",
     RESERVATION_MATCHES_ORDER: "a confirmed order's stock is reserved, a rejected order's "
-                               "reservation rejected, and no reservation without its order",
+                               "reservation rejected",
+    RESERVATION_WITHOUT_ORDER: "no reservation without its order (an OrderPlaced applied "
+                               "whose order the database lost in a failover)",
+    PLACED_NOT_APPLIED: "no order pending past the settle time whose OrderPlaced left the "
+                        "outbox and came to nothing (no reservation, nothing parked): its "
+                        "event consumed and the effect lost in a failover, or lost on its way",
     STOCK_ADDS_UP: "per SKU, reserved equals the quantities of the reserved reservations",
     CANCELLED_STOCK_RETURNED: "a cancelled order got its stock back (stock_released, and "
                               "its reservation holds nothing) within the settle time",
@@ -143,18 +150,20 @@ class _Tally:
 async def audit(engine: AsyncEngine, settings: AuditSettings = AuditSettings()) -> AuditReport:
     """Every check of `RULES` on the database of `engine`, in one read-only snapshot."""
     tally, counts = _Tally(settings.examples), Counter[str]()
-    async with engine.connect() as connection:
-        snapshot = await connection.execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True)
-        async with snapshot.begin():
-            now = await snapshot.scalar(q.NOW)
-            since = settings.since(now)
-            await _orders(snapshot, settings, since, tally, counts)
-            held = await _reservations(snapshot, settings, since, tally, counts)
-            if settings.window_s is None:
-                await _stock(snapshot, held, tally)
-            await _outboxes(snapshot, settings, tally, counts)
-            await _parked(snapshot, settings, tally, counts)
+    async with q.snapshot(engine) as snapshot:
+        now = await snapshot.scalar(q.NOW)
+        since = settings.since(now)
+        await _orders(snapshot, settings, since, tally, counts)
+        held = await _reservations(snapshot, settings, since, tally, counts)
+        lost = await q.rows(snapshot, q.PLACED_NOT_APPLIED, since=since,
+                            settle_s=settings.settle_s, examples=settings.examples)
+        tally.add(PLACED_NOT_APPLIED, _total(lost), [
+            f"{order_id}: pending, its OrderPlaced published, no reservation"
+            for order_id, _ in lost])
+        if settings.window_s is None:
+            await _stock(snapshot, held, tally)
+        await _outboxes(snapshot, settings, tally, counts)
+        await _parked(snapshot, settings, tally, counts)
     skipped = {} if settings.window_s is None else {STOCK_ADDS_UP: WHOLE_HISTORY}
     return AuditReport(tuple(tally.check(name, skipped.get(name)) for name in RULES),
                        dict(sorted(counts.items())), settings.scope(now))
@@ -185,7 +194,7 @@ async def _reservations(db: AsyncConnection, settings: AuditSettings, since: str
         for status, n in (batch.statuses or {}).items():
             counts[f"reservations {status}"] += n
         held.update(batch.held or {})
-        tally.add(RESERVATION_MATCHES_ORDER, batch.orphans, batch.orphan_rows or [])
+        tally.add(RESERVATION_WITHOUT_ORDER, batch.orphans, batch.orphan_rows or [])
     return held
 
 

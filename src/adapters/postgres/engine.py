@@ -47,6 +47,7 @@ def create_engine(
     limits: SessionLimits | None = None,
     application_name: str = "orderstream",
     pooled: bool = True,
+    transaction_pooling: bool = False,
 ) -> AsyncEngine:
     """An engine on `url` whose transactions run at READ COMMITTED, set explicitly.
 
@@ -67,9 +68,18 @@ def create_engine(
     Not `pooled`, every connection is opened for its user and closed after it: for
     sessions held as long as the process runs (an advisory lock, a LISTEN), which would
     otherwise take connections from the pool that requests and batches wait for.
+
+    `url` may name several hosts (`?host=a:5432&host=b:5432`) with
+    `target_session_attrs=read-write`: asyncpg tries them in turn and keeps the one that
+    accepts writes, so every new connection goes to the current primary after a failover.
+
+    With `transaction_pooling`, `url` is a pooler in transaction mode (PgBouncer), where
+    consecutive transactions of one client connection run on different server
+    connections; see `pooler_connect_args`.
     """
     server_settings = {"application_name": application_name,
-                       **(limits or SessionLimits()).server_settings()}
+                       **({} if transaction_pooling
+                          else (limits or SessionLimits()).server_settings())}
     pool: dict[str, Any] = (
         {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout_s}
         if pooled else {"poolclass": NullPool})
@@ -83,8 +93,33 @@ def create_engine(
         # JSON columns (outbox payloads and headers, the relay's every row) are read with
         # pydantic's parser, written in Rust: 2.5 times as fast as `json.loads` on them.
         json_deserializer=from_json,
-        connect_args={"server_settings": server_settings},
+        connect_args={"server_settings": server_settings,
+                      **(pooler_connect_args() if transaction_pooling else {})},
     )
+
+
+def pooler_connect_args() -> dict[str, Any]:
+    """What asyncpg needs behind a pooler in transaction mode (PgBouncer before 1.21 keeps
+    no prepared statement across transactions, and a statement prepared by name on one
+    server connection is missing on the next or collides with another client's there):
+
+    - asyncpg's statement cache off (`statement_cache_size=0`): its own statements (the
+      unit of work's, the outbox reader's) are unnamed, and asyncpg parses them again in
+      the round trip that executes them, so the parse and the execution cannot land on
+      two server connections;
+    - SQLAlchemy's cache of prepared statements off, and its statements unnamed too (a
+      name function answering ""), instead of `__asyncpg_stmt_N__`, which would pile up on
+      the server connections and collide between clients;
+    - no session limits at connect (PgBouncer refuses startup parameters it does not
+      know): the pooler sets them on each server connection (`connect_query` in
+      deploy/pgbouncer/pgbouncer.ini), or the role has them (ALTER ROLE ... SET).
+    """
+    return {"statement_cache_size": 0, "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unnamed}
+
+
+def _unnamed() -> str:
+    return ""
 
 
 async def ping(engine: AsyncEngine) -> None:

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from sqlalchemy import exc
 
 from application.errors import TransientError
@@ -17,7 +18,13 @@ TRANSIENT_SQLSTATES = frozenset({
     "57P03",  # cannot_connect_now
     "53300",  # too_many_connections
     "25P03",  # idle_in_transaction_session_timeout
+    # read_only_sql_transaction: a server that was the primary is a replica now (a
+    # failover); the pool's next connections go to the new primary.
+    "25006",
 })
+# Raised when connecting: no host of a multi-host URL accepts writes (yet), as while a
+# failover has not promoted the standby.
+NO_PRIMARY_YET = (asyncpg.TargetServerAttributeNotMatched,)
 
 
 class StaleAggregate(TransientError):
@@ -31,14 +38,42 @@ def is_transient(error: BaseException) -> bool:
         return True
     if isinstance(error, exc.DBAPIError) and error.connection_invalidated:
         return True
+    if _caused_by(error, NO_PRIMARY_YET):
+        return True
     sqlstate = _sqlstate(error)
     return sqlstate is not None and (sqlstate in TRANSIENT_SQLSTATES or sqlstate[:2] == "08")
+
+
+def _caused_by(error: BaseException, kinds: tuple[type[BaseException], ...]) -> bool:
+    """`error`, or what it wraps (SQLAlchemy's `orig` and the driver adapter's cause)."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return False
+        if isinstance(seen, kinds):
+            return True
+        seen = seen.orig if isinstance(seen, exc.DBAPIError) else seen.__cause__
+    return False
 
 
 def _sqlstate(error: BaseException) -> str | None:
     source = error.orig if isinstance(error, exc.DBAPIError) else error
     sqlstate = getattr(source, "sqlstate", None)
     return sqlstate if isinstance(sqlstate, str) else None
+
+
+def sqlstate_of(error: BaseException) -> str | None:
+    """The SQLSTATE of `error`, or of what it was raised from (a `TransientError` chained to
+    SQLAlchemy's error, chained to the driver's)."""
+    seen: BaseException | None = error
+    for _ in range(4):
+        if seen is None:
+            return None
+        sqlstate = _sqlstate(seen)
+        if sqlstate is not None:
+            return sqlstate
+        seen = seen.__cause__
+    return None
 
 
 @asynccontextmanager

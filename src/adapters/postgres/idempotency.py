@@ -5,10 +5,8 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.postgres.arrays import arrays, json_texts, unnest, values
-from adapters.postgres.errors import transient_errors
 from adapters.postgres.tables import idempotency_keys as keys
 from adapters.postgres.transaction import Transaction
 from application.ports.idempotency_keys import IdempotencyKey, StoredResponse
@@ -89,11 +87,3 @@ class SqlAlchemyIdempotencyKeys:
             "body": json_texts(dict(r.body) for r in responses),
             "retention_s": [float(retention_s)] * len(responses)}))
 
-
-async def prune_expired_keys(engine: AsyncEngine, limit: int = 10_000) -> int:
-    """Delete up to `limit` expired keys; how many (the orders relay's housekeeping)."""
-    old = sa.select(keys.c.scope, keys.c.key).where(keys.c.expires_at <= sa.func.now()).limit(limit)
-    async with transient_errors(), engine.begin() as connection:
-        result = await connection.execute(
-            sa.delete(keys).where(sa.tuple_(keys.c.scope, keys.c.key).in_(old)))
-    return result.rowcount

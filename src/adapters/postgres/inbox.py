@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 
 from adapters.postgres.parked import parked_keys_statement, schema_of
+from adapters.postgres.statements import Write
 from adapters.postgres.tables import INBOX, PARKED
 from adapters.postgres.transaction import Transaction
 
@@ -35,12 +36,20 @@ def _admit(inbox: sa.Table, parked: sa.Table) -> Any:
         sa.select(sa.cast(sa.null(), sa.Text), held.c.key))
 
 
+def _seen(table: sa.Table) -> sa.Select[Any]:
+    """Of the ids, those recorded already (read, not recorded: a batch applied without
+    locking records its ids with its writes)."""
+    return sa.select(table.c.message_id).where(table.c.consumer_group == _GROUP,
+                                               table.c.message_id == sa.any_(_IDS))
+
+
 def _forget(table: sa.Table) -> sa.Delete:
     return sa.delete(table).where(table.c.consumer_group == _GROUP,
                                   table.c.message_id == sa.any_(_IDS))
 
 
 _RECORD_ALL = {schema: _record_all(table) for schema, table in INBOX.items()}
+_SEEN = {schema: _seen(table) for schema, table in INBOX.items()}
 _FORGET = {schema: _forget(table) for schema, table in INBOX.items()}
 _ADMIT = {schema: _admit(table, PARKED[schema]) for schema, table in INBOX.items()}
 _PARKED_KEYS = {schema: parked_keys_statement(PARKED[schema]) for schema in INBOX}
@@ -59,6 +68,7 @@ class SqlAlchemyInbox:
     def __init__(self, transaction: Transaction, schema: str | None = None) -> None:
         self._tx = transaction
         self._schema = schema
+        self._deferred: tuple[str, set[str]] | None = None
 
     def _schema_of(self, consumer_group: str) -> str:
         return schema_of(consumer_group, self._schema)
@@ -93,5 +103,30 @@ class SqlAlchemyInbox:
         return new, {row[1] for row in rows if row[1] is not None}
 
     async def forget(self, consumer_group: str, message_ids: Collection[str]) -> None:
+        if self._deferred is not None and self._deferred[0] == consumer_group:
+            self._deferred[1].difference_update(message_ids)
+            return
         await self._tx.execute(_FORGET[self._schema_of(consumer_group)], {
             "consumer_group": consumer_group, "message_ids": list(message_ids)})
+
+    def seen_check(self, consumer_group: str, message_ids: Collection[str]
+                   ) -> tuple[Any, dict[str, Any]]:
+        """The statement that gives those of `message_ids` recorded already (as
+        `message_id`), and its parameters."""
+        return (_SEEN[self._schema_of(consumer_group)],
+                {"consumer_group": consumer_group, "message_ids": list(message_ids)})
+
+    def defer(self, consumer_group: str, message_ids: Collection[str]) -> str:
+        """Record `message_ids` with the unit of work's writes (`deferred_write`) rather
+        than now; `forget` takes ids out. The schema of the group's inbox."""
+        self._deferred = (consumer_group, set(message_ids))
+        return self._schema_of(consumer_group)
+
+    def deferred_write(self) -> Write | None:
+        """The deferred ids' INSERT, which must record every one of them: one recorded by
+        another transaction meanwhile makes it touch fewer rows."""
+        if self._deferred is None or not self._deferred[1]:
+            return None
+        group, ids = self._deferred
+        statement, params = self.recording(group, sorted(ids))
+        return Write(statement, params, expected=len(ids), stale="message")

@@ -95,6 +95,7 @@ _EXISTING = sa.select(orders.c.id).where(orders.c.id == sa.any_(sa.bindparam(
 class SqlAlchemyOrderRepository(TrackingRepository[Order, OrderState]):
     aggregate_type = "Order"
     preloading = _LOCK
+    peeking = _LOAD
     keys_param = ORDER_KEYS
 
     async def get(self, order_id: str) -> Order | None:

@@ -35,7 +35,7 @@ _RESERVATIONS = sa.select(*_RESERVATION_COLUMNS).where(reservations.c.order_id =
 
 class SqlAlchemyReservationRepository(TrackingRepository[Reservation, ReservationState]):
     aggregate_type = "Reservation"
-    preloading = _RESERVATIONS
+    preloading = peeking = _RESERVATIONS
     keys_param = RESERVATION_KEYS
 
     async def get(self, order_id: str) -> Reservation | None:

@@ -12,7 +12,7 @@ from sqlalchemy.sql import ClauseElement
 from sqlalchemy.sql.compiler import SQLCompiler
 
 _COMPILED: dict[tuple[int, str], tuple[ClauseElement, str, tuple[str, ...], dict[str, Any]]] = {}
-_TOGETHER: dict[tuple[int, ...], tuple[tuple[ClauseElement, ...], ClauseElement]] = {}
+_TOGETHER: dict[tuple[Any, ...], tuple[tuple[ClauseElement, ...], ClauseElement]] = {}
 
 
 def sql_of(statement: ClauseElement, dialect: Dialect,
@@ -45,18 +45,34 @@ class Write:
     stale: str = ""
 
 
-def together(statements: tuple[ClauseElement, ...]) -> ClauseElement:
+def together(statements: tuple[ClauseElement, ...],
+             guard: tuple[str, tuple[bool, ...]] | None = None) -> ClauseElement:
     """One statement that runs `statements` (each as a data-modifying WITH) and answers how
     many rows each touched; built once per combination. Their parameters must have names
-    of their own."""
-    key = tuple(id(statement) for statement in statements)
+    of their own.
+
+    With `guard` (a schema, and which statements it checks), the statement also fails
+    unless each checked statement touched exactly `:expected_<n>` rows: `<schema>.stale`
+    raises a serialization failure (40001), so that nothing of it is written (migration
+    0012). That is the check of a write sent alone, in autocommit, where a count read
+    afterwards would come too late."""
+    key = (*(id(statement) for statement in statements), guard)
     found = _TOGETHER.get(key)
     if found is None:
         parts = [statement.returning(sa.literal_column("1")).cte(f"w{n}")  # type: ignore[attr-defined]
                  for n, statement in enumerate(statements)]
-        combined = sa.select(*(sa.select(sa.func.count()).select_from(part).scalar_subquery()
-                               for part in parts))
-        found = _TOGETHER[key] = (statements, combined)
+        counts = [sa.select(sa.func.count()).select_from(part).scalar_subquery()
+                  for part in parts]
+        columns: list[Any] = list(counts)
+        if guard is not None and any(guard[1]):
+            schema, checked = guard
+            held = sa.and_(*(count == sa.bindparam(f"expected_{n}", type_=sa.BigInteger)
+                             for n, (count, check) in enumerate(zip(counts, checked,
+                                                                    strict=True)) if check))
+            stale = getattr(sa.func, schema).stale(
+                "a row this write depends on changed since it was read", type_=sa.Boolean)
+            columns.append(sa.case((held, sa.true()), else_=stale).label("guard"))
+        found = _TOGETHER[key] = (statements, sa.select(*columns))
     return found[1]
 
 

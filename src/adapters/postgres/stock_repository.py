@@ -19,7 +19,8 @@ STOCK_KEYS = "stock_keys"
 _KEYS = sa.bindparam(STOCK_KEYS, type_=ARRAY(sa.Text))
 _STOCK = (sa.select(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved)
           .where(stock_items.c.sku == sa.any_(_KEYS)))
-_LOCK_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update()
+_PEEK_STOCK = _STOCK.order_by(stock_items.c.sku)
+_LOCK_STOCK = _PEEK_STOCK.with_for_update()
 _LOCK_FREE_STOCK = _STOCK.order_by(stock_items.c.sku).with_for_update(skip_locked=True)
 _EXISTING = sa.select(stock_items.c.sku).where(stock_items.c.sku == sa.any_(_KEYS))
 
@@ -41,12 +42,22 @@ def _upsert_stock() -> sa.Insert:
 
 
 def _update_stock() -> sa.Update:
+    """Compare-and-set on the state read. The rows are locked first, in SKU order, as a read
+    locks them (`SqlAlchemyStockRepository.lock`): a transaction that read them without
+    locking (its write sent alone) takes their locks in the same order as every other,
+    and none waits on another in a cycle. Rows this transaction locked already cost
+    nothing more."""
     rows = unnest(stock_items.c.sku, stock_items.c.on_hand, stock_items.c.reserved,
                   sa.Column("old_on_hand", sa.Integer), sa.Column("old_reserved", sa.Integer),
                   name="stock")
+    locked = (sa.select(stock_items.c.sku)
+              .where(stock_items.c.sku.in_(sa.select(rows.c.sku)))
+              .order_by(stock_items.c.sku).with_for_update()
+              .cte("locked_stock").prefix_with("MATERIALIZED"))
     return (sa.update(stock_items)
             .where(stock_items.c.sku == rows.c.sku, stock_items.c.on_hand == rows.c.old_on_hand,
-                   stock_items.c.reserved == rows.c.old_reserved)
+                   stock_items.c.reserved == rows.c.old_reserved,
+                   stock_items.c.sku.in_(sa.select(locked.c.sku)))
             .values(on_hand=rows.c.on_hand, reserved=rows.c.reserved, updated_at=sa.func.now()))
 
 
@@ -55,6 +66,7 @@ _UPSERT_STOCK, _UPDATE_STOCK = _upsert_stock(), _update_stock()
 
 class SqlAlchemyStockRepository(TrackingRepository[StockItem, StockState]):
     preloading = _LOCK_STOCK
+    peeking = _PEEK_STOCK
     keys_param = STOCK_KEYS
 
     async def get(self, sku: str) -> StockItem | None:

@@ -38,6 +38,9 @@ class TrackingRepository(ABC, Generic[A, S]):
     aggregate_type = ""
     preloading: ClassVar[ClauseElement]
     """The read (locking, where writes need it) of the rows of the keys `keys_param` names."""
+    peeking: ClassVar[ClauseElement]
+    """The same read without locking, for a unit of work whose writes check what they
+    update (a compare-and-set each) in one statement."""
     keys_param: ClassVar[str]
 
     def __init__(self, transaction: Transaction) -> None:
@@ -48,6 +51,8 @@ class TrackingRepository(ABC, Generic[A, S]):
         self._locked: set[str] = set()
         self._touched: dict[str, None] = {}
         self._journals: list[Journal[A, S]] = []
+        self.locking = True
+        """False: reads do not lock (`peeking`); the unit of work's write checks instead."""
 
     @abstractmethod
     def _key(self, aggregate: A) -> str: ...
@@ -74,7 +79,12 @@ class TrackingRepository(ABC, Generic[A, S]):
         """Read (and lock) the rows of `keys` not read yet, in one statement."""
         wanted = self.wanted(keys)
         if wanted:
-            self.loaded(wanted, await self._tx.fetch(self.preloading, {self.keys_param: wanted}))
+            self.loaded(wanted, await self._tx.fetch(self.read, {self.keys_param: wanted}))
+
+    @property
+    def read(self) -> ClauseElement:
+        """The statement that reads rows: `preloading`, or `peeking` when not locking."""
+        return self.preloading if self.locking else self.peeking
 
     @abstractmethod
     def wanted(self, keys: Collection[str]) -> list[str]:

@@ -16,15 +16,20 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement
 
 from adapters.postgres.driver import as_sqlalchemy_error
-from adapters.postgres.errors import StaleAggregate, transient_errors
+from adapters.postgres.errors import StaleAggregate, sqlstate_of, transient_errors
 from adapters.postgres.held_connection import HeldConnection
 from adapters.postgres.statements import Write, row_count, sql_of, together
+from application.errors import ChangedMeanwhile, TransientError
 
 BEGIN = "BEGIN ISOLATION LEVEL READ COMMITTED"
+# What a guarded write fails with when what it read changed: its check (40001), a unique
+# key another transaction took (23505), a lock cycle with another writer (40P01).
+_CHANGED_MEANWHILE = frozenset({"40001", "23505", "40P01"})
 
 _AUTOCOMMIT: "weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine]" = weakref.WeakKeyDictionary()
 
@@ -88,22 +93,43 @@ class Transaction:
         sql, values = sql_of(statement, self._dialect(), params or {})
         return row_count(await self._on_driver(sql, driver.execute(sql, *values)))
 
-    async def write(self, writes: Sequence[Write]) -> None:
+    async def write(self, writes: Sequence[Write], *, guard: str | None = None) -> None:
         """Run `writes` in one statement (one round trip, whatever how many tables), and
-        raise `StaleAggregate` when one touched fewer rows than it must."""
+        raise `StaleAggregate` when one touched fewer rows than it must.
+
+        With `guard` (the schema of its `stale` function), that check is made inside the
+        statement, so that nothing of it is written when it fails: the way to write alone,
+        in autocommit. A row changed or recorded meanwhile (the check, a unique key taken,
+        a deadlock) is then `ChangedMeanwhile`."""
         if not writes:
             return
-        if len(writes) == 1:
+        if len(writes) == 1 and guard is None:
             counts = [await self.execute(writes[0].statement, writes[0].params)]
         else:
             params: dict[str, Any] = {}
-            for write in writes:
+            for n, write in enumerate(writes):
                 params.update(write.params)
-            rows = await self.fetch(together(tuple(w.statement for w in writes)), params)
-            counts = list(rows[0].values())
+                params[f"expected_{n}"] = write.expected
+            checked = tuple(write.expected is not None for write in writes)
+            statement = together(tuple(w.statement for w in writes),
+                                 None if guard is None else (guard, checked))
+            if guard is None:
+                rows = await self.fetch(statement, params)
+            else:
+                rows = await self._guarded(statement, params)
+            counts = list(rows[0].values())[:len(writes)]
         for write, count in zip(writes, counts, strict=True):
             if write.expected is not None and count != write.expected:
                 raise StaleAggregate(f"a {write.stale} changed since it was read")
+
+    async def _guarded(self, statement: ClauseElement,
+                       params: Mapping[str, Any]) -> list[asyncpg.Record]:
+        try:
+            return await self.fetch(statement, params)
+        except (TransientError, IntegrityError) as error:
+            if sqlstate_of(error) in _CHANGED_MEANWHILE:
+                raise ChangedMeanwhile(str(error).splitlines()[0]) from error
+            raise
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

@@ -19,6 +19,7 @@ from adapters.postgres.statements import Write
 from adapters.postgres.stock_repository import SqlAlchemyStockRepository
 from adapters.postgres.tracking import TrackingRepository
 from adapters.postgres.transaction import Transaction
+from application.errors import ChangedMeanwhile
 from application.ports.idempotency_keys import IdempotencyKeys
 from application.ports.received_messages import Inbox, ParkedMessages
 from application.ports.repositories import OrderRepository, ReservationRepository, StockRepository
@@ -49,6 +50,9 @@ class SqlAlchemyUnitOfWork:
     inbox: Inbox
     idempotency: IdempotencyKeys
     parked: ParkedMessages
+    _inbox: SqlAlchemyInbox
+    _guard: str | None
+    """The schema whose `stale` checks the one write of a unit of work that locked nothing."""
 
     def __init__(self, engine: AsyncEngine, *, inbox_schema: str | None = None,
                  held: HeldConnection | None = None) -> None:
@@ -77,18 +81,27 @@ class SqlAlchemyUnitOfWork:
                 await repository.preload(keys)
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      keys: Collection[str], footprint: Footprint
+                      keys: Collection[str], footprint: Footprint, *, lock: bool = True
                       ) -> tuple[set[str], set[str]]:
         """Record `message_ids` in the inbox, read which of `keys` are parked, and read
         (locking) what `footprint` names, in one statement (see `receiving`): the ids
-        recorded now for the first time, and the parked keys (as the statement began)."""
+        recorded now for the first time, and the parked keys (as the statement began).
+
+        Without `lock`: the same read, but of the ids only which are recorded already, and
+        in autocommit, locking nothing; `commit` then records the others with every write
+        in one statement sent alone (see `commit`)."""
         parts = [(repository, wanted) for repository, keys_of in self._footprint(footprint)
                  if (wanted := repository.wanted(keys_of))]
-        recording, params = self._inbox.recording(consumer_group, message_ids)
+        if lock:
+            first, params = self._inbox.recording(consumer_group, message_ids)
+        else:
+            self._tx.autocommit()
+            for repository in self._repositories():
+                repository.locking = False
+            first, params = self._inbox.seen_check(consumer_group, message_ids)
         checking, checked = self._inbox.parked_check(consumer_group, keys)
         params.update(checked)
-        statement = receiving(recording, (checking, *(repository.preloading
-                                                      for repository, _ in parts)))
+        statement = receiving(first, (checking, *(repository.read for repository, _ in parts)))
         for repository, wanted in parts:
             params[repository.keys_param] = wanted
         rows: list[list[Any]] = [[] for _ in range(len(parts) + 2)]
@@ -96,7 +109,11 @@ class SqlAlchemyUnitOfWork:
             rows[row["part"]].append(row["row"])
         for (repository, wanted), read in zip(parts, rows[2:], strict=True):
             repository.loaded(wanted, read)
-        return {row["message_id"] for row in rows[0]}, {row["key"] for row in rows[1]}
+        ids = {row["message_id"] for row in rows[0]}
+        if not lock:
+            ids = set(message_ids) - ids
+            self._guard = self._inbox.defer(consumer_group, ids)
+        return ids, {row["key"] for row in rows[1]}
 
     def _footprint(self, footprint: Footprint
                    ) -> list[tuple[TrackingRepository[Any, Any], set[str]]]:
@@ -121,21 +138,33 @@ class SqlAlchemyUnitOfWork:
         """Write what changed among the aggregates handed out since the last flush (all
         tracked ones when `full`) and the events they recorded, in one statement: each
         table's rows in one data-modifying WITH of it (see `Transaction.write`)."""
+        if self._guard is not None and not full:
+            return  # a unit of work that locks nothing writes once, at commit
         writes: list[Write] = []
         events: list[tuple[str, Event]] = []
         for repository in self._repositories():
             written, recorded = await repository.flush(full=full)
             writes += written
             events += recorded
-        await self._tx.write(writes + outbox_writes(events))
+        recorded_ids = self._inbox.deferred_write()
+        await self._tx.write(([recorded_ids] if recorded_ids else []) + writes
+                             + outbox_writes(events), guard=self._guard)
 
     async def commit(self) -> None:
         """Flush, then commit. A unit of work that read nothing and only places orders (a
         group of `PlaceOrder`) writes them all, with their lines and events, in one
         statement (see the orders repository), sent alone: one round trip, no BEGIN and
-        no COMMIT, since PostgreSQL applies a single statement whole or not at all."""
+        no COMMIT, since PostgreSQL applies a single statement whole or not at all.
+
+        One that received without locking writes the same way: the ids recorded first,
+        then every change, each update a compare-and-set on what was read, in one
+        statement that fails whole (`ChangedMeanwhile`) when any of it changed meanwhile.
+        New orders or stock items (written at once, not in that statement) are not for
+        it: it then refuses, and the caller applies the batch with locks."""
         if self._places_orders_only():
             self._tx.autocommit()
+        if self._guard is not None and (self._orders.counts()[0] or self._stock.counts()[0]):
+            raise ChangedMeanwhile("new orders or stock items are written with locks")
         await self.flush(full=True)
         await self._tx.commit()
         self._start(self._tx)
@@ -162,6 +191,7 @@ class SqlAlchemyUnitOfWork:
 
     def _start(self, tx: Transaction) -> None:
         self._tx = tx
+        self._guard = None
         self.orders = self._orders = SqlAlchemyOrderRepository(tx)
         self.stock = self._stock = SqlAlchemyStockRepository(tx)
         self.reservations = self._reservations = SqlAlchemyReservationRepository(tx)

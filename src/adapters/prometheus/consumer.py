@@ -10,7 +10,7 @@ from application.messages import InboundMessage
 from application.observation import Applied
 
 OUTCOMES = ("applied", "duplicate", "ignored", "dead_lettered", "retried", "parked",
-            "unparked")
+            "unparked", "relocked")
 
 
 class ConsumerMetrics:
@@ -40,7 +40,7 @@ class ConsumerMetrics:
 
     def applied(self, outcome: Applied) -> None:
         for name, count in (("applied", outcome.applied), ("duplicate", outcome.duplicates),
-                            ("ignored", outcome.ignored)):
+                            ("ignored", outcome.ignored), ("relocked", outcome.relocked)):
             if count:
                 self._outcomes[name].inc(count)
 

@@ -14,6 +14,7 @@ PUBLISH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    10.0)
 SIZE_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000)
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+PRUNE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0)
 
 
 class Metrics:
@@ -26,6 +27,7 @@ class Metrics:
         self._consumer()
         self._relay()
         self._flow()
+        self._tables()
         self._http()
 
     def _consumer(self) -> None:
@@ -88,6 +90,17 @@ class Metrics:
         self.oldest_age = Gauge(
             "orderstream_outbox_oldest_age_seconds", "Age of the oldest row not yet published "
             "(0 when there is none).", ["outbox"], registry=r)
+        self.slot_active = Gauge(
+            "orderstream_replication_slot_active", "1 while a reader (Debezium's connector) "
+            "streams from the replication slot; 0 when none does or the slot is missing.",
+            ["slot"], registry=r)
+        self.slot_lag = Gauge(
+            "orderstream_replication_slot_lag_bytes", "WAL written since the last position "
+            "the slot's reader confirmed: Debezium mode's backlog.", ["slot"], registry=r)
+        self.slot_retained = Gauge(
+            "orderstream_replication_slot_retained_bytes", "WAL the server keeps on disk for "
+            "the slot; it grows without bound while nothing reads the slot.", ["slot"],
+            registry=r)
         self.parked_keys = Gauge(
             "orderstream_parked_keys", "Keys a consumer group has parked: their messages "
             "wait for the retry loop instead of holding up their partition.", ["group"],
@@ -102,11 +115,41 @@ class Metrics:
             "orderstream_ready", "1 while the process is ready (what /readyz answers), else 0.",
             registry=r)
 
+    def _tables(self) -> None:
+        r = self.registry
+        self.table_rows = Gauge(
+            "orderstream_table_rows", "Live rows of a table, as PostgreSQL's statistics "
+            "estimate them (n_live_tup).", ["table"], registry=r)
+        self.table_dead_rows = Gauge(
+            "orderstream_table_dead_rows", "Dead row versions of a table that vacuum has not "
+            "removed yet (n_dead_tup).", ["table"], registry=r)
+        self.table_size = Gauge(
+            "orderstream_table_size_bytes", "A table's size on disk with its indexes and "
+            "TOAST.", ["table"], registry=r)
+        self.table_last_vacuum = Gauge(
+            "orderstream_table_last_vacuum_timestamp_seconds", "When a table was last "
+            "vacuumed, by autovacuum or by hand (Unix time; 0: never).", ["table"],
+            registry=r)
+        self.oldest_transaction = Gauge(
+            "orderstream_postgres_oldest_transaction_seconds", "Age of the oldest transaction "
+            "open on the database (autovacuum's aside), prepared ones included.", registry=r)
+        self.oldest_xmin_age = Gauge(
+            "orderstream_postgres_oldest_xmin_age_transactions", "Transactions begun since "
+            "the oldest snapshot still held (a session's xmin, a replication slot's, a "
+            "prepared transaction): vacuum removes no row deleted after it.", registry=r)
+        self.pruned_rows = Counter(
+            "orderstream_pruned_rows", "Rows deleted past their retention by this "
+            "process's prune.", ["table"], registry=r)
+        self.prune_seconds = Histogram(
+            "orderstream_prune_round_seconds", "Time the batches of one prune round took "
+            "(the pauses between them aside).", ["table"], buckets=PRUNE_BUCKETS, registry=r)
+
     def _http(self) -> None:
         r = self.registry
         self.requests = Counter(
             "orderstream_http_requests", "HTTP requests answered, by route template and "
-            "status.", ["method", "route", "status"], registry=r)
+            "status (those refused at the door are in orderstream_http_shed).",
+            ["method", "route", "status"], registry=r)
         self.request_seconds = Histogram(
             "orderstream_http_request_seconds", "Time to answer an HTTP request.",
             ["method", "route", "status"], buckets=HTTP_BUCKETS, registry=r)
@@ -115,8 +158,8 @@ class Metrics:
             "routes aside).", registry=r)
         self.shed = Counter(
             "orderstream_http_shed", "Requests refused at the door with 503 overloaded, by "
-            "why: requests in flight at the limit, or the event loop lagging.", ["reason"],
-            registry=r)
+            "why: a standing queue, a request that waited an interval, or requests in "
+            "flight at the limit.", ["reason"], registry=r)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus' text format."""

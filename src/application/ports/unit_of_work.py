@@ -63,12 +63,19 @@ class UnitOfWork(Protocol):
         ...
 
     async def receive(self, consumer_group: str, message_ids: Collection[str],
-                      keys: Collection[str], footprint: Footprint
+                      keys: Collection[str], footprint: Footprint, *, lock: bool = True
                       ) -> tuple[set[str], set[str]]:
         """`inbox.admit` and `preload` in one go (one round trip where it can): the ids
         recorded now for the first time, and which of `keys` are parked. `footprint` may
         name more than the new messages of keys not parked touch (a redelivered message's
-        rows are loaded too)."""
+        rows are loaded too).
+
+        Without `lock`, nothing is locked or recorded yet: the ids come back as those not
+        recorded so far, and `commit` records them and writes everything in one go, or
+        raises `ChangedMeanwhile` (writing nothing) if any of it changed since; the caller
+        then applies the batch again with `lock`. A store whose transactions are
+        serialised may lock either way.
+        """
         ...
 
     async def preload_free(self, footprint: Footprint) -> Footprint:

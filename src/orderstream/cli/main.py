@@ -55,6 +55,9 @@ COMMANDS: dict[str, Lazy] = {
                       "Event contracts: JSON Schemas and recorded examples."),
     "dlq": Lazy("orderstream.cli.dlq.dlq_commands:dlq_app",
                 "Dead letters on Kafka: list, show and replay them."),
+    "debezium": Lazy("orderstream.cli.debezium.debezium_commands:debezium_app",
+                     "Hand the outboxes to Debezium's connector: prepare the database, "
+                     "register the connector, watch the slot, withdraw."),
     "parked": Lazy("orderstream.cli.parked.parked_commands:parked_app",
                    "Keys the workers parked: list, show, retry and drop them."),
 }

@@ -13,11 +13,13 @@ from adapters.http.ops import Operations, Readiness
 from adapters.http.services import ApiServices
 from adapters.prometheus.http import HttpMetrics
 from adapters.prometheus.metrics import Metrics
+from adapters.prometheus.pruning import PruneMetrics
 from application.group_commit import GroupCommit
 from orderstream.runtime import logs
 from orderstream.runtime.container import Container
 from orderstream.runtime.failures import ConfigurationError
 from orderstream.runtime.health_server import watch
+from orderstream.runtime.housekeeping import API_TABLES, expired_keys_pruner
 from orderstream.runtime.monitoring import Watched
 from orderstream.runtime.settings import Settings, load_settings
 from orderstream.runtime.tracer_provider import configure_tracing
@@ -38,8 +40,9 @@ def api_keys(settings: Settings) -> ApiKeys:
 def build_api(settings: Settings, container: Container | None = None, *,
               tracer_provider: TracerProvider | None = None) -> FastAPI:
     """The app on `container` (a new one from `settings` by default), opened at start-up,
-    with its metrics and readiness: the database answers (on the PostgreSQL store). Its
-    spans come from `tracer_provider`, by default the process's."""
+    with its metrics and readiness: the database answers (on the PostgreSQL store). While
+    it runs it prunes expired idempotency keys. Its spans come from `tracer_provider`, by
+    default the process's."""
     keys = api_keys(settings)
     metrics, readiness = watch(settings)
 
@@ -48,11 +51,13 @@ def build_api(settings: Settings, container: Container | None = None, *,
         owned = container is None
         used = build_container(settings) if container is None else container
         stop = asyncio.Event()
-        reading = commands = units = None
+        reading = pruning = commands = units = None
         try:
             units = await resolve(used.serial_uow_factory)
             commands = GroupCommit(units, retention_s=settings.idempotency_retention_s)
             reading = await _watch_orders_outbox(settings, used, metrics, readiness, stop)
+            pruner = await expired_keys_pruner(used, PruneMetrics(metrics))
+            pruning = asyncio.create_task(pruner.run(stop))
             yield ApiServices(commands=commands, reads=await resolve(used.read_model),
                               keys=keys)
         finally:
@@ -61,14 +66,17 @@ def build_api(settings: Settings, container: Container | None = None, *,
             if units is not None:
                 await units.close()
             stop.set()
-            if reading is not None:
-                await reading
+            for task in (reading, pruning):
+                if task is not None:
+                    await task
             if owned:
                 await shut_down(used)
 
     http = HttpMetrics(metrics)
+    # The process's own tracer records spans only for a collector (`configure_tracing`).
+    ids_only = tracer_provider is None and settings.otlp_endpoint is None
     operations = Operations(readiness, metrics.exposition, http.observe, http.shed,
-                            http.in_flight, tracer_provider)
+                            http.in_flight, tracer_provider, span_ids_only=ids_only)
     return create_app(provide, max_body_bytes=settings.api_max_body_bytes,
                       operations=operations,
                       shedding=Shedding(max_in_flight=settings.api_max_in_flight,
@@ -79,12 +87,13 @@ def build_api(settings: Settings, container: Container | None = None, *,
 async def _watch_orders_outbox(settings: Settings, container: Container, metrics: Metrics,
                                readiness: Readiness, stop: asyncio.Event,
                                ) -> "asyncio.Task[None] | None":
-    """On PostgreSQL: the database check, and the orders outbox's backlog (the API writes
-    to it) read on a timer until `stop` is set."""
+    """On PostgreSQL: the database check, and the orders outbox's backlog and the health
+    of the tables the API writes read on a timer until `stop` is set."""
     engine = await resolve(container.database)
     if engine is None:
         return None
-    watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"])
+    watched = Watched(metrics, readiness, engine=engine, outboxes=["orders"],
+                      slot=container.replication_slot(), tables=API_TABLES)
     watched.add_checks()
     return asyncio.create_task(watched.run(settings.metrics_interval_s, stop))
 

@@ -1,4 +1,5 @@
-"""The whole flow in one process: two relays and two workers around one transport."""
+"""The whole flow in one process: two relays and two workers around one transport, and
+the prune of the workers' inboxes."""
 
 import asyncio
 import logging
@@ -12,9 +13,11 @@ from application.consumer import ConsumerPolicy
 from application.observation import UNOBSERVED, ConsumerObserver, Observers
 from application.ports.messaging import MessageConsumer
 from application.ports.unit_of_work import UnitOfWorkFactory
+from application.pruning import Pruner
 from application.relay import OutboxRelay
 from application.unparking import ParkedRetrier
 from orderstream.runtime.container import Container
+from orderstream.runtime.housekeeping import inbox_pruner
 from orderstream.runtime.settings import Settings
 from orderstream.runtime.wiring import resolve
 from orderstream.runtime.worker_kinds import WORKERS
@@ -31,9 +34,10 @@ class Pipeline:
     relays: list[OutboxRelay]
     workers: list[ConsumerPolicy]
     retriers: list[ParkedRetrier] = field(default_factory=list)
+    pruners: list[Pruner] = field(default_factory=list)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Run every relay, worker and retry loop of parked keys until `stop` is set.
+        """Run every relay, worker, retry loop of parked keys and prune until `stop` is set.
 
         Relays and workers retry transient failures themselves, so one that raises has
         met a bug. It is logged, the others are asked to stop, which lets each finish and
@@ -49,6 +53,8 @@ class Pipeline:
         for retrier in self.retriers:
             parts[_start(retrier.run(halt), f"parked-{retrier.group}")] = (
                 f"retry loop of {retrier.group}'s parked keys")
+        for n, pruner in enumerate(self.pruners):
+            parts[_start(pruner.run(halt), f"prune-{n}")] = f"prune {n}"
         stopping = _start(_forward(stop, halt), "stop")
         try:
             failures = await _supervise(parts, halt)
@@ -112,17 +118,25 @@ async def pipeline_for(
 ) -> Pipeline:
     """Both relays and both workers in this process, on the store and transport the
     container chose (the demo); the processes of a deployment are `orderstream relay`
-    and `orderstream worker`. The consumers stay members of their groups until `exits`
-    closes; `observer` hears what the workers and their retry loops do."""
+    and `orderstream worker`. A relay wakes up when a commit adds to its outbox, as in
+    `orderstream relay`. The consumers stay members of their groups (and the relays'
+    wake-ups open) until `exits` closes; `observer` hears what the workers and their
+    retry loops do. The workers' inboxes are pruned past the dedupe window, as the worker
+    processes prune theirs."""
     for difference in await container.topic_differences():
         log.warning("%s", difference)
     outbox_reader = await resolve(container.outbox_reader)
+    outbox_wakeup = await resolve(container.outbox_wakeup)
     publisher = await resolve(container.publisher)
     consumers = await resolve(container.consumers)
     uow_factory = await resolve(container.uow_factory)
-    relays = [OutboxRelay(outbox_reader(topic), publisher, batch_size=settings.relay_batch_size)
-              for topic in (ORDERS_TOPIC, INVENTORY_TOPIC)]
-    pipeline = Pipeline(relays, [])
+    pipeline = Pipeline([], [], pruners=[await inbox_pruner(container, settings, list(WORKERS))])
+    for topic in (ORDERS_TOPIC, INVENTORY_TOPIC):
+        wakeup = outbox_wakeup(topic)
+        exits.push_async_callback(wakeup.close)
+        pipeline.relays.append(OutboxRelay(
+            outbox_reader(topic), publisher, batch_size=settings.relay_batch_size,
+            max_in_flight=settings.relay_max_in_flight, wakeup=wakeup))
     for name in WORKERS:
         member = await exits.enter_async_context(
             consumers(container.consumer_group(name), [container.source_topic(name)]))

@@ -23,6 +23,10 @@ KAFKA_CERTIFICATE_HINT = ("ORDERSTREAM_KAFKA_SSL_CAFILE must name the CA that si
                           "broker's certificate (orderstream infra env --secure prints the "
                           "local broker's).")
 
+INSTANCE_ID_HINT = ("Give each worker process an ORDERSTREAM_KAFKA_GROUP_INSTANCE_ID of its "
+                    "own (the name of its pod or unit), or leave it unset "
+                    "(docs/kafka.md#static-group-membership).")
+
 
 class ConfigurationError(Exception):
     """Settings that cannot work, said in the words of the environment variables."""
@@ -69,6 +73,8 @@ def _explain_one(error: BaseException) -> str | None:
         return f"Kafka refused the credentials: {error}. {KAFKA_CREDENTIALS_HINT}"
     if name == "BrokerCertificateUntrusted":
         return f"Kafka's certificate is not trusted: {error}. {KAFKA_CERTIFICATE_HINT}"
+    if name == "GroupInstanceIdInUse":
+        return f"{error}. {INSTANCE_ID_HINT}"
     if name == "BrokerUnreachable":
         return f"cannot reach Kafka: {error}. {KAFKA_HINT}"
     if module.startswith("aiokafka") and name in {"KafkaConnectionError", "KafkaTimeoutError",

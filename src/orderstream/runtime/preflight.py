@@ -18,7 +18,8 @@ from orderstream.runtime.settings import Settings
 async def check_database(settings: Settings) -> None:
     """The settings' PostgreSQL database answers and is at the latest migration (the
     container's `database_check` on the PostgreSQL store)."""
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
+    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0,
+                           transaction_pooling=settings.database_transaction_pooling)
     try:
         async with engine.connect() as connection:
             exists = await connection.scalar(sa.text("SELECT to_regclass('alembic_version')"))

@@ -3,25 +3,19 @@ single settings are in `setting_types.py`."""
 
 from typing import Any, Literal, Self
 
-from pydantic import (
-    AliasChoices,
-    Field,
-    FilePath,
-    SecretStr,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import AliasChoices, Field, FilePath, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from orderstream.runtime.failures import settings_error
 from orderstream.runtime.setting_types import (
     ApiKeySetting,
     Compression,
+    PostgresUrl,
+    Relay,
     SaslMechanism,
     SecurityProtocol,
+    SlotName,
     TopicName,
 )
 
@@ -34,11 +28,16 @@ class Settings(BaseSettings):
 
     store: Literal["memory", "postgres"] = "memory"
     transport: Literal["memory", "kafka"] = "memory"
-    database_url: SecretStr = Field(
+    database_url: PostgresUrl = Field(
         default=SecretStr(DEFAULT_DATABASE_URL),
         validation_alias=AliasChoices("ORDERSTREAM_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL of PostgreSQL (any driver name; asyncpg is used); TLS "
                     "through its query, e.g. ?ssl=verify-full (docs/operations.md)")
+    database_session_url: SecretStr | None = Field(default=None, description=(
+        "the relay's leadership lock and LISTEN: PostgreSQL itself or a session-mode pool, "
+        "never a transaction-mode one (default: database_url)"))
+    database_transaction_pooling: bool = Field(default=False, description=(
+        "database_url is a pooler in transaction mode (PgBouncer): docs/scaling.md#pgbouncer"))
     database_pool_size: int = Field(default=10, ge=1)
     database_max_overflow: int = Field(
         default=0, ge=0,
@@ -54,11 +53,17 @@ class Settings(BaseSettings):
     partitions: int = Field(default=3, ge=1, description="partitions per topic on the memory bus")
     consumer_batch_size: int = Field(default=500, ge=1)
     relay_batch_size: int = Field(default=500, ge=1)
+    relay_max_in_flight: int = Field(
+        default=4, ge=1, description="batches the relay has sent and not yet seen "
+                                     "acknowledged, never two with a key in common")
     relay_poll_interval_s: float = Field(
         default=1.0, gt=0, description="how often the relay looks without a notification")
-    relay_prune_interval_s: float = Field(
-        default=60.0, gt=0, description="how often the orders relay's leader prunes expired "
-                                        "idempotency keys")
+    prune_interval_s: float = Field(default=60.0, gt=0, validation_alias=AliasChoices(
+        "ORDERSTREAM_PRUNE_INTERVAL_S", "ORDERSTREAM_RELAY_PRUNE_INTERVAL_S"))
+    prune_batch_size: int = Field(default=1_000, ge=1)
+    inbox_retention_s: float = Field(default=7 * 86_400.0, gt=0)  # inf: never pruned
+    relay: Relay = "orderstream"
+    debezium_slot: SlotName = "orderstream_outbox"
     leader_check_interval_s: float = Field(
         default=1.0, gt=0, description="how often a standby relay tries to lead, and a leader "
                                        "checks that it still holds its lock")
@@ -72,21 +77,20 @@ class Settings(BaseSettings):
                                        "refused at once with 503 overloaded")
     api_queue_target_ms: float = Field(
         default=10.0, gt=0, description="load shedding: once no request got from the "
-                                       "server's reading it to the app within this for a "
-                                       "whole interval, those that waited longer are "
-                                       "refused with 503 overloaded")
+                                       "server's reading it to its answer within this for "
+                                       "a whole interval, the queue stands (see the "
+                                       "interval)")
     api_queue_interval_ms: float = Field(
         default=100.0, gt=0, description="load shedding: the interval of the queue target; "
-                                         "a request that waited this long is refused")
+                                         "while the queue stands, a request whose delay "
+                                         "would pass it is refused, and one that waited "
+                                         "this long before the app got to it always is")
     api_access_log: bool = Field(
         default=False, description="a log line per request (uvicorn's access log); the "
                                    "request metrics and spans count and time every request")
-    api_keep_alive_s: int = Field(
-        default=120, ge=1,
-        description="how long an idle keep-alive connection stays open: longer than the "
-                    "idle timeout of the load balancer or client in front (AWS ALB: 60 s; "
-                    "Go's net/http: 90 s), so that they close it, never the server while "
-                    "they reuse it")
+    api_keep_alive_s: int = Field(default=120, ge=1, description=(
+        "idle keep-alive connections' lifetime: longer than the idle timeout of what is in "
+        "front (AWS ALB: 60 s; Go's net/http: 90 s), so that they close it, not the server"))
     api_keys: list[ApiKeySetting] = Field(
         default_factory=list, description="JSON list of {name, sha256, scopes}")
     api_open: bool = Field(default=False, description="serve without API keys (local only)")
@@ -95,6 +99,10 @@ class Settings(BaseSettings):
     orders_topic: TopicName = "orders"
     inventory_topic: TopicName = "inventory"
     kafka_group_prefix: str = Field(default="", pattern=r"^[A-Za-z0-9._-]*$")
+    kafka_group_instance_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9._-]{1,200}$",
+        description="a stable name of this worker process's slot (a StatefulSet pod's), never "
+                    "two live processes': it joins as static member <id>-<worker> "
+                    "(docs/kafka.md#static-group-membership); unset: dynamic")
     kafka_topic_partitions: int = Field(default=3, ge=1)
     kafka_replication_factor: int = Field(default=1, ge=1)
     kafka_min_insync_replicas: int | None = Field(
@@ -120,9 +128,8 @@ class Settings(BaseSettings):
     # block checksums that Go's kafka-go refuses (docs/kafka.md, "What other clients read").
     kafka_compression: Compression = "zstd"
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1_000)
-    kafka_metadata_max_age_ms: int = Field(
-        default=60_000, ge=1_000, description="how soon every client sees partitions added "
-                                               "to a topic")
+    kafka_metadata_max_age_ms: int = Field(default=60_000, ge=1_000, description=(
+        "how soon every client sees partitions added to a topic"))
     kafka_delivery_timeout_ms: int = Field(default=60_000, ge=1_000)
 
     kafka_session_timeout_ms: int = Field(default=10_000, ge=1_000)
@@ -177,17 +184,6 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("ORDERSTREAM_OTLP_ENDPOINT",
                                                     "OTEL_EXPORTER_OTLP_ENDPOINT"),
         description="OTLP/HTTP collector that receives spans; none are exported without it")
-
-    @field_validator("database_url")
-    @classmethod
-    def _postgres_url(cls, url: SecretStr) -> SecretStr:
-        try:
-            parsed = make_url(url.get_secret_value())
-        except ArgumentError:
-            raise ValueError("not a database URL") from None
-        if parsed.get_backend_name() != "postgresql":
-            raise ValueError(f"must be a PostgreSQL URL, not {parsed.get_backend_name()}://")
-        return url
 
     @model_validator(mode="after")
     def _kafka_security_is_complete(self) -> Self:

@@ -4,11 +4,12 @@ these)."""
 
 from collections.abc import Callable, Mapping
 
-from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC, CloudEventsDecoder
+from adapters.codec import INVENTORY_TOPIC, ORDERS_TOPIC
 from application.dead_letter_sink import DeadLetterSink
 from application.handlers import INVENTORY_HANDLERS, ORDERS_HANDLERS, EventHandler
 from application.inbox import InboxProcessor
 from application.observation import UNOBSERVED, ConsumerObserver
+from application.ports.messaging import MessageDecoder
 from application.ports.unit_of_work import UnitOfWorkFactory
 from application.unparking import ParkedRetrier
 from domain.events import Event
@@ -45,7 +46,7 @@ def retrier_of(settings: Settings, worker: str, *, consumer_group: Callable[[str
 
 
 def processor_of(worker: str, uow_factory: UnitOfWorkFactory, *,
-                 decoder: CloudEventsDecoder,
+                 decoder: MessageDecoder,
                  observer: ConsumerObserver = UNOBSERVED) -> InboxProcessor:
     """The inbox group is the worker's name whatever its consumer group is called, so a
     renamed group still recognises the messages it processed."""

@@ -1,14 +1,18 @@
 """`orderstream dlq` on the real broker and database: a poison message is listed with where it
 came from and why; once its cause is fixed, `replay` gets it applied exactly once, and
-replaying it again applies nothing more (the inbox skips it)."""
+replaying it again applies nothing more (the inbox skips it; past the dedupe window, the
+order's state does)."""
 
 import json
 from typing import Annotated
 
 from pydantic import Field
+from sqlalchemy import text
 
 from adapters.codec import READABLE, CloudEventsDecoder, encode, to_outbox
 from adapters.payloads import StockReservedV1
+from adapters.postgres import create_engine
+from adapters.postgres.pruning import inbox_prune
 from domain.commands import PlaceOrder
 from domain.events import StockReserved
 from domain.orders import OrderStatus
@@ -93,3 +97,35 @@ async def test_a_message_its_handler_refused_left_no_inbox_row_so_it_applies_onc
     assert (await orders_side.order(order_id)).status is OrderStatus.CONFIRMED
     assert not await orders_side.inbox_lacks("orders", message_id)
     assert partition == letter["origin"]["partition"]
+
+
+async def test_a_replay_past_the_dedupe_window_is_applied_again_and_changes_nothing(
+        orders_side, ids):
+    """The replayed message keeps its `ce_id`, but its inbox row is gone: the worker applies
+    it again, and the order, confirmed already, stays as it is; no dead letter either."""
+    order_id = ids("order")
+    await orders_side.place(PlaceOrder(order_id=order_id, customer_id="c",
+                                       lines=(OrderLine("SKU-1", 1),)))
+    _, key, value, headers = _reserved(order_id, V2, warehouse="north")
+    await orders_side.produce("inventory", key, value, headers)
+    assert await poll_until(orders_side.worker(CloudEventsDecoder()), 1) == 1
+    deployed = orders_side.worker(CloudEventsDecoder({**READABLE, V2: StockReservedV2}))
+    await orders_side.dlq_json("replay", "--topic", "inventory.dlt", "--key", order_id)
+    assert await poll_until(deployed, 1) == 1
+    assert await orders_side.confirmations(order_id) == 1
+
+    engine = create_engine(orders_side.settings.database_url.get_secret_value())
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text(
+                "UPDATE orders.inbox SET processed_at = now() - interval '2 days'"))
+        assert await inbox_prune(engine, "orders", retention_s=86_400).prune(100) == 1
+    finally:
+        await engine.dispose()
+    await orders_side.dlq_json("replay", "--topic", "inventory.dlt", "--key", order_id)
+    assert await poll_until(deployed, 1) == 1
+
+    assert not await orders_side.inbox_lacks("orders", dict(headers)["ce_id"].decode())
+    assert (await orders_side.order(order_id)).status is OrderStatus.CONFIRMED
+    assert await orders_side.confirmations(order_id) == 1
+    assert len(await orders_side.dlq_json("list", "--topic", "inventory.dlt")) == 1

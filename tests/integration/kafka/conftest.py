@@ -41,10 +41,11 @@ def placed(order_id: str | None = None, customer_id: str = "customer-1") -> Outb
 @pytest.fixture
 def member(kafka_bootstrap_servers: str) -> Callable[..., Any]:
     """`async with member(group, topic, revoke_timeout_s=5) as consumer:` a started group
-    member with test-sized timeouts (the broker's minimum session timeout is 6 s)."""
+    member with test-sized timeouts (the broker's minimum session timeout is 6 s); a
+    static one with `instance_id=`."""
 
     def start(group: str, topic: str, *, revoke_timeout_s: float = 10.0,
-              commit_interval_s: float = 0.0,
+              commit_interval_s: float = 0.0, instance_id: str | None = None,
               **options: Any) -> AbstractAsyncContextManager[KafkaMessageConsumer]:
         settings = {"session_timeout_ms": 6_000, "heartbeat_interval_ms": 100,
                     "max_poll_interval_ms": 30_000, "fetch_max_wait_ms": 100, **options}
@@ -52,7 +53,8 @@ def member(kafka_bootstrap_servers: str) -> Callable[..., Any]:
                                            **settings)
         return KafkaMessageConsumer.started(consumer_options, group, [topic],
                                             revoke_timeout_s=revoke_timeout_s,
-                                            commit_interval_s=commit_interval_s)
+                                            commit_interval_s=commit_interval_s,
+                                            instance_id=instance_id)
 
     return start
 

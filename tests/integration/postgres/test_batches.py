@@ -252,10 +252,11 @@ async def test_an_event_the_outbox_cannot_store_fails_only_its_message(
 
 async def test_parking_adds_no_statement_to_a_batch_whose_keys_are_not_parked(
         counted, placed, stock, rows, new_id) -> None:
-    """The statement that records the batch in the inbox also reads which of its keys are
+    """The statement that reads the batch's inbox ids also reads which of its keys are
     parked: a batch costs what it cost before parking existed (2 statements for an
-    inventory batch: the inbox with every read, then the writes), and one that parks a
-    message behind its key costs one more."""
+    inventory batch: the inbox with every read, then the writes). One with a parked key
+    is applied with locks (parking writes rows of its own): its read again, and the
+    parking, cost two more."""
     engine, statements = counted
     sku, parked_key = new_id("SKU"), new_id("order")
     await stock(sku, 100)
@@ -271,7 +272,7 @@ async def test_parking_adds_no_statement_to_a_batch_whose_keys_are_not_parked(
             " 'orders', 0, 0, '[]')"), {"key": parked_key, "id": new_id("m")})
     behind = [placed(new_id("order"), (sku, 1)) for _ in range(2)] + [
         placed(parked_key, (sku, 1))]
-    assert await statements.during(worker.process(behind)) == 3
+    assert await statements.during(worker.process(behind)) == 4
 
     assert await rows.stock(sku) == (100, 5)
     assert await rows.reservation_statuses([parked_key]) == []

@@ -89,3 +89,22 @@ async def test_0009_drops_the_order_version_and_keeps_the_orders(
     assert kept == [order]
     assert ("version",) not in columns and ("status",) in columns
     assert back == [("o-1", 1)]
+
+
+STORAGE_SETTINGS = ("SELECT oid::regclass::text, reloptions FROM pg_class"
+                    " WHERE reloptions IS NOT NULL AND relnamespace::regnamespace::text"
+                    " IN ('orders', 'inventory') ORDER BY 1")
+
+
+async def test_0012_vacuums_the_tables_pruned_by_age_at_one_percent_dead_and_goes_back(
+        temporary_database: Databases) -> None:
+    async with temporary_database() as url:
+        migrations.upgrade(url, "0012")
+        tuned = await _columns(url, STORAGE_SETTINGS)
+        migrations.downgrade(url, "0011")
+        back = await _columns(url, STORAGE_SETTINGS)
+
+    one_percent = ["autovacuum_vacuum_scale_factor=0.01"]
+    assert tuned == [("inventory.inbox", one_percent), ("orders.idempotency_keys", one_percent),
+                     ("orders.inbox", one_percent)]
+    assert back == []

@@ -101,3 +101,33 @@ async def test_nothing_parked_is_nothing_due(pg_engine, pg_uow_factory, new_id) 
         assert (await connection.execute(text(
             "SELECT count(*) FROM inventory.parked WHERE consumer_group = :g"),
             {"g": group})).scalar_one() == 0
+
+
+async def test_a_claim_gives_each_keys_messages_in_arrival_order_whatever_plan_reads_them(
+        pg_engine, pg_uow_factory, new_id) -> None:
+    """Many keys parked together, each one's first rescheduled (its row version moved to
+    the end of the table) and the table analysed: read in whatever order the plan
+    finds them, the messages of a key still come in `seq` order."""
+    group, keys = new_id("group"), [new_id("k") for _ in range(20)]
+    async with pg_uow_factory() as uow:
+        await uow.parked.park(group, [
+            Parking(key=key, message_id=new_id("m"), retry_in_s=-1.0 if n == 0 else None,
+                    message=InboundMessage(topic="orders", partition=0, offset=n,
+                                           key=key.encode(), value=b"{}"))
+            for n in range(30) for key in keys])
+        await uow.commit()
+    async with pg_uow_factory() as uow:
+        for key in keys:
+            (first, *_) = await uow.parked.claim(group, key)
+            await uow.parked.reschedule(group, key, first.seq, "still held", -1.0)
+        await uow.commit()
+    async with pg_engine.connect() as connection:
+        await connection.execute(text("ANALYZE inventory.parked"))
+
+    async with pg_uow_factory() as uow:
+        claimed = await uow.parked.claim_due(group, len(keys))
+
+    assert sorted({m.key for m in claimed}) == sorted(keys)
+    for key in keys:
+        offsets = [m.message.offset for m in claimed if m.key == key]
+        assert offsets == list(range(30)), f"{key}: {offsets}"

@@ -30,6 +30,16 @@ def test_first_offsets_point_at_the_first_message_of_each_partition():
     assert first_offsets(batch) == {TopicPartition("t", 0): 4, TopicPartition("t", 1): 9}
 
 
+def test_offsets_of_interleaved_partitions_are_the_lowest_and_past_the_highest_of_each():
+    batch = [_message(1, 7), _message(0, 5), _message(1, 3), _message(0, 9), _message(0, 2),
+             InboundMessage(topic="u", partition=0, offset=1, key=None, value=None)]
+    assigned = frozenset({TopicPartition("t", 0), TopicPartition("t", 1), TopicPartition("u", 0)})
+    assert list(next_offsets(batch, assigned).items()) == [
+        (TopicPartition("t", 1), 8), (TopicPartition("t", 0), 10), (TopicPartition("u", 0), 2)]
+    assert list(first_offsets(batch).items()) == [
+        (TopicPartition("t", 1), 3), (TopicPartition("t", 0), 2), (TopicPartition("u", 0), 1)]
+
+
 class _Processor:
     """Applies batches after failing transiently `failures` times, or after `delay_s`;
     `poison` values come back as permanent failures."""

@@ -1,6 +1,16 @@
+import json
+from datetime import UTC, datetime
 
-from adapters.memory.bus import InMemoryBus
-from application.messages import TopicPartition
+from adapters.codec import CloudEventsDecoder, encode, to_outbox
+from adapters.memory.bus import InMemoryBus, InMemoryPublisher
+from adapters.memory.handover import HandedOver, HandingOverDecoder
+from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.store import InMemoryStore
+from adapters.memory.uow import InMemoryUnitOfWork
+from application.messages import DecodedMessage, InboundMessage, OutboxMessage, TopicPartition
+from domain.events import OrderConfirmed, OrderPlaced
+from domain.orders import Order
+from domain.values import OrderLine
 
 
 def _values(messages) -> list[bytes]:
@@ -72,3 +82,66 @@ async def test_commit_of_a_revoked_partition_is_ignored(bus: InMemoryBus):
 async def test_fetch_waits_for_data_up_to_its_timeout(bus: InMemoryBus):
     consumer = bus.consumer("g", ["t"])
     assert await consumer.fetch(0.01, 10) == []
+
+
+def _placed(order_id: str = "o-1") -> OrderPlaced:
+    return OrderPlaced(order_id=order_id, customer_id="c-1", lines=(OrderLine("A", 2),))
+
+
+async def _published(bus: InMemoryBus, event: OrderPlaced) -> OutboxMessage:
+    """`event` through the memory store's outbox and a relay: published, then deleted."""
+    store = InMemoryStore()
+    async with InMemoryUnitOfWork(store) as uow:
+        uow.orders.add(Order.place(id=event.order_id, customer_id=event.customer_id,
+                                   lines=event.lines))
+        await uow.commit()
+    (message,) = store.pending("orders").values()
+    assert store.handover[message.id] == DecodedMessage(id=message.id, event=event)
+    assert await InMemoryPublisher(bus, store.handover).publish([message]) == []
+    await InMemoryOutboxReader(store, "orders").delete_published([message.id])
+    assert store.handover == {}
+    return message
+
+
+async def test_the_first_consumer_takes_the_event_its_publisher_encoded(bus: InMemoryBus):
+    message = await _published(bus, _placed())
+    decoder = HandingOverDecoder(CloudEventsDecoder())
+    first, second = bus.consumer("g1", ["orders"]), bus.consumer("g2", ["orders"])
+    (handed,) = await first.fetch(0, 10)
+    (read,) = await second.fetch(0, 10)
+
+    assert isinstance(handed, HandedOver) and not isinstance(read, HandedOver)
+    assert decoder.decode(handed) == DecodedMessage(id=message.id, event=_placed())
+    assert decoder.decode(read) == decoder.decode(handed)
+    assert (handed.key, handed.value, handed.headers) == (read.key, read.value, read.headers)
+
+
+async def test_a_redelivered_message_is_decoded_from_its_bytes(bus: InMemoryBus):
+    message = await _published(bus, _placed())
+    consumer = bus.consumer("g", ["orders"])
+    (handed,) = await consumer.fetch(0, 10)
+    consumer.rewind({handed.topic_partition: handed.offset})
+    (again,) = await consumer.fetch(0, 10)
+
+    assert not isinstance(again, HandedOver)
+    assert CloudEventsDecoder().decode(again) == DecodedMessage(id=message.id, event=_placed())
+
+
+async def test_a_record_holds_its_wire_format_only(bus: InMemoryBus):
+    await _published(bus, _placed())
+    (record,) = bus.read(TopicPartition("orders", bus.partition_for(b"o-1")), 0, 10)
+    assert type(record) is InboundMessage
+    assert json.loads(record.value or b"")["order_id"] == "o-1"
+    assert dict(record.headers)["ce_type"] == b"orderstream.orders.OrderPlaced.v1"
+
+
+async def test_records_are_encoded_as_on_kafka_whatever_headers_repeat(bus: InMemoryBus):
+    now = datetime.now(UTC)
+    events = [_placed(f"o-{n}") for n in range(3)] + [OrderConfirmed(order_id="o-1")]
+    messages = [to_outbox(event, now=now) for event in events] + [to_outbox(_placed("o-9"))]
+    await InMemoryPublisher(bus).publish(messages)
+
+    records = {(m.key, m.value): m.headers for p in range(bus.partitions)
+               for m in bus.read(TopicPartition("orders", p), 0, 10)}
+    assert records == {(key, value): tuple(headers)
+                       for key, value, headers in map(encode, messages)}

@@ -154,3 +154,52 @@ async def test_a_key_parked_in_one_group_is_not_parked_in_another(store, uow_fac
     assert store.orders["o-1"].status.value == "confirmed"
     assert [m.key for m in store.parked["inventory"]] == ["o-1"]
     assert store.parked.get("orders", []) == []
+
+
+class _PausedRound(ParkedRetrier):
+    """A retry loop whose first round, once it read that nothing is due, pauses until
+    told to go on: what happens meanwhile happens while `retry_due` runs."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.pausing, self.go_on = asyncio.Event(), asyncio.Event()
+
+    async def retry_due(self) -> float | None:
+        due_in = await super().retry_due()
+        if self.rounds == 1:
+            self.pausing.set()
+            await self.go_on.wait()
+        return due_in
+
+
+async def test_a_key_parked_while_a_round_runs_is_retried_after_its_backoff_not_the_poll_interval(
+        store, uow_factory, bus):
+    await CommandBus(uow_factory).handle(SetStockLevel(sku="held", on_hand=5))
+    key, value, headers = encode(to_outbox(OrderPlaced(order_id="o-1", customer_id="c",
+                                                       lines=(OrderLine("held", 1),))))
+    bus.append("orders", key, value, headers)
+    retrier = _PausedRound(group="inventory", uow_factory=uow_factory,
+                           decoder=CloudEventsDecoder(), handlers=INVENTORY_HANDLERS,
+                           dead_letters=InMemoryDeadLetterSink(bus), backoff=FAST,
+                           poll_interval_s=3_600.0)
+    processor = InboxProcessor(group="inventory", uow_factory=uow_factory,
+                               decoder=CloudEventsDecoder(), handlers=INVENTORY_HANDLERS,
+                               observer=retrier)
+    policy = ConsumerPolicy(bus.consumer("inventory", ["orders"]), processor, backoff=FAST,
+                            parking=ParkingRule(after_attempts=2, backoff=FAST))
+    stop = asyncio.Event()
+    loop = asyncio.create_task(retrier.run(stop))
+    await asyncio.wait_for(retrier.pausing.wait(), 2.0)  # its round found nothing parked
+
+    with store.hold("held"):
+        assert await policy.poll_once() == 1  # parks o-1, and says so to the retrier
+    assert [parked.key for parked in store.parked["inventory"]] == ["o-1"]
+    retrier.go_on.set()  # the round ends: nothing was due when it read
+    try:
+        async with asyncio.timeout(5.0):
+            while store.parked["inventory"]:
+                await asyncio.sleep(0.01)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 1.0)
+    assert store.stock["held"].reserved == 1

@@ -2,6 +2,7 @@
 reads ahead without publishing anything twice or out of order."""
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 
 import pytest
@@ -105,22 +106,78 @@ class _FailingDelete:
         return await self._inner.fetch_pending(limit, exclude=exclude, delete=delete)
 
 
+def _fill_keys(store: InMemoryStore, count: int, keys: int) -> list[OutboxMessage]:
+    """`count` messages over `keys` keys, each key's in the order of their number."""
+    messages = [to_outbox(OrderConfirmed(order_id=f"k{n % keys}")) for n in range(count)]
+    for message in messages:
+        store.pending(message.topic)[message.id] = message
+    return messages
+
+
+def _ids_by_key(messages: Sequence[OutboxMessage] | list[tuple[str, str]]) -> dict[str, list[str]]:
+    by_key: dict[str, list[str]] = {}
+    for key, message_id in messages:  # type: ignore[misc]
+        by_key.setdefault(key, []).append(message_id)
+    return by_key
+
+
+def _on_bus(bus: InMemoryBus) -> list[tuple[str, str]]:
+    records = bus.read(TopicPartition("orders", 0), 0, 100_000)
+    return [((r.key or b"").decode(), dict(r.headers)["ce_id"].decode()) for r in records]
+
+
 @pytest.mark.parametrize("failures", [1, 2, 3])
-async def test_a_batch_whose_publishing_failed_goes_out_before_the_batch_read_after_it(
+async def test_a_batch_whose_publishing_failed_goes_out_before_any_later_message_of_its_keys(
         failures: int):
-    """The batch after it was read while it was being published; a failure must not let
-    that one overtake it (two failures in a row would swap them back)."""
+    """Batches after it were read and sent while it was in flight; a failure must not let
+    a later message of one of its keys overtake it (two failures in a row would swap them
+    back)."""
     store, bus = InMemoryStore(), InMemoryBus(partitions=1)
-    _fill(store, 30)
+    written = _fill_keys(store, 30, keys=3)
     publisher = _Flaky(InMemoryPublisher(bus), "publish", failures=failures, after_s=0.01)
     relay = OutboxRelay(InMemoryOutboxReader(store, "orders"), publisher,  # type: ignore[arg-type]
-                        batch_size=7, backoff=QUICK)
+                        batch_size=2, backoff=QUICK)
 
     await _run_until_drained(relay, store)
 
-    keys = _keys_on(bus)
-    assert keys.index("o-0") < keys.index("o-7")
-    assert keys == [f"o-{n}" for n in range(30)]
+    assert _ids_by_key(_on_bus(bus)) == _ids_by_key([(m.key, m.id) for m in written])
+
+
+async def test_batches_of_other_keys_are_in_flight_together_and_one_of_a_key_in_flight_waits():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    _fill(store, 6, "a")  # three batches of two, keys a-0 .. a-5: none shared
+    _fill_keys(store, 2, keys=1)  # k0 twice: one batch
+    _fill_keys(store, 1, keys=1)  # k0 again: must wait for the batch before
+    gate = asyncio.Event()
+    flying: list[int] = []
+    most = 0
+
+    class _Held:
+        async def publish(self, messages):
+            nonlocal most
+            flying.append(len(messages))
+            most = max(most, len(flying))
+            await gate.wait()
+            flying.pop()
+            return await InMemoryPublisher(bus).publish(messages)
+
+    relay = OutboxRelay(InMemoryOutboxReader(store, "orders"), _Held(),  # type: ignore[arg-type]
+                        batch_size=2, max_in_flight=8)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    async with asyncio.timeout(5):
+        while len(flying) < 4:
+            await asyncio.sleep(0.001)
+    await asyncio.sleep(0.05)
+    assert len(flying) == 4  # a-0..a-5 in three batches and k0,k0; the last k0 waits
+    gate.set()
+    async with asyncio.timeout(5):
+        while store.pending("orders"):
+            await asyncio.sleep(0.001)
+    stop.set()
+    await task
+    assert most == 4
+    assert [key for key, _ in _on_bus(bus)][-1] == "k0"
 
 
 async def test_a_failed_delete_is_tried_again_with_the_next_read_and_nothing_is_lost():
@@ -211,3 +268,55 @@ async def test_a_bug_is_not_retried_but_ends_the_relay():
     with pytest.raises(ValueError, match="a bug"):
         await OutboxRelay(InMemoryOutboxReader(store, "orders"), Broken()).run(stop)
     assert len(store.pending("orders")) == 1
+
+
+class _CountingReads:
+    """An outbox reader that counts the statements the relay sends it."""
+
+    def __init__(self, inner: InMemoryOutboxReader) -> None:
+        self._inner, self.reads = inner, 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._inner, name)
+
+    async def fetch_pending(self, limit, *, exclude=(), delete=()):
+        self.reads += 1
+        return await self._inner.fetch_pending(limit, exclude=exclude, delete=delete)
+
+
+class _Announced:
+    """Wake-ups that come only when a test announces a commit."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def announce(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout_s: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+
+    def consume(self) -> None:
+        self._event.clear()
+
+
+async def test_at_live_load_a_batch_costs_one_read_which_deletes_the_batch_before():
+    store, bus = InMemoryStore(), InMemoryBus(partitions=1)
+    reader, wakeup = _CountingReads(InMemoryOutboxReader(store, "orders")), _Announced()
+    relay = OutboxRelay(reader, InMemoryPublisher(bus), wakeup=wakeup,  # type: ignore[arg-type]
+                        idle_wait_s=60)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    for n in range(10):
+        _fill(store, 1, f"live-{n}")
+        wakeup.announce()
+        async with asyncio.timeout(5):
+            while len(_keys_on(bus)) < n + 1:
+                await asyncio.sleep(0.001)
+    stop.set()
+    await task
+
+    assert _keys_on(bus) == [f"live-{n}-0" for n in range(10)]
+    assert reader.reads == 11  # the first read, then one per commit announced
+    assert store.pending("orders") == {}  # stopping deleted the last batch

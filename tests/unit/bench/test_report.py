@@ -99,3 +99,19 @@ def test_the_json_keeps_the_percentiles_and_leaves_the_raw_latencies_out(tmp_pat
     assert saved["flow"]["levels"]["200/s"]["end_to_end"]["p50_ms"] == 12.0
     assert outputs.markdown is not None
     assert "[benchmarks.json](benchmarks.json)" in outputs.markdown.read_text()
+
+
+def test_the_demo_rows_give_the_embedded_default_s_spread_and_the_run_on_postgresql() -> None:
+    demo = {"memory": {"orders": 20_000, "per_round": [9_800, 10_700, 11_200],
+                       "orders_per_s": {"median": 10_700, "min": 9_800, "max": 11_200},
+                       "cpu_us_per_order": {"median": 87.1, "min": 84.0, "max": 91.0},
+                       "invariants_hold": True, "violations": []},
+            "store": "postgres", "orders": 20_000, "orders_per_s": 1_100,
+            "invariants_hold": False}
+    rows = _rows(document({**results(), "demo": demo}, "orderstream bench --all", None, ""),
+                 "PostgreSQL paths in one process")
+    assert ("| `orderstream demo` (memory store and bus), orders/s | 10,700 (9,800 - 11,200) "
+            "(3 runs of 20,000 orders, invariants hold) |") in rows
+    assert "| `orderstream demo`, process CPU per order, us | 87.1 (84.0 - 91.0) |" in rows
+    assert ("| `orderstream demo --store postgres`, orders/s | 1,100 (20,000 orders, "
+            "invariants **violated**) |") in rows

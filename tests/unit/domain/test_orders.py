@@ -159,12 +159,11 @@ def test_rejecting_a_pending_order_records_order_rejected_with_the_reason() -> N
     assert order.events[1:] == [OrderRejected(order_id="o-1", reason="out_of_stock")]
 
 
-def test_confirming_an_order_twice_is_an_invalid_transition() -> None:
+def test_confirming_an_order_twice_changes_nothing_the_second_time() -> None:
     order = placed()
     order.confirm()
 
-    with pytest.raises(InvalidTransition, match="confirmed"):
-        order.confirm()
+    order.confirm()
 
     assert order.status is OrderStatus.CONFIRMED
     assert len(order.events) == 2
@@ -193,13 +192,13 @@ def test_confirming_a_rejected_order_is_an_invalid_transition() -> None:
     assert len(order.events) == 2
 
 
-def test_rejecting_a_rejected_order_again_is_an_invalid_transition() -> None:
+def test_rejecting_a_rejected_order_again_keeps_its_first_rejection() -> None:
     order = placed()
     order.reject("unknown_sku")
 
-    with pytest.raises(InvalidTransition):
-        order.reject("out_of_stock")
+    order.reject("out_of_stock")
 
+    assert order.status is OrderStatus.REJECTED
     assert order.rejection_reason == "unknown_sku"
     assert len(order.events) == 2
 
@@ -215,10 +214,10 @@ def test_rejecting_without_a_reason_is_an_invalid_transition_and_leaves_the_orde
     assert len(order.events) == 1
 
 
-def test_an_order_loaded_as_confirmed_cannot_be_confirmed_again() -> None:
+def test_an_order_loaded_as_confirmed_records_nothing_when_confirmed_again() -> None:
     order = Order(id="o-2", customer_id="c-1", lines=lines_of(1), status=OrderStatus.CONFIRMED)
 
-    with pytest.raises(InvalidTransition):
-        order.confirm()
+    order.confirm()
 
+    assert order.status is OrderStatus.CONFIRMED
     assert order.events == []

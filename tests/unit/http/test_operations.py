@@ -58,6 +58,27 @@ async def test_the_traceparent_of_a_request_is_stored_with_the_outbox_row(api: A
     assert row.headers["traceparent"].split("-")[1] == TRACE_ID
 
 
+async def test_without_a_collector_a_request_passes_on_its_callers_trace_with_a_span_of_its_own(
+        api: Api):
+    """The process's tracer records nothing without a collector: the row still carries the
+    caller's trace, and a span id that is not the caller's."""
+    await api.client.post("/orders", headers={**auth(), "traceparent": TRACEPARENT},
+                          json={"customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
+    (row,) = api.store.pending("orders").values()
+    version, trace_id, span_id, flags = row.headers["traceparent"].split("-")
+    assert (version, trace_id, flags) == ("00", TRACE_ID, "01")
+    assert span_id not in ("b7ad6b7169203331", "0" * 16)
+
+
+async def test_without_a_collector_each_request_without_a_traceparent_starts_a_trace(api: Api):
+    for _ in range(2):
+        await api.client.post("/orders", headers=auth(), json={
+            "customer_id": "ada", "lines": [{"sku": "SKU-1", "quantity": 1}]})
+    traces = {row.headers["traceparent"].split("-")[1]
+              for row in api.store.pending("orders").values()}
+    assert len(traces) == 2 and "0" * 32 not in traces
+
+
 @pytest.fixture
 async def untraced_api() -> AsyncIterator[Api]:
     """As in a process that installed no tracer provider (a test that ran a service in this

@@ -3,7 +3,9 @@ requests it let in are answered as usual."""
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Callable
 
+import pytest
 from starlette.types import Message, Receive, Scope, Send
 
 from adapters.http.admission import RECEIVED, Admission
@@ -51,6 +53,7 @@ async def test_a_request_over_the_limit_in_flight_is_refused_at_once_and_the_oth
     assert refused.json()["type"] == "/problems/overloaded"
     assert health.status_code == 200
     assert 'orderstream_http_shed_total{reason="in_flight"} 1.0' in metrics
+    assert 'status="503"' not in metrics  # refused at the door: no routing, span or timing
     assert [r.status_code for r in accepted] == [202, 202]
     assert after.status_code == 202
     assert len(store.orders) == 3
@@ -62,6 +65,77 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+class Door:
+    """`Admission` (target 10 ms, interval 100 ms) around an app whose requests stay
+    inside until the test lets them out, on a clock the test moves."""
+
+    def __init__(self, *, max_in_flight: int = 100) -> None:
+        self.clock = Clock()
+        self.shed: list[str] = []
+        self.admission = Admission(self._inside, max_in_flight=max_in_flight, target_s=0.010,
+                                   interval_s=0.100, shed=self.shed.append, clock=self.clock)
+        self._held: list[asyncio.Event] = []
+        self._pending: list[asyncio.Task[int]] = []
+
+    async def _inside(self, scope: Scope, receive: Receive, send: Send) -> None:
+        out = asyncio.Event()
+        self._held.append(out)
+        await out.wait()
+        await send({"type": "http.response.start", "status": 202, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def arrive(self, *, waited_s: float = 0.0, path: str = "/orders") -> int | None:
+        """A request read `waited_s` ago reaches the app: 503 if refused, None if let in
+        (it stays inside until `leave`)."""
+        task = asyncio.create_task(_call(self.admission, waited_s=waited_s, clock=self.clock,
+                                         path=path))
+        for _ in range(5):
+            await asyncio.sleep(0)
+        if task.done():
+            return task.result()
+        self._pending.append(task)
+        return None
+
+    async def leave(self, count: int = 1) -> None:
+        """The `count` oldest requests inside get their answer now."""
+        for _ in range(count):
+            await self._out(0)
+
+    async def through(self, *, waited_s: float = 0.0) -> int:
+        """A request that gets its answer as soon as it is let in (or 503)."""
+        status = await self.arrive(waited_s=waited_s)
+        if status is not None:
+            return status
+        await self._out(-1)
+        return 202
+
+    async def _out(self, which: int) -> None:
+        self._held.pop(which).set()
+        assert await self._pending.pop(which) == 202
+
+    def tick(self, seconds: float) -> None:
+        self.clock.now += seconds
+
+    async def close(self) -> None:
+        for out in self._held:
+            out.set()
+        await asyncio.gather(*self._pending)
+
+
+@pytest.fixture
+async def doors() -> AsyncIterator[Callable[..., Door]]:
+    """`doors(max_in_flight=)`: a new `Door`, its requests let out after the test."""
+    made: list[Door] = []
+
+    def make(**options: int) -> Door:
+        made.append(Door(**options))
+        return made[-1]
+
+    yield make
+    for each in made:
+        await each.close()
 
 
 async def _call(app, *, waited_s: float = 0.0, clock: Clock | None = None,
@@ -87,64 +161,143 @@ async def _ok(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.body", "body": b"{}"})
 
 
-def _admission(clock: Clock, shed: list[str], *, others_in_flight: int = 1) -> Admission:
-    admission = Admission(_ok, max_in_flight=100, target_s=0.005, interval_s=0.1,
-                          shed=shed.append, clock=clock)
-    admission.in_flight = others_in_flight  # requests being served while these arrive
-    return admission
+async def _a_standing_queue(door: Door) -> None:
+    """20 requests inside; 10 of them leave, 10 ms apart, after 110-200 ms: none got
+    through within the target for two intervals, 100 got through per second lately."""
+    for _ in range(20):
+        assert await door.arrive() is None
+    door.tick(0.100)
+    for _ in range(10):
+        door.tick(0.010)
+        await door.leave()
+    door.tick(0.010)
 
 
-async def test_a_burst_that_queues_for_less_than_an_interval_is_let_in():
-    clock, shed = Clock(), []
-    admission = _admission(clock, shed)
+async def test_a_burst_that_queues_for_less_than_an_interval_is_let_in(doors):
+    door = doors()
+    assert await door.through(waited_s=0.001) == 202
+    statuses = []
+    for _ in range(9):  # 90 ms of requests that each waited 30 ms, and stay inside
+        door.tick(0.010)
+        statuses.append(await door.arrive(waited_s=0.030))
 
-    statuses = [await _call(admission, waited_s=0.001, clock=clock)]
-    for _ in range(8):  # 80 ms of requests that each waited 30 ms
-        clock.now += 0.01
-        statuses.append(await _call(admission, waited_s=0.03, clock=clock))
-
-    assert statuses == [202] * 9 and shed == []
-
-
-async def test_a_standing_queue_sheds_what_waited_past_the_target_until_it_drains():
-    clock, shed = Clock(), []
-    admission = _admission(clock, shed)
-    await _call(admission, waited_s=0.001, clock=clock)
-
-    clock.now += 0.15  # no request got through within the target for a whole interval
-    standing = await _call(admission, waited_s=0.03, clock=clock)
-    young = await _call(admission, waited_s=0.002, clock=clock)
-    clock.now += 0.01
-    after = await _call(admission, waited_s=0.03, clock=clock)
-
-    assert (standing, young, after) == (503, 202, 202)
-    assert shed == ["standing_queue"]
+    assert statuses == [None] * 9 and door.shed == []
 
 
-async def test_a_request_that_waited_a_whole_interval_is_refused_even_in_a_burst():
-    clock, shed = Clock(), []
-    admission = _admission(clock, shed)
-    await _call(admission, waited_s=0.001, clock=clock)
+async def test_requests_let_in_at_once_that_wait_inside_make_a_standing_queue(doors):
+    """The delay counted runs to the answer: what a request waits once let in (the group
+    commit's queue, the database) makes the queue stand as much as the wait before."""
+    door = doors()
+    await _a_standing_queue(door)  # 10 inside; 100 through per second
 
-    assert await _call(admission, waited_s=0.2, clock=clock) == 503
-    assert await _call(admission, path="/healthz", waited_s=0.2, clock=clock) == 202
-    assert shed == ["queued"]
+    refused = await door.arrive(waited_s=0.005)  # 10 ahead at 100/s: 100 ms, and 5
+    await door.leave(2)  # 8 ahead, at 120/s
+    statuses = [await door.arrive(waited_s=0.005) for _ in range(5)]
+
+    assert refused == 503
+    assert statuses == [None, None, None, None, 503]  # 12 ahead: 100 ms, and 5
+    assert door.shed == ["standing_queue", "standing_queue"]
 
 
-async def test_a_request_that_finds_nothing_in_flight_is_let_in_however_late():
-    clock, shed = Clock(), []
-    admission = _admission(clock, shed, others_in_flight=0)
-    await _call(admission, waited_s=0.001, clock=clock)
+async def test_while_nothing_gets_through_the_rate_falls_and_newcomers_are_refused(doors):
+    """A stall behind the door (the database stops answering): the requests inside stay,
+    and the delay one more would see grows with the time since any got through."""
+    door = doors()
+    await _a_standing_queue(door)  # 10 inside, at 100/s: 100 ms ahead
+    door.tick(0.5)  # nothing got through since: 10 in 0.6 s
+    statuses = [await door.arrive() for _ in range(3)]
 
-    clock.now += 0.15  # a busy machine: this lone client's requests all reach the app late
-    statuses = [await _call(admission, waited_s=0.03, clock=clock),
-                await _call(admission, waited_s=0.2, clock=clock)]
+    assert statuses == [503] * 3 and door.shed == ["standing_queue"] * 3
 
-    assert statuses == [202, 202] and shed == []
+
+async def test_a_request_through_within_the_target_ends_the_standing_queue(doors):
+    door = doors()
+    await _a_standing_queue(door)
+    assert await door.arrive(waited_s=0.005) == 503
+
+    await door.leave(9)
+    assert await door.through(waited_s=0.001) == 202  # 1 ahead: 10 ms; through in 1 ms
+    statuses = [await door.arrive(waited_s=0.030) for _ in range(15)]
+
+    assert statuses == [None] * 15
+
+
+async def test_a_request_that_waited_a_whole_interval_is_refused_even_in_a_burst(doors):
+    door = doors()
+    assert await door.arrive() is None
+    assert await door.arrive(waited_s=0.050) is None
+
+    assert await door.arrive(waited_s=0.200) == 503
+    assert await door.arrive(path="/healthz", waited_s=0.200) is None
+    assert door.shed == ["queued"]
+
+
+async def test_over_the_limit_in_flight_a_request_is_refused_whatever_it_waited(doors):
+    door = doors(max_in_flight=3)
+    for _ in range(3):
+        assert await door.arrive() is None
+
+    assert await door.arrive() == 503
+    await door.leave()
+    assert await door.arrive() is None
+    assert door.shed == ["in_flight"]
+
+
+async def test_a_lone_client_on_a_busy_machine_is_let_in_however_late(doors):
+    """Each request is read after the one before left: there is no queue to shed, only a
+    process that gets the CPU late."""
+    door = doors()
+    statuses = []
+    for waited in (0.030, 0.200, 0.050, 0.500):
+        door.tick(1.0)
+        statuses.append(await door.through(waited_s=waited))
+
+    assert statuses == [202] * 4 and door.shed == []
+
+
+async def test_requests_that_queue_before_the_app_and_never_overlap_in_it_stand(doors):
+    """A saturated CPU: requests wait their turn before the app, and each finds nothing
+    in flight, but each was read before the one ahead of it left: not a lone client."""
+    door = doors()
+    statuses = []
+    for turn in range(1, 5):  # four requests read together, let in 30 ms apart
+        door.tick(0.030)
+        statuses.append(await door.through(waited_s=0.030 * turn))
+    door.tick(0.005)
+    nothing_ahead = await door.arrive(waited_s=0.008)  # read before the last left
+    one_ahead = await door.arrive(waited_s=0.075)  # at the 32/s that got through: 107 ms
+
+    assert statuses == [202, 202, 202, 503]
+    assert (nothing_ahead, one_ahead) == (None, 503)
+    assert door.shed == ["queued", "standing_queue"]
+
+
+async def test_a_burst_after_a_quiet_spell_is_let_in(doors):
+    door = doors()
+    await _a_standing_queue(door)
+    await door.leave(10)
+
+    door.tick(10.0)
+    statuses = [await door.arrive(waited_s=0.020) for _ in range(30)]
+
+    assert statuses == [None] * 30 and door.shed == []
+
+
+async def test_the_operations_routes_are_never_refused(doors):
+    standing, full = doors(), doors(max_in_flight=1)
+    await _a_standing_queue(standing)
+    assert await full.arrive() is None
+
+    refused = [await standing.arrive(waited_s=0.5), await full.arrive()]
+    operations = [await door.arrive(path=path, waited_s=0.5)
+                  for door in (standing, full) for path in ("/healthz", "/readyz", "/metrics")]
+
+    assert refused == [503, 503] and (standing.shed, full.shed) == (["queued"], ["in_flight"])
+    assert operations == [None] * 6
 
 
 async def test_a_request_nobody_stamped_is_let_in():
-    assert await _call(_admission(Clock(), [])) == 202
+    assert await _call(Admission(_ok, max_in_flight=1, target_s=0.01, interval_s=0.1)) == 202
 
 
 def test_the_server_stamps_each_request_where_uvicorn_starts_its_scope():

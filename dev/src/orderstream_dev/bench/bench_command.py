@@ -13,7 +13,10 @@ from orderstream_dev.bench.base import Benchmark
 from orderstream_dev.bench.bench_run import Outputs, run, write
 from orderstream_dev.bench.demo_bench import DemoBenchmark
 from orderstream_dev.bench.flow_rates import FlowBenchmark
+from orderstream_dev.bench.history_bench import HistoryBenchmark
 from orderstream_dev.bench.http_rate import HttpBenchmark
+from orderstream_dev.bench.pooling import NAME as POOLED_FLOW
+from orderstream_dev.bench.relay_debezium import DebeziumBenchmark
 from orderstream_dev.bench.relay_drain import RelayBenchmark
 from orderstream_dev.bench.reservations import ReservationBenchmark
 from orderstream_dev.bench.worker_drain import WorkerBenchmark
@@ -33,7 +36,8 @@ def bench(
     demo_orders: Annotated[int | None, typer.Option(
         min=0, help="Orders of the demo run (0: skip) [default: 20,000, 0 with --all].")]
     = None,
-    relay_rows: Annotated[int, typer.Option(min=1, help="Outbox backlog the relay drains.")]
+    relay_rows: Annotated[int, typer.Option(
+        min=1, help="Outbox backlog the relay drains (and, against it, Debezium).")]
     = 200_000,
     compressions: Annotated[str, typer.Option(help="Of the relay runs, comma separated.")]
     = "none,lz4,zstd",
@@ -44,13 +48,21 @@ def bench(
         min=1.0, help="Of each rate of the flow's ladder, after a warm-up.")] = 10.0,
     flow_limit: Annotated[float, typer.Option(
         min=100.0, help="The highest rate of the flow's ladder, orders/s.")] = 6_000.0,
+    history_orders: Annotated[int, typer.Option(
+        min=0, help="Settled orders of history the history benchmark writes (0: skip it).")]
+    = 5_000_000,
     output: Annotated[Path, typer.Option(help="JSON of the results (without --all).")]
     = Path("bench.json"),
     docs_dir: Annotated[Path, typer.Option(help="Where --all writes its page and plot.")]
     = Path("docs"),
     only: Annotated[str | None, typer.Option(
         help="Run only these benchmarks, comma separated (reservations, demo, relay, "
-             "worker, http, flow).")] = None,
+             "debezium, worker, http, flow, history).")] = None,
+    pgbouncer: Annotated[bool, typer.Option(
+        "--pgbouncer", help="With --all: the live flow once more with the API's and the "
+                            "workers' connections through PgBouncer in transaction mode "
+                            "(orderstream infra up --pgbouncer, started if need be), and "
+                            "the CPU per order of both in the page.")] = False,
     logs: Annotated[Path | None, typer.Option(
         help="Keep the logs and profiles of the processes here (default: removed).")] = None,
 ) -> None:
@@ -68,8 +80,14 @@ def bench(
     if all_:
         benchmarks += [
             RelayBenchmark(relay_rows, tuple(c.strip() for c in compressions.split(","))),
+            DebeziumBenchmark(relay_rows),
             WorkerBenchmark(worker_messages), HttpBenchmark(http_seconds),
             FlowBenchmark(seconds=flow_seconds, limit=flow_limit)]
+        if history_orders:
+            benchmarks.append(HistoryBenchmark(history_orders))
+        if pgbouncer:
+            benchmarks.append(FlowBenchmark(seconds=flow_seconds, limit=flow_limit,
+                                            pgbouncer=True, name=POOLED_FLOW))
     if only is not None:
         names = {name.strip() for name in only.split(",")}
         unknown = names - {b.name for b in benchmarks}

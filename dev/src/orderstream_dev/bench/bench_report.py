@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from orderstream_dev.bench import bounds, flow_report
+from orderstream_dev.bench import bounds, flow_report, history_report, pooling, report_debezium
 from orderstream_dev.bench.report_tables import (
     environment,
     http,
@@ -45,6 +45,8 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
     parts.append(environment(results["environment"]))
     if "relay" in results:
         parts.append(relay(results["relay"]))
+    if "debezium" in results:
+        parts.append(report_debezium.section(results["debezium"]))
     if "worker" in results:
         parts.append(worker(results["worker"]))
     if "http" in results:
@@ -52,6 +54,9 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
     if "flow" in results:
         parts.append(flow_report.section(results["flow"], plot_name, plot_note,
                                          live_to_drain(results)))
+    if "history" in results:
+        parts.append(history_report.section(results["history"]))
+    parts.append(pooling.section(results))
     parts.append(memory(results.get("memory", {})))
     parts.append(in_process(results))
     parts.append(bounds.section(results))

@@ -22,6 +22,7 @@ from orderstream_dev.bench import (
     broker,
     database,
     environment,
+    history_report,
     loadwatch,
     plot,
 )
@@ -100,7 +101,12 @@ def _workdir(logs: Path | None) -> Iterator[str]:
 
 
 def write(results: dict[str, Any], outputs: Outputs, console: Console) -> list[Path]:
-    """The JSON (without the raw latency series), the page and the plot; what was written."""
+    """The JSON (without the raw latency series), the page and the plot; what was written.
+    A run of the history benchmark alone replaces its section of the page and its part of
+    the JSON, and leaves the rest as the run before wrote it."""
+    if history_report.measured_alone(results) and outputs.markdown and \
+            outputs.markdown.exists() and outputs.json.exists():
+        return history_report.write_in_place(results, outputs.json, outputs.markdown)
     written = [outputs.json]
     outputs.json.parent.mkdir(parents=True, exist_ok=True)
     outputs.json.write_text(json.dumps(_without_series(results), indent=2) + "\n")

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from orderstream.runtime.settings import Settings
 from orderstream_dev.bench import broker, processes, servers
 from orderstream_dev.bench.base import BenchContext
+from orderstream_dev.infra.local_pgbouncer import PgBouncer
 from orderstream_dev.infra.process_control import free_port
 
 WORKERS = (("inventory worker", ["worker", "inventory"]), ("orders worker", ["worker", "orders"]))
@@ -25,21 +26,30 @@ class Flow:
     running: dict[str, processes.Process] = field(default_factory=dict)
     metrics_ports: dict[str, int] = field(default_factory=dict)
     """Where each relay and worker serves /metrics (the API serves it on `port`)."""
+    pooler_pid: int | None = None
+    """PgBouncer's, when the API and the workers go through it."""
 
     @classmethod
     @contextlib.asynccontextmanager
     async def started(cls, context: BenchContext, settings: Settings, database_url: str,
                       run_name: str, *, relays: int = 2, workers: bool = True,
-                      services: Mapping[str, str] | None = None) -> AsyncIterator["Flow"]:
+                      services: Mapping[str, str] | None = None,
+                      pooler: PgBouncer | None = None) -> AsyncIterator["Flow"]:
         """The relays and the API, and the workers unless `workers` is False (then
         `start_workers` starts them); `services`: settings of every process besides
-        (the broker's address)."""
+        (the broker's address). With `pooler`, every pooled connection goes through that
+        PgBouncer (transaction mode), the relay's sessions straight to the server."""
         topics = {"orders_topic": f"{run_name}-orders",
                   "inventory_topic": f"{run_name}-inventory"}
         await broker.create_topics(settings, list(topics.values()))
         env = {**(services or {}), "store": "postgres", "transport": "kafka",
                "database_url": database_url, "kafka_group_prefix": f"{run_name}-", **topics}
-        flow = cls(context, 0, servers.ApiKey.new(), env)
+        if pooler is not None:
+            env |= {"database_url": pooler.url_of(database_url),
+                    "database_session_url": database_url,
+                    "database_transaction_pooling": "true"}
+        flow = cls(context, 0, servers.ApiKey.new(), env,
+                   pooler_pid=pooler.pid() if pooler else None)
         try:
             for n in range(1, relays + 1):
                 await flow._start(f"relay {n}", ["relay"])

@@ -43,6 +43,7 @@ from orderstream_dev.bench.flow_services import FlowServices, flow_services
 from orderstream_dev.bench.flow_targets import ON_HAND, SKUS
 from orderstream_dev.bench.machine import asyncpg_dsn
 from orderstream_dev.bench.pg_activity import PostgresActivity
+from orderstream_dev.bench.pooling import pooler_for
 from orderstream_dev.bench.rate_search import WITHIN, Bracket, ladder, next_rate
 
 ACCEPTED_SHARE = 0.99
@@ -82,6 +83,8 @@ class FlowBenchmark:
     configured: bool = False
     """On the servers of the settings instead of a PostgreSQL and a broker of its own."""
     name: str = "flow"
+    pgbouncer: bool = False
+    """The API's and the workers' connections through PgBouncer (transaction mode)."""
 
     def steps(self, context: BenchContext) -> int:
         return 3 + len(ladder(self.limit)) + 3 + len(SHARES)
@@ -101,9 +104,10 @@ class FlowBenchmark:
             await connection.execute(STOCK, ON_HAND, SKUS)
             clock = CommitClock(listener)
             await clock.start()
+            pooler = pooler_for(database_url) if self.pgbouncer else None
             flow = await stack.enter_async_context(Flow.started(
                 context, services.settings, database_url, context.new_run_name(),
-                workers=False, services=services.env))
+                workers=False, services=services.env, pooler=pooler))
             result: dict[str, Any] = {
                 "worker_start_to_first_commit_s": await self._first_commit(
                     flow, generator, clock), "cli_help_s": cli_help_s()}
@@ -209,6 +213,7 @@ async def _cpu_clock(flow: Flow, connection: asyncpg.Connection,
     named = {name: [process.pid] for name, process in flow.running.items()}
     if services.broker_pid is not None:
         named["broker"] = [services.broker_pid]
+    named |= {"PgBouncer": [flow.pooler_pid]} if flow.pooler_pid else {}
     return CpuClock(named, trees)
 
 

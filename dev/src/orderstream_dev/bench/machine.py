@@ -5,8 +5,10 @@ import platform
 import sys
 from importlib import metadata
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from adapters.postgres.engine import async_url
 
@@ -31,5 +33,15 @@ async def describe(database_url: str) -> dict[str, Any]:
 
 
 def asyncpg_dsn(url: str) -> str:
-    """An asyncpg DSN (`postgresql://`) from any SQLAlchemy PostgreSQL URL."""
+    """An asyncpg DSN (`postgresql://`) from any SQLAlchemy PostgreSQL URL. SQLAlchemy names
+    several hosts in the query (`?host=a:5432&host=b:5432`), where asyncpg would keep the
+    last one only: they go to the host part, as libpq writes them (`a:5432,b:5432`)."""
+    parsed = make_url(async_url(url))
+    hosts = parsed.query.get("host")
+    if isinstance(hosts, tuple):
+        query = {k: v for k, v in parsed.query.items() if k != "host"}
+        user = quote(parsed.username or "", safe="")
+        password = f":{quote(parsed.password, safe='')}" if parsed.password else ""
+        return (f"postgresql://{user}{password}@{','.join(hosts)}/{parsed.database or ''}"
+                + (f"?{urlencode(query)}" if query else ""))
     return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)

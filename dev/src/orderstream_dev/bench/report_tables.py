@@ -141,14 +141,25 @@ def in_process(results: dict[str, Any]) -> str:
                  ["worker path / raw", _spread(r["ratio_worker_to_raw"], 2)]]
     if "demo" in results:
         d = results["demo"]
+        if "memory" in d:
+            m = d["memory"]
+            rows.append(["`orderstream demo` (memory store and bus), orders/s",
+                         f"{_spread(m['orders_per_s'])} ({len(m['per_round'])} runs of "
+                         f"{m['orders']:,} orders, invariants {_held(m)})"])
+            rows.append(["`orderstream demo`, process CPU per order, us",
+                         _spread(m["cpu_us_per_order"], 1)])
         rows.append(["`orderstream demo --store postgres`, orders/s",
-                     f"{d['orders_per_s']:,} ({d['orders']:,} orders, invariants "
-                     f"{'hold' if d['invariants_hold'] else '**violated**'})"])
+                     f"{d['orders_per_s']:,} ({d['orders']:,} orders, invariants {_held(d)})"])
     if not rows:
         return ""
-    demo = ", and the whole flow of the embedded demo on PostgreSQL" if "demo" in results else ""
+    demo = (", and the whole flow of the embedded demo, on the memory store and bus and on "
+            "PostgreSQL" if "demo" in results else "")
     return ("## PostgreSQL paths in one process\n\nThe benchmarks of docs/performance.md, "
             "in the same run: the same batches applied alternately by the raw asyncpg loop "
             "and the inventory worker's code path, in the bench's own process (no Kafka)"
             f"{demo}.\n\n"
             + table(["measure", "median (min - max)"], rows))
+
+
+def _held(result: dict[str, Any]) -> str:
+    return "hold" if result["invariants_hold"] else "**violated**"

@@ -3,7 +3,8 @@
 By default the run starts its own, in its work directory on free ports: a PostgreSQL server
 and a Kafka node (or a KRaft cluster of `brokers` nodes), which it may kill and pause. With
 `configured`, it uses the servers of the settings instead (a database and topics of its
-own on them) and never kills or pauses them: those faults are left out.
+own on them) and never kills or pauses them: those faults are left out. With `ha`, the
+database is on the local Patroni cluster, whose primary it may lose.
 """
 
 import asyncio
@@ -16,14 +17,19 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from adapters.postgres import migrations
 from orderstream.runtime.settings import Settings
 from orderstream_dev.bench import broker as bench_broker
 from orderstream_dev.bench.database import fresh_database
 from orderstream_dev.infra import layout
+from orderstream_dev.infra import postgres_server as pg_server
+from orderstream_dev.infra.ha_services import ha_cluster
 from orderstream_dev.infra.kafka_cluster import PORT_STEP, KafkaCluster
 from orderstream_dev.infra.local_kafka import KafkaNode
 from orderstream_dev.infra.local_postgres import PostgresNode
+from orderstream_dev.infra.patroni_cluster import PatroniCluster
 from orderstream_dev.infra.process_control import port_is_free
 
 HOST = "127.0.0.1"
@@ -36,6 +42,9 @@ class Services:
     """ORDERSTREAM_* settings every process of the run gets (lower case, no prefix)."""
     brokers: list[KafkaNode] = field(default_factory=list)
     postgres: PostgresNode | None = None
+    patroni: PatroniCluster | None = None
+    """The highly available PostgreSQL the database is on (`--ha`), whose primary may be
+    lost."""
 
     def broker_to_kill(self, rng: random.Random) -> KafkaNode | None:
         return rng.choice(self.brokers) if self.brokers else None
@@ -122,3 +131,65 @@ async def configured_services(settings: Settings, run: str) -> AsyncIterator[Ser
     finally:
         await bench_broker.delete_topics(settings, [run])
 
+
+
+@contextlib.asynccontextmanager
+async def patroni_services(settings: Settings, workdir: Path, run: str, *, configured: bool,
+                           synchronous: bool) -> AsyncIterator[Services]:
+    """A fresh database on the local Patroni cluster (`orderstream infra up --ha`, started
+    when it is not running), reached through its multi-host URL, with the cluster's
+    `synchronous_mode` set to `synchronous` for the run (and on again after it); the broker
+    of the settings (`configured`: topics of the run's own) or one of the run's own."""
+    cluster = ha_cluster()
+    await asyncio.to_thread(cluster.start)
+    await asyncio.to_thread(cluster.set_synchronous, synchronous)
+    try:
+        async with _patroni_database(cluster, run) as url, \
+                _broker(settings, workdir, run, configured) as (kafka, nodes):
+            yield Services(url, {"database_url": url, **kafka}, nodes, None, cluster)
+    finally:
+        await asyncio.to_thread(cluster.wait_healthy)
+        await asyncio.to_thread(cluster.set_synchronous, True)
+
+
+@contextlib.asynccontextmanager
+async def _patroni_database(cluster: PatroniCluster, run: str) -> AsyncIterator[str]:
+    name = run.replace("-", "_")
+    await asyncio.to_thread(_on_leader, cluster, "createdb", name)
+    try:
+        await asyncio.to_thread(cluster.wait_for_database, name)
+        url = make_url(cluster.database_url).set(database=name).render_as_string(
+            hide_password=False)
+        await asyncio.to_thread(migrations.upgrade, url)
+        yield url
+    finally:
+        await asyncio.to_thread(cluster.wait_healthy)
+        await asyncio.to_thread(_on_leader, cluster, "dropdb", "--force", name)
+
+
+def _on_leader(cluster: PatroniCluster, program: str, *args: str) -> None:
+    leader = cluster.node(cluster.leader() or "")
+    pg_server.run(program, "-h", HOST, "-p", str(leader.port), "-U", cluster.user, *args,
+                  env={"PGPASSWORD": cluster.password})
+
+
+@contextlib.asynccontextmanager
+async def _broker(settings: Settings, workdir: Path, run: str,
+                  configured: bool) -> AsyncIterator[tuple[dict[str, str], list[KafkaNode]]]:
+    """The settings of the run's topics on the configured broker, or of a broker of the
+    run's own (which it may kill)."""
+    if configured:
+        topics = {"orders_topic": f"{run}-orders", "inventory_topic": f"{run}-inventory"}
+        await bench_broker.create_topics(settings, list(topics.values()))
+        try:
+            yield {"kafka_group_prefix": f"{run}-", **topics}, []
+        finally:
+            await bench_broker.delete_topics(settings, [run])
+        return
+    node = _kafka(workdir, 1)
+    assert isinstance(node, KafkaNode)
+    await asyncio.to_thread(node.start)
+    try:
+        yield {"kafka_bootstrap_servers": node.bootstrap_servers}, [node]
+    finally:
+        await asyncio.to_thread(node.stop)

@@ -1,7 +1,8 @@
 """The orderstream processes of a chaos run, as users run them: one API, two relays (one
 leads, one stands by) and two workers of each kind, each logging to a file of the run and
-serving its metrics on a port of its own. Started, signalled, started again; each start is
-timed to the moment the process does its work (`Start`)."""
+serving its metrics on a port of its own. Each worker has a group instance id of its own,
+its member name, which its restarts keep (static membership). Started, signalled, started
+again; each start is timed to the moment the process does its work (`Start`)."""
 
 import asyncio
 import contextlib
@@ -20,6 +21,7 @@ HOST = processes.HOST
 COMMANDS = {"api": ["serve"], "relay": ["relay"], "inventory": ["worker", "inventory"],
             "orders": ["worker", "orders"]}
 REPLICAS = {"api": 1, "relay": 2, "inventory": 2, "orders": 2}
+WORKERS = ("inventory", "orders")
 READY_TIMEOUT_S = 60.0
 POLL_S = 0.1
 COMMITTED = "orderstream_consumer_last_commit_timestamp_seconds"
@@ -73,10 +75,11 @@ class Fleet:
     def __post_init__(self) -> None:
         for role, count in REPLICAS.items():
             for n in range(1, count + 1):
-                port = free_port()
-                env = processes.service_env(**self.settings, metrics_port=str(
+                port, name = free_port(), f"{role}-{n}"
+                static = {"kafka_group_instance_id": name} if role in WORKERS else {}
+                env = processes.service_env(**self.settings, **static, metrics_port=str(
                     0 if role == "api" else port))
-                self.members.append(Member(role, f"{role}-{n}", port, env))
+                self.members.append(Member(role, name, port, env))
 
     def of(self, role: str) -> list[Member]:
         return [member for member in self.members if member.role == role]
@@ -109,6 +112,16 @@ class Fleet:
                         member.process.check_running()
                 await asyncio.sleep(0.1)
 
+    async def rejoined(self, start: Start) -> None:
+        """Until the worker that `start` started was assigned partitions (a static member
+        gets its predecessor's back as it joins), its process ended, or READY_TIMEOUT_S."""
+        member = next(m for m in self.members if m.name == start.member)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                # `_watch` reads it from the log, polling: nothing to wait on but time.
+                while start.assigned_at is None and member.running:  # noqa: ASYNC110
+                    await asyncio.sleep(POLL_S)
+
     def signal(self, member: Member, sig: signal.Signals) -> None:
         if member.process is not None and member.process.running:
             member.process.process.send_signal(sig)
@@ -132,7 +145,7 @@ class Fleet:
 async def _watch(member: Member, start: Start, log: Path, offset: int) -> None:
     """Until the start did its work, or its process ended: when it did (and, for a
     worker, when it began consuming and was assigned partitions)."""
-    worker = member.role in ("inventory", "orders")
+    worker = member.role in WORKERS
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(READY_TIMEOUT_S):
             while member.process is not None and member.process.running:
@@ -164,7 +177,7 @@ async def _ready(member: Member) -> bool:
 
 async def _committed_at(member: Member) -> float | None:
     """The worker's last commit (Unix time) by its metrics; None before its first."""
-    if member.role not in ("inventory", "orders"):
+    if member.role not in WORKERS:
         return None
     try:
         reader, writer = await asyncio.open_connection(HOST, member.port)

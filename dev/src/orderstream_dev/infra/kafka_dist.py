@@ -11,15 +11,13 @@ broker's jars hold everything else it needs, and a broker running from `libs/` i
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
-from orderstream_dev.infra.process_control import InfraError
+from orderstream_dev.infra.maven import DEPENDENCY_PLUGIN_VERSION, copy_dependencies
 
 KAFKA_VERSION = "4.1.1"
 LOG4J_VERSION = "2.24.3"
-DEPENDENCY_PLUGIN_VERSION = "3.8.1"
 
 _DEPENDENCIES = (
     ("org.apache.kafka", "kafka_2.13", KAFKA_VERSION),
@@ -50,6 +48,7 @@ _POM = """<?xml version="1.0" encoding="UTF-8"?>
 </project>
 """
 
+_WHAT = f"fetching Kafka {KAFKA_VERSION}"
 TOOLS_ARTIFACT = ("org.apache.kafka", "kafka-tools", KAFKA_VERSION)
 CONSOLE_CONSUMER = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 
@@ -105,7 +104,7 @@ def install(cache: Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as work:
         staging = Path(work) / "libs"
-        _copy_dependencies(Path(work), staging, broker_pom())
+        copy_dependencies(Path(work), staging, broker_pom(), _WHAT)
         shutil.rmtree(libs_dir(cache), ignore_errors=True)
         staging.rename(libs_dir(cache))
     (target / "COMPLETE").write_text(broker_pom())
@@ -121,23 +120,10 @@ def install_tools(cache: Path) -> Path:
         return target
     with tempfile.TemporaryDirectory(dir=distribution_dir(cache)) as work:
         staging = Path(work) / "tools"
-        _copy_dependencies(Path(work), staging, tools_pom(), "-DexcludeTransitive=true")
+        copy_dependencies(Path(work), staging, tools_pom(), _WHAT,
+                          "-DexcludeTransitive=true")
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
     (target / "COMPLETE").write_text(tools_pom())
     return target
 
-
-def _copy_dependencies(work: Path, output: Path, pom: str, *options: str) -> None:
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise InfraError("Maven (mvn) is needed to fetch Kafka: apt-get install -y maven")
-    (work / "pom.xml").write_text(pom)
-    command = [mvn, "-B", "-q", "-f", str(work / "pom.xml"),
-               f"org.apache.maven.plugins:maven-dependency-plugin:{DEPENDENCY_PLUGIN_VERSION}"
-               ":copy-dependencies",
-               "-DincludeScope=runtime", f"-DoutputDirectory={output}", *options]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise InfraError(f"fetching Kafka {KAFKA_VERSION} failed:\n{result.stdout[-4000:]}"
-                         f"{result.stderr[-2000:]}")

@@ -25,6 +25,19 @@ full_page_writes = off
 shared_preload_libraries = 'pg_stat_statements'
 """
 
+# Logical decoding, for Debezium's connector (`orderstream infra up --connect`): measured to
+# cost the flow nothing (docs/infrastructure.md). A replication slot left behind by a test
+# that died may hold at most this much WAL here, where the data is thrown away anyway; a
+# production server keeps the default, unlimited (docs/operations.md says why).
+_LOGICAL = """
+# orderstream logical decoding
+wal_level = logical
+max_replication_slots = 20
+max_wal_senders = 20
+max_slot_wal_keep_size = 2GB
+"""
+_LOGICAL_MARK = "# orderstream logical decoding"
+
 _TLS = """
 ssl = on
 ssl_cert_file = 'server.crt'
@@ -88,9 +101,24 @@ class PostgresNode:
                                  "or stop it first")
             if not (self.data_dir / "PG_VERSION").is_file():
                 self._initdb()
+            self._logical_decoding()
             server.run("pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
                        "-w", "-t", str(int(timeout)), "start")
         self._ensure_database()
+
+    def wal_level(self) -> str:
+        """The running server's `wal_level` (`logical` once this tooling configured it)."""
+        return self._psql("SHOW wal_level").strip()
+
+    def require_logical_decoding(self) -> None:
+        """Refuse, saying what to do, a server that runs without `wal_level = logical` (one
+        started before the setting was added: it takes it at its next start)."""
+        level = self.wal_level()
+        if level != "logical":
+            raise InfraError(
+                f"PostgreSQL on {HOST}:{self.port} runs with wal_level={level}; Debezium reads "
+                "the outboxes by logical decoding: restart it to take wal_level=logical "
+                "(orderstream infra down --no-kafka, then orderstream infra up --connect)")
 
     def stop(self, timeout: float = 60.0) -> bool:
         """Fast shutdown (SIGINT: roll back open sessions), wait; False when not running."""
@@ -117,6 +145,14 @@ class PostgresNode:
         if self.tls:
             self._certificate(data)
 
+    def _logical_decoding(self) -> None:
+        """`wal_level = logical` in the configuration, also of a cluster made before it was
+        there (it takes effect at this start)."""
+        conf = self.data_dir / "postgresql.conf"
+        if _LOGICAL_MARK not in conf.read_text():
+            with open(conf, "a") as appended:
+                appended.write(_LOGICAL)
+
     def _certificate(self, data: Path) -> None:
         """The server's key and certificate in the data directory, owned by the server."""
         key, certificate = self.authority.create().issue("postgres",
@@ -139,10 +175,14 @@ class PostgresNode:
         return root / "data"
 
     def _ensure_database(self) -> None:
-        connection = ["-h", HOST, "-p", str(self.port), "-U", self.user]
-        env = {"PGPASSWORD": self.password}
-        exists = server.run("psql", *connection, "-d", "postgres", "-tAc",
-                            f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
-                            env=env)
+        exists = self._psql(f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'")
         if exists.strip() != "1":
-            server.run("createdb", *connection, self.database, env=env)
+            server.run("createdb", *self._connection(), self.database,
+                       env={"PGPASSWORD": self.password})
+
+    def _psql(self, sql: str) -> str:
+        return server.run("psql", *self._connection(), "-d", "postgres", "-tAc", sql,
+                          env={"PGPASSWORD": self.password})
+
+    def _connection(self) -> list[str]:
+        return ["-h", HOST, "-p", str(self.port), "-U", self.user]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from orderstream_dev.infra import layout
 from orderstream_dev.infra.kafka_cluster import KafkaCluster
+from orderstream_dev.infra.local_connect import ConnectNode
 from orderstream_dev.infra.local_kafka import KafkaNode
 from orderstream_dev.infra.local_postgres import PostgresNode
 
@@ -23,3 +24,9 @@ def postgres_node() -> PostgresNode:
 def kafka_cluster(size: int = 3) -> KafkaCluster:
     return KafkaCluster(home=layout.state_dir() / f"kafka-cluster-{size}", cache=layout.cache_dir(),
                         size=size)
+
+
+def connect_node() -> ConnectNode:
+    """The local Kafka Connect worker (Debezium), on the local broker."""
+    return ConnectNode(home=layout.state_dir() / "connect", cache=layout.cache_dir(),
+                       bootstrap_servers=kafka_node().bootstrap_servers)

@@ -12,6 +12,7 @@ from adapters.postgres.audit import AuditReport, AuditSettings, audit
 from adapters.postgres.engine import SessionLimits, create_engine
 from orderstream.cli.dlq import dlq_topics as dlq
 from orderstream.runtime.preflight import check_database
+from orderstream.runtime.provider_parts import session_url
 from orderstream.runtime.settings import Settings
 
 # A read that waits for a lock is waiting for a migration's ACCESS EXCLUSIVE: give up soon.
@@ -28,7 +29,9 @@ async def run_audit(settings: Settings, options: AuditSettings, *,
     if dead_letters:
         letters = await read_dead_letters(settings)
         counts = {f"dead letters {topic}": len(found) for topic, found in letters.items()}
-    engine = create_engine(settings.database_url.get_secret_value(), pooled=False,
+    # One long snapshot with session limits of its own: on a session of its own, never
+    # through a transaction-mode pooler.
+    engine = create_engine(session_url(settings), pooled=False,
                            application_name="orderstream-audit", limits=LIMITS)
     try:
         report = await audit(engine, options)

@@ -5,9 +5,9 @@ import random
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-from application.commands import CommandBus
-from domain.commands import CancelOrder, PlaceOrder
+from domain.commands import CancelOrder, Command, PlaceOrder
 from domain.errors import OrderNotCancellable
 from domain.values import OrderLine
 
@@ -18,6 +18,12 @@ UNKNOWN_SHARE = 0.01
 # rejected ones refuse).
 AT_PLACEMENT, AFTER_SETTLING = "at placement", "after settling"
 CANCEL_REASON = "changed their mind"
+
+
+class Commands(Protocol):
+    """Where the demo's clients send their commands (the group commit, as the API's)."""
+
+    async def handle(self, command: Command) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -66,7 +72,7 @@ class Cancels:
     accepted: set[str] = field(default_factory=set)
     refused: int = 0
 
-    async def ask(self, commands: CommandBus, order: PlaceOrder, when: str) -> None:
+    async def ask(self, commands: Commands, order: PlaceOrder, when: str) -> None:
         self.asked[when] += 1
         try:
             await commands.handle(CancelOrder(order_id=order.order_id,

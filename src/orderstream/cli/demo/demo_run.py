@@ -10,13 +10,20 @@ from dataclasses import dataclass, field
 
 from adapters.codec import INVENTORY_TOPIC
 from adapters.memory.bus import InMemoryBus
-from application.commands import CommandBus
+from application.group_commit import GroupCommit
 from application.ports.unit_of_work import Footprint, UnitOfWorkFactory
 from domain.commands import PlaceOrder, SetStockLevel
 from domain.inventory import StockItem
 from domain.orders import OrderStatus
 from orderstream.cli.demo.demo_checks import check_invariants
-from orderstream.cli.demo.demo_plan import AFTER_SETTLING, AT_PLACEMENT, Cancels, DemoPlan, plan
+from orderstream.cli.demo.demo_plan import (
+    AFTER_SETTLING,
+    AT_PLACEMENT,
+    Cancels,
+    Commands,
+    DemoPlan,
+    plan,
+)
 from orderstream.cli.demo.demo_stuck import ParkingTally, StuckSku, Tallying, held, stuck_settings
 from orderstream.runtime.embedded import Pipeline, pipeline_for
 from orderstream.runtime.settings import Settings
@@ -57,10 +64,11 @@ async def run_with_settings(
 ) -> DemoReport:
     """`run_demo` on the store and transport `settings` choose, through the container.
 
-    The pool holds a connection for every client, relay, worker and retry loop at once
-    (and the stuck SKU's), so none of them waits for one or opens one that is closed
-    again after a single use. With a `stuck` SKU, lock waits and parked keys' retries
-    are kept short (`demo_stuck`).
+    The clients' commands go through a group commit on units of work of their own, as
+    the API's do (`orderstream serve`). The pool holds a connection for every client,
+    relay, worker and retry loop (and the stuck SKU), more than they use at once, so none
+    of them waits for one or opens one that is closed again after a single use. With a
+    `stuck` SKU, lock waits and parked keys' retries are kept short (`demo_stuck`).
     """
     concurrency = clients + 3 * len(WORKERS) + 1
     settings = settings.model_copy(update={
@@ -72,6 +80,10 @@ async def run_with_settings(
     async with AsyncExitStack() as exits:
         exits.push_async_callback(shut_down, container)
         uow_factory = await resolve(container.uow_factory)
+        units = await resolve(container.serial_uow_factory)
+        exits.push_async_callback(units.close)
+        commands = GroupCommit(units, retention_s=settings.idempotency_retention_s)
+        exits.push_async_callback(commands.close)
         ids = [command.order_id for command in demo.orders]
         pipeline = await pipeline_for(container=container, settings=settings, exits=exits,
                                       observer=Tallying(tally))
@@ -83,8 +95,8 @@ async def run_with_settings(
             progress = Progress(_committed(bus, container.consumer_group(ORDERS_GROUP)),
                                 interval_s=0.02, per_cancel=1)
         report = await run_demo(
-            demo, uow_factory=uow_factory, pipeline=pipeline, progress=progress,
-            clients=clients, on_progress=on_progress,
+            demo, uow_factory=uow_factory, commands=commands, pipeline=pipeline,
+            progress=progress, clients=clients, on_progress=on_progress,
             stuck=None if stuck is None else held(container, stuck))
     report.stuck, report.parking = stuck, tally
     return report
@@ -119,15 +131,16 @@ async def run_demo(
     demo: DemoPlan,
     *,
     uow_factory: UnitOfWorkFactory,
+    commands: Commands,
     pipeline: Pipeline,
     progress: Progress,
     clients: int = 8,
     on_progress: Callable[[int, int], None] = lambda placed, settled: None,
     stuck: AbstractAsyncContextManager[object] | None = None,
 ) -> DemoReport:
-    """Seed the stock, then (within `stuck`, entered once the stock is there) place the
-    orders with the flow running, wait until they settle, and report."""
-    commands = CommandBus(uow_factory)
+    """Seed the stock through `commands`, then (within `stuck`, entered once the stock is
+    there) place the orders with the flow running, wait until they settle, and report
+    (read in units of work of `uow_factory`)."""
     for sku, on_hand in demo.stock.items():
         await commands.handle(SetStockLevel(sku=sku, on_hand=on_hand))
     stop = asyncio.Event()
@@ -150,7 +163,7 @@ async def run_demo(
     return await _report(demo, uow_factory, elapsed, cancels)
 
 
-async def _place_all(demo: DemoPlan, commands: CommandBus, cancels: Cancels, clients: int,
+async def _place_all(demo: DemoPlan, commands: Commands, cancels: Cancels, clients: int,
                      on_placed: Callable[[int], None]) -> None:
     """Place every order from `clients` concurrent clients, as an API would receive them;
     a client cancels at once the orders planned to be cancelled at placement."""
@@ -169,7 +182,7 @@ async def _place_all(demo: DemoPlan, commands: CommandBus, cancels: Cancels, cli
     await _by_clients(clients, demo.orders, place)
 
 
-async def _cancel_settled(demo: DemoPlan, commands: CommandBus, cancels: Cancels,
+async def _cancel_settled(demo: DemoPlan, commands: Commands, cancels: Cancels,
                           clients: int) -> None:
     late = [o for o in demo.orders if demo.cancels.get(o.order_id) == AFTER_SETTLING]
     await _by_clients(clients, late, lambda order: cancels.ask(commands, order, AFTER_SETTLING))

@@ -12,7 +12,8 @@ import pytest
 from adapters.codec import CloudEventsDecoder
 from application.backoff import Backoff
 from application.consumer import ConsumerPolicy
-from application.parking import Parking, ParkingRule
+from application.errors import TransientError
+from application.parking import Parking, ParkingPass, ParkingRule
 from domain.events import OrderCancelled, OrderPlaced
 from domain.inventory import ReservationStatus
 from domain.orders import OrderStatus
@@ -295,3 +296,46 @@ async def test_every_order_that_needs_the_held_stock_is_parked_and_later_ones_at
             await holding.aclose()
             assert await settled(world, first + later, flow) == ["confirmed"] * 20
     assert ((await world.stock(held)).reserved, (await world.stock(free)).reserved) == (30, 210)
+
+
+def _failing_transiently(order_id: str):
+    """Inventory handlers under which the placement of `order_id` fails transiently (a
+    deadlock, say): nothing to do with a row another transaction holds."""
+    def fail(handler):
+        async def run(event, uow) -> None:
+            if isinstance(event, OrderPlaced) and event.order_id == order_id:
+                raise TransientError("deadlock detected")
+            await handler(event, uow)
+        return run
+    return {event_type: fail(handler)
+            for event_type, handler in handlers_of("inventory").items()}
+
+
+async def test_a_key_parked_in_a_batch_holds_back_its_later_messages_there_whatever_they_need(
+        world, ids):
+    """The key's cancel needs no row anyone holds, and would apply if it were not held
+    back behind its placement; an order's cancel must never overtake it."""
+    sku, key, other = ids("SKU"), ids("k"), ids("o")
+    await stock(world, {sku: 10})
+    line = (OrderLine(sku, 1),)
+    batch = [_on(world, OrderPlaced(order_id=key, customer_id="c", lines=line), 0),
+             _on(world, OrderPlaced(order_id=other, customer_id="c", lines=line), 1),
+             _on(world, OrderCancelled(order_id=key, cancelled_by="c", reason="r",
+                                       lines=line), 2)]
+    parking = ParkingPass(RULE.after_attempts, "TransientError: deadlock detected",
+                          RULE.backoff)
+
+    failures = await processor(world, "inventory", _failing_transiently(key)).process(
+        batch, parking)
+
+    assert failures == []
+    parked = await world.parked("inventory")
+    assert [p.key for p in parked] == [key, key]
+    assert _types(parked) == ["OrderPlaced", "OrderCancelled"]
+    assert parked[1].next_retry_at is None  # behind the first, not a first of its own
+    assert await world.reservation(key) is None
+    assert (await world.reservation(other)).status is ReservationStatus.RESERVED
+
+    await drain(retrier(world, "inventory", RULE.backoff))
+    assert (await world.reservation(key)).status is ReservationStatus.RELEASED
+    assert (await world.stock(sku)).reserved == 1
