@@ -49,8 +49,9 @@ class ConsumerPolicy:
     at a time, and the keys of the messages that still fail are parked
     (`application.parking`): the batch commits without them, and its partition flows on.
 
-    `observer` hears of retries, dead letters, batches done (with the time since the
-    fetch) and offsets committed. Stopping waits for the offsets of the last batch.
+    `observer` hears of each fetch (a wake-up), retries, dead letters, batches done (with
+    the time since the fetch) and offsets committed. Stopping waits for the offsets of the
+    last batch.
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class ConsumerPolicy:
         """Fetch one batch and see it through, its offsets committed; how many messages
         it held."""
         batch = await self._consumer.fetch(self._fetch_timeout_s, self._limit)
+        self._observer.fetched(len(batch))
         if batch:
             await self._bounded(batch, asyncio.Event(), 0.0)
             await self._offsets_committed(None)
@@ -96,7 +98,9 @@ class ConsumerPolicy:
         handed over, and return."""
         while not stop.is_set():
             batch = await first_of(self._consumer.fetch(self._fetch_timeout_s, self._limit),
-                                   stop, default=())
+                                   stop, default=None)
+            if batch is not None:
+                self._observer.fetched(len(batch))
             if self._commit_error is not None:
                 raise self._commit_error
             if batch and not stop.is_set():

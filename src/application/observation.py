@@ -1,8 +1,9 @@
 """Hooks through which consumers and relays report what they do, for metrics and readiness.
 
 The application calls them; adapters implement them (Prometheus, a readiness probe). They
-are called once per batch, except `handled` (once per message a handler ran for), so that
-watching costs the hot path a method call, not work. They must not raise or block.
+are called once per batch, fetch or read, except `handled` (once per message a handler ran
+for), so that watching costs the hot path a method call, not work. They must not raise or
+block.
 """
 
 from collections.abc import Collection, Sequence
@@ -32,6 +33,10 @@ class Applied:
 
 
 class ConsumerObserver(Protocol):
+    def fetched(self, count: int) -> None:
+        """A fetch returned `count` messages (0 when it timed out): one wake-up."""
+        ...
+
     def handled(self, event_type: str, seconds: float) -> None:
         """A handler ran for one message, successfully or not, in `seconds`."""
         ...
@@ -73,9 +78,17 @@ class RelayObserver(Protocol):
         """A batch of `count` messages was acknowledged by the transport in `seconds`."""
         ...
 
+    def read(self, count: int) -> None:
+        """A read of the outbox (which deletes what was published before it) found `count`
+        messages: one round trip, 0 when it found none or only deleted."""
+        ...
+
 
 class Unobserved:
     """Watches nothing: the default of consumers and relays."""
+
+    def fetched(self, count: int) -> None:
+        pass
 
     def handled(self, event_type: str, seconds: float) -> None:
         pass
@@ -104,6 +117,9 @@ class Unobserved:
     def published(self, count: int, seconds: float) -> None:
         pass
 
+    def read(self, count: int) -> None:
+        pass
+
 
 UNOBSERVED = Unobserved()
 
@@ -113,6 +129,10 @@ class Observers:
 
     def __init__(self, *observers: ConsumerObserver) -> None:
         self._observers = observers
+
+    def fetched(self, count: int) -> None:
+        for observer in self._observers:
+            observer.fetched(count)
 
     def handled(self, event_type: str, seconds: float) -> None:
         for observer in self._observers:

@@ -50,7 +50,7 @@ class OutboxRelay:
     `max_in_flight` batches are sent at once, while the next is read (`Flights`: never
     two with a key in common, so each key's order holds). Transient failures (lost
     connection, broker down) are retried with backoff, forever. `observer` hears of each
-    batch the transport acknowledged.
+    read of the outbox and each batch the transport acknowledged.
     """
 
     def __init__(
@@ -151,6 +151,7 @@ class OutboxRelay:
             self._undeleted = deleting + self._undeleted
             raise
         self.published += len(deleting)
+        self._observer.read(len(batch))
         return batch
 
     async def _publish(self, batch: Sequence[OutboxMessage]) -> list[str]:

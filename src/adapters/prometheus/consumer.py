@@ -1,4 +1,4 @@
-"""The consumer's observer: outcomes, latencies and the time of the last commit."""
+"""The consumer's observer: fetches, outcomes, latencies and the time of the last commit."""
 
 import time
 from collections.abc import Collection, Sequence
@@ -23,9 +23,13 @@ class ConsumerMetrics:
         self._outcomes = {name: metrics.messages.labels(group, name) for name in OUTCOMES}
         self._handlers: dict[str, LoopHistogramChild] = {}
         self._batch = metrics.batch_seconds.labels(group)
+        self._fetches = metrics.fetches.labels(group)
         self._end_to_end = metrics.end_to_end_seconds.labels(group)
         self._last_commit = metrics.last_commit.labels(group)
         self.last_progress = time.monotonic()
+
+    def fetched(self, count: int) -> None:
+        self._fetches.inc()
 
     def handled(self, event_type: str, seconds: float) -> None:
         child = self._handlers.get(event_type)

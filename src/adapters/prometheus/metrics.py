@@ -51,6 +51,9 @@ class Metrics:
             "its outbox row was written) to the commit of the transaction that applied it.",
             ["group"],
             END_TO_END_BUCKETS, r)
+        self.fetches = Counter(
+            "orderstream_consumer_fetches", "Fetches a consumer member made: each a wake-up "
+            "of its loop, with a batch or none (the fetch timed out).", ["group"], registry=r)
         self.last_commit = Gauge(
             "orderstream_consumer_last_commit_timestamp_seconds", "When this member last "
             "committed offsets (Unix time).", ["group"], registry=r)
@@ -67,6 +70,10 @@ class Metrics:
             "orderstream_relay_published_messages", "Messages sent in batches the broker "
             "answered (acknowledged, or refused for good and marked failed).",
             ["outbox"], registry=r)
+        self.reads = Counter(
+            "orderstream_relay_reads", "Reads of the outbox (each a round trip to PostgreSQL "
+            "that deletes what was published before it): each a wake-up of the relay, with a "
+            "batch or none.", ["outbox"], registry=r)
         self.leader = Gauge(
             "orderstream_relay_leader", "1 while this process relays the outbox, else 0.",
             ["outbox"], registry=r)

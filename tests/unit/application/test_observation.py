@@ -37,6 +37,8 @@ class Recorder:
         self.done_batches: list[int] = []
         self.commits = 0
         self.batch_sizes: list[int] = []
+        self.fetches: list[int] = []
+        self.reads: list[int] = []
 
     def handled(self, event_type: str, seconds: float) -> None:
         assert seconds >= 0
@@ -61,6 +63,12 @@ class Recorder:
     def published(self, count: int, seconds: float) -> None:
         assert seconds >= 0
         self.batch_sizes.append(count)
+
+    def fetched(self, count: int) -> None:
+        self.fetches.append(count)
+
+    def read(self, count: int) -> None:
+        self.reads.append(count)
 
 
 def _append(bus: InMemoryBus, event, *, ce_id: str | None = None) -> None:
@@ -144,6 +152,42 @@ async def test_the_relay_reports_the_size_of_each_batch_the_transport_acknowledg
     await relay.relay_once()
     await relay.relay_once()
 
+    assert seen.batch_sizes == [3, 2]
+
+
+async def test_each_fetch_is_reported_with_what_it_brought_an_empty_one_too():
+    store, bus, seen = InMemoryStore(), InMemoryBus(partitions=1), Recorder()
+    await _stocked(store, "SKU-1", 10)
+    processor = InboxProcessor(group="inventory", uow_factory=lambda: InMemoryUnitOfWork(store),
+                               decoder=CloudEventsDecoder(), handlers=INVENTORY_HANDLERS)
+    policy = ConsumerPolicy(bus.consumer("inventory", ["orders"]), processor,
+                            fetch_timeout_s=0.01, observer=seen)
+
+    await policy.poll_once()
+    for n in range(2):
+        _append(bus, OrderPlaced(order_id=f"o-{n}", customer_id="c",
+                                 lines=(OrderLine("SKU-1", 1),)))
+    await policy.poll_once()
+
+    assert seen.fetches == [0, 2]
+    assert seen.done_batches == [2]
+
+
+async def test_the_relay_reports_each_read_of_the_outbox_the_empty_and_delete_only_ones_too():
+    store, bus, seen = InMemoryStore(), InMemoryBus(partitions=1), Recorder()
+    relay = OutboxRelay(InMemoryOutboxReader(store, "orders"), InMemoryPublisher(bus),
+                        batch_size=3, observer=seen)
+    await relay.relay_once()
+    for n in range(5):
+        message = to_outbox(OrderConfirmed(order_id=f"o-{n}"))
+        store.pending("orders")[message.id] = message
+
+    await relay.relay_once()
+    await relay.relay_once()
+
+    # Each batch read, then a read of nothing that deletes it (`relay_once` does not read
+    # ahead); the first read found nothing.
+    assert seen.reads == [0, 3, 0, 2, 0]
     assert seen.batch_sizes == [3, 2]
 
 

@@ -70,7 +70,8 @@ def bench(
 
     Runs in fresh databases on the server of ORDERSTREAM_DATABASE_URL, dropped at the end;
     the local PostgreSQL (and with --all the local Kafka) of `orderstream infra` is started,
-    or reused when running.
+    or reused when running. The live flow (--all) runs on a PostgreSQL and a broker of its
+    own, loaded by vegeta (built with Go on first use).
     """
     benchmarks: list[Benchmark] = [ReservationBenchmark(messages, batch_size)]
     demo = demo_orders if demo_orders is not None else (0 if all_ else 20_000)

@@ -2,10 +2,9 @@
 
 from typing import Any
 
-from orderstream_dev.bench import bounds, history_report, pooling, report_debezium
+from orderstream_dev.bench import bounds, flow_report, history_report, pooling, report_debezium
 from orderstream_dev.bench.report_tables import (
     environment,
-    flow,
     http,
     in_process,
     memory,
@@ -53,7 +52,8 @@ def document(results: dict[str, Any], command: str, plot_name: str | None,
     if "http" in results:
         parts.append(http(results["http"]))
     if "flow" in results:
-        parts.append(flow(results["flow"], plot_name, plot_note, live_to_drain(results)))
+        parts.append(flow_report.section(results["flow"], plot_name, plot_note,
+                                         live_to_drain(results)))
     if "history" in results:
         parts.append(history_report.section(results["history"]))
     parts.append(pooling.section(results))

@@ -1,4 +1,5 @@
-"""CPU time of the flow's processes, PostgreSQL's and the broker's included, read from /proc.
+"""CPU time of the flow's processes, PostgreSQL's and the broker's included, and of the
+whole machine, read from /proc.
 
 PostgreSQL is a postmaster and a process per connection: its CPU is the postmaster's own,
 that of its children still running, and that of the children it has reaped (the kernel
@@ -20,6 +21,15 @@ def _fields(pid: int) -> list[str] | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return stat[stat.rindex(")") + 2:].split()
+
+
+def machine_busy_s(stat: str | None = None) -> float:
+    """CPU seconds the machine's cores spent busy since boot: the first line of /proc/stat,
+    less idle and iowait (and steal, time the hypervisor gave to others)."""
+    fields = (stat or Path("/proc/stat").read_text()).splitlines()[0].split()
+    assert fields[0] == "cpu", fields
+    user, nice, system, _idle, _iowait, irq, softirq = (int(v) for v in fields[1:8])
+    return (user + nice + system + irq + softirq) / _TICKS
 
 
 def parent_of(pid: int) -> int | None:

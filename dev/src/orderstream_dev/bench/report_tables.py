@@ -1,4 +1,5 @@
-"""The sections of docs/benchmarks.md that are tables of one run's numbers."""
+"""The sections of docs/benchmarks.md that are tables of one run's numbers (the live
+flow's are in `flow_report`)."""
 
 from typing import Any
 
@@ -7,7 +8,7 @@ from orderstream_dev.bench.targets import verdicts
 MARK = {True: "met", False: "**missed**", None: "not measured"}
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
+def table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines) + "\n"
@@ -25,7 +26,7 @@ def _rounds(values: list[float]) -> str:
 def targets(results: dict[str, Any]) -> str:
     compression = results["environment"]["kafka"]["producer"]["compression_type"] or "none"
     rows = [[v.target, v.result, MARK[v.met]] for v in verdicts(results, compression)]
-    return "## Targets\n\n" + _table(["target", "this run", ""], rows)
+    return "## Targets\n\n" + table(["target", "this run", ""], rows)
 
 
 def environment(env: dict[str, Any]) -> str:
@@ -52,7 +53,7 @@ def environment(env: dict[str, Any]) -> str:
         ["consumer (worker and raw loops)", consumer],
         ["orderstream settings", ours],
     ]
-    return "## Environment\n\n" + _table(["", ""], rows)
+    return "## Environment\n\n" + table(["", ""], rows)
 
 
 def relay(result: dict[str, Any]) -> str:
@@ -71,7 +72,7 @@ def relay(result: dict[str, Any]) -> str:
             f"{size['max']} bytes, {size['mean']} on average) with the same producer "
             f"options, every send in flight, timed through the last acknowledgement. "
             f"Messages per second, median (min - max); CPU of the process per message.\n\n"
-            + _table(["compression", "raw producer", "relay", "relay / raw",
+            + table(["compression", "raw producer", "relay", "relay / raw",
                       "raw CPU us/msg", "relay CPU us/msg"], rows))
 
 
@@ -90,7 +91,7 @@ def worker(result: dict[str, Any]) -> str:
             f"inventory tables are emptied and stocked again before each run. Same stock left "
             f"by the raw loop and the worker in every round: "
             f"{'yes' if result['same_outcome'] else '**no**'}.\n\n"
-            + _table(["variant", "messages/s", "rounds", "CPU us/msg"], rows)
+            + table(["variant", "messages/s", "rounds", "CPU us/msg"], rows)
             + f"\nworker / raw asyncpg loop: **{_spread(result['ratio'], 2)}**; worker / "
               f"`getmany` alone: {_spread(result['ratio_to_fetch'], 2)}.\n")
 
@@ -112,73 +113,8 @@ def http(result: dict[str, Any]) -> str:
             f"is answered is the server's maximum. The bare endpoint is FastAPI with the same "
             f"request and response models, no authentication, no database, served by uvicorn "
             f"as `orderstream serve` serves the API.\n\n"
-            + _table(["server", "requests/s", "rounds", "CPU us/request", "statuses"], rows)
+            + table(["server", "requests/s", "rounds", "CPU us/request", "statuses"], rows)
             + f"\nPOST /orders / bare: **{_spread(result['ratio'], 2)}**.\n")
-
-
-PROCESSES = ("api", "relay 1", "relay 2", "inventory worker", "orders worker", "PostgreSQL",
-             "broker", "all")
-
-
-def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:,.1f}"
-
-
-def flow(result: dict[str, Any], plot_name: str | None, plot_note: str,
-         live_to_drain: dict[str, tuple[float, float] | None]) -> str:
-    levels = result["levels"].values()
-    rates = [[f"{level['rate']:,}", f"{level['accepted_per_s']:,.0f}",
-              f"{level['refused_per_s']:,.0f}", _ms(level["http"].get("p50_ms")),
-              _ms(level["http"].get("p99_ms")), _ms(level["http"].get("max_ms")),
-              _ms(level["refusals"].get("p99_ms")), _ms(level["end_to_end"].get("p50_ms")),
-              _ms(level["end_to_end"].get("p99_ms")),
-              "yes" if level["sustainable"] else "no: " + "; ".join(
-                  level["why_not_sustainable"])] for level in levels]
-    cpu = [[f"{level['rate']:,}", *(f"{level['cpu_us_per_order'].get(name, 0):,.0f}"
-                                    for name in PROCESSES),
-            f"{level['generator_cpu_us_per_request']:,.0f}"] for level in levels]
-    half = result["levels"].get(result["half"] or "")
-    legs = [[hop, _ms(p.get("p50_ms")), _ms(p.get("p99_ms"))]
-            for hop, p in (half or {}).get("hops", {}).items()]
-    ratios = [[name, f"{pair[0]:,.0f}", f"{pair[1]:,.0f}", f"{pair[0] / pair[1]:.1f}"]
-              if pair else [name, "", "no drain benchmark", ""]
-              for name, pair in live_to_drain.items()]
-    picture = f"![latency distribution]({plot_name})\n" if plot_name else f"{plot_note}\n"
-    text = (f"## The live flow at fixed rates\n\n"
-            f"The API, two relays (one leads, one stands by), the inventory worker and the "
-            f"orders worker run as the processes the README starts, on the same "
-            f"{result.get('cores', 2)} cores as PostgreSQL and the broker. The load generator "
-            f"({result['generator']}, {result['connections']} keep-alive connections) offers "
-            f"`POST /orders` at each rate open loop for {result['seconds']:.0f} s after a "
-            f"warm-up; only the requests due after the warm-up count, and a request's "
-            f"latency runs from when it was due. A level is sustainable when at least 99% of "
-            f"its requests are accepted, the HTTP p99 is at most 100 ms and accepted -> stock "
-            f"reserved p99 at most 250 ms; the ladder stops after the first that is not, and "
-            f"50% and 200% of the highest sustainable rate are measured too.\n\n"
-            f"**Max sustainable rate: {result['max_rate']:,} orders/s.**\n\n"
-            + _table(["offered/s", "accepted/s", "503/s", "HTTP p50", "HTTP p99", "HTTP max",
-                      "503 p99", "accepted -> reserved p50", "p99", "sustainable"], rates)
-            + "\nMilliseconds. Accepted -> reserved runs from the order's row (the API's "
-              "insert) to the commit of the inventory worker's transaction that reserved its "
-              "stock (the NOTIFY its outbox insert sends at commit).\n\n"
-              "CPU per order accepted, in microseconds, of each process over the level and "
-              "until its orders settled (read from /proc: PostgreSQL's postmaster and "
-              "every backend, the broker's JVM), and the load generator's own CPU per "
-              "request:\n\n"
-            + _table(["offered/s", *PROCESSES, "generator us/request"], cpu))
-    if legs:
-        text += (f"\nWhere an order's time goes at 50% of the maximum ({half['rate']:,}/s), "
-                 f"milliseconds:\n\n" + _table(["leg", "p50", "p99"], legs))
-    if ratios:
-        text += ("\nEach process's CPU per order at 50% of the maximum against its CPU per "
-                 "message in its drain benchmark above (the relay that leads does the work):"
-                 "\n\n" + _table(["process", "live us/order", "drain us/message",
-                                    "live / drain"], ratios))
-    text += (f"\nA worker started with orders waiting committed its first transaction "
-             f"{result['worker_start_to_first_commit_s']} s after it was started (imports, "
-             f"connections, joining its group, the batch); `orderstream --help` answers in "
-             f"{result['cli_help_s']} s.\n\n" + picture)
-    return text
 
 
 def memory(summary: dict[str, Any]) -> str:
@@ -192,7 +128,7 @@ def memory(summary: dict[str, Any]) -> str:
             "/proc every 0.2 s. Peak is the kernel's high-water mark (VmHWM). Growth is the "
             "RSS at the end of the last drain (backlog or load run) minus the RSS once a "
             "fifth of the first drain was done; within 8 MB counts as flat. MB = 10^6 "
-            "bytes.\n\n" + _table(["process", "processes", "drains", "peak MB",
+            "bytes.\n\n" + table(["process", "processes", "drains", "peak MB",
                                    "max while draining MB", "growth MB", ""], rows))
 
 
@@ -222,7 +158,7 @@ def in_process(results: dict[str, Any]) -> str:
             "in the same run: the same batches applied alternately by the raw asyncpg loop "
             "and the inventory worker's code path, in the bench's own process (no Kafka)"
             f"{demo}.\n\n"
-            + _table(["measure", "median (min - max)"], rows))
+            + table(["measure", "median (min - max)"], rows))
 
 
 def _held(result: dict[str, Any]) -> str:

@@ -5,6 +5,11 @@ from typing import Any
 
 RSS_LIMIT_MB = 150.0
 MAX_RATE = 1_000
+MACHINE_CPU_US = {100: 6_000.0, 800: 1_500.0}
+"""The machine's CPU per order at these rates, at most."""
+OVERLOAD = [("accepted requests' HTTP p99 <= 250 ms", "http", "p99_ms", 250.0),
+            ("accepted requests' HTTP max <= 1 s", "http", "max_ms", 1_000.0),
+            ("503s answered within 20 ms (p99)", "refusals", "p99_ms", 20.0)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,13 +56,19 @@ def _flow(flow: dict[str, Any] | None) -> list[Verdict]:
                      f"{flow['max_rate']:,} orders/s", flow["max_rate"] >= MAX_RATE, "flow")]
     half = flow["levels"].get(flow["half"] or "")
     double = flow["levels"].get(flow["double"] or "")
+    overload = flow["levels"].get(flow.get("overload") or "")
     found += _limits(half, "at 50% of the maximum", [
         ("HTTP p99 <= 50 ms", "http", "p99_ms", 50.0),
         ("accepted -> reserved p50 <= 10 ms", "end_to_end", "p50_ms", 10.0),
         ("accepted -> reserved p99 <= 50 ms", "end_to_end", "p99_ms", 50.0)])
-    found += _limits(double, "at 2x the maximum", [
-        ("accepted requests' HTTP p99 <= 250 ms", "http", "p99_ms", 250.0),
-        ("503s answered within 20 ms (p99)", "refusals", "p99_ms", 20.0)])
+    found += _limits(double, "at 2x the maximum", OVERLOAD)
+    found += _limits(overload, "at 2.5x the maximum", OVERLOAD)
+    for rate, limit in MACHINE_CPU_US.items():
+        level = flow["levels"].get(f"{rate}/s") or {}
+        used = level.get("machine_cpu_us_per_order")
+        target = f"machine CPU per order <= {limit / 1000:g} ms at {rate:,}/s"
+        found.append(Verdict(target, "not measured", None, "flow") if used is None else
+                     Verdict(target, f"{used / 1000:.2f} ms", used <= limit, "flow"))
     return found
 
 

@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from orderstream_dev.infra import kafka_dist
+from orderstream_dev.infra import jmx_exporter, kafka_dist
 from orderstream_dev.infra.kafka_config import (
     HOST,
     LOG4J2,
@@ -46,6 +46,9 @@ class KafkaNode:
     for user `scram_user`, whose password is `scram_password` or one made at the first
     start (kept in `tls/scram-password`). The SCRAM user is created when the data
     directory is formatted.
+
+    With `metrics_port`, the JVM loads Prometheus' JMX exporter, which serves the broker's
+    request counts by kind on `http://127.0.0.1:<metrics_port>/metrics` (`jmx_exporter`).
     """
 
     home: Path
@@ -60,6 +63,7 @@ class KafkaNode:
     secure_port: int | None = None
     scram_user: str = "orderstream"
     scram_password: str | None = None
+    metrics_port: int | None = None
 
     @property
     def bootstrap_servers(self) -> str:
@@ -152,7 +156,7 @@ class KafkaNode:
         return pid
 
     def _check_ports_free(self) -> None:
-        for port in (self.port, self.controller_port, self.secure_port):
+        for port in (self.port, self.controller_port, self.secure_port, self.metrics_port):
             if port is None:
                 continue
             if port_open(HOST, port):
@@ -183,18 +187,21 @@ class KafkaNode:
         if result.returncode != 0:
             raise InfraError(f"{main} failed: {result.stdout}{result.stderr}")
 
-    def _command(self, libs: Path, main: str, *args: str) -> list[str]:
+    def _command(self, libs: Path, main: str, *args: str, agent: tuple[str, ...] = ()
+                 ) -> list[str]:
         java = shutil.which("java")
         if java is None:
             raise InfraError("Java 17+ is needed: apt-get install -y openjdk-17-jre-headless")
         return [java, f"-Xmx{self.heap}", "-Xms128m", "-XX:+UseG1GC",
                 "-Djava.awt.headless=true", f"-Dkafka.logs.dir={self.home / 'logs'}",
-                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+                f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}", *agent,
                 "-cp", f"{libs}/*", main, *args]
 
     def _launch(self, libs: Path) -> None:
         self.log_file.unlink(missing_ok=True)
-        command = self._command(libs, "kafka.Kafka", str(self.config_file))
+        agent = () if self.metrics_port is None else (jmx_exporter.agent_option(
+            self.cache, self.home / "jmx-exporter.yaml", HOST, self.metrics_port),)
+        command = self._command(libs, "kafka.Kafka", str(self.config_file), agent=agent)
         pid = spawn_detached(command, self.home / "logs" / "console.log")
         self.pid_file.write_text(f"{pid}\n")
 

@@ -22,6 +22,7 @@ max_connections = 200
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+shared_preload_libraries = 'pg_stat_statements'
 """
 
 # Logical decoding, for Debezium's connector (`orderstream infra up --connect`): measured to
