@@ -10,6 +10,8 @@ Either way nothing would say so until orders stopped settling, so it refuses at 
 
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from adapters.postgres.debezium_handover import handing_over, handover
 from adapters.postgres.engine import create_engine
 from orderstream.runtime.failures import ConfigurationError
@@ -25,7 +27,7 @@ async def check_store(settings: Settings, handover_check: Callable[[], Awaitable
 
 async def check_rows_kept(settings: Settings) -> None:
     """ORDERSTREAM_RELAY=orderstream: no outbox deletes its rows as they are written."""
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
+    engine = _engine(settings)
     try:
         deleting = await handing_over(engine)
     finally:
@@ -41,7 +43,7 @@ async def check_rows_kept(settings: Settings) -> None:
 
 async def check_rows_handed_over(settings: Settings) -> None:
     """ORDERSTREAM_RELAY=debezium: publication, slot and triggers are all there."""
-    engine = create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0)
+    engine = _engine(settings)
     try:
         state = await handover(engine, settings.debezium_slot)
     finally:
@@ -52,3 +54,9 @@ async def check_rows_handed_over(settings: Settings) -> None:
             f"ORDERSTREAM_RELAY=debezium, but the database is not ready to hand its outboxes "
             f"to Debezium ({'; '.join(problems)}): run `orderstream debezium prepare` "
             f"(slot {settings.debezium_slot})")
+
+
+def _engine(settings: Settings) -> AsyncEngine:
+    """One connection, through a transaction-mode pooler as the settings say."""
+    return create_engine(settings.database_url.get_secret_value(), pool_size=1, max_overflow=0,
+                         transaction_pooling=settings.database_transaction_pooling)
