@@ -19,8 +19,8 @@ def test_a_ratio_target_is_judged_on_the_median_of_the_pairs() -> None:
     assert relay["relay >= 0.8 x raw producer loop, compression lz4 (the configured one)"] \
         is False
     assert _by_area()["worker"] == [
-        ("inventory worker from Kafka >= 0.7 x raw getmany + asyncpg loop", True)]
-    assert _by_area()["http"] == [("POST /orders >= 0.5 x bare endpoint", False)]
+        ("inventory worker from Kafka >= 0.85 x raw getmany + asyncpg loop", True)]
+    assert _by_area()["http"] == [("POST /orders >= 0.6 x bare endpoint", False)]
 
 
 def test_the_flow_is_judged_on_its_maximum_and_at_half_and_twice_it() -> None:

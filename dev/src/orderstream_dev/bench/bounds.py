@@ -23,9 +23,9 @@ once. The relay does the work of an outbox besides: it reads each batch of rows 
 PostgreSQL (the payload as the JSON text it was written as, sent on as it is), packs the
 records into one record batch per partition itself (aiokafka's batch API: a future per
 batch, where `send` makes one per record), awaits the broker's acknowledgement of the
-whole batch before sending the next one (the per-key order), and marks it in one
-statement while the next batch is published. The marks and reads are PostgreSQL's work,
-on the cores the relay and the broker share.
+batches that share a key one after the other (the per-key order; up to four in flight),
+and deletes what the broker acknowledged in the statement that reads the next batch. The
+reads and deletes are PostgreSQL's work, on the cores the relay and the broker share.
 """
 
 WORKER = """\
@@ -38,11 +38,11 @@ message around them, on cores shared with PostgreSQL and the broker.
 
 HTTP = """\
 The bare endpoint parses and validates the same body and answers; `POST /orders`
-authenticates the key, opens a transaction, inserts the order, its lines and its outbox
-row (one statement), commits, and records a span and metrics. Each of those round trips
-costs PostgreSQL's CPU too, on the same cores: a request that writes cannot come near an
-endpoint that does not, unless commits are shared between requests, which the API does
-not do (each order is committed before it is accepted).
+authenticates the key, hands the command to the group commit, which inserts the orders
+that arrived together, their lines and their outbox rows in one transaction and commits
+before any of them is accepted, and records a span and metrics. The transaction costs
+PostgreSQL's CPU too, on the same cores, and the request's own Python (FastAPI's
+dependencies and validation, the middleware, the response) is twice the bare endpoint's.
 """
 
 FLOW = """\
@@ -50,8 +50,8 @@ An order crosses the API, the relay, the broker twice, two workers and PostgreSQ
 of them share the machine's cores with the load generator: the flow's maximum is where
 their CPU runs out. A live service runs at small batches, so what each request, each
 wake-up and each batch costs whatever its size decides the rate: the API commits the
-requests that arrive together in one transaction (group commit), the relay marks a batch
-in the statement that reads the next one, and a worker's offsets are committed in the
+requests that arrive together in one transaction (group commit), the relay deletes a
+batch in the statement that reads the next one, and a worker's offsets are committed in the
 background while it applies its next batch. Each batch still costs its round trips: a
 worker's transaction is BEGIN, the inbox, the locked rows, one write per table and COMMIT,
 and the relay's is a read and a publish; the higher the rate, the more orders share them.

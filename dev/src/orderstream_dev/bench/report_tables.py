@@ -66,7 +66,7 @@ def relay(result: dict[str, Any]) -> str:
     size = result["value_bytes"]
     return (f"## Relay against the raw producer loop\n\n"
             f"`orderstream relay` drains a backlog of {result['rows']:,} `OrderPlaced` outbox "
-            f"rows committed at once, counted until the last row is marked (which it is only "
+            f"rows committed at once, counted until no row is left (each is deleted only "
             f"after the broker acknowledged it). The raw loop, a process of its own, sends "
             f"the same records (key, value and CloudEvents headers: {size['min']}-"
             f"{size['max']} bytes, {size['mean']} on average) with the same producer "
