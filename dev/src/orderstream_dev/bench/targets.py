@@ -39,7 +39,8 @@ def verdicts(results: dict[str, Any], compression: str) -> list[Verdict]:
             "relay", f"relay >= 0.8 x raw producer loop, compression {name}{default}",
             relay[name]["ratio"], 0.8))
     worker = results.get("worker")
-    found.append(_ratio("worker", "inventory worker from Kafka >= 0.85 x raw getmany + asyncpg loop",
+    found.append(_ratio("worker",
+                        "inventory worker from Kafka >= 0.85 x raw getmany + asyncpg loop",
                         worker and worker["ratio"], 0.85))
     http = results.get("http")
     found.append(_ratio("http", "POST /orders >= 0.6 x bare endpoint", http and http["ratio"], 0.6))
