@@ -55,6 +55,8 @@ batch in the statement that reads the next one, and a worker's offsets are commi
 background while it applies its next batch. Each batch still costs its round trips: a
 worker's transaction is BEGIN, the inbox, the locked rows, one write per table and COMMIT,
 and the relay's is a read and a publish; the higher the rate, the more orders share them.
+Each throughput target against what bounds it, with these numbers: docs/performance.md,
+"What the last run gave, and what bounds each target".
 """
 
 
