@@ -104,7 +104,8 @@ class FlowBenchmark:
             await connection.execute(STOCK, ON_HAND, SKUS)
             clock = CommitClock(listener)
             await clock.start()
-            pooler = pooler_for(database_url) if self.pgbouncer else None
+            pooler = stack.enter_context(pooler_for(database_url)) if self.pgbouncer \
+                else None
             flow = await stack.enter_async_context(Flow.started(
                 context, services.settings, database_url, context.new_run_name(),
                 workers=False, services=services.env, pooler=pooler))

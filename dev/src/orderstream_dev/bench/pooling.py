@@ -2,6 +2,8 @@
 `orderstream infra up --pgbouncer` in front of the bench's server, and what it changes in
 the CPU each order costs, rate by rate, for docs/benchmarks.md."""
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy.engine import make_url
@@ -12,18 +14,25 @@ from orderstream_dev.infra.local_pgbouncer import PgBouncer
 NAME = "flow-pgbouncer"
 
 
-def pooler_for(database_url: str) -> PgBouncer:
+@contextlib.contextmanager
+def pooler_for(database_url: str) -> Iterator[PgBouncer]:
     """PgBouncer in transaction mode in front of `database_url`'s server: the local one of
-    `orderstream infra up --pgbouncer` (started, or reused when running)."""
+    `orderstream infra up --pgbouncer` when it points there (started, or reused when
+    running, and left as it is), else one of the bench's own, stopped at the end."""
     server = make_url(database_url)
     bouncer = ha_services.pgbouncer()
-    if (server.host, server.port) != (bouncer.server_host, bouncer.server_port):
+    own = (server.host, server.port) != (bouncer.server_host, bouncer.server_port)
+    if own:
         bouncer = PgBouncer(home=bouncer.home.with_name("pgbouncer-bench"),
                             port=bouncer.port + 2, server_host=server.host or "127.0.0.1",
                             server_port=server.port or 5432, user=server.username or "",
                             password=server.password or "")
     bouncer.start()
-    return bouncer
+    try:
+        yield bouncer
+    finally:
+        if own:
+            bouncer.stop()
 
 
 def section(results: dict[str, Any]) -> str:
