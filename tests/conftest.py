@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import NoReturn, Protocol
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, ConsumerRecord
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from adapters.kafka.clients import started_admin
 from adapters.kafka.topics import ensure_topics, topic_specs
+from orderstream_dev.bench.broker import topic_records
 from orderstream_dev.infra import containers
 from orderstream_dev.infra import local_services as services
 from orderstream_dev.infra.process_control import InfraError
@@ -176,23 +177,7 @@ class KafkaProbe:
 
     async def records(self, topic: str) -> list[ConsumerRecord]:
         """Every record of `topic` up to its current end, partition by partition."""
-        async with started_admin(self.servers) as admin:
-            (described,) = await admin.describe_topics([topic])
-        tps = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.servers, enable_auto_commit=False,
-                                    isolation_level="read_committed")
-        await consumer.start()
-        try:
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps)
-            records: list[ConsumerRecord] = []
-            for tp in tps:
-                while await consumer.position(tp) < ends[tp]:
-                    records += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
-            return records
-        finally:
-            await consumer.stop()
+        return await topic_records(self.servers, topic)
 
     async def committed(self, group: str, topic: str) -> dict[int, int]:
         """Partition -> committed offset of `group` on `topic` (absent: nothing committed)."""

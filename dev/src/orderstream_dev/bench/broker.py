@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from adapters.kafka.clients import started_admin
@@ -65,6 +65,27 @@ async def committed(admin: AIOKafkaAdminClient, group: str) -> int:
     offsets = await admin.list_consumer_group_offsets(group)
     return sum(max(0, meta.offset) for meta in offsets.values())
 
+
+
+async def topic_records(servers: str, topic: str) -> list[ConsumerRecord]:
+    """Every committed record of `topic` up to its end now, partition by partition."""
+    async with started_admin(servers) as admin:
+        (described,) = await admin.describe_topics([topic])
+    tps = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers, enable_auto_commit=False,
+                                isolation_level="read_committed")
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        records: list[ConsumerRecord] = []
+        for tp in tps:
+            while await consumer.position(tp) < ends[tp]:
+                records += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
+        return records
+    finally:
+        await consumer.stop()
 
 
 async def record_times(settings: Settings, topic: str) -> dict[str, float]:

@@ -12,10 +12,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import ConsumerRecord
 
 from adapters.kafka.clients import started_admin
 from orderstream.runtime.settings import Settings
+from orderstream_dev.bench.broker import topic_records
 from orderstream_dev.bench.machine import asyncpg_dsn
 
 # The events each worker applies, each leaving its id in the worker's inbox (the others on
@@ -96,20 +97,4 @@ async def _committed(settings: Settings, group: str) -> dict[int, int]:
 
 async def _records(settings: Settings, topic: str) -> Sequence[ConsumerRecord]:
     """Every record of `topic`, from its beginning to its end now."""
-    async with started_admin(settings.kafka_bootstrap_servers) as admin:
-        (described,) = await admin.describe_topics([topic])
-    tps = sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                enable_auto_commit=False, isolation_level="read_committed")
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        records: list[ConsumerRecord] = []
-        for tp in tps:
-            while await consumer.position(tp) < ends[tp]:
-                records += (await consumer.getmany(tp, timeout_ms=1000)).get(tp, [])
-        return records
-    finally:
-        await consumer.stop()
+    return await topic_records(settings.kafka_bootstrap_servers, topic)
