@@ -35,13 +35,16 @@ def pid_alive(pid: int | None) -> bool:
 
 
 def runs(pid: int | None, needle: str) -> bool:
-    """True when `pid` is alive and its command line mentions `needle` (not a recycled pid)."""
+    """True when `pid` is alive and its command line mentions `needle` (not a recycled pid).
+    An empty command line is a process in the middle of exec (the shell's child becoming
+    the service): alive, and not yet saying what it runs."""
     if not pid_alive(pid):
         return False
     try:
-        return needle.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return True
+    return not cmdline or needle.encode() in cmdline
 
 
 def _is_zombie(pid: int) -> bool:
